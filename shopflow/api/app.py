@@ -1,0 +1,127 @@
+"""The API's composition root: ``create_app(settings)`` wires settings, database, Temporal client,
+routers, error mapping and metrics. Thin: validate, authorise, then start/update a workflow or
+read the database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import Client
+
+from shopflow import temporal
+from shopflow.api.deps import Services
+from shopflow.api.errors import error_response, install_error_handlers
+from shopflow.api.metrics import LATENCY, REQUESTS, TASKS
+from shopflow.api.routers import catalogue, customers, feedback, health, samples, tasks
+from shopflow.db import make_engine
+from shopflow.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None,
+               client: Client | None = None) -> FastAPI:
+    engine = engine or make_engine(settings.database_url)
+    services = Services(settings=settings, engine=engine, temporal=client)
+    TASKS.engine = engine
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services.temporal is None:
+            # Lazy: the API starts (and /readyz says why not ready) while Temporal is down.
+            services.temporal = await temporal.connect(settings, lazy=True)
+        yield
+
+    app = FastAPI(
+        title="Shopflow",
+        version="0.1.0",
+        summary="Process automation for e-commerce operations on Temporal.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+
+    v1 = APIRouter(prefix="/api/v1")
+    for module in (catalogue, customers, samples, tasks):
+        v1.include_router(module.router)
+    v1.include_router(feedback.api_router)
+    app.include_router(v1)
+    app.include_router(feedback.page_router)
+    app.include_router(health.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)
+    return app
+
+
+class BodyLimit:
+    """Refuse bodies over the limit with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await _too_large(scope, receive, send, self.max_bytes)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(scope, receive, send, self.max_bytes)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    response = error_response(413, "payload_too_large", f"the body is over {limit} bytes",
+                              {"max_bytes": limit})
+    await response(scope, receive, send)
+
+
+class RequestMetrics:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            REQUESTS.labels(scope["method"], path, str(status)).inc()
+            LATENCY.labels(scope["method"], path).observe(time.perf_counter() - start)

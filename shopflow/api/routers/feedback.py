@@ -1,0 +1,74 @@
+"""Customer feedback through a one-time link: no login, the token is the credential."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+
+from shopflow.api.cases import send_update
+from shopflow.api.deps import ServicesDep
+from shopflow.api.errors import ApiError
+from shopflow.api.pages import render_page
+from shopflow.db import session_scope
+from shopflow.models import FeedbackRequest
+from shopflow.models.schemas import FeedbackIn
+from shopflow.workflows.shared import FeedbackInput
+
+api_router = APIRouter(prefix="/feedback", tags=["feedback"])
+page_router = APIRouter(prefix="/feedback", tags=["feedback"], include_in_schema=True)
+
+
+def _open_request(svc: Any, token: str) -> FeedbackRequest:
+    with session_scope(svc.engine, write=False) as session:
+        req = session.get(FeedbackRequest, token[:64])
+    if req is None:
+        raise ApiError(404, "not_found", "unknown feedback link")
+    if req.status != "open":
+        raise ApiError(409, "feedback_closed",
+                       "this feedback link was used already" if req.status == "answered"
+                       else "this feedback link has expired")
+    return req
+
+
+async def _submit(svc: Any, token: str, body: FeedbackIn) -> dict[str, Any]:
+    req = await svc.db(_open_request, svc, token)
+    inp = FeedbackInput(token, body.satisfaction, body.usage, body.suggestions, body.problem)
+    return await send_update(svc, req.workflow_id, "submit_feedback", inp, dict)
+
+
+@api_router.post("/{token}", responses={404: {}, 409: {}, 422: {}})
+async def submit_feedback(token: str, body: FeedbackIn, svc: ServicesDep) -> dict[str, Any]:
+    return await _submit(svc, token, body)
+
+
+@page_router.get("/{token}", response_class=HTMLResponse)
+async def feedback_form(token: str, request: Request, svc: ServicesDep) -> HTMLResponse:
+    try:
+        await svc.db(_open_request, svc, token)
+    except ApiError as err:
+        return render_page(request, "feedback_form.html", err.status, token=token, open=False,
+                           message=err.message)
+    return render_page(request, "feedback_form.html", token=token, open=True, message=None)
+
+
+@page_router.post("/{token}", response_class=HTMLResponse)
+async def feedback_form_post(
+    token: str, request: Request, svc: ServicesDep,
+    satisfaction: Annotated[str, Form()], usage: Annotated[str, Form()] = "",
+    suggestions: Annotated[str, Form()] = "", problem: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    try:
+        body = FeedbackIn(satisfaction=int(satisfaction) if satisfaction.isdigit() else 0,
+                          usage=usage, suggestions=suggestions, problem=problem or None)
+        await _submit(svc, token, body)
+    except ValidationError:
+        return render_page(request, "feedback_form.html", 422, token=token, open=True,
+                           message="请选择 1 到 5 的满意度 / choose a satisfaction from 1 to 5")
+    except ApiError as err:
+        return render_page(request, "feedback_form.html", err.status, token=token, open=False,
+                           message=err.message)
+    return render_page(request, "feedback_form.html", token=token, open=False,
+                       message="谢谢您的反馈！/ Thank you for your feedback!")

@@ -1,0 +1,213 @@
+"""The ``shopflow`` command: dev (everything in one), worker, api, migrate, tokens, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from contextlib import suppress
+from typing import Annotated
+
+import structlog
+import typer
+
+from shopflow.settings import Settings
+
+app = typer.Typer(help="Shopflow: e-commerce process automation on Temporal.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+log = structlog.get_logger("shopflow")
+
+
+def _settings() -> Settings:
+    from shopflow.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)
+    return settings
+
+
+def _exit(code: int = 0) -> None:
+    # A process that used a Temporal client can abort at interpreter exit (sdk-python #300).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic)."""
+    from shopflow.db import make_engine
+    from shopflow.migrate import upgrade
+
+    settings = _settings()
+    upgrade(make_engine(settings.database_url))
+    typer.echo("database is up to date")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    role: Annotated[str, typer.Option(help="channel, cs, reviewer, warehouse, finance, ops, admin")],
+    name: Annotated[str, typer.Option(help="who holds the token (recorded on every change)")],
+) -> None:
+    """Create an API token; it is shown once and stored hashed."""
+    from shopflow.api.auth import create_token
+    from shopflow.db import make_engine
+    from shopflow.migrate import upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    try:
+        token = create_token(engine, role, name)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(token)
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker (as many as you like, on any machine that reaches Temporal and the DB)."""
+    settings = _settings()
+    asyncio.run(_serve(settings, run_api=False, run_worker=True))
+    _exit(0)
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API (any number of replicas)."""
+    settings = _settings()
+    asyncio.run(_serve(settings, run_api=True, run_worker=False))
+    _exit(0)
+
+
+@app.command()
+def dev() -> None:
+    """Everything on one machine: migrations, the embedded Temporal dev server (unless
+    SHOPFLOW_TEMPORAL_ADDRESS points elsewhere), a worker and the API. Ctrl-C stops it all."""
+    from shopflow.db import make_engine
+    from shopflow.devserver import start_dev_server
+    from shopflow.migrate import upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    if settings.is_dev:
+        from shopflow.demo import seed_demo_data
+
+        seed_demo_data(engine)
+    server = start_dev_server(settings) if settings.embedded_temporal else None
+    code = 0
+    try:
+        asyncio.run(_serve(settings, run_api=True, run_worker=True, announce=True))
+    except KeyboardInterrupt:
+        pass
+    except Exception as err:
+        log.error("stopped", error=str(err))
+        code = 1
+    finally:
+        if server is not None:
+            _stop(server)
+    _exit(code)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def _connect_with_retry(settings: Settings, seconds: float = 90):  # type: ignore[no-untyped-def]
+    from shopflow import temporal
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        try:
+            return await temporal.connect(settings)
+        except Exception as err:
+            if loop.time() > deadline:
+                raise RuntimeError(f"Temporal at {settings.temporal_address} unreachable") from err
+            await asyncio.sleep(0.5)
+
+
+async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
+                 announce: bool = False) -> None:
+    import uvicorn
+
+    from shopflow import temporal
+    from shopflow.api.app import create_app
+    from shopflow.db import make_engine
+    from shopflow.worker import build_worker
+
+    engine = make_engine(settings.database_url)
+    client = await _connect_with_retry(settings)
+    with suppress(Exception):  # Temporal Cloud manages search attributes in its own console
+        await temporal.ensure_search_attributes(client, settings.temporal_namespace)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    jobs: list[asyncio.Task[None]] = []
+    server: uvicorn.Server | None = None
+    w = None
+    if run_worker:
+        w = build_worker(client, settings, engine)
+        jobs.append(asyncio.create_task(w.run()))
+    if run_api:
+        config = uvicorn.Config(create_app(settings, engine=engine, client=client),
+                                host=settings.api_host, port=settings.api_port,
+                                log_config=None, lifespan="on")
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        jobs.append(asyncio.create_task(server.serve()))
+    if announce:
+        jobs.append(asyncio.create_task(_announce(settings)))
+    done_waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait([done_waiter, *jobs], return_when=asyncio.FIRST_COMPLETED)
+    log.info("stopping")
+    if server is not None:
+        server.should_exit = True
+    if w is not None:
+        await w.shutdown()
+    for job in jobs:
+        with suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(job, timeout=20)
+    done_waiter.cancel()
+
+
+async def _announce(settings: Settings) -> None:
+    import httpx
+
+    url = f"http://127.0.0.1:{settings.api_port}/readyz"
+    async with httpx.AsyncClient() as http:
+        for _ in range(240):
+            with suppress(httpx.HTTPError):
+                if (await http.get(url)).status_code == 200:
+                    break
+            await asyncio.sleep(0.5)
+    lines = [
+        "",
+        "Shopflow is ready.",
+        f"  API        {settings.public_url}/api/v1   (docs: {settings.public_url}/docs)",
+        f"  Web UI     {settings.public_url}/ui/",
+        f"  Temporal   {settings.temporal_ui_url}",
+    ]
+    if settings.is_dev:
+        lines.append("  Dev tokens dev-channel dev-cs dev-reviewer dev-warehouse dev-finance "
+                     "dev-ops dev-admin")
+    lines.append("  Stop with Ctrl-C.")
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,214 @@
+"""API request and response schemas (the tables are the other modules of this package).
+
+Requests forbid unknown fields, so a typo is a 422 and never silently ignored."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+T = TypeVar("T")
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                       pattern=r"^[A-Za-z0-9._-]+$")]
+CaseId = Annotated[str, StringConstraints(min_length=1, max_length=80)]
+Role = Literal["channel", "cs", "reviewer", "warehouse", "finance", "ops", "admin"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageOf(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+# --- catalogue and stock -------------------------------------------------------------------
+
+class ProductCreate(Strict):
+    sku: Sku
+    name: ShortText
+    sample_limit: int = Field(default=0, ge=0, le=10000)
+
+
+class ProductPublic(BaseModel):
+    sku: str
+    name: str
+    sample_limit: int
+
+
+class ReceiptCreate(Strict):
+    sku: Sku
+    quantity: int = Field(gt=0, le=1_000_000)
+    note: str = Field(default="", max_length=500)
+
+
+class InventoryPublic(BaseModel):
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int
+    damaged: int = 0
+
+
+# --- customers -----------------------------------------------------------------------------
+
+class CustomerIn(Strict):
+    """A customer as carried by a request; it upserts the profile."""
+
+    id: ShortText
+    name: ShortText
+    company: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(default=None, max_length=40)
+    address: str | None = Field(default=None, max_length=500)
+    locale: Literal["zh-CN", "en"] | None = None
+
+
+class CustomerUpdate(Strict):
+    name: ShortText | None = None
+    company: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(default=None, max_length=40)
+    address: str | None = Field(default=None, max_length=500)
+    locale: Literal["zh-CN", "en"] | None = None
+    birthday: date | None = None
+    tags: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]] | None = Field(
+        default=None, max_length=50)
+    credit_rating: Literal["A", "B", "C", "D"] | None = None
+
+
+class CustomerPublic(BaseModel):
+    id: str
+    name: str
+    company: str | None
+    email: str | None
+    phone: str | None
+    address: str | None
+    locale: str
+    birthday: date | None
+    tags: list[str]
+    credit_rating: str
+    purchase_history: dict[str, Any]
+
+
+# --- samples -------------------------------------------------------------------------------
+
+class SampleItemIn(Strict):
+    sku: Sku
+    quantity: int = Field(gt=0, le=10000)
+
+
+class DocumentIn(Strict):
+    name: ShortText
+    url: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class SampleCreate(Strict):
+    customer: CustomerIn
+    channel: Literal["web", "email", "phone"]
+    items: list[SampleItemIn] = Field(min_length=1, max_length=50)
+    purpose: Text
+    qualification_docs: list[DocumentIn] = Field(default_factory=list, max_length=20)
+
+
+class CaseCreated(BaseModel):
+    id: str
+    workflow_id: str
+    status: str
+
+
+class InfoAnswer(Strict):
+    text: Text
+
+
+class CancelRequest(Strict):
+    reason: str = Field(default="", max_length=1000)
+
+
+class CasePublic(BaseModel):
+    """A case with its tasks and timeline; process-specific fields sit beside the common ones."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    kind: str
+    workflow_id: str
+    status: str
+    stage: str
+    customer_id: str | None
+    created_at: str
+    updated_at: str
+    closed_at: str | None
+    tasks: list[dict[str, Any]] = []
+    timeline: list[dict[str, Any]] = []
+    temporal_url: str | None = None
+
+
+class CaseSummary(BaseModel):
+    id: str
+    kind: str
+    workflow_id: str
+    status: str
+    stage: str
+    customer_id: str | None
+    created_at: str
+    updated_at: str
+
+
+# --- tasks ---------------------------------------------------------------------------------
+
+class TaskPublic(BaseModel):
+    id: str
+    kind: str
+    role: str
+    status: str
+    case_id: str
+    case_kind: str
+    workflow_id: str
+    assignee: str | None
+    due_at: str
+    overdue: bool
+    escalated: bool
+    context: dict[str, Any]
+    decision: dict[str, Any] | None
+    completed_by: str | None
+    completed_at: str | None
+    created_at: str
+
+
+class TaskComplete(Strict):
+    decision: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    data: dict[str, Any] = Field(default_factory=dict)
+    comment: str = Field(default="", max_length=2000)
+
+
+class TaskOutcomePublic(BaseModel):
+    task_id: str
+    kind: str
+    decision: str
+    case_id: str
+    case_status: str
+    case_stage: str
+    result: dict[str, Any]
+
+
+# --- feedback ------------------------------------------------------------------------------
+
+class FeedbackIn(Strict):
+    satisfaction: int = Field(ge=1, le=5)
+    usage: str = Field(default="", max_length=2000)
+    suggestions: str = Field(default="", max_length=2000)
+    problem: str | None = Field(default=None, max_length=2000)
+
+
+class TokenCreate(Strict):
+    role: Role
+    name: ShortText

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from shopflow.models.types import json_field, time_field
+
+
+class Task(SQLModel, table=True):
+    """The human-task inbox: a read-model written by activities; the workflow owns the truth."""
+
+    __tablename__ = "tasks"
+
+    id: str = Field(primary_key=True, max_length=160)
+    kind: str = Field(index=True)
+    role: str = Field(index=True)
+    status: str = Field(default="open", index=True)  # open | claimed | done | cancelled
+    case_id: str = Field(index=True)
+    case_kind: str
+    workflow_id: str = Field(index=True)
+    assignee: str | None = None
+    due_at: datetime = time_field(index=True, default_now=False, nullable=False)
+    escalated: bool = False
+    context: dict[str, Any] = json_field()
+    decision: dict[str, Any] | None = json_field(lambda: None)
+    completed_by: str | None = None
+    completed_at: datetime | None = time_field(nullable=True)
+    created_at: datetime = time_field()

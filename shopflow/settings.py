@@ -1,0 +1,77 @@
+"""Shopflow settings: environment variables with the SHOPFLOW_ prefix, or a .env file.
+
+Every business duration accepts seconds (``90``) or ISO 8601 (``P3D``, ``PT1H``), so a demo can
+run its timers in seconds. Settings are built once in a composition root and passed in.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPFLOW_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "prod", "test"] = "prod"
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    # Temporal
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_api_key: str | None = None
+    task_queue: str = "shopflow"
+    temporal_ui_url: str = "http://localhost:8233"
+    temporal_ui_port: int = 8233
+    worker_cache_size: int = Field(default=2000, ge=1)
+
+    # Database
+    database_url: str = f"sqlite:///{VAR_DIR / 'shopflow.db'}"
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str = "http://localhost:8000"
+    max_body_bytes: int = 1024 * 1024
+
+    # Notices
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "shopflow@localhost"
+    smtp_starttls: bool = True
+    ops_email: str = "ops@localhost"
+
+    # Business durations
+    task_due: timedelta = timedelta(hours=24)
+    sample_info_timeout: timedelta = timedelta(days=7)
+    feedback_delay: timedelta = timedelta(days=7)
+    feedback_reminder: timedelta = timedelta(days=3)
+    feedback_close: timedelta = timedelta(days=14)
+    payment_timeout: timedelta = timedelta(minutes=30)
+    backorder_timeout: timedelta = timedelta(days=7)
+    return_window: timedelta = timedelta(days=7)
+    quality_return_window: timedelta = timedelta(days=30)
+    return_ship_timeout: timedelta = timedelta(days=7)
+    complaint_response_sla: timedelta = timedelta(hours=24)
+    complaint_resolution_sla: timedelta = timedelta(days=3)
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "dev"
+
+    @property
+    def embedded_temporal(self) -> bool:
+        """An embedded dev server is started only when the address is this machine's default."""
+        host = self.temporal_address.rsplit(":", 1)[0]
+        return host in {"localhost", "127.0.0.1"} and self.temporal_api_key is None

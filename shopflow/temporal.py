@@ -1,0 +1,51 @@
+"""Connecting to Temporal (embedded dev server, a cluster, or Temporal Cloud) by settings alone."""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client, TLSConfig
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from shopflow.settings import Settings
+
+SEARCH_ATTRIBUTES = {
+    "ShopflowKind": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "ShopflowStage": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "ShopflowCustomerId": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+
+async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+    tls: bool | TLSConfig = False
+    if settings.temporal_tls_cert and settings.temporal_tls_key:
+        tls = TLSConfig(
+            client_cert=settings.temporal_tls_cert.read_bytes(),
+            client_private_key=settings.temporal_tls_key.read_bytes(),
+        )
+    elif settings.temporal_api_key:
+        tls = True
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        api_key=settings.temporal_api_key,
+        tls=tls,
+        data_converter=pydantic_data_converter,
+        lazy=lazy,
+    )
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Register Shopflow's custom search attributes where missing; returns those added."""
+    current = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {k: v for k, v in SEARCH_ATTRIBUTES.items() if k not in current.custom_attributes}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)

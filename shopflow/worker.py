@@ -1,0 +1,64 @@
+"""The worker's composition root: settings, engine, channels and clients built once, every
+workflow and activity registered, the sticky cache bounded."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from shopflow.activities.cases import CaseActivities
+from shopflow.activities.customers import CustomerActivities
+from shopflow.activities.feedback import FeedbackActivities
+from shopflow.activities.inventory import InventoryActivities
+from shopflow.activities.notices import NoticeActivities
+from shopflow.activities.tasks import TaskActivities
+from shopflow.notifications.channels import Channel, build_channels
+from shopflow.settings import Settings
+from shopflow.workflows.sample_approval import SampleApproval
+
+WORKFLOWS = [SampleApproval]
+
+# Shared dataclasses and the base classes hold no per-run state: import them once for all runs
+# instead of once per cached case.
+PASSTHROUGH = ("shopflow.workflows.shared", "shopflow.workflows.base", "shopflow.workflows.feedback")
+
+
+def build_activities(engine: Engine, settings: Settings,
+                     channels: dict[str, Channel] | None = None) -> list[object]:
+    channels = channels if channels is not None else build_channels(settings)
+    instances: list[object] = [
+        CaseActivities(engine),
+        TaskActivities(engine),
+        InventoryActivities(engine),
+        CustomerActivities(engine),
+        FeedbackActivities(engine),
+        NoticeActivities(engine, settings, channels),
+    ]
+    functions = []
+    for inst in instances:
+        for name in dir(type(inst)):
+            fn = getattr(inst, name)
+            if callable(fn) and hasattr(fn, "__temporal_activity_definition"):
+                functions.append(fn)
+    return functions
+
+
+def build_worker(client: Client, settings: Settings, engine: Engine, *,
+                 task_queue: str | None = None,
+                 channels: dict[str, Channel] | None = None) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(engine, settings, channels),
+        activity_executor=ThreadPoolExecutor(max_workers=32),
+        max_concurrent_activities=32,
+        max_cached_workflows=settings.worker_cache_size,
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
+    )

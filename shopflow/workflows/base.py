@@ -1,0 +1,342 @@
+"""What every case workflow shares: the case read-model, notices, human tasks with due times and
+escalation, and cancellation. Deterministic, no I/O: everything outside goes through activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from shopflow.workflows.shared import (
+    Act,
+    CancelInput,
+    ArchiveRequest,
+    CaseRecord,
+    CaseTasksCancel,
+    CompleteTaskInput,
+    ErrorType,
+    NoticeRequest,
+    TaskClose,
+    TaskCreate,
+    TaskEscalate,
+    TaskOutcome,
+    TimelineEntry,
+)
+
+SA_KIND = SearchAttributeKey.for_keyword("ShopflowKind")
+SA_STAGE = SearchAttributeKey.for_keyword("ShopflowStage")
+SA_CUSTOMER = SearchAttributeKey.for_keyword("ShopflowCustomerId")
+
+ESCALATION_ROLE = "ops"
+
+# Database activities retry until the database answers again; business rejections are
+# non-retryable ApplicationErrors and fail at once.
+DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+NOTICE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2), maximum_attempts=6
+)
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+
+R = TypeVar("R")
+
+
+def rejection(error_type: str, code: str, message: str, **details: Any) -> ApplicationError:
+    """A business rejection the API answers with 4xx (see api/errors.py)."""
+    return ApplicationError(
+        message, {"code": code, "details": details or None}, type=error_type, non_retryable=True
+    )
+
+
+class CaseCancelled(Exception):
+    """Raised inside a workflow when a cancel request interrupts a wait."""
+
+
+@dataclass
+class HumanTask:
+    id: str
+    kind: str
+    role: str
+    context: dict[str, Any]
+    escalated: bool = False
+    applying: bool = False
+    done: bool = False
+    decision: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    comment: str = ""
+    actor: str | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+class CaseWorkflow:
+    """Base of every case workflow. Subclasses set KIND and implement the run method, the
+    decision validator and, where a decision must do work before it is accepted, _apply."""
+
+    KIND: ClassVar[str]
+    CANCELLABLE_STAGES: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self) -> None:
+        self.case_id = ""
+        self.customer_id: str | None = None
+        self.status = "open"
+        self.stage = "new"
+        self.data: dict[str, Any] = {}
+        self.tasks: dict[str, HumanTask] = {}
+        self.task_due = timedelta(hours=24)
+        self.cancel_request: dict[str, Any] | None = None
+        self._seq = 0
+        self._version = 0
+        self._pending_events: list[TimelineEntry] = []
+        self._task_counter = 0
+
+    # --- read-model ----------------------------------------------------------------------
+
+    async def record(
+        self,
+        event: str | None = None,
+        message: str = "",
+        *,
+        actor: str = "system",
+        status: str | None = None,
+        stage: str | None = None,
+        closed: bool = False,
+        **event_data: Any,
+    ) -> None:
+        """Write the case snapshot (and a timeline event) to the read-model."""
+        if stage is not None and stage != self.stage:
+            self.stage = stage
+            workflow.upsert_search_attributes([SA_STAGE.value_set(stage)])
+        if status is not None:
+            self.status = status
+        now = workflow.now()
+        if event:
+            self._seq += 1
+            self._pending_events.append(
+                TimelineEntry(self._seq, now, event, message, actor, _plain(event_data))
+            )
+        self._version += 1
+        events, self._pending_events = self._pending_events, []
+        await self._act(
+            Act.CASE_RECORD,
+            CaseRecord(
+                case_id=self.case_id,
+                kind=self.KIND,
+                workflow_id=workflow.info().workflow_id,
+                status=self.status,
+                stage=self.stage,
+                customer_id=self.customer_id,
+                data=_plain(self.data),
+                version=self._version,
+                at=now,
+                events=events,
+                closed=closed,
+            ),
+        )
+
+    def start_case(self, case_id: str, customer_id: str | None, task_due_seconds: float) -> None:
+        self.case_id = case_id
+        self.customer_id = customer_id
+        self.task_due = timedelta(seconds=task_due_seconds)
+        attrs = [SA_KIND.value_set(self.KIND), SA_STAGE.value_set(self.stage)]
+        if customer_id:
+            attrs.append(SA_CUSTOMER.value_set(customer_id))
+        workflow.upsert_search_attributes(attrs)
+
+    async def archive(self) -> None:
+        await self._act(Act.CASE_ARCHIVE, ArchiveRequest(self.case_id, self.KIND, workflow.now()))
+
+    # --- notices -------------------------------------------------------------------------
+
+    async def notify(self, step: str, kind: str, to_customer: bool = True, **data: Any) -> None:
+        """Send a notice once per workflow step. A notice that cannot be sent never blocks the
+        case: the outbox keeps it as failed for ops to resend."""
+        request = NoticeRequest(
+            dedup_key=f"{workflow.info().workflow_id}:{step}",
+            kind=kind,
+            case_id=self.case_id,
+            data=_plain({"case_id": self.case_id, **data}),
+            customer_id=self.customer_id if to_customer else None,
+        )
+        try:
+            await workflow.execute_activity(
+                Act.NOTICE_SEND,
+                request,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=NOTICE_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("notice %s not sent: %s", request.dedup_key, err.cause)
+            await self.record("notice_failed", f"{kind} could not be sent", step=step)
+
+    # --- human tasks ---------------------------------------------------------------------
+
+    async def human_task(self, kind: str, role: str, context: dict[str, Any]) -> HumanTask:
+        """Open a task in the inbox and wait for its decision. When the due time passes the task
+        escalates to ops (flagged, notice, timeline) and keeps waiting. Raises CaseCancelled if
+        the case is cancelled meanwhile."""
+        self._task_counter += 1
+        task = HumanTask(
+            id=f"{workflow.info().workflow_id}:{self._task_counter}:{kind}",
+            kind=kind,
+            role=role,
+            context=_plain(context),
+        )
+        self.tasks[task.id] = task
+        due_at = workflow.now() + self.task_due
+        await self._act(
+            Act.TASK_CREATE,
+            TaskCreate(
+                task_id=task.id,
+                kind=kind,
+                role=role,
+                case_id=self.case_id,
+                case_kind=self.KIND,
+                workflow_id=workflow.info().workflow_id,
+                due_at=due_at,
+                context=task.context,
+                created_at=workflow.now(),
+            ),
+        )
+        await self.record("task_opened", f"{kind} for {role}", task_id=task.id, kind=kind, role=role)
+        while not task.done:
+            timeout = None if task.escalated else max(due_at - workflow.now(), timedelta(0))
+            try:
+                await workflow.wait_condition(
+                    lambda: task.done or self.cancel_request is not None, timeout=timeout
+                )
+            except asyncio.TimeoutError:
+                await self._escalate(task)
+                continue
+            if not task.done and self.cancel_request is not None:
+                raise CaseCancelled()
+        return task
+
+    async def _escalate(self, task: HumanTask) -> None:
+        task.escalated = True
+        task.role = ESCALATION_ROLE
+        await self._act(Act.TASK_ESCALATE, TaskEscalate(task.id, ESCALATION_ROLE, workflow.now()))
+        await self.record(
+            "task_escalated", f"{task.kind} overdue, reassigned to ops", task_id=task.id
+        )
+        await self.notify(
+            f"escalated:{task.id}", "task_escalated", to_customer=False, task_kind=task.kind,
+            task_id=task.id,
+        )
+
+    @workflow.update
+    async def complete_task(self, inp: CompleteTaskInput) -> TaskOutcome:
+        task = self.tasks[inp.task_id]
+        task.applying = True
+        try:
+            task.result = await self.apply_decision(task, inp)
+        except ActivityError as err:
+            # A business rejection from an activity (say, stock gone since the task opened)
+            # fails the Update with its own type, and the task stays open.
+            if isinstance(err.cause, ApplicationError):
+                raise err.cause from None
+            raise
+        finally:
+            task.applying = False
+        task.decision, task.data, task.comment = inp.decision, dict(inp.data), inp.comment
+        task.actor = inp.actor.name
+        decision = {"decision": inp.decision, "data": _plain(inp.data), "comment": inp.comment}
+        await self._act(
+            Act.TASK_CLOSE, TaskClose(task.id, "done", workflow.now(), decision, inp.actor.name)
+        )
+        task.done = True
+        await self.record(
+            "task_completed",
+            f"{task.kind}: {inp.decision}",
+            actor=inp.actor.name,
+            task_id=task.id,
+            decision=inp.decision,
+            data=inp.data,
+            comment=inp.comment,
+        )
+        return TaskOutcome(
+            task.id, task.kind, inp.decision, self.case_id, self.status, self.stage, task.result
+        )
+
+    @complete_task.validator
+    def _validate_complete_task(self, inp: CompleteTaskInput) -> None:
+        task = self.tasks.get(inp.task_id)
+        if task is None:
+            raise rejection(ErrorType.NOT_FOUND, "task_not_found", "no such task in this case")
+        if task.done or task.applying:
+            raise rejection(ErrorType.CONFLICT, "task_not_open", "the task is already completed")
+        if self.cancel_request is not None:
+            raise rejection(ErrorType.CONFLICT, "case_cancelled", "the case is being cancelled")
+        self.validate_decision(task, inp)
+
+    def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
+        raise NotImplementedError
+
+    async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
+        """Work that must succeed before a decision is accepted; raise to refuse it."""
+        return {}
+
+    async def cancel_open_tasks(self) -> None:
+        for task in self.tasks.values():
+            task.done = True
+        await self._act(
+            Act.TASK_CANCEL_OPEN, CaseTasksCancel(workflow.info().workflow_id, workflow.now())
+        )
+
+    # --- cancellation --------------------------------------------------------------------
+
+    @workflow.update
+    async def request_cancel(self, inp: CancelInput) -> str:
+        self.cancel_request = {"reason": inp.reason, "actor": inp.actor.name}
+        # Answer once the compensation (stock released, tasks closed, notice) has run.
+        await workflow.wait_condition(lambda: self.status == "cancelled")
+        return self.case_id
+
+    @request_cancel.validator
+    def _validate_cancel(self, inp: CancelInput) -> None:
+        if self.cancel_request is not None:
+            raise rejection(ErrorType.CONFLICT, "already_cancelling", "the case is being cancelled")
+        if not self.cancellable():
+            raise rejection(
+                ErrorType.CONFLICT,
+                "invalid_state",
+                f"a {self.KIND} cannot be cancelled at stage {self.stage} ({self.status})",
+                stage=self.stage,
+                status=self.status,
+            )
+
+    def cancellable(self) -> bool:
+        return self.stage in self.CANCELLABLE_STAGES and self.status not in _END_STATUSES
+
+    # --- helpers -------------------------------------------------------------------------
+
+    async def _act(self, name: str, arg: Any, result_type: type[R] | None = None) -> R:
+        return await workflow.execute_activity(  # type: ignore[no-any-return]
+            name,
+            arg,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=DB_RETRY,
+            result_type=result_type,
+        )
+
+    async def finish(self) -> None:
+        """Let running Update handlers answer before the workflow completes."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+
+
+_END_STATUSES = frozenset({"rejected", "cancelled", "archived", "completed", "closed", "expired"})
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses to dicts so snapshots are plain JSON."""
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

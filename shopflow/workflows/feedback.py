@@ -1,0 +1,84 @@
+"""Asking a customer for feedback through a one-time form link, with a reminder and a close.
+
+A mixin for case workflows (samples now, follow-ups and complaints later): the API sends the
+customer's answer as the ``submit_feedback`` Update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+
+from shopflow.workflows.base import CaseWorkflow, rejection
+from shopflow.workflows.shared import (
+    Act,
+    ErrorType,
+    FeedbackAnswered,
+    FeedbackInput,
+    FeedbackOpen,
+)
+
+
+class FeedbackMixin(CaseWorkflow):
+    feedback_token: str | None = None
+    feedback: dict[str, Any] | None = None
+
+    async def collect_feedback(
+        self, reminder_after: timedelta, close_after: timedelta, notice_prefix: str
+    ) -> dict[str, Any] | None:
+        """Send the form link, remind once, give up at close_after. None means no response."""
+        token = workflow.uuid4().hex
+        await self._act(
+            Act.FEEDBACK_OPEN,
+            FeedbackOpen(token, self.case_id, workflow.info().workflow_id, self.KIND),
+        )
+        self.feedback_token = token
+        self.data["feedback"] = {"status": "requested", "token": token}
+        await self.record("feedback_requested", "feedback form sent to the customer")
+        await self.notify("feedback_request", f"{notice_prefix}_feedback_request", token=token)
+        try:
+            await workflow.wait_condition(lambda: self.feedback is not None, timeout=reminder_after)
+        except asyncio.TimeoutError:
+            await self.notify("feedback_reminder", f"{notice_prefix}_feedback_reminder", token=token)
+            await self.record("feedback_reminded", "feedback reminder sent")
+            try:
+                await workflow.wait_condition(
+                    lambda: self.feedback is not None,
+                    timeout=max(close_after - reminder_after, timedelta(0)),
+                )
+            except asyncio.TimeoutError:
+                pass
+        if self.feedback is None:
+            self.feedback_token = None  # a late answer is refused from here on
+            await self._act(
+                Act.FEEDBACK_CLOSE, FeedbackAnswered(token, {"no_response": True}, workflow.now())
+            )
+            self.data["feedback"] = {"status": "no_response", "token": token}
+            await self.record("feedback_no_response", "no feedback received: closed as no response")
+        return self.feedback
+
+    @workflow.update
+    async def submit_feedback(self, inp: FeedbackInput) -> dict[str, Any]:
+        response = {
+            "satisfaction": inp.satisfaction,
+            "usage": inp.usage,
+            "suggestions": inp.suggestions,
+            "problem": inp.problem or None,
+        }
+        self.feedback = response  # set first: a second submission is refused by the validator
+        await self._act(Act.FEEDBACK_ANSWERED, FeedbackAnswered(inp.token, response, workflow.now()))
+        self.data["feedback"] = {"status": "answered", "token": inp.token, **response}
+        await self.record("feedback_received", f"satisfaction {inp.satisfaction}/5", actor="customer")
+        return {"case_id": self.case_id, "status": "answered"}
+
+    @submit_feedback.validator
+    def _validate_feedback(self, inp: FeedbackInput) -> None:
+        if self.feedback is not None:
+            raise rejection(ErrorType.CONFLICT, "feedback_already_given", "feedback already given")
+        if self.feedback_token is None or inp.token != self.feedback_token:
+            raise rejection(ErrorType.CONFLICT, "feedback_closed", "this feedback form is closed")
+        if not 1 <= inp.satisfaction <= 5:
+            raise rejection(ErrorType.INVALID, "invalid_satisfaction", "satisfaction is 1 to 5")

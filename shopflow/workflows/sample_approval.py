@@ -1,0 +1,312 @@
+"""Sample approval (seed 000): application, preliminary review, review, dispatch, feedback,
+archive, as one workflow ``sample-<id>``."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+
+from shopflow.workflows.base import CaseCancelled, HumanTask, rejection
+from shopflow.workflows.feedback import FeedbackMixin
+from shopflow.workflows.shared import (
+    Act,
+    CompleteTaskInput,
+    CustomerData,
+    ErrorType,
+    ReservationKey,
+    ReserveRequest,
+    ReviewContextRequest,
+    StockLine,
+)
+
+
+@dataclass
+class SampleItem:
+    sku: str
+    quantity: int
+    approved_quantity: int | None = None
+
+
+@dataclass
+class SampleTimers:
+    """Seconds, copied from the settings when the case starts so later changes never move an
+    open case's clocks."""
+
+    task_due: float
+    info_timeout: float
+    feedback_delay: float
+    feedback_reminder: float
+    feedback_close: float
+
+
+@dataclass
+class SampleInput:
+    sample_id: str
+    customer: CustomerData
+    channel: str
+    items: list[SampleItem]
+    purpose: str
+    qualification_docs: list[dict[str, str]]
+    timers: SampleTimers
+    submitted_by: str = "system"
+
+
+@dataclass
+class InfoInput:
+    text: str
+    actor: str = "customer"
+
+
+PRELIMINARY = "sample.preliminary_review"
+REVIEW = "sample.review"
+DISPATCH = "sample.dispatch"
+FEEDBACK_PROBLEM = "sample.feedback_problem"
+
+DECISIONS = {
+    PRELIMINARY: {"approve", "reject", "request_info"},
+    REVIEW: {"approve", "reject"},
+    DISPATCH: {"shipped"},
+    FEEDBACK_PROBLEM: {"resolved"},
+}
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+@workflow.defn(name="SampleApproval")
+class SampleApproval(FeedbackMixin):
+    KIND = "sample"
+    CANCELLABLE_STAGES = frozenset({"preliminary_review", "review", "dispatch"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.info_answers: list[dict[str, Any]] = []
+        self.waiting_info = False
+        self.stock: dict[str, int] = {}
+
+    @workflow.run
+    async def run(self, inp: SampleInput) -> dict[str, Any]:
+        self.start_case(inp.sample_id, inp.customer.id, inp.timers.task_due)
+        self.stage = "preliminary_review"
+        self.data = {
+            "id": inp.sample_id,
+            "customer": {"id": inp.customer.id, "name": inp.customer.name,
+                         "company": inp.customer.company},
+            "channel": inp.channel,
+            "purpose": inp.purpose,
+            "qualification_docs": inp.qualification_docs,
+            "items": [{"sku": i.sku, "requested_quantity": i.quantity, "approved_quantity": None}
+                      for i in inp.items],
+            "shipment": None,
+            "feedback": None,
+        }
+        await self._act(Act.CUSTOMER_UPSERT, inp.customer)
+        await self.record("submitted", f"sample request via {inp.channel}", actor=inp.submitted_by,
+                          status="open", stage="preliminary_review")
+        await self.notify("received", "sample_received", items=self.data["items"])
+        try:
+            await self._preliminary_review(inp)
+            await self._review(inp)
+            await self._dispatch(inp)
+        except _Rejected as rejected:
+            await self.record("rejected", rejected.reason, status="rejected", closed=True)
+            await self.archive()
+            await self.finish()
+            return {"status": "rejected", "reason": rejected.reason}
+        except CaseCancelled:
+            await self._cancel()
+            await self.finish()
+            return {"status": "cancelled"}
+        await self._feedback(inp)
+        await self.record("archived", "dossier stored", status="archived", stage="archived",
+                          closed=True)
+        await self.archive()
+        await self.finish()
+        return {"status": "archived"}
+
+    # --- steps ---------------------------------------------------------------------------
+
+    async def _preliminary_review(self, inp: SampleInput) -> None:
+        while True:
+            task = await self.human_task(PRELIMINARY, "cs", {
+                "customer": self.data["customer"], "channel": inp.channel,
+                "items": self.data["items"], "purpose": inp.purpose,
+                "qualification_docs": inp.qualification_docs, "info_answers": self.info_answers,
+            })
+            if task.decision == "approve":
+                return
+            if task.decision == "reject":
+                await self.notify("rejected_preliminary", "sample_rejected",
+                                  reason=task.data["reason"])
+                raise _Rejected(task.data["reason"])
+            await self._wait_for_info(inp, task.data["question"])
+
+    async def _wait_for_info(self, inp: SampleInput, question: str) -> None:
+        step = len(self.info_answers) + 1
+        self.waiting_info = True
+        await self.record("info_requested", question, status="waiting_info")
+        await self.notify(f"info_request:{step}", "sample_info_request", question=question)
+        try:
+            await workflow.wait_condition(
+                lambda: not self.waiting_info or self.cancel_request is not None,
+                timeout=timedelta(seconds=inp.timers.info_timeout),
+            )
+        except asyncio.TimeoutError:
+            self.waiting_info = False
+            await self.notify("info_timeout", "sample_rejected",
+                              reason="no answer to our request for information")
+            raise _Rejected("no answer to the request for information in time") from None
+        if self.cancel_request is not None:
+            raise CaseCancelled()
+        await self.record(status="open")
+
+    async def _review(self, inp: SampleInput) -> None:
+        context = await self._act(
+            Act.REVIEW_CONTEXT,
+            ReviewContextRequest(inp.customer.id, [i.sku for i in inp.items]),
+            result_type=dict,
+        )
+        self.stock = {sku: int(n) for sku, n in context["stock_available"].items()}
+        await self.record("review_context", "credit, purchase history and stock gathered",
+                          stage="review", **context)
+        task = await self.human_task(REVIEW, "reviewer", {
+            **context, "customer": self.data["customer"], "items": self.data["items"],
+            "purpose": inp.purpose, "qualification_docs": inp.qualification_docs,
+        })
+        if task.decision == "reject":
+            await self.notify("rejected_review", "sample_rejected", reason=task.data["reason"])
+            raise _Rejected(task.data["reason"])
+        await self.notify("approved", "sample_approved", items=self.data["items"],
+                          dispatch_within_hours=round(inp.timers.task_due / 3600, 1))
+
+    async def _dispatch(self, inp: SampleInput) -> None:
+        await self.record(stage="dispatch")
+        task = await self.human_task(DISPATCH, "warehouse", {
+            "slip_url": f"/api/v1/samples/{self.case_id}/slip",
+            "customer": self.data["customer"],
+            "address": inp.customer.address,
+            "items": [i for i in self.data["items"] if i["approved_quantity"]],
+        })
+        shipment = {"courier": task.data["courier"], "tracking_no": task.data["tracking_no"]}
+        await self.record("shipped", f"{shipment['courier']} {shipment['tracking_no']}",
+                          actor=task.actor or "system", stage="awaiting_feedback", **shipment)
+        await self.notify("shipped", "sample_shipped", **shipment)
+
+    async def _feedback(self, inp: SampleInput) -> None:
+        await workflow.sleep(timedelta(seconds=inp.timers.feedback_delay))
+        feedback = await self.collect_feedback(
+            timedelta(seconds=inp.timers.feedback_reminder),
+            timedelta(seconds=inp.timers.feedback_close),
+            "sample",
+        )
+        if feedback and feedback.get("problem"):
+            task = await self.human_task(FEEDBACK_PROBLEM, "cs", {
+                "customer": self.data["customer"], "feedback": feedback,
+                "items": self.data["items"],
+            })
+            await self.notify("problem_resolved", "sample_problem_resolved",
+                              resolution=task.data["resolution"])
+
+    async def _cancel(self) -> None:
+        assert self.cancel_request is not None
+        await self.cancel_open_tasks()
+        await self._act(Act.STOCK_RELEASE,
+                        ReservationKey(workflow.info().workflow_id, self.cancel_request["actor"]))
+        await self.record("cancelled", self.cancel_request["reason"] or "cancelled",
+                          actor=self.cancel_request["actor"], status="cancelled", closed=True)
+        await self.notify("cancelled", "sample_cancelled", reason=self.cancel_request["reason"])
+        await self.archive()
+
+    def cancellable(self) -> bool:
+        # Once the parcel has left (the dispatch task applied) there is nothing to cancel.
+        return super().cancellable() and self.data.get("shipment") is None
+
+    # --- decisions -----------------------------------------------------------------------
+
+    def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
+        allowed = DECISIONS[task.kind]
+        if inp.decision not in allowed:
+            raise rejection(ErrorType.INVALID, "invalid_decision",
+                            f"{task.kind} takes one of: {', '.join(sorted(allowed))}",
+                            allowed=sorted(allowed))
+        required = {"reject": "reason", "request_info": "question", "resolved": "resolution"}
+        if inp.decision in required:
+            _require_text(inp.data, required[inp.decision])
+        if task.kind == REVIEW and inp.decision == "approve":
+            self._validate_approval(inp.data)
+        if inp.decision == "shipped":
+            _require_text(inp.data, "courier")
+            _require_text(inp.data, "tracking_no")
+
+    def _validate_approval(self, data: dict[str, Any]) -> None:
+        lines = data.get("items")
+        if not isinstance(lines, list) or not lines:
+            raise rejection(ErrorType.INVALID, "invalid_decision",
+                            "approve needs items: [{sku, approved_quantity}]")
+        requested = {i["sku"]: i["requested_quantity"] for i in self.data["items"]}
+        seen: set[str] = set()
+        for line in lines:
+            sku = line.get("sku") if isinstance(line, dict) else None
+            qty = line.get("approved_quantity") if isinstance(line, dict) else None
+            if sku not in requested or sku in seen:
+                raise rejection(ErrorType.INVALID, "invalid_item",
+                                f"{sku!r} is not a requested item (or is listed twice)", sku=sku)
+            seen.add(sku)
+            if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
+                raise rejection(ErrorType.INVALID, "invalid_quantity",
+                                f"approved_quantity for {sku} must be a whole number above 0",
+                                sku=sku)
+            if qty > requested[sku]:
+                raise rejection(ErrorType.INVALID, "quantity_exceeds_request",
+                                f"{qty} of {sku} is more than the {requested[sku]} requested",
+                                sku=sku, requested=requested[sku])
+            if qty > self.stock.get(sku, 0):
+                raise rejection(ErrorType.INVALID, "insufficient_stock",
+                                f"only {self.stock.get(sku, 0)} of {sku} available", sku=sku,
+                                available=self.stock.get(sku, 0))
+
+    async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
+        wf_id = workflow.info().workflow_id
+        if task.kind == REVIEW and inp.decision == "approve":
+            approved = {line["sku"]: line["approved_quantity"] for line in inp.data["items"]}
+            await self._act(Act.STOCK_RESERVE, ReserveRequest(
+                wf_id, [StockLine(sku, q) for sku, q in approved.items()], inp.actor.name))
+            for item in self.data["items"]:
+                item["approved_quantity"] = approved.get(item["sku"], 0)
+            return {"approved": approved}
+        if task.kind == DISPATCH:
+            await self._act(Act.STOCK_CONSUME, ReservationKey(wf_id, inp.actor.name, "dispatch"))
+            self.data["shipment"] = {"courier": inp.data["courier"],
+                                     "tracking_no": inp.data["tracking_no"],
+                                     "shipped_at": workflow.now().isoformat(),
+                                     "shipped_by": inp.actor.name}
+            return {"shipment": self.data["shipment"]}
+        return {}
+
+    @workflow.update
+    async def provide_info(self, inp: InfoInput) -> dict[str, Any]:
+        self.info_answers.append({"text": inp.text, "at": workflow.now().isoformat(),
+                                  "by": inp.actor})
+        self.waiting_info = False
+        await self.record("info_received", inp.text, actor=inp.actor)
+        return {"case_id": self.case_id, "status": self.status}
+
+    @provide_info.validator
+    def _validate_info(self, inp: InfoInput) -> None:
+        if not self.waiting_info:
+            raise rejection(ErrorType.CONFLICT, "not_waiting_for_info",
+                            "this sample is not waiting for information")
+        if not inp.text.strip():
+            raise rejection(ErrorType.INVALID, "empty_text", "text must not be empty")
+
+
+def _require_text(data: dict[str, Any], key: str) -> None:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise rejection(ErrorType.INVALID, "missing_field", f"{key} is required", field=key)
