@@ -170,8 +170,7 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         jobs.append(asyncio.create_task(server.serve()))
-    if announce:
-        jobs.append(asyncio.create_task(_announce(settings)))
+    announcer = asyncio.create_task(_announce(settings)) if announce else None
     done_waiter = asyncio.create_task(stop.wait())
     await asyncio.wait([done_waiter, *jobs], return_when=asyncio.FIRST_COMPLETED)
     log.info("stopping")
@@ -183,6 +182,8 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
         with suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(job, timeout=20)
     done_waiter.cancel()
+    if announcer is not None:
+        announcer.cancel()
 
 
 async def _announce(settings: Settings) -> None:

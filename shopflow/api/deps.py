@@ -32,9 +32,9 @@ class Services:
             raise unavailable("Temporal")
         return self.temporal
 
-    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking database work off the event loop."""
-        return await run_in_threadpool(fn, *args)
+        return await run_in_threadpool(fn, *args, **kwargs)
 
 
 def services(request: Request) -> Services:

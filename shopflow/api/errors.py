@@ -104,6 +104,11 @@ def install_error_handlers(app: FastAPI) -> None:
         err = from_temporal(exc)
         return error_response(err.status, err.code, err.message, err.details, err.headers)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", error=repr(exc))
+        return error_response(500, "internal_error", "an unexpected error occurred; it is logged")
+
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
     async def _db(_: Request, exc: Exception) -> JSONResponse:
