@@ -9,6 +9,7 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 
 from shopflow.settings import Settings
 
@@ -40,10 +41,16 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
 
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
     """Register Shopflow's custom search attributes where missing; returns those added."""
-    current = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
-    missing = {k: v for k, v in SEARCH_ATTRIBUTES.items() if k not in current.custom_attributes}
+    try:
+        current = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        known = set(current.custom_attributes)
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:  # the time-skipping test server
+            raise
+        known = set()
+    missing = {k: v for k, v in SEARCH_ATTRIBUTES.items() if k not in known}
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)

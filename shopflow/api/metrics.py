@@ -40,7 +40,8 @@ class TaskCollector(Collector):
                     .group_by(Task.kind)).all()
                 overdue_rows = session.exec(
                     select(Task.kind, func.count()).where(
-                        col(Task.status).in_(["open", "claimed"]), col(Task.due_at) < utcnow())
+                        col(Task.status).in_(["open", "claimed"]),
+                        (col(Task.due_at) < utcnow()) | col(Task.escalated))
                     .group_by(Task.kind)).all()
             for kind, n in open_rows:
                 open_g.add_metric([kind], n)

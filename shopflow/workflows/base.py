@@ -4,7 +4,6 @@ escalation, and cancellation. Deterministic, no I/O: everything outside goes thr
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
@@ -15,8 +14,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from shopflow.workflows.shared import (
     Act,
-    CancelInput,
     ArchiveRequest,
+    CancelInput,
     CaseRecord,
     CaseTasksCancel,
     CompleteTaskInput,
@@ -209,7 +208,7 @@ class CaseWorkflow:
                 await workflow.wait_condition(
                     lambda: task.done or self.cancel_request is not None, timeout=timeout
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await self._escalate(task)
                 continue
             if not task.done and self.cancel_request is not None:

@@ -6,7 +6,6 @@ customer's answer as the ``submit_feedback`` Update.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -41,7 +40,7 @@ class FeedbackMixin(CaseWorkflow):
         await self.notify("feedback_request", f"{notice_prefix}_feedback_request", token=token)
         try:
             await workflow.wait_condition(lambda: self.feedback is not None, timeout=reminder_after)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.notify("feedback_reminder", f"{notice_prefix}_feedback_reminder", token=token)
             await self.record("feedback_reminded", "feedback reminder sent")
             try:
@@ -49,7 +48,7 @@ class FeedbackMixin(CaseWorkflow):
                     lambda: self.feedback is not None,
                     timeout=max(close_after - reminder_after, timedelta(0)),
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if self.feedback is None:
             self.feedback_token = None  # a late answer is refused from here on

@@ -3,8 +3,7 @@ archive, as one workflow ``sample-<id>``."""
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -157,7 +156,7 @@ class SampleApproval(FeedbackMixin):
                 lambda: not self.waiting_info or self.cancel_request is not None,
                 timeout=timedelta(seconds=inp.timers.info_timeout),
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.waiting_info = False
             await self.notify("info_timeout", "sample_rejected",
                               reason="no answer to our request for information")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+
 # Activity names: workflows call activities by name so that a workflow module never imports
 # activity code (database, SMTP …) into the sandbox.
 class Act:

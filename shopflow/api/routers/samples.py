@@ -25,14 +25,19 @@ from shopflow.models.schemas import (
     CancelRequest,
     CaseCreated,
     CasePublic,
+    CaseSummary,
     InfoAnswer,
     PageOf,
     SampleCreate,
-    CaseSummary,
 )
 from shopflow.models.types import utcnow
-from shopflow.workflows.sample_approval import InfoInput, SampleApproval, SampleInput, SampleItem
-from shopflow.workflows.sample_approval import SampleTimers
+from shopflow.workflows.sample_approval import (
+    InfoInput,
+    SampleApproval,
+    SampleInput,
+    SampleItem,
+    SampleTimers,
+)
 from shopflow.workflows.shared import Actor, CancelInput, CustomerData
 
 router = APIRouter(prefix="/samples", tags=["samples"])

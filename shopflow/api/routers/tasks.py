@@ -25,7 +25,9 @@ SEES_ALL = ("ops", "admin")
 
 def task_public(task: Task) -> dict[str, Any]:
     data = task.model_dump(mode="json")
-    data["overdue"] = task.status in ("open", "claimed") and task.due_at < utcnow()
+    # An escalated task is overdue by definition (its workflow's clock said so).
+    data["overdue"] = task.status in ("open", "claimed") and (
+        task.escalated or task.due_at < utcnow())
     return data
 
 

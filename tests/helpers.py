@@ -1,0 +1,84 @@
+"""Helpers for tests: auth headers, polling, and short cuts through the API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+def auth(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer dev-{role}"}
+
+
+async def eventually(check: Callable[[], Awaitable[T] | T], timeout: float = 15.0,
+                     interval: float = 0.05) -> T:
+    """Poll until ``check`` returns a truthy value (real time), else fail with the last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Any = None
+    while loop.time() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last) or isinstance(last, Awaitable):
+            last = await last
+        if last:
+            return last  # type: ignore[no-any-return]
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met in {timeout}s; last value: {last!r}")
+
+
+async def make_product(api: httpx.AsyncClient, sku: str, stock: int = 100,
+                       sample_limit: int = 5) -> None:
+    r = await api.post("/api/v1/products", headers=auth("admin"),
+                       json={"sku": sku, "name": f"Product {sku}", "sample_limit": sample_limit})
+    assert r.status_code == 201, r.text
+    if stock:
+        r = await api.post("/api/v1/inventory/receipts", headers=auth("warehouse"),
+                           json={"sku": sku, "quantity": stock, "note": "opening"})
+        assert r.status_code == 201, r.text
+
+
+async def stock(api: httpx.AsyncClient, sku: str) -> dict[str, int]:
+    r = await api.get(f"/api/v1/inventory/{sku}", headers=auth("ops"))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def open_task(api: httpx.AsyncClient, case_id: str, kind: str,
+                    role: str = "ops") -> dict[str, Any]:
+    """Wait for the open task of this kind on the case to appear in the inbox."""
+
+    async def find() -> dict[str, Any] | None:
+        r = await api.get("/api/v1/tasks", params={"case_id": case_id, "kind": kind},
+                          headers=auth(role))
+        assert r.status_code == 200, r.text
+        items = r.json()["items"]
+        return items[0] if items else None
+
+    return await eventually(find)
+
+
+async def complete(api: httpx.AsyncClient, task: dict[str, Any], decision: str,
+                   role: str | None = None, **data: Any) -> httpx.Response:
+    return await api.post(f"/api/v1/tasks/{task['id']}/complete",
+                          headers=auth(role or task["role"]),
+                          json={"decision": decision, "data": data})
+
+
+async def case(api: httpx.AsyncClient, path: str) -> dict[str, Any]:
+    r = await api.get(path, headers=auth("ops"))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def wait_case(api: httpx.AsyncClient, path: str,
+                    check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        c = await case(api, path)
+        return c if check(c) else None
+
+    return await eventually(probe)

@@ -1,0 +1,326 @@
+"""The sample approval process end to end: API, worker with real activities, time-skipping
+Temporal. Each test walks a case the way its users would and checks what they would see."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import Session, select
+from temporalio.testing import WorkflowEnvironment
+
+from shopflow.models import Notice
+from tests.helpers import (
+    auth,
+    case,
+    complete,
+    eventually,
+    make_product,
+    open_task,
+    stock,
+    wait_case,
+)
+
+pytestmark = pytest.mark.asyncio
+
+
+def application(customer_id: str = "c-1", **overrides: Any) -> dict[str, Any]:
+    body = {
+        "customer": {"id": customer_id, "name": "Li Wei", "email": "li@example.com",
+                     "address": "1 West Lake Rd, Hangzhou", "phone": "13800000000"},
+        "channel": "web",
+        "items": [{"sku": "TEA", "quantity": 3}, {"sku": "CUP", "quantity": 2}],
+        "purpose": "trial for our tea house",
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+async def catalogue(api: httpx.AsyncClient) -> None:
+    await make_product(api, "TEA", stock=10, sample_limit=5)
+    await make_product(api, "CUP", stock=4, sample_limit=3)
+
+
+async def submit(api: httpx.AsyncClient, **overrides: Any) -> str:
+    r = await api.post("/api/v1/samples", headers=auth("channel"), json=application(**overrides))
+    assert r.status_code == 201, r.text
+    return r.json()["id"]  # type: ignore[no-any-return]
+
+
+async def pass_preliminary(api: httpx.AsyncClient, sid: str) -> None:
+    task = await open_task(api, sid, "sample.preliminary_review")
+    r = await complete(api, task, "approve")
+    assert r.status_code == 200, r.text
+
+
+async def approve_review(api: httpx.AsyncClient, sid: str, **quantities: int) -> dict[str, Any]:
+    task = await open_task(api, sid, "sample.review")
+    items = [{"sku": sku, "approved_quantity": q} for sku, q in quantities.items()]
+    r = await complete(api, task, "approve", items=items)
+    assert r.status_code == 200, r.text
+    return task
+
+
+async def dispatch(api: httpx.AsyncClient, sid: str) -> None:
+    task = await open_task(api, sid, "sample.dispatch")
+    r = await complete(api, task, "shipped", courier="SF Express", tracking_no="SF1001")
+    assert r.status_code == 200, r.text
+
+
+def notices(engine: Any, sid: str) -> list[str]:
+    with Session(engine) as s:
+        return [n.kind for n in s.exec(select(Notice).where(Notice.case_id == sid)
+                                       .order_by(Notice.id))]
+
+
+async def test_happy_path_through_archive_keeps_stock_right(
+        api: httpx.AsyncClient, catalogue: None, tenv: WorkflowEnvironment, engine: Any) -> None:
+    sid = await submit(api)
+    assert (await case(api, f"/api/v1/samples/{sid}"))["stage"] == "preliminary_review"
+    await pass_preliminary(api, sid)
+
+    review = await open_task(api, sid, "sample.review")
+    assert review["context"]["credit_rating"] == "B"
+    assert review["context"]["purchase_history"] == {"orders_count": 0, "orders_value": 0.0}
+    assert review["context"]["stock_available"] == {"TEA": 10, "CUP": 4}
+    r = await complete(api, review, "approve", items=[{"sku": "TEA", "approved_quantity": 3},
+                                                      {"sku": "CUP", "approved_quantity": 2}])
+    assert r.status_code == 200, r.text
+    assert await stock(api, "TEA") == {"sku": "TEA", "on_hand": 10, "reserved": 3,
+                                       "available": 7, "damaged": 0}
+
+    slip = await api.get(f"/api/v1/samples/{sid}/slip", headers=auth("warehouse"))
+    assert slip.status_code == 200 and "1 West Lake Rd" in slip.text and "TEA" in slip.text
+    await dispatch(api, sid)
+    assert await stock(api, "TEA") == {"sku": "TEA", "on_hand": 7, "reserved": 0,
+                                       "available": 7, "damaged": 0}
+    assert (await stock(api, "CUP"))["on_hand"] == 2
+    sample = await case(api, f"/api/v1/samples/{sid}")
+    assert sample["stage"] == "awaiting_feedback"
+    assert sample["shipment"]["tracking_no"] == "SF1001"
+
+    await tenv.sleep(timedelta(days=7, hours=1))
+    sample = await wait_case(api, f"/api/v1/samples/{sid}",
+                             lambda c: (c.get("feedback") or {}).get("status") == "requested")
+    url = sample["feedback"]["url"]
+    token = url.rsplit("/", 1)[1]
+    assert url == f"http://shop.test/feedback/{token}"
+    form = await api.get(f"/feedback/{token}")
+    assert form.status_code == 200 and "satisfaction" in form.text
+    r = await api.post(f"/api/v1/feedback/{token}",
+                       json={"satisfaction": 5, "usage": "served to guests", "suggestions": ""})
+    assert r.status_code == 200, r.text
+    again = await api.post(f"/api/v1/feedback/{token}", json={"satisfaction": 4})
+    assert again.status_code == 409
+
+    sample = await wait_case(api, f"/api/v1/samples/{sid}", lambda c: c["status"] == "archived")
+    assert sample["stage"] == "archived"
+    assert sample["feedback"]["satisfaction"] == 5
+    types = [e["type"] for e in sample["timeline"]]
+    for expected in ("submitted", "task_completed", "shipped", "feedback_requested",
+                     "feedback_received", "archived"):
+        assert expected in types
+    dossier = await api.get(f"/api/v1/samples/{sid}/dossier", headers=auth("ops"))
+    assert dossier.status_code == 200
+    d = dossier.json()
+    assert d["case"]["status"] == "archived"
+    decisions = [(t["kind"], t["completed_by"]) for t in d["tasks"]]
+    assert ("sample.review", "dev-reviewer") in decisions
+    html = await api.get(f"/api/v1/samples/{sid}/dossier?format=html", headers=auth("ops"))
+    assert html.status_code == 200 and "SF1001" in html.text
+    assert notices(engine, sid) == ["sample_received", "sample_approved", "sample_shipped",
+                                    "sample_feedback_request"]
+
+
+async def test_reject_at_preliminary_review_notifies_and_ends_rejected(
+        api: httpx.AsyncClient, catalogue: None, engine: Any) -> None:
+    sid = await submit(api)
+    task = await open_task(api, sid, "sample.preliminary_review")
+    missing = await complete(api, task, "reject")
+    assert missing.status_code == 422 and missing.json()["error"]["code"] == "missing_field"
+    r = await complete(api, task, "reject", reason="not a business customer")
+    assert r.status_code == 200
+    sample = await wait_case(api, f"/api/v1/samples/{sid}", lambda c: c["status"] == "rejected")
+    assert sample["stage"] == "preliminary_review"
+    await eventually(lambda: "sample_rejected" in notices(engine, sid))
+    assert (await stock(api, "TEA"))["reserved"] == 0
+
+
+async def test_request_info_answered_returns_to_preliminary_review(
+        api: httpx.AsyncClient, catalogue: None, engine: Any) -> None:
+    sid = await submit(api)
+    task = await open_task(api, sid, "sample.preliminary_review")
+    r = await complete(api, task, "request_info", question="Which shop will use them?")
+    assert r.status_code == 200
+    await wait_case(api, f"/api/v1/samples/{sid}", lambda c: c["status"] == "waiting_info")
+    await eventually(lambda: "sample_info_request" in notices(engine, sid))
+    r = await api.post(f"/api/v1/samples/{sid}/info", headers=auth("channel"),
+                       json={"text": "Our Shanghai branch"})
+    assert r.status_code == 200, r.text
+    again = await api.post(f"/api/v1/samples/{sid}/info", headers=auth("channel"),
+                           json={"text": "twice"})
+    assert again.status_code == 409
+    second = await open_task(api, sid, "sample.preliminary_review")
+    assert second["id"] != task["id"]
+    assert second["context"]["info_answers"][0]["text"] == "Our Shanghai branch"
+
+
+async def test_request_info_unanswered_closes_as_rejected(
+        api: httpx.AsyncClient, catalogue: None, tenv: WorkflowEnvironment, engine: Any) -> None:
+    sid = await submit(api)
+    task = await open_task(api, sid, "sample.preliminary_review")
+    await complete(api, task, "request_info", question="Business licence please")
+    await wait_case(api, f"/api/v1/samples/{sid}", lambda c: c["status"] == "waiting_info")
+    await tenv.sleep(timedelta(days=7, minutes=5))
+    sample = await wait_case(api, f"/api/v1/samples/{sid}", lambda c: c["status"] == "rejected")
+    assert sample["timeline"][-1]["type"] == "rejected"
+    assert notices(engine, sid).count("sample_rejected") == 1
+
+
+async def test_partial_approval_reserves_only_what_was_approved(
+        api: httpx.AsyncClient, catalogue: None) -> None:
+    sid = await submit(api)
+    await pass_preliminary(api, sid)
+    review = await open_task(api, sid, "sample.review")
+    too_many = await complete(api, review, "approve", items=[{"sku": "TEA", "approved_quantity": 4}])
+    assert too_many.status_code == 422
+    assert too_many.json()["error"]["code"] == "quantity_exceeds_request"
+    zero = await complete(api, review, "approve", items=[{"sku": "TEA", "approved_quantity": 0}])
+    assert zero.status_code == 422
+    r = await complete(api, review, "approve", items=[{"sku": "TEA", "approved_quantity": 1}])
+    assert r.status_code == 200
+    assert r.json()["result"] == {"approved": {"TEA": 1}}
+    assert (await stock(api, "TEA"))["reserved"] == 1
+    assert (await stock(api, "CUP"))["reserved"] == 0
+    sample = await case(api, f"/api/v1/samples/{sid}")
+    assert {i["sku"]: i["approved_quantity"] for i in sample["items"]} == {"TEA": 1, "CUP": 0}
+
+
+async def test_approval_above_available_stock_is_refused(
+        api: httpx.AsyncClient, catalogue: None) -> None:
+    sid = await submit(api, items=[{"sku": "CUP", "quantity": 3}])
+    await pass_preliminary(api, sid)
+    review = await open_task(api, sid, "sample.review")
+    # Stock taken by someone else after the review opened: the reservation refuses, task stays open.
+    other = await submit(api, customer_id="c-2", items=[{"sku": "CUP", "quantity": 3}])
+    await pass_preliminary(api, other)
+    await approve_review(api, other, CUP=3)
+    r = await complete(api, review, "approve", items=[{"sku": "CUP", "approved_quantity": 3}])
+    assert r.status_code == 422 and r.json()["error"]["code"] == "insufficient_stock"
+    assert (await api.get(f"/api/v1/tasks/{review['id']}", headers=auth("reviewer"))
+            ).json()["status"] == "open"
+    r = await complete(api, review, "approve", items=[{"sku": "CUP", "approved_quantity": 1}])
+    assert r.status_code == 200
+    assert await stock(api, "CUP") == {"sku": "CUP", "on_hand": 4, "reserved": 4,
+                                       "available": 0, "damaged": 0}
+
+
+async def test_reject_at_review(api: httpx.AsyncClient, catalogue: None, engine: Any) -> None:
+    sid = await submit(api)
+    await pass_preliminary(api, sid)
+    review = await open_task(api, sid, "sample.review")
+    r = await complete(api, review, "reject", reason="credit rating too low")
+    assert r.status_code == 200
+    await wait_case(api, f"/api/v1/samples/{sid}", lambda c: c["status"] == "rejected")
+    await eventually(lambda: "sample_rejected" in notices(engine, sid))
+    assert (await stock(api, "TEA"))["reserved"] == 0
+
+
+async def test_overdue_task_escalates_to_ops(
+        api: httpx.AsyncClient, catalogue: None, tenv: WorkflowEnvironment, engine: Any) -> None:
+    sid = await submit(api)
+    task = await open_task(api, sid, "sample.preliminary_review", role="cs")
+    assert task["escalated"] is False
+    await tenv.sleep(timedelta(hours=25))
+    escalated = await eventually(lambda: _task(api, task["id"], lambda t: t["escalated"]))
+    assert escalated["role"] == "ops"
+    assert escalated["overdue"] is True
+    cs_inbox = (await api.get("/api/v1/tasks", params={"case_id": sid},
+                              headers=auth("cs"))).json()
+    assert cs_inbox["total"] == 0
+    await eventually(lambda: "task_escalated" in notices(engine, sid))
+    with Session(engine) as s:
+        ops_notice = s.exec(select(Notice).where(Notice.kind == "task_escalated")).one()
+    assert ops_notice.recipient == "ops@localhost"
+    sample = await case(api, f"/api/v1/samples/{sid}")
+    assert "task_escalated" in [e["type"] for e in sample["timeline"]]
+    # ops can now decide it
+    r = await complete(api, escalated, "approve", role="ops")
+    assert r.status_code == 200, r.text
+
+
+async def _task(api: httpx.AsyncClient, task_id: str, check: Any) -> dict[str, Any] | None:
+    t = (await api.get(f"/api/v1/tasks/{task_id}", headers=auth("ops"))).json()
+    return t if check(t) else None
+
+
+async def test_cancel_before_dispatch_releases_stock_and_after_is_409(
+        api: httpx.AsyncClient, catalogue: None, engine: Any) -> None:
+    sid = await submit(api)
+    await pass_preliminary(api, sid)
+    await approve_review(api, sid, TEA=2)
+    assert (await stock(api, "TEA"))["reserved"] == 2
+    await open_task(api, sid, "sample.dispatch")
+    r = await api.post(f"/api/v1/samples/{sid}/cancel", headers=auth("cs"),
+                       json={"reason": "customer withdrew"})
+    assert r.status_code == 200, r.text
+    assert await stock(api, "TEA") == {"sku": "TEA", "on_hand": 10, "reserved": 0,
+                                       "available": 10, "damaged": 0}
+    sample = await case(api, f"/api/v1/samples/{sid}")
+    assert sample["status"] == "cancelled"
+    assert all(t["status"] in ("done", "cancelled") for t in sample["tasks"])
+    await eventually(lambda: "sample_cancelled" in notices(engine, sid))
+
+    shipped = await submit(api, customer_id="c-3")
+    await pass_preliminary(api, shipped)
+    await approve_review(api, shipped, TEA=1)
+    await dispatch(api, shipped)
+    r = await api.post(f"/api/v1/samples/{shipped}/cancel", headers=auth("ops"))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "invalid_state"
+    assert (await stock(api, "TEA"))["on_hand"] == 9
+
+
+async def test_feedback_with_a_problem_opens_a_cs_task(
+        api: httpx.AsyncClient, catalogue: None, tenv: WorkflowEnvironment, engine: Any) -> None:
+    sid = await submit(api)
+    await pass_preliminary(api, sid)
+    await approve_review(api, sid, TEA=1)
+    await dispatch(api, sid)
+    await tenv.sleep(timedelta(days=7, hours=1))
+    sample = await wait_case(api, f"/api/v1/samples/{sid}",
+                             lambda c: (c.get("feedback") or {}).get("status") == "requested")
+    token = sample["feedback"]["token"]
+    r = await api.post(f"/api/v1/feedback/{token}",
+                       json={"satisfaction": 2, "problem": "the tin arrived dented"})
+    assert r.status_code == 200
+    task = await open_task(api, sid, "sample.feedback_problem")
+    assert task["role"] == "cs" and task["context"]["feedback"]["problem"] == "the tin arrived dented"
+    r = await complete(api, task, "resolved", resolution="a new tin is on its way")
+    assert r.status_code == 200
+    await wait_case(api, f"/api/v1/samples/{sid}", lambda c: c["status"] == "archived")
+    assert "sample_problem_resolved" in notices(engine, sid)
+
+
+async def test_no_feedback_is_reminded_then_closed_as_no_response(
+        api: httpx.AsyncClient, catalogue: None, tenv: WorkflowEnvironment, engine: Any) -> None:
+    sid = await submit(api)
+    await pass_preliminary(api, sid)
+    await approve_review(api, sid, TEA=1)
+    await dispatch(api, sid)
+    await tenv.sleep(timedelta(days=7, hours=1))
+    sample = await wait_case(api, f"/api/v1/samples/{sid}",
+                             lambda c: (c.get("feedback") or {}).get("status") == "requested")
+    token = sample["feedback"]["token"]
+    await tenv.sleep(timedelta(days=3, hours=1))
+    await eventually(lambda: "sample_feedback_reminder" in notices(engine, sid))
+    await tenv.sleep(timedelta(days=11))
+    sample = await wait_case(api, f"/api/v1/samples/{sid}", lambda c: c["status"] == "archived")
+    assert sample["feedback"]["status"] == "no_response"
+    assert "feedback_no_response" in [e["type"] for e in sample["timeline"]]
+    late = await api.post(f"/api/v1/feedback/{token}", json={"satisfaction": 3})
+    assert late.status_code == 409
+    form = await api.get(f"/feedback/{token}")
+    assert form.status_code == 409
