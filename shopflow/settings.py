@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     public_url: str = "http://localhost:8000"
     max_body_bytes: int = 1024 * 1024
 
+    # Web UI (/ui/): the key that signs session cookies. Unset in dev/test: a random key per
+    # process (a restart signs everyone out). Unset in prod: the pages refuse to sign anyone in.
+    ui_secret: str | None = None
+    ui_session_ttl: timedelta = timedelta(hours=12)
+
     # Notices
     smtp_host: str | None = None
     smtp_port: int = 587

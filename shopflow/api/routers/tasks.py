@@ -127,6 +127,12 @@ def _set_claim(svc: Any, task_id: str, user: User, claim: bool) -> dict[str, Any
              responses={409: {}, 422: {}, 503: {}})
 async def complete_task(task_id: str, body: TaskComplete, svc: ServicesDep,
                         user: UserDep) -> Any:
+    return await complete_as(svc, task_id, user, body)
+
+
+async def complete_as(svc: Any, task_id: str, user: User, body: TaskComplete) -> TaskOutcome:
+    """Complete a task as ``user``: the one code path of the API route and the web UI. Raises
+    ApiError (403/404/409, and the workflow Update's 422/409 through send_update)."""
     task = await svc.db(_load, svc, task_id, user, acting=True)
     if task.status in ("done", "cancelled"):
         raise ApiError(409, "task_not_open", f"the task is already {task.status}")
