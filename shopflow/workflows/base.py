@@ -5,7 +5,7 @@ escalation, and cancellation. Deterministic, no I/O: everything outside goes thr
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
@@ -70,6 +70,9 @@ class HumanTask:
     comment: str = ""
     actor: str | None = None
     result: dict[str, Any] = field(default_factory=dict)
+    due_at: datetime | None = None
+    # Non-final decisions taken so far (see CaseWorkflow.NON_FINAL_DECISIONS).
+    progress: list[dict[str, Any]] = field(default_factory=list)
 
 
 class CaseWorkflow:
@@ -78,6 +81,9 @@ class CaseWorkflow:
 
     KIND: ClassVar[str]
     CANCELLABLE_STAGES: ClassVar[frozenset[str]] = frozenset()
+    # Decisions that do their work (apply_decision) but leave the task open, per task kind:
+    # a complaint's "respond" answers the customer and the case goes on.
+    NON_FINAL_DECISIONS: ClassVar[dict[str, frozenset[str]]] = {}
 
     def __init__(self) -> None:
         self.case_id = ""
@@ -178,15 +184,35 @@ class CaseWorkflow:
         """Open a task in the inbox and wait for its decision. When the due time passes the task
         escalates to ops (flagged, notice, timeline) and keeps waiting. Raises CaseCancelled if
         the case is cancelled meanwhile."""
+        task = await self.open_task(kind, role, context, workflow.now() + self.task_due)
+        due_at = task.due_at
+        assert due_at is not None
+        while not task.done:
+            timeout = None if task.escalated else max(due_at - workflow.now(), timedelta(0))
+            try:
+                await workflow.wait_condition(
+                    lambda: task.done or self.cancel_request is not None, timeout=timeout
+                )
+            except TimeoutError:
+                await self._escalate(task)
+                continue
+            if not task.done and self.cancel_request is not None:
+                raise CaseCancelled()
+        return task
+
+    async def open_task(self, kind: str, role: str, context: dict[str, Any],
+                        due_at: datetime) -> HumanTask:
+        """Create the inbox row and return at once; the caller waits for ``task.done`` (for
+        processes with their own clocks; most use human_task)."""
         self._task_counter += 1
         task = HumanTask(
             id=f"{workflow.info().workflow_id}:{self._task_counter}:{kind}",
             kind=kind,
             role=role,
             context=_plain(context),
+            due_at=due_at,
         )
         self.tasks[task.id] = task
-        due_at = workflow.now() + self.task_due
         await self._act(
             Act.TASK_CREATE,
             TaskCreate(
@@ -202,17 +228,6 @@ class CaseWorkflow:
             ),
         )
         await self.record("task_opened", f"{kind} for {role}", task_id=task.id, kind=kind, role=role)
-        while not task.done:
-            timeout = None if task.escalated else max(due_at - workflow.now(), timedelta(0))
-            try:
-                await workflow.wait_condition(
-                    lambda: task.done or self.cancel_request is not None, timeout=timeout
-                )
-            except TimeoutError:
-                await self._escalate(task)
-                continue
-            if not task.done and self.cancel_request is not None:
-                raise CaseCancelled()
         return task
 
     async def _escalate(self, task: HumanTask) -> None:
@@ -241,6 +256,23 @@ class CaseWorkflow:
             raise
         finally:
             task.applying = False
+        if inp.decision in self.NON_FINAL_DECISIONS.get(task.kind, ()):
+            # Done its work, and the task stays open for the next decision.
+            task.progress.append({"decision": inp.decision, "data": _plain(inp.data),
+                                  "comment": inp.comment, "actor": inp.actor.name,
+                                  "at": workflow.now().isoformat()})
+            await self.record(
+                "task_progress",
+                f"{task.kind}: {inp.decision}",
+                actor=inp.actor.name,
+                task_id=task.id,
+                decision=inp.decision,
+                data=inp.data,
+                comment=inp.comment,
+            )
+            return TaskOutcome(
+                task.id, task.kind, inp.decision, self.case_id, self.status, self.stage, task.result
+            )
         task.decision, task.data, task.comment = inp.decision, dict(inp.data), inp.comment
         task.actor = inp.actor.name
         decision = {"decision": inp.decision, "data": _plain(inp.data), "comment": inp.comment}
