@@ -29,6 +29,21 @@ class Act:
     FEEDBACK_OPEN = "feedback.open"
     FEEDBACK_ANSWERED = "feedback.answered"
     FEEDBACK_CLOSE = "feedback.close"
+    # customer care (complaints, follow-ups, scheduled care, reports)
+    COMPLAINT_RECORD = "complaints.record"
+    COMPLAINT_TASK_SYNC = "complaints.task_sync"
+    COMPLAINT_OPEN = "complaints.open"
+    COMPLAINT_START_RETURN = "complaints.start_return"
+    FOLLOWUP_START = "followups.start"
+    FOLLOWUP_CONTACT = "followups.contact"
+    CARE_BIRTHDAYS_DUE = "care.birthdays_due"
+    CARE_BIRTHDAY_GREET = "care.birthday_greet"
+    CARE_REVISITS_DUE = "care.revisits_due"
+    CARE_REVISIT_OPEN = "care.revisit_open"
+    CARE_REVISIT_CLOSE = "care.revisit_close"
+    CARE_STOCKTAKE_SHEET = "care.stocktake_sheet"
+    CARE_STOCKTAKE_ADJUST = "care.stocktake_adjust"
+    REPORT_GENERATE = "reports.generate"
 
 
 # Error types carried by non-retryable ApplicationErrors; the API maps them to HTTP in one place.
@@ -216,3 +231,32 @@ class FeedbackInput:
     usage: str = ""
     suggestions: str = ""
     problem: str | None = None
+
+
+# --- customer care -------------------------------------------------------------------------
+
+@dataclass
+class FollowupStart:
+    """Start the satisfaction follow-up of an order (activity ``followups.start``); one per
+    order and reason: ``followup-<order_no>`` for a delivery, ``followup-<order_no>-<reason>``
+    otherwise. Starting it again is a no-op."""
+
+    order_no: str
+    customer_id: str
+    reason: str = "delivered"  # delivered | quality_return | …
+    ref: str = ""  # what triggered it (a return id, a tracking number …)
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ComplaintOpen:
+    """Open a complaint from another process (activity ``complaints.open``); ``key`` makes the
+    complaint id, so a retry opens the same complaint."""
+
+    key: str
+    customer_id: str
+    category: str
+    description: str
+    order_no: str | None = None
+    channel: str = "followup"
+    opened_by: str = "system"
