@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     return_ship_timeout: timedelta = timedelta(days=7)
     complaint_response_sla: timedelta = timedelta(hours=24)
     complaint_resolution_sla: timedelta = timedelta(days=3)
+    # Customer care: after a resolution the customer may escalate (or say not satisfied) within
+    # this window; key accounts get a revisit task at this interval; schedules run in this zone.
+    complaint_reopen_window: timedelta = timedelta(days=7)
+    revisit_interval: timedelta = timedelta(days=90)
+    schedule_timezone: str = "UTC"
 
     @property
     def is_dev(self) -> bool:
