@@ -102,8 +102,18 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
 
 
 class RequestMetrics:
+    """Counts and times requests, labelled by route template (never by raw path)."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+
+    @staticmethod
+    def _template(scope: Scope) -> str:
+        if "endpoint" not in scope:
+            return "unmatched"
+        names = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
+        return "/".join(f"{{{names[seg]}}}" if seg in names else seg
+                        for seg in scope["path"].split("/"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,7 +131,6 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, capture)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = self._template(scope)
             REQUESTS.labels(scope["method"], path, str(status)).inc()
             LATENCY.labels(scope["method"], path).observe(time.perf_counter() - start)

@@ -7,12 +7,10 @@ from urllib.parse import quote
 
 from sqlalchemy import func
 from sqlmodel import col, select
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
 from shopflow.activities.cases import case_view, task_view, tasks_of, timeline_of
 from shopflow.api.deps import Page, Services
-from shopflow.api.errors import ApiError, from_temporal
+from shopflow.api.errors import ApiError, temporal_errors
 from shopflow.db import session_scope
 from shopflow.models import Case
 
@@ -64,7 +62,5 @@ def list_cases(svc: Services, kind: str, page: Page, **filters: str | None) -> d
 async def send_update(svc: Services, workflow_id: str, update: str, arg: Any,
                       result_type: type[R]) -> R:
     handle = svc.client().get_workflow_handle(workflow_id)
-    try:
+    with temporal_errors():
         return await handle.execute_update(update, arg, result_type=result_type)
-    except (WorkflowUpdateFailedError, RPCError) as err:
-        raise from_temporal(err) from None

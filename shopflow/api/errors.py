@@ -5,6 +5,8 @@ Body: {"error": {"code": "<snake_case>", "message": "<human text>", "details": .
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -78,6 +80,20 @@ def from_temporal(err: BaseException) -> ApiError:
             return ApiError(422, "invalid_input", err.message)
     log.error("temporal call failed", error=repr(err))
     return unavailable("Temporal")
+
+
+@contextmanager
+def temporal_errors() -> Iterator[None]:
+    """Around every call to Temporal: its failures become the API's errors."""
+    try:
+        yield
+    except (WorkflowUpdateFailedError, RPCError) as err:
+        raise from_temporal(err) from None
+    except RuntimeError as err:
+        if "client connect" not in str(err):
+            raise
+        # A lazy client that cannot reach its server raises this on first use.
+        raise unavailable("Temporal") from None
 
 
 def install_error_handlers(app: FastAPI) -> None:

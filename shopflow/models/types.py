@@ -35,9 +35,9 @@ def utcnow() -> datetime:
 
 def time_field(*, nullable: bool = False, index: bool = False, default_now: bool = True) -> Any:
     if default_now and not nullable:
-        return Field(
-            default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=index)
-        )
+        # The column default covers Core inserts (insert_ignore) as well as ORM objects.
+        return Field(default_factory=utcnow, sa_column=Column(
+            UTCDateTime(), nullable=False, index=index, default=utcnow))
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
 

@@ -43,13 +43,11 @@ class FeedbackMixin(CaseWorkflow):
         except TimeoutError:
             await self.notify("feedback_reminder", f"{notice_prefix}_feedback_reminder", token=token)
             await self.record("feedback_reminded", "feedback reminder sent")
-            try:
+            with suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self.feedback is not None,
                     timeout=max(close_after - reminder_after, timedelta(0)),
                 )
-            except TimeoutError:
-                pass
         if self.feedback is None:
             self.feedback_token = None  # a late answer is refused from here on
             await self._act(

@@ -10,12 +10,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlmodel import col, select
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from shopflow.api.auth import User
 from shopflow.api.cases import case_workflow_id, list_cases, load_case, send_update
 from shopflow.api.deps import PageDep, ServicesDep, require
-from shopflow.api.errors import ApiError, from_temporal
+from shopflow.api.errors import ApiError, temporal_errors
 from shopflow.api.idempotency import idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.pages import render_page
@@ -93,16 +92,15 @@ async def create_sample(
             submitted_by=user.name,
         )
         try:
-            await svc.client().start_workflow(
-                SampleApproval.run, inp, id=workflow_id, task_queue=s.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            )
+            with temporal_errors():
+                await svc.client().start_workflow(
+                    SampleApproval.run, inp, id=workflow_id, task_queue=s.task_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                )
             WORKFLOWS_STARTED.labels("sample").inc()
         except WorkflowAlreadyStartedError:
             pass  # a retry of a request whose first answer was lost: same id, nothing new
-        except RPCError as err:
-            raise from_temporal(err) from None
         await svc.db(_register_case, svc, sample_id, workflow_id, body)
         return 201, {"id": sample_id, "workflow_id": workflow_id, "status": "open"}
 
