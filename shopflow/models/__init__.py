@@ -4,6 +4,7 @@ Importing this package registers every table on ``SQLModel.metadata`` (Alembic r
 """
 
 from shopflow.models.auth import ApiToken, IdempotencyRecord
+from shopflow.models.care import BirthdayGreeting, Complaint, CustomerRevisit, Report
 from shopflow.models.cases import Case, Dossier, FeedbackRequest, TimelineEvent
 from shopflow.models.catalogue import InventoryItem, Product, Reservation, StockMovement
 from shopflow.models.customers import Customer
@@ -13,8 +14,11 @@ from shopflow.models.tasks import Task
 
 __all__ = [
     "ApiToken",
+    "BirthdayGreeting",
     "Case",
+    "Complaint",
     "Customer",
+    "CustomerRevisit",
     "Dossier",
     "FeedbackRequest",
     "IdempotencyRecord",
@@ -22,6 +26,7 @@ __all__ = [
     "Notice",
     "Order",
     "Product",
+    "Report",
     "Reservation",
     "StockMovement",
     "Task",
