@@ -6,6 +6,7 @@ customer's answer as the ``submit_feedback`` Update.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
