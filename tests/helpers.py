@@ -82,3 +82,16 @@ async def wait_case(api: httpx.AsyncClient, path: str,
         return c if check(c) else None
 
     return await eventually(probe)
+
+
+async def record_history(tenv: Any, workflow_id: str, name: str) -> None:
+    """With SHOPFLOW_RECORD_HISTORIES=1, write the case's history for the replay tests."""
+    import os
+    from pathlib import Path
+
+    if os.environ.get("SHOPFLOW_RECORD_HISTORIES") != "1":
+        return
+    history = await tenv.client.get_workflow_handle(workflow_id).fetch_history()
+    # The file name carries the workflow id: replay needs it (task ids are derived from it).
+    path = Path(__file__).parent / "histories" / f"{name}__{workflow_id}.json"
+    path.write_text(history.to_json())

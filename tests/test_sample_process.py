@@ -19,6 +19,7 @@ from tests.helpers import (
     eventually,
     make_product,
     open_task,
+    record_history,
     stock,
     wait_case,
 )
@@ -133,6 +134,7 @@ async def test_happy_path_through_archive_keeps_stock_right(
     assert html.status_code == 200 and "SF1001" in html.text
     assert notices(engine, sid) == ["sample_received", "sample_approved", "sample_shipped",
                                     "sample_feedback_request"]
+    await record_history(tenv, sample["workflow_id"], "sample_happy_path")
 
 
 async def test_reject_at_preliminary_review_notifies_and_ends_rejected(
