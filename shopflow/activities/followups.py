@@ -1,0 +1,109 @@
+"""Follow-ups: starting one (idempotently, by its business key) from any process, and whether a
+customer may be contacted."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+from sqlalchemy import Engine
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from shopflow.db import insert_ignore, session_scope
+from shopflow.models import Case, Customer
+from shopflow.models.types import utcnow
+from shopflow.settings import Settings
+from shopflow.workflows.feedback_follow_up import (
+    ContactCheck,
+    FeedbackFollowUp,
+    FollowupInput,
+    FollowupTimers,
+)
+from shopflow.workflows.shared import Act, FollowupStart
+
+NO_CONTACT_TAG = "no_contact"
+
+
+def followup_workflow_id(order_no: str, reason: str = "delivered") -> str:
+    """``followup-<order_no>`` for a delivery, ``followup-<order_no>-<reason>`` otherwise."""
+    return f"followup-{order_no}" if reason in ("", "delivered") else f"followup-{order_no}-{reason}"
+
+
+def followup_case_id(workflow_id: str) -> str:
+    if len(workflow_id) <= 80:
+        return workflow_id
+    return "followup-" + hashlib.sha256(workflow_id.encode()).hexdigest()[:32]
+
+
+def followup_input(settings: Settings, req: FollowupStart) -> FollowupInput:
+    s = settings
+    return FollowupInput(
+        case_id=followup_case_id(followup_workflow_id(req.order_no, req.reason)),
+        order_no=req.order_no, customer_id=req.customer_id, reason=req.reason or "delivered",
+        ref=req.ref, items=list(req.items),
+        timers=FollowupTimers(
+            task_due=s.task_due.total_seconds(),
+            feedback_delay=s.feedback_delay.total_seconds(),
+            feedback_reminder=s.feedback_reminder.total_seconds(),
+            feedback_close=s.feedback_close.total_seconds(),
+        ),
+    )
+
+
+async def start_followup(client: Client, settings: Settings, engine: Engine,
+                         req: FollowupStart) -> dict[str, str]:
+    """Start the follow-up unless it exists (running or finished): one per order and reason."""
+    workflow_id = followup_workflow_id(req.order_no, req.reason)
+    inp = followup_input(settings, req)
+    status = "started"
+    try:
+        await client.start_workflow(
+            FeedbackFollowUp.run, inp, id=workflow_id, task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        status = "already_started"
+    await asyncio.to_thread(_register, engine, inp, workflow_id)
+    return {"workflow_id": workflow_id, "case_id": inp.case_id, "status": status}
+
+
+def _register(engine: Engine, inp: FollowupInput, workflow_id: str) -> None:
+    now = utcnow()
+    with session_scope(engine) as session:
+        insert_ignore(session, Case.__table__, [{
+            "id": inp.case_id, "kind": "followup", "workflow_id": workflow_id, "status": "open",
+            "stage": "scheduled", "customer_id": inp.customer_id,
+            "data": {"id": inp.case_id, "order_no": inp.order_no, "reason": inp.reason,
+                     "ref": inp.ref, "items": inp.items, "customer": {"id": inp.customer_id},
+                     "feedback": None},
+            "version": 0, "created_at": now, "updated_at": now}], ["id"])
+
+
+def contactable(engine: Engine, customer_id: str) -> dict[str, Any]:
+    with session_scope(engine, write=False) as session:
+        customer = session.get(Customer, customer_id)
+    if customer is not None and NO_CONTACT_TAG in (customer.tags or []):
+        return {"contactable": False, "reason": "customer is tagged no_contact"}
+    return {"contactable": True, "reason": ""}
+
+
+class FollowupActivities:
+    def __init__(self, engine: Engine, settings: Settings, client: Client | None = None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.client = client
+
+    @activity.defn(name=Act.FOLLOWUP_START)
+    async def start(self, req: FollowupStart) -> dict[str, str]:
+        if self.client is None:
+            raise RuntimeError("followups.start needs a Temporal client (build_activities client=)")
+        return await start_followup(self.client, self.settings, self.engine, req)
+
+    @activity.defn(name=Act.FOLLOWUP_CONTACT)
+    def contact(self, req: ContactCheck) -> dict[str, Any]:
+        return contactable(self.engine, req.customer_id)

@@ -1,0 +1,356 @@
+"""KPIs computed from the records (orders, shipments, returns, complaints, samples, surveys,
+tasks) for a period, and the stored periodic report (HTML and CSV) built from them.
+
+Definitions (the period is [start, end), times in UTC):
+- orders: received = orders created in the period; shipped = orders whose first shipment left
+  in the period. Processing time = first shipment - intake, over the shipped orders (hours,
+  median and p90 by nearest rank).
+- on-time shipment rate: ``order.fulfil`` tasks completed (shipped) in the period by their due
+  time / all completed in the period.
+- error rate: (lost outbound parcels that left in the period + returns opened in the period
+  for a wrong or missing item) / orders shipped in the period.
+- return rate by reason: returns opened in the period per reason / orders shipped in the period.
+- complaints (filed in the period): count, first-response time (hours, median and mean),
+  resolution rate within SLA (resolved within the resolution clock in every round / resolved),
+  escalations (ladder steps) and escalated complaints.
+- sample conversion: samples shipped in the period whose customer placed an order (not
+  cancelled) within 90 days after the shipment / samples shipped.
+- satisfaction: survey links sent in the period; average score of the answers; response rate
+  = answered / sent.
+- per staff member: tasks they completed in the period, median handling time (opened to
+  completed, minutes) and how many of those were completed after their due time.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import math
+import statistics
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from jinja2 import Environment, PackageLoader
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from temporalio import activity
+
+from shopflow.activities.care import local_day, zone
+from shopflow.db import session_scope
+from shopflow.models import Case, Complaint, FeedbackRequest, Order, Report, Task
+from shopflow.models.types import utcnow
+from shopflow.settings import Settings
+from shopflow.workflows.care import ReportGenerate
+from shopflow.workflows.shared import Act
+
+CONVERSION_WINDOW = timedelta(days=90)
+ERROR_RETURN_REASONS = frozenset({"wrong_item", "missing_item", "wrong_items", "missing_items",
+                                  "wrong", "missing"})
+NOT_STAFF = frozenset({"system", "customer", ""})
+
+
+# --- arithmetic ---------------------------------------------------------------------------
+
+def median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def p90(values: list[float]) -> float | None:
+    """Nearest rank: the smallest value with at least 90% of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[max(math.ceil(0.9 * len(ordered)) - 1, 0)], 2)
+
+
+def mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def hours(delta: timedelta) -> float:
+    return delta.total_seconds() / 3600
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _in(value: datetime | None, start: datetime, end: datetime) -> bool:
+    return value is not None and start <= _utc(value) < end
+
+
+def _model(module: str, name: str) -> Any:
+    """A table of another process, read defensively: it may not exist in this tree (yet)."""
+    try:
+        return getattr(importlib.import_module(f"shopflow.models.{module}"), name, None)
+    except ImportError:
+        return None
+
+
+# --- the figures --------------------------------------------------------------------------
+
+def compute_kpis(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
+    start, end = _utc(start), _utc(end)
+    orders = _orders(session, start, end)
+    returns = _returns(session, start, end, orders["shipped"])
+    orders["errors"] = orders.pop("_lost") + returns.pop("_errors")
+    orders["error_rate"] = rate(orders["errors"], orders["shipped"])
+    return {
+        "period": {"from": start.isoformat(), "to": end.isoformat()},
+        "orders": orders,
+        "returns": returns,
+        "complaints": _complaints(session, start, end),
+        "samples": _samples(session, start, end),
+        "satisfaction": _satisfaction(session, start, end),
+        "staff": _staff(session, start, end),
+    }
+
+
+def _orders(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
+    received = len(session.exec(select(Order.order_no).where(
+        col(Order.created_at) >= start, col(Order.created_at) < end)).all())
+    shipped_at = getattr(Order, "shipped_at", None)
+    processing: list[float] = []
+    if shipped_at is not None:
+        rows = session.exec(select(Order).where(shipped_at >= start, shipped_at < end)).all()
+        processing = [hours(_utc(o.shipped_at) - _utc(o.created_at)) for o in rows]
+    fulfil = session.exec(select(Task).where(
+        Task.kind == "order.fulfil", Task.status == "done",
+        col(Task.completed_at) >= start, col(Task.completed_at) < end)).all()
+    on_time = sum(1 for t in fulfil if t.completed_at and _utc(t.completed_at) <= _utc(t.due_at))
+    lost = 0
+    shipment = _model("orders", "Shipment")
+    if shipment is not None:
+        lost = len(session.exec(select(shipment.tracking_no).where(
+            shipment.status == "lost", shipment.direction == "outbound",
+            shipment.shipped_at >= start, shipment.shipped_at < end)).all())
+    return {
+        "received": received,
+        "shipped": len(processing),
+        "processing_hours_median": median(processing),
+        "processing_hours_p90": p90(processing),
+        "fulfilment_tasks": len(fulfil),
+        "shipped_on_time": on_time,
+        "on_time_rate": rate(on_time, len(fulfil)),
+        "lost_parcels": lost,
+        "_lost": lost,
+    }
+
+
+def _returns(session: Session, start: datetime, end: datetime, shipped: int) -> dict[str, Any]:
+    model = _model("returns", "Return") or _model("returns", "ReturnRequest")
+    by_reason: dict[str, int] = defaultdict(int)
+    if model is not None and hasattr(model, "created_at"):
+        for r in session.exec(select(model).where(model.created_at >= start,
+                                                  model.created_at < end)).all():
+            by_reason[str(getattr(r, "reason", "") or "unspecified")] += 1
+    errors = sum(n for reason, n in by_reason.items() if reason.lower() in ERROR_RETURN_REASONS)
+    return {
+        "count": sum(by_reason.values()),
+        "rate": rate(sum(by_reason.values()), shipped),
+        "by_reason": {reason: {"count": n, "rate": rate(n, shipped)}
+                      for reason, n in sorted(by_reason.items())},
+        "_errors": errors,
+    }
+
+
+def _complaints(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
+    rows = session.exec(select(Complaint).where(
+        col(Complaint.created_at) >= start, col(Complaint.created_at) < end)).all()
+    first = [hours(_utc(c.first_response_at) - _utc(c.created_at))
+             for c in rows if c.first_response_at is not None]
+    resolved = [c for c in rows if c.resolved_at is not None]
+    within = [c for c in resolved if c.resolution_sla_met]
+    by_category: dict[str, int] = defaultdict(int)
+    for c in rows:
+        by_category[c.category] += 1
+    return {
+        "count": len(rows),
+        "by_category": dict(sorted(by_category.items())),
+        "responded": len(first),
+        "first_response_hours_median": median(first),
+        "first_response_hours_mean": mean(first),
+        "response_within_sla": sum(1 for c in rows if c.response_sla_met),
+        "resolved": len(resolved),
+        "resolved_within_sla": len(within),
+        "resolution_within_sla_rate": rate(len(within), len(resolved)),
+        "escalations": sum(c.escalations for c in rows),
+        "escalated_complaints": sum(1 for c in rows if c.escalations),
+        "reopened": sum(c.reopened for c in rows),
+    }
+
+
+def _samples(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
+    shipped: list[tuple[str, datetime]] = []
+    for case in session.exec(select(Case).where(Case.kind == "sample",
+                                                col(Case.created_at) < end)).all():
+        shipment = (case.data or {}).get("shipment") or {}
+        at = shipment.get("shipped_at")
+        if not at or case.customer_id is None:
+            continue
+        when = _utc(datetime.fromisoformat(at))
+        if start <= when < end:
+            shipped.append((case.customer_id, when))
+    converted = 0
+    for customer_id, when in shipped:
+        order = session.exec(select(Order.order_no).where(
+            Order.customer_id == customer_id, Order.status != "cancelled",
+            col(Order.created_at) > when,
+            col(Order.created_at) <= when + CONVERSION_WINDOW)).first()
+        converted += order is not None
+    return {"shipped": len(shipped), "converted": converted,
+            "conversion_rate": rate(converted, len(shipped)),
+            "window_days": CONVERSION_WINDOW.days}
+
+
+def _satisfaction(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
+    rows = session.exec(select(FeedbackRequest).where(
+        col(FeedbackRequest.created_at) >= start, col(FeedbackRequest.created_at) < end)).all()
+
+    def figures(items: list[FeedbackRequest]) -> dict[str, Any]:
+        scores = [int(r.response["satisfaction"]) for r in items
+                  if r.status == "answered" and isinstance(r.response, dict)
+                  and isinstance(r.response.get("satisfaction"), int)]
+        return {"sent": len(items), "answered": len(scores), "average": mean(scores),
+                "response_rate": rate(len(scores), len(items))}
+
+    kinds: dict[str, list[FeedbackRequest]] = defaultdict(list)
+    for r in rows:
+        kinds[r.kind].append(r)
+    return {**figures(list(rows)),
+            "by_kind": {k: figures(v) for k, v in sorted(kinds.items())}}
+
+
+def _staff(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    done = session.exec(select(Task).where(
+        Task.status == "done", col(Task.completed_at) >= start, col(Task.completed_at) < end,
+        col(Task.completed_by).is_not(None))).all()
+    people: dict[str, list[Task]] = defaultdict(list)
+    for t in done:
+        if t.completed_by and t.completed_by not in NOT_STAFF:
+            people[t.completed_by].append(t)
+    out = []
+    for name, tasks in sorted(people.items()):
+        handling = [(_utc(t.completed_at) - _utc(t.created_at)).total_seconds() / 60
+                    for t in tasks if t.completed_at]
+        out.append({
+            "staff": name,
+            "tasks_done": len(tasks),
+            "handling_minutes_median": median(handling),
+            "overdue": sum(1 for t in tasks
+                           if t.completed_at and _utc(t.completed_at) > _utc(t.due_at)),
+        })
+    return out
+
+
+# --- periods ------------------------------------------------------------------------------
+
+def day_start(settings: Settings, day: date) -> datetime:
+    """Midnight of ``day`` in the schedule's time zone, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=zone(settings)).astimezone(UTC)
+
+
+def report_period(kind: str, as_of: date) -> tuple[str, date, date]:
+    """(report id, first day, day after the last) of the last complete month or quarter."""
+    if kind == "monthly":
+        first = (as_of.replace(day=1) - timedelta(days=1)).replace(day=1)
+        return f"monthly-{first:%Y-%m}", first, as_of.replace(day=1)
+    if kind == "quarterly":
+        this_q = date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)
+        first = date(this_q.year - (this_q.month == 1), (this_q.month - 4) % 12 + 1, 1)
+        return f"quarterly-{first.year}-Q{(first.month - 1) // 3 + 1}", first, this_q
+    raise ValueError(kind)
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+_env = Environment(loader=PackageLoader("shopflow.notifications", "templates"), autoescape=True)
+
+
+def flatten(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(section, metric, value) rows for the CSV and the summary."""
+    rows: list[tuple[str, str, str]] = []
+    for section in ("orders", "returns", "complaints", "samples", "satisfaction"):
+        for metric, value in figures[section].items():
+            if isinstance(value, dict):
+                for key, inner in value.items():
+                    if isinstance(inner, dict):
+                        for k2, v2 in inner.items():
+                            rows.append((section, f"{metric}.{key}.{k2}", _fmt(v2)))
+                    else:
+                        rows.append((section, f"{metric}.{key}", _fmt(inner)))
+            else:
+                rows.append((section, metric, _fmt(value)))
+    for person in figures["staff"]:
+        for metric, value in person.items():
+            if metric != "staff":
+                rows.append(("staff", f"{person['staff']}.{metric}", _fmt(value)))
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def render_csv(figures: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["section", "metric", "value"])
+    writer.writerow(["period", "from", figures["period"]["from"]])
+    writer.writerow(["period", "to", figures["period"]["to"]])
+    writer.writerows(flatten(figures))
+    return out.getvalue()
+
+
+def render_html(report_id: str, kind: str, figures: dict[str, Any], generated: str) -> str:
+    return _env.get_template("reports/kpi_report.html").render(
+        report_id=report_id, kind=kind, f=figures, generated=generated)
+
+
+class ReportActivities:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    @activity.defn(name=Act.REPORT_GENERATE)
+    def generate(self, req: ReportGenerate) -> dict[str, Any]:
+        if req.kind == "adhoc":
+            if not (req.start and req.end):
+                raise ValueError("an adhoc report needs start and end")
+            first, last = date.fromisoformat(req.start), date.fromisoformat(req.end)
+            report_id = f"adhoc-{first:%Y%m%d}-{last:%Y%m%d}"
+            after = last + timedelta(days=1)
+        else:
+            report_id, first, after = report_period(req.kind, local_day(
+                self.settings, req.at, req.as_of))
+        start, end = day_start(self.settings, first), day_start(self.settings, after)
+        generated = utcnow().replace(microsecond=0).isoformat()
+        with session_scope(self.engine) as session:
+            figures = compute_kpis(session, start, end)
+            html = render_html(report_id, req.kind, figures, generated)
+            text = render_csv(figures)
+            report = session.get(Report, report_id, with_for_update=True)
+            if report is None:
+                report = Report(id=report_id, kind=req.kind, period_start=start,
+                                period_end=end)
+            report.figures, report.html, report.csv = figures, html, text
+            report.created_at = datetime.fromisoformat(generated)
+            session.add(report)
+        return {
+            "id": report_id, "kind": req.kind, "generated": generated,
+            "period": f"{first.isoformat()} – {(after - timedelta(days=1)).isoformat()}",
+            "summary": {
+                "orders_received": figures["orders"]["received"],
+                "orders_shipped": figures["orders"]["shipped"],
+                "on_time_rate": figures["orders"]["on_time_rate"],
+                "complaints": figures["complaints"]["count"],
+                "resolution_within_sla_rate": figures["complaints"]["resolution_within_sla_rate"],
+                "satisfaction_average": figures["satisfaction"]["average"],
+            },
+        }

@@ -1,0 +1,314 @@
+"""Scheduled care and reports (seeds 001-003: birthday care, periodic revisits, stocktakes,
+quarterly KPI review). Each Temporal Schedule (see shopflow/schedules.py) runs one small workflow
+here; the ones that need a person start a case per customer or per week with a business-key id,
+so a repeated run opens nothing twice.
+
+``as_of`` (YYYY-MM-DD) pins the day a run acts for; without it the day is today in the
+schedule's time zone (the activities work it out, outside the sandbox).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+from shopflow.workflows.base import (
+    ACTIVITY_TIMEOUT,
+    DB_RETRY,
+    NOTICE_RETRY,
+    CaseWorkflow,
+    HumanTask,
+    rejection,
+)
+from shopflow.workflows.shared import Act, CompleteTaskInput, ErrorType, NoticeRequest
+
+REVISIT = "customer.revisit"
+STOCKTAKE = "inventory.stocktake"
+
+
+# --- inputs and activity payloads -----------------------------------------------------------
+
+@dataclass
+class CareRun:
+    """Input of every scheduled care workflow."""
+
+    as_of: str | None = None
+
+
+@dataclass
+class DayQuery:
+    at: datetime
+    as_of: str | None = None
+
+
+@dataclass
+class BirthdayGreet:
+    customer_id: str
+    year: int
+    day: str  # YYYY-MM-DD, the day greeted
+
+
+@dataclass
+class RevisitInput:
+    revisit_id: str
+    customer_id: str
+    task_due: float
+
+
+@dataclass
+class RevisitOpen:
+    revisit_id: str
+    customer_id: str
+    at: datetime
+
+
+@dataclass
+class RevisitClose:
+    revisit_id: str
+    status: str  # done | unreachable
+    notes: str
+    actor: str
+    at: datetime
+
+
+@dataclass
+class StocktakeInput:
+    stocktake_id: str
+    task_due: float
+
+
+@dataclass
+class StocktakeAdjust:
+    stocktake_id: str
+    counts: list[dict[str, Any]]
+    actor: str
+
+
+@dataclass
+class ReportRequest:
+    """A KPI report: ``monthly`` / ``quarterly`` cover the last complete month / quarter before
+    ``as_of`` (default today); ``adhoc`` covers ``start`` to ``end`` (dates, inclusive)."""
+
+    kind: str = "monthly"
+    as_of: str | None = None
+    start: str | None = None
+    end: str | None = None
+    requested_by: str = "schedule"
+
+
+@dataclass
+class ReportGenerate:
+    kind: str
+    at: datetime
+    as_of: str | None = None
+    start: str | None = None
+    end: str | None = None
+    requested_by: str = "schedule"
+
+
+@dataclass
+class CareResult:
+    day: str
+    started: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+async def _act(name: str, arg: Any, result_type: type | None = None) -> Any:
+    return await workflow.execute_activity(name, arg, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                           retry_policy=DB_RETRY, result_type=result_type)
+
+
+async def _start_case(wf: Any, arg: Any, workflow_id: str) -> bool:
+    """Start a case workflow that outlives this run; False if it exists already."""
+    try:
+        await workflow.start_child_workflow(
+            wf, arg, id=workflow_id, parent_close_policy=ParentClosePolicy.ABANDON,
+            retry_policy=RetryPolicy(maximum_attempts=1),
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
+
+
+# --- birthday care --------------------------------------------------------------------------
+
+@workflow.defn(name="BirthdayCare")
+class BirthdayCare:
+    """Customers whose birthday is today get a greeting with a coupon, once a year each."""
+
+    @workflow.run
+    async def run(self, run: CareRun) -> CareResult:
+        due = await _act(Act.CARE_BIRTHDAYS_DUE, DayQuery(workflow.now(), run.as_of),
+                         result_type=dict)
+        result = CareResult(day=due["date"], skipped=list(due["no_contact"]))
+        for customer_id in due["customers"]:
+            greeting = await _act(Act.CARE_BIRTHDAY_GREET,
+                                  BirthdayGreet(customer_id, int(due["year"]), due["date"]),
+                                  result_type=dict)
+            await workflow.execute_activity(
+                Act.NOTICE_SEND,
+                NoticeRequest(dedup_key=f"birthday:{customer_id}:{due['year']}",
+                              kind="birthday_greeting", case_id=None,
+                              data={"name": greeting["name"],
+                                    "coupon_code": greeting["coupon_code"],
+                                    "valid_until": greeting["valid_until"]},
+                              customer_id=customer_id),
+                start_to_close_timeout=timedelta(seconds=60), retry_policy=NOTICE_RETRY,
+            )
+            result.started.append(customer_id)
+        return result
+
+
+# --- key-account revisits -------------------------------------------------------------------
+
+@workflow.defn(name="KeyAccountRevisits")
+class KeyAccountRevisits:
+    """Key accounts not revisited within the revisit interval get a ``customer.revisit`` task."""
+
+    @workflow.run
+    async def run(self, run: CareRun) -> CareResult:
+        due = await _act(Act.CARE_REVISITS_DUE, DayQuery(workflow.now(), run.as_of),
+                         result_type=dict)
+        result = CareResult(day=due["date"])
+        for customer_id in due["customers"]:
+            revisit_id = f"revisit-{customer_id}-{due['date'].replace('-', '')}"
+            started = await _start_case(CustomerRevisit.run,
+                                        RevisitInput(revisit_id, customer_id,
+                                                     float(due["task_due"])), revisit_id)
+            (result.started if started else result.skipped).append(revisit_id)
+        return result
+
+
+@workflow.defn(name="CustomerRevisit")
+class CustomerRevisit(CaseWorkflow):
+    KIND = "revisit"
+
+    @workflow.run
+    async def run(self, inp: RevisitInput) -> dict[str, Any]:
+        self.start_case(inp.revisit_id, inp.customer_id, inp.task_due)
+        context = await _act(Act.CARE_REVISIT_OPEN,
+                             RevisitOpen(inp.revisit_id, inp.customer_id, workflow.now()),
+                             result_type=dict)
+        self.data = {"id": inp.revisit_id, "customer": context["customer"], "outcome": None}
+        await self.record("opened", "key-account revisit due", status="open", stage="revisit")
+        task = await self.human_task(REVISIT, "cs", context)
+        status = "done" if task.decision == "done" else "unreachable"
+        await _act(Act.CARE_REVISIT_CLOSE, RevisitClose(
+            inp.revisit_id, status, task.data.get("notes", ""), task.actor or "system",
+            workflow.now()))
+        self.data["outcome"] = {"status": status, "notes": task.data.get("notes", ""),
+                                "by": task.actor}
+        await self.record("closed", f"revisit {status}", status="closed", stage="closed",
+                          closed=True)
+        await self.finish()
+        return {"status": status}
+
+    def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
+        allowed = ("done", "unreachable")
+        if inp.decision not in allowed:
+            raise rejection(ErrorType.INVALID, "invalid_decision",
+                            f"{task.kind} takes one of: done, unreachable", allowed=list(allowed))
+        notes = inp.data.get("notes")
+        if not isinstance(notes, str) or not notes.strip():
+            raise rejection(ErrorType.INVALID, "missing_field", "notes is required",
+                            field="notes")
+
+
+# --- stocktake ------------------------------------------------------------------------------
+
+@workflow.defn(name="WeeklyStocktake")
+class WeeklyStocktake:
+    """Opens this week's stocktake case (``stocktake-<yyyymmdd>``)."""
+
+    @workflow.run
+    async def run(self, run: CareRun) -> CareResult:
+        day = await _act(Act.CARE_STOCKTAKE_SHEET, DayQuery(workflow.now(), run.as_of),
+                         result_type=dict)
+        stocktake_id = f"stocktake-{day['date'].replace('-', '')}"
+        started = await _start_case(Stocktake.run,
+                                    StocktakeInput(stocktake_id, float(day["task_due"])),
+                                    stocktake_id)
+        return CareResult(day=day["date"], started=[stocktake_id] if started else [],
+                          skipped=[] if started else [stocktake_id])
+
+
+@workflow.defn(name="Stocktake")
+class Stocktake(CaseWorkflow):
+    """An ``inventory.stocktake`` task; the counted quantities set ``on_hand``, each difference
+    booked as a stock movement (reason ``stocktake``)."""
+
+    KIND = "stocktake"
+
+    @workflow.run
+    async def run(self, inp: StocktakeInput) -> dict[str, Any]:
+        self.start_case(inp.stocktake_id, None, inp.task_due)
+        sheet = await _act(Act.CARE_STOCKTAKE_SHEET, DayQuery(workflow.now()), result_type=dict)
+        self.data = {"id": inp.stocktake_id, "lines": sheet["lines"], "adjustments": None}
+        await self.record("opened", f"stocktake of {len(sheet['lines'])} SKUs", status="open",
+                          stage="counting")
+        task = await self.human_task(STOCKTAKE, "warehouse", {
+            "lines": sheet["lines"],
+            "decisions": {"counted": "{counts: [{sku, counted}]} (SKUs not listed stay as "
+                                     "booked)"},
+        })
+        changed = [a for a in task.result.get("adjustments", []) if a["delta"]]
+        await self.record("adjusted", f"{len(changed)} SKU(s) adjusted", actor=task.actor or "system",
+                          status="closed", stage="closed", closed=True,
+                          adjustments=task.result.get("adjustments", []))
+        await self.finish()
+        return {"status": "closed", "adjusted": len(changed)}
+
+    def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
+        if inp.decision != "counted":
+            raise rejection(ErrorType.INVALID, "invalid_decision",
+                            f"{task.kind} takes: counted", allowed=["counted"])
+        counts = inp.data.get("counts")
+        if not isinstance(counts, list) or not counts:
+            raise rejection(ErrorType.INVALID, "missing_field",
+                            "counts is a list of {sku, counted}", field="counts")
+        seen: set[str] = set()
+        for line in counts:
+            sku = line.get("sku") if isinstance(line, dict) else None
+            counted = line.get("counted") if isinstance(line, dict) else None
+            if not isinstance(sku, str) or sku in seen:
+                raise rejection(ErrorType.INVALID, "invalid_item",
+                                f"{sku!r} is not a SKU (or is listed twice)", sku=sku)
+            seen.add(sku)
+            if not isinstance(counted, int) or isinstance(counted, bool) or counted < 0:
+                raise rejection(ErrorType.INVALID, "invalid_quantity",
+                                f"counted for {sku} must be a whole number, 0 or more", sku=sku)
+
+    async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
+        result = await _act(Act.CARE_STOCKTAKE_ADJUST,
+                            StocktakeAdjust(self.case_id, inp.data["counts"], inp.actor.name),
+                            result_type=dict)
+        self.data["adjustments"] = result["adjustments"]
+        return result
+
+
+# --- KPI reports ----------------------------------------------------------------------------
+
+@workflow.defn(name="KpiReport")
+class KpiReport:
+    """Renders and stores a KPI report (HTML and CSV) and mails it to the ops address."""
+
+    @workflow.run
+    async def run(self, req: ReportRequest) -> dict[str, Any]:
+        report = await _act(Act.REPORT_GENERATE, ReportGenerate(
+            req.kind, workflow.now(), req.as_of, req.start, req.end, req.requested_by),
+            result_type=dict)
+        await workflow.execute_activity(
+            Act.NOTICE_SEND,
+            NoticeRequest(dedup_key=f"report:{report['id']}:{report['generated']}",
+                          kind="kpi_report", case_id=None,
+                          data={"report_id": report["id"], "kind": report["kind"],
+                                "period": report["period"], "summary": report["summary"]}),
+            start_to_close_timeout=timedelta(seconds=60), retry_policy=NOTICE_RETRY,
+        )
+        return report

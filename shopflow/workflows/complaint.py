@@ -1,0 +1,565 @@
+"""Complaints (seed 003: complaints, escalation, delayed handling), one workflow
+``complaint-<id>``.
+
+One ``complaint.handle`` task at a time, for customer service at level 0 and ops above. Two
+clocks run per handling round: the first response (``respond`` stops it; the task stays open)
+and the resolution (``resolve`` stops it). While the case waits on the customer's reply both
+clocks pause. A missed response raises the level (the task goes to ops, flagged, ops mailbox
+told); a missed resolution raises it again, to at least level 2, and tells the customer where
+things stand. After ``resolve`` the customer is asked whether they are satisfied; not satisfied,
+or an escalation through the platform within the reopen window, starts a new round one level up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+
+from shopflow.workflows.base import HumanTask, rejection
+from shopflow.workflows.feedback import FeedbackMixin
+from shopflow.workflows.shared import (
+    Act,
+    CompleteTaskInput,
+    CustomerData,
+    ErrorType,
+    FeedbackAnswered,
+)
+
+HANDLE = "complaint.handle"
+CATEGORIES = ("quality", "delivery", "service", "billing", "other")
+DECISIONS = {"respond", "resolve", "escalate"}
+RETURN_KINDS = ("refund", "exchange")
+
+
+@dataclass
+class ComplaintTimers:
+    """Seconds, copied from the settings when the complaint is filed."""
+
+    response_sla: float
+    resolution_sla: float
+    reopen_window: float
+    feedback_reminder: float
+
+
+@dataclass
+class ComplaintInput:
+    complaint_id: str
+    customer: CustomerData
+    category: str
+    description: str
+    channel: str
+    timers: ComplaintTimers
+    order_no: str | None = None
+    submitted_by: str = "system"
+
+
+@dataclass
+class CustomerMessage:
+    text: str
+    actor: str = "customer"
+
+
+@dataclass
+class CustomerEscalation:
+    reason: str
+    actor: str = "customer"
+
+
+@dataclass
+class ComplaintSnapshot:
+    """The complaints row (activity ``complaints.record``); the newest version wins."""
+
+    id: str
+    workflow_id: str
+    customer_id: str
+    order_no: str | None
+    category: str
+    channel: str
+    description: str
+    status: str
+    level: int
+    escalations: int
+    reopened: int
+    response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    first_response_at: datetime | None
+    response_sla_met: bool | None
+    resolved_at: datetime | None
+    resolution_sla_met: bool | None
+    resolution: str | None
+    satisfaction: int | None
+    closed_at: datetime | None
+    version: int
+    at: datetime
+
+
+@dataclass
+class TaskSync:
+    """Bring the inbox row of the handling task up to date (activity ``complaints.task_sync``)."""
+
+    task_id: str
+    role: str
+    escalated: bool
+    level: int
+    due_at: datetime | None = None
+
+
+@dataclass
+class ReturnStart:
+    """A return asked for by a quality complaint's resolution (``complaints.start_return``)."""
+
+    key: str
+    complaint_id: str
+    order_no: str
+    customer_id: str
+    items: list[dict[str, Any]]
+    kind: str
+    reason: str
+    actor: str = "system"
+
+
+def role_for(level: int) -> str:
+    return "cs" if level == 0 else "ops"
+
+
+@workflow.defn(name="Complaint")
+class ComplaintWorkflow(FeedbackMixin):
+    KIND = "complaint"
+    NON_FINAL_DECISIONS = {HANDLE: frozenset({"respond"})}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp: ComplaintInput | None = None
+        self.level = 0
+        self.escalations = 0
+        self.reopened = 0
+        self.round = 0
+        self.round_start = datetime.min
+        self.paused_total = timedelta(0)
+        self.paused_since: datetime | None = None
+        self.responded = False
+        self.response_missed = False
+        self.resolution_missed = False
+        self.first_response_at: datetime | None = None
+        self.response_sla_met: bool | None = None
+        self.resolution_sla_met: bool | None = None
+        self.resolved_at: datetime | None = None
+        self.closed_at: datetime | None = None
+        self.messages: list[dict[str, Any]] = []
+        self.customer_escalation: dict[str, Any] | None = None
+        self.task: HumanTask | None = None
+        self._wake = 0
+        self._snapshots = 0
+
+    # --- the process ---------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: ComplaintInput) -> dict[str, Any]:
+        self.inp = inp
+        self.start_case(inp.complaint_id, inp.customer.id, inp.timers.response_sla)
+        self.stage = "handling"
+        self.data = {
+            "id": inp.complaint_id,
+            "complaint_no": inp.complaint_id,
+            "customer": {"id": inp.customer.id, "name": inp.customer.name,
+                         "company": inp.customer.company},
+            "order_no": inp.order_no,
+            "category": inp.category,
+            "description": inp.description,
+            "channel": inp.channel,
+            "level": 0,
+            "round": 1,
+            "sla": {},
+            "messages": self.messages,
+            "resolution": None,
+            "return": None,
+            "feedback": None,
+            "history": [],
+        }
+        await self._act(Act.CUSTOMER_UPSERT, inp.customer)
+        await self._save("submitted", f"{inp.category} complaint via {inp.channel}",
+                         actor=inp.submitted_by, status="open", stage="handling")
+        await self.notify("received", "complaint_received", complaint_no=inp.complaint_id,
+                          category=inp.category, order_no=inp.order_no or "")
+        while True:
+            await self._handling_round()
+            if not await self._ask_satisfaction():
+                break
+            await self._reopen()
+        await self.archive()
+        await self.finish()
+        return {"status": "closed", "level": self.level, "rounds": self.round}
+
+    async def _handling_round(self) -> None:
+        """Until a resolve decision: one task at a time, the two clocks, the ladder."""
+        self.round += 1
+        self.round_start = workflow.now()
+        self.paused_total, self.paused_since = timedelta(0), None
+        self.responded = self.response_missed = self.resolution_missed = False
+        self.data["round"] = self.round
+        self._sla_view()
+        task = await self._open_handle_task()
+        while True:
+            await self._clocks(task)
+            if task.decision == "resolve":
+                return
+            # escalate: the task is done; the next one opens a level up
+            await self._raise_level("staff", task.data["reason"], actor=task.actor or "system")
+            task = await self._open_handle_task()
+
+    async def _open_handle_task(self) -> HumanTask:
+        role = role_for(self.level)
+        due = self._inbox_due()
+        assert self.inp is not None
+        task = await self.open_task(HANDLE, role, {
+            "complaint_no": self.case_id,
+            "customer": self.data["customer"],
+            "order_no": self.inp.order_no,
+            "category": self.inp.category,
+            "description": self.inp.description,
+            "channel": self.inp.channel,
+            "level": self.level,
+            "round": self.round,
+            "messages": self.messages,
+            "history": self.data["history"],
+            "decisions": {"respond": "{message, await_reply?: bool}",
+                          "resolve": "{resolution, start_return?: {items, kind}}",
+                          "escalate": "{reason}"},
+        }, due)
+        self.task = task
+        if self.level > 0:
+            await self._sync_task(escalated=True)
+        return task
+
+    async def _clocks(self, task: HumanTask) -> None:
+        """Wait for the task's final decision while the clocks run; act on each missed one."""
+        while not task.done:
+            deadline = self._deadline()
+            if deadline is not None and deadline <= workflow.now():
+                await self._missed(task)
+                continue
+            seen = self._wake
+            timeout = None if deadline is None else deadline - workflow.now()
+            try:
+                await workflow.wait_condition(lambda seen=seen: task.done or self._wake != seen,
+                                              timeout=timeout)
+            except TimeoutError:
+                if not task.done:
+                    await self._missed(task)
+
+    def _response_deadline(self) -> datetime | None:
+        if self.responded or self.response_missed or self.paused_since is not None:
+            return None
+        assert self.inp is not None
+        return (self.round_start + timedelta(seconds=self.inp.timers.response_sla)
+                + self.paused_total)
+
+    def _resolution_deadline(self) -> datetime | None:
+        if self.resolution_missed or self.paused_since is not None:
+            return None
+        assert self.inp is not None
+        return (self.round_start + timedelta(seconds=self.inp.timers.resolution_sla)
+                + self.paused_total)
+
+    def _deadline(self) -> datetime | None:
+        found = [d for d in (self._response_deadline(), self._resolution_deadline()) if d]
+        return min(found) if found else None
+
+    def _inbox_due(self) -> datetime:
+        """The due time shown in the inbox; while paused, as if the clocks resumed now."""
+        now = workflow.now()
+        if self.paused_since is None:
+            return self._deadline() or now
+        assert self.inp is not None
+        paused = self.paused_total + (now - self.paused_since)
+        sla = self.inp.timers.resolution_sla if self.responded else self.inp.timers.response_sla
+        return self.round_start + timedelta(seconds=sla) + paused
+
+    async def _missed(self, task: HumanTask) -> None:
+        response = self._response_deadline()
+        if response is not None and response <= workflow.now():
+            self.response_missed = True
+            self.response_sla_met = False
+            await self._raise_level("response_sla_missed", "no first response in time")
+            return
+        self.resolution_missed = True
+        self.resolution_sla_met = False
+        await self._raise_level("resolution_sla_missed", "not resolved in time", at_least=2)
+        await self.notify(f"status:{self.level}", "complaint_status", level=self.level,
+                          complaint_no=self.case_id)
+
+    async def _raise_level(self, cause: str, reason: str, *, actor: str = "system",
+                           at_least: int = 0) -> None:
+        """One step of the ladder: level up, the open task (if any) to ops and flagged, the ops
+        mailbox told, the step in the timeline."""
+        self.level = max(self.level + 1, at_least)
+        self.escalations += 1
+        self.data["level"] = self.level
+        step = {"level": self.level, "cause": cause, "reason": reason, "actor": actor,
+                "at": workflow.now().isoformat()}
+        self.data["history"].append(step)
+        task = self.task
+        if task is not None and not task.done:
+            task.role, task.escalated = role_for(self.level), True
+            await self._sync_task(escalated=True)
+        await self._save("escalated", f"level {self.level}: {reason}", actor=actor,
+                         level=self.level, cause=cause, reason=reason)
+        await self.notify(f"escalated:{self.escalations}", "complaint_escalated", to_customer=False,
+                          level=self.level, cause=cause, reason=reason,
+                          complaint_no=self.case_id, category=self.data["category"])
+
+    async def _ask_satisfaction(self) -> bool:
+        """After a resolution: True to reopen (not satisfied, or escalated by the customer)."""
+        assert self.inp is not None
+        self.feedback, self.feedback_token, self.customer_escalation = None, None, None
+        window = timedelta(seconds=self.inp.timers.reopen_window)
+        reminder = min(timedelta(seconds=self.inp.timers.feedback_reminder), window / 2)
+        feedback = await self.collect_feedback(reminder, window, "complaint")
+        if self.customer_escalation is not None:
+            if self.feedback_token is not None:  # the form link no longer counts
+                await self._act(Act.FEEDBACK_CLOSE, FeedbackAnswered(
+                    self.feedback_token, {"escalated": True}, workflow.now()))
+                self.feedback_token = None
+            self.data["feedback"] = {"status": "escalated"}
+            return True
+        if feedback is None:
+            await self._close("no answer to the satisfaction question: closed")
+            return False
+        if feedback["satisfaction"] <= 2 or feedback.get("problem"):
+            return True
+        await self._close(f"customer satisfied ({feedback['satisfaction']}/5): closed")
+        return False
+
+    async def _reopen(self) -> None:
+        if self.customer_escalation is not None:
+            cause, reason = "customer", self.customer_escalation["reason"]
+            actor = self.customer_escalation["actor"]
+        else:
+            assert self.feedback is not None
+            cause, actor = "not_satisfied", "customer"
+            reason = self.feedback.get("problem") or (
+                f"not satisfied ({self.feedback['satisfaction']}/5)")
+        self.reopened += 1
+        self.resolved_at = None
+        self.status = "open"
+        await self._save("reopened", reason, actor=actor, status="open", stage="handling")
+        await self._raise_level(cause, reason, actor=actor)
+        await self.notify(f"reopened:{self.reopened}", "complaint_reopened",
+                          complaint_no=self.case_id, level=self.level)
+
+    async def _close(self, message: str) -> None:
+        self.closed_at = workflow.now()
+        await self._save("closed", message, status="closed", stage="closed", closed=True)
+
+    # --- decisions -----------------------------------------------------------------------
+
+    def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
+        if inp.decision not in DECISIONS:
+            raise rejection(ErrorType.INVALID, "invalid_decision",
+                            f"{task.kind} takes one of: {', '.join(sorted(DECISIONS))}",
+                            allowed=sorted(DECISIONS))
+        field = {"respond": "message", "resolve": "resolution", "escalate": "reason"}
+        _require_text(inp.data, field[inp.decision])
+        if inp.decision == "respond" and not isinstance(inp.data.get("await_reply", True), bool):
+            raise rejection(ErrorType.INVALID, "invalid_field", "await_reply is true or false",
+                            field="await_reply")
+        if inp.decision == "resolve" and inp.data.get("start_return") is not None:
+            self._validate_return(inp.data["start_return"])
+
+    def _validate_return(self, spec: Any) -> None:
+        assert self.inp is not None
+        if self.inp.category != "quality":
+            raise rejection(ErrorType.INVALID, "return_needs_quality_complaint",
+                            "only a quality complaint's resolution can start a return")
+        if not self.inp.order_no:
+            raise rejection(ErrorType.INVALID, "no_order",
+                            "this complaint is not tied to an order; no return can start")
+        if not isinstance(spec, dict) or spec.get("kind") not in RETURN_KINDS:
+            raise rejection(ErrorType.INVALID, "invalid_field",
+                            "start_return needs kind refund|exchange and items",
+                            field="start_return")
+        items = spec.get("items")
+        if not isinstance(items, list) or not items or not all(
+                isinstance(i, dict) and isinstance(i.get("sku"), str)
+                and isinstance(i.get("quantity"), int) and not isinstance(i.get("quantity"), bool)
+                and i["quantity"] > 0 for i in items):
+            raise rejection(ErrorType.INVALID, "invalid_field",
+                            "start_return.items is a list of {sku, quantity > 0}",
+                            field="start_return.items")
+
+    async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
+        now = workflow.now()
+        if inp.decision == "respond":
+            return await self._respond(inp, now)
+        if inp.decision == "resolve":
+            result: dict[str, Any] = {}
+            spec = inp.data.get("start_return")
+            if spec:
+                assert self.inp is not None
+                started = await self._act(Act.COMPLAINT_START_RETURN, ReturnStart(
+                    key=f"{workflow.info().workflow_id}:return:{self.round}",
+                    complaint_id=self.case_id, order_no=self.inp.order_no or "",
+                    customer_id=self.inp.customer.id, items=spec["items"], kind=spec["kind"],
+                    reason=f"complaint {self.case_id}: {self.inp.description}"[:500],
+                    actor=inp.actor.name), result_type=dict)
+                self.data["return"] = started
+                result["return"] = started
+            self._resume_clocks(now)
+            self.resolved_at = now
+            if self.resolution_sla_met is not False:
+                self.resolution_sla_met = not self.resolution_missed
+            if not self.responded:  # a resolution answers the customer too
+                self._first_response(now)
+            self.data["resolution"] = inp.data["resolution"]
+            self.status, self.stage = "resolved", "satisfaction"
+            await self.notify(f"resolved:{self.round}", "complaint_resolved",
+                              complaint_no=self.case_id, resolution=inp.data["resolution"])
+            await self._save_record()
+            return result
+        return {}
+
+    async def _respond(self, inp: CompleteTaskInput, now: datetime) -> dict[str, Any]:
+        self.messages.append({"from": "staff", "by": inp.actor.name, "text": inp.data["message"],
+                              "at": now.isoformat()})
+        await self.notify(f"response:{len(self.messages)}", "complaint_response",
+                          complaint_no=self.case_id, message=inp.data["message"])
+        first = not self.responded
+        if first:
+            self._first_response(now)
+        waiting = bool(inp.data.get("await_reply", True))
+        if waiting and self.paused_since is None:
+            self.paused_since = now
+            self.status = "waiting_customer"
+            await self._save("waiting_customer", "clocks paused until the customer replies",
+                             status="waiting_customer")
+        self._wake += 1
+        await self._sync_task(escalated=bool(self.task and self.task.escalated))
+        return {"first_response": first, "waiting_customer": self.paused_since is not None}
+
+    def _first_response(self, now: datetime) -> None:
+        deadline = self._response_deadline()
+        self.responded = True
+        if self.first_response_at is None:
+            self.first_response_at = now
+        if self.response_sla_met is not False:
+            self.response_sla_met = deadline is not None and now <= deadline
+
+    def _resume_clocks(self, now: datetime) -> bool:
+        if self.paused_since is None:
+            return False
+        self.paused_total += now - self.paused_since
+        self.paused_since = None
+        self._wake += 1
+        return True
+
+    # --- the customer's side ---------------------------------------------------------------
+
+    @workflow.update
+    async def customer_message(self, msg: CustomerMessage) -> dict[str, Any]:
+        now = workflow.now()
+        self.messages.append({"from": "customer", "by": msg.actor, "text": msg.text,
+                              "at": now.isoformat()})
+        resumed = self._resume_clocks(now)
+        if resumed:
+            self.status = "open"
+        await self._save("customer_message", msg.text, actor=msg.actor,
+                         clocks="resumed" if resumed else "unchanged")
+        if resumed and self.task is not None and not self.task.done:
+            await self._sync_task(escalated=self.task.escalated)
+        return {"id": self.case_id, "status": self.status, "clocks_resumed": resumed}
+
+    @customer_message.validator
+    def _validate_message(self, msg: CustomerMessage) -> None:
+        if self.status == "closed":
+            raise rejection(ErrorType.CONFLICT, "complaint_closed", "this complaint is closed")
+        if not msg.text.strip():
+            raise rejection(ErrorType.INVALID, "empty_text", "text must not be empty")
+
+    @workflow.update
+    async def customer_escalate(self, esc: CustomerEscalation) -> dict[str, Any]:
+        self.customer_escalation = {"reason": esc.reason, "actor": esc.actor,
+                                    "at": workflow.now().isoformat()}
+        if self.feedback is None:
+            # Ends the wait for the satisfaction answer: the escalation is the answer.
+            self.feedback = {"escalated": True}
+        round_ = self.round
+        await workflow.wait_condition(lambda: self.round > round_ or self.status == "closed")
+        return {"id": self.case_id, "status": self.status, "level": self.level}
+
+    @customer_escalate.validator
+    def _validate_escalate(self, esc: CustomerEscalation) -> None:
+        if self.status == "closed":
+            raise rejection(ErrorType.CONFLICT, "complaint_closed", "this complaint is closed")
+        if (self.stage != "satisfaction" or self.customer_escalation is not None
+                or self.feedback is not None):
+            raise rejection(ErrorType.CONFLICT, "not_resolved",
+                            "the complaint is still being handled; it escalates by itself when "
+                            "its clocks run out", status=self.status)
+        if not esc.reason.strip():
+            raise rejection(ErrorType.INVALID, "empty_reason", "reason must not be empty")
+
+    # --- read-models -----------------------------------------------------------------------
+
+    async def notify(self, step: str, kind: str, to_customer: bool = True, **data: Any) -> None:
+        # Steps repeat in a reopened round (the feedback request …): keep each round's notices.
+        if self.round > 1 and ":" not in step:
+            step = f"{step}#{self.round}"
+        await super().notify(step, kind, to_customer, **data)
+
+    async def record(self, event: str | None = None, message: str = "", **kwargs: Any) -> None:
+        if self.inp is not None:
+            self._sla_view()
+        await super().record(event, message, **kwargs)
+
+    async def _save(self, event: str | None, message: str = "", **kwargs: Any) -> None:
+        await self.record(event, message, **kwargs)
+        await self._save_record()
+
+    async def _save_record(self) -> None:
+        assert self.inp is not None
+        self._sla_view()
+        self._snapshots += 1
+        await self._act(Act.COMPLAINT_RECORD, ComplaintSnapshot(
+            id=self.case_id, workflow_id=workflow.info().workflow_id,
+            customer_id=self.inp.customer.id, order_no=self.inp.order_no,
+            category=self.inp.category, channel=self.inp.channel,
+            description=self.inp.description, status=self.status, level=self.level,
+            escalations=self.escalations, reopened=self.reopened,
+            response_due_at=self._response_deadline(),
+            resolution_due_at=self._resolution_deadline(),
+            first_response_at=self.first_response_at, response_sla_met=self.response_sla_met,
+            resolved_at=self.resolved_at, resolution_sla_met=self.resolution_sla_met,
+            resolution=self.data.get("resolution"),
+            satisfaction=(self.feedback or {}).get("satisfaction"),
+            closed_at=self.closed_at, version=self._snapshots, at=workflow.now(),
+        ))
+
+    def _sla_view(self) -> None:
+        response, resolution = self._response_deadline(), self._resolution_deadline()
+        self.data["sla"] = {
+            "response_due_at": response.isoformat() if response else None,
+            "resolution_due_at": resolution.isoformat() if resolution else None,
+            "paused": self.paused_since is not None,
+            "paused_seconds": self.paused_total.total_seconds(),
+            "first_response_at": (self.first_response_at.isoformat()
+                                  if self.first_response_at else None),
+            "response_sla_met": self.response_sla_met,
+            "resolution_sla_met": self.resolution_sla_met,
+            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+        }
+
+    async def _sync_task(self, escalated: bool) -> None:
+        task = self.task
+        if task is None or task.done:
+            return
+        await self._act(Act.COMPLAINT_TASK_SYNC, TaskSync(
+            task.id, task.role, escalated, self.level, self._deadline()))
+
+
+def _require_text(data: dict[str, Any], key: str) -> None:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise rejection(ErrorType.INVALID, "missing_field", f"{key} is required", field=key)
