@@ -54,8 +54,12 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_from: str = "shopflow@localhost"
-    smtp_starttls: bool = True
+    smtp_starttls: bool = True  # used when offered; required before sending a password
+    smtp_ca_file: Path | None = None  # trust a private CA for STARTTLS
+    smtp_timeout: float = Field(default=20.0, gt=0, le=50)  # per SMTP step; activity has 60 s
+    sms_adapter: str | None = None  # "package.module:Class" built with the settings; log-only
     ops_email: str = "ops@localhost"
+    ops_locale: Literal["zh-CN", "en"] = "zh-CN"  # language of staff notices
 
     # Business durations
     task_due: timedelta = timedelta(hours=24)

@@ -18,9 +18,10 @@ from shopflow.activities.notices import NoticeActivities
 from shopflow.activities.tasks import TaskActivities
 from shopflow.notifications.channels import Channel, build_channels
 from shopflow.settings import Settings
+from shopflow.workflows.notice_resend import NoticeResend
 from shopflow.workflows.sample_approval import SampleApproval
 
-WORKFLOWS = [SampleApproval]
+WORKFLOWS = [SampleApproval, NoticeResend]
 
 # Shared dataclasses and the base classes hold no per-run state: import them once for all runs
 # instead of once per cached case.

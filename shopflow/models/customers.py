@@ -17,6 +17,7 @@ class Customer(SQLModel, table=True):
     phone: str | None = None
     address: str | None = None
     locale: str = "zh-CN"
+    preferred_channel: str | None = None  # email | sms: how the customer wants notices
     birthday: date | None = None
     tags: list[str] = json_field(list)
     credit_rating: str = "B"

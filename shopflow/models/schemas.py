@@ -79,6 +79,7 @@ class CustomerUpdate(Strict):
     phone: str | None = Field(default=None, max_length=40)
     address: str | None = Field(default=None, max_length=500)
     locale: Literal["zh-CN", "en"] | None = None
+    preferred_channel: Literal["email", "sms"] | None = None
     birthday: date | None = None
     tags: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]] | None = Field(
         default=None, max_length=50)
@@ -93,6 +94,7 @@ class CustomerPublic(BaseModel):
     phone: str | None
     address: str | None
     locale: str
+    preferred_channel: str | None = None
     birthday: date | None
     tags: list[str]
     credit_rating: str

@@ -1,21 +1,31 @@
 """Render a notice (subject, plain text, HTML) from its jinja2 template in the reader's language.
 
-Templates live in templates/<locale>/<kind>.txt with two blocks, ``subject`` and ``body``;
-the HTML part is the body rendered with autoescape inside templates/layout.html. A missing
-variable is an error (StrictUndefined), never a blank in a customer's mail.
+Templates live in templates/<locale>/<kind>.txt, one per kind and language (zh-CN, the default,
+and en), with two blocks, ``subject`` and ``body``, and optionally ``html`` for a kind that wants
+its own markup. The HTML part is the body rendered again with autoescape, its paragraphs and its
+links set inside the shared templates/layout.html; the text part gets the shared footer. A
+missing variable is an error (StrictUndefined), never a blank in a customer's mail.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from markupsafe import Markup
 
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
-FOOTER = {"zh-CN": "此邮件由 Shopflow 自动发送。", "en": "Sent by Shopflow."}
+FOOTER = {
+    "zh-CN": "此邮件由 Shopflow 自动发送，请勿直接回复。",
+    "en": "Sent automatically by Shopflow; please do not reply to this message.",
+}
+# In escaped text: ASCII URL characters only (Chinese punctuation right after a link stays
+# outside it), and "&" only as "&amp;" (an escaped quote or bracket ends the link).
+_URL = re.compile(r"https?://(?:[A-Za-z0-9\-._~:/?#\[\]@!$()*+,;=%]|&amp;)+")
+_TRAILING = ".,;:!?)"
 
 
 @dataclass(frozen=True)
@@ -26,29 +36,67 @@ class RenderedNotice:
     locale: str
 
 
+def pick_locale(locale: str | None) -> str:
+    return locale if locale in LOCALES else DEFAULT_LOCALE
+
+
 class NoticeRenderer:
     def __init__(self) -> None:
         loader = PackageLoader("shopflow.notifications", "templates")
-        self._text = Environment(loader=loader, undefined=StrictUndefined, autoescape=False,
-                                 keep_trailing_newline=False)
+        self._text = Environment(loader=loader, undefined=StrictUndefined, autoescape=False)
         self._html = Environment(loader=loader, undefined=StrictUndefined, autoescape=True)
 
     def kinds(self) -> list[str]:
-        names = self._text.list_templates(filter_func=lambda n: n.startswith(f"{DEFAULT_LOCALE}/"))
-        return sorted(n.split("/", 1)[1].removesuffix(".txt") for n in names)
+        """Every kind with a template in any language (a kind missing in one is still listed)."""
+        found = {
+            name.split("/", 1)[1].removesuffix(".txt")
+            for name in self._text.list_templates(extensions=["txt"])
+            if name.split("/", 1)[0] in LOCALES
+        }
+        return sorted(found)
+
+    def has(self, kind: str, locale: str) -> bool:
+        return f"{locale}/{kind}.txt" in self._text.list_templates(extensions=["txt"])
 
     def render(self, kind: str, locale: str | None, data: dict[str, Any]) -> RenderedNotice:
-        locale = locale if locale in LOCALES else DEFAULT_LOCALE
+        """Raises jinja2's TemplateNotFound for an unknown kind and UndefinedError for a
+        variable the data does not carry."""
+        locale = pick_locale(locale)
         name = f"{locale}/{kind}.txt"
         text_tpl = self._text.get_template(name)
-        ctx = text_tpl.new_context(dict(data))
-        subject = "".join(text_tpl.blocks["subject"](ctx)).strip()
-        text = "".join(text_tpl.blocks["body"](ctx)).strip()
+        subject = " ".join(_block(text_tpl, "subject", data).split())
+        text = _block(text_tpl, "body", data).strip()
         html_tpl = self._html.get_template(name)
-        body_html = "".join(html_tpl.blocks["body"](html_tpl.new_context(dict(data)))).strip()
-        paragraphs = [Markup(p.strip().replace("\n", Markup("<br>")))
-                      for p in body_html.split("\n\n") if p.strip()]
+        if "html" in html_tpl.blocks:
+            content = Markup(_block(html_tpl, "html", data).strip())
+        else:
+            body = _block(html_tpl, "body", data).strip()  # escaped by the environment
+            content = Markup("\n").join(
+                Markup("<p>{}</p>").format(Markup(_linkify(p.strip()).replace("\n", "<br>\n")))
+                for p in re.split(r"\n\s*\n", body) if p.strip()
+            )
         html = self._html.get_template("layout.html").render(
-            subject=subject, paragraphs=paragraphs, locale=locale, footer=FOOTER[locale]
+            subject=subject, content=content, locale=locale, footer=FOOTER[locale]
         )
-        return RenderedNotice(subject, text, html, locale)
+        if not subject:
+            raise ValueError(f"notice {name} renders an empty subject")
+        return RenderedNotice(subject, f"{text}\n\n--\n{FOOTER[locale]}\n", html, locale)
+
+
+def _block(template: Template, block: str, data: dict[str, Any]) -> str:
+    if block not in template.blocks:
+        raise ValueError(f"notice template {template.name} has no block {block!r}")
+    return "".join(template.blocks[block](template.new_context(dict(data))))
+
+
+def _linkify(escaped: str) -> str:
+    """Make the URLs of already-escaped text clickable (the href is escaped text as well)."""
+
+    def link(m: re.Match[str]) -> str:
+        url = m.group(0)
+        tail = ""
+        while url and url[-1] in _TRAILING:
+            url, tail = url[:-1], url[-1] + tail
+        return f'<a href="{url}">{url}</a>{tail}'
+
+    return _URL.sub(link, escaped)
