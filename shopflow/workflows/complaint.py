@@ -507,6 +507,7 @@ class ComplaintWorkflow(FeedbackMixin):
         # Steps repeat in a reopened round (the feedback request …): keep each round's notices.
         if self.round > 1 and ":" not in step:
             step = f"{step}#{self.round}"
+        data.setdefault("complaint_no", self.case_id)
         await super().notify(step, kind, to_customer, **data)
 
     async def record(self, event: str | None = None, message: str = "", **kwargs: Any) -> None:

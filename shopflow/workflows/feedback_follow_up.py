@@ -166,6 +166,8 @@ class FeedbackFollowUp(FeedbackMixin):
                 await self.record("notice_suppressed", f"{kind} not sent: {contact['reason']}",
                                   step=step, reason=contact["reason"])
                 return
+        assert self.inp is not None
+        data.setdefault("order_no", self.inp.order_no)
         await super().notify(step, kind, to_customer, **data)
 
 
