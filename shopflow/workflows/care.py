@@ -312,3 +312,7 @@ class KpiReport:
             start_to_close_timeout=timedelta(seconds=60), retry_policy=NOTICE_RETRY,
         )
         return report
+
+
+CARE_WORKFLOWS = [BirthdayCare, KeyAccountRevisits, CustomerRevisit, WeeklyStocktake, Stocktake,
+                  KpiReport]
