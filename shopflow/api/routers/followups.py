@@ -1,0 +1,37 @@
+"""After-sales follow-ups: read-only (they start by themselves when an order is delivered)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from shopflow.api.auth import User
+from shopflow.api.cases import list_cases, load_case
+from shopflow.api.deps import PageDep, ServicesDep, require
+from shopflow.models.schemas import CasePublic, CaseSummary, PageOf
+
+router = APIRouter(prefix="/followups", tags=["followups"])
+READ_ROLES = ("channel", "cs", "ops")
+
+
+@router.get("", response_model=PageOf[CaseSummary])
+async def list_followups(
+    svc: ServicesDep, page: PageDep, _: Annotated[User, Depends(require(*READ_ROLES))],
+    status: Annotated[str | None, Query(max_length=40)] = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    return await svc.db(lambda: list_cases(svc, "followup", page, status=status,
+                                           customer_id=customer_id))
+
+
+@router.get("/{followup_id}", response_model=CasePublic)
+async def get_followup(followup_id: str, svc: ServicesDep,
+                       _: Annotated[User, Depends(require(*READ_ROLES))]) -> dict[str, Any]:
+    """``followup-<order_no>``: stage, the survey (with the customer's form ``url`` for staff
+    who call the customer), the problem task, and the timeline."""
+    view = await svc.db(load_case, svc, "followup", followup_id)
+    feedback = view.get("feedback")
+    if isinstance(feedback, dict) and feedback.get("token"):
+        feedback["url"] = f"{svc.settings.public_url}/feedback/{feedback['token']}"
+    return view
