@@ -80,6 +80,19 @@ class Settings(BaseSettings):
     revisit_interval: timedelta = timedelta(days=90)
     schedule_timezone: str = "UTC"
 
+    # Payment and courier providers (docs/providers.md): the simulator is the default; its
+    # failure rate (0..1, transient errors, half of them after the work was done), mean latency
+    # and random seed are configurable so a demo can show retries and idempotency at work.
+    payment_provider: Literal["simulator"] = "simulator"
+    payment_sim_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    payment_sim_latency: timedelta = timedelta(0)
+    payment_sim_seed: int | None = None
+    courier_provider: Literal["simulator"] = "simulator"
+    courier_sim_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    courier_sim_latency: timedelta = timedelta(0)
+    courier_sim_seed: int | None = None
+    courier_sim_transit_days: int = Field(default=3, ge=0, le=60)
+
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"

@@ -9,11 +9,23 @@ from shopflow.models.cases import Case, Dossier, FeedbackRequest, TimelineEvent
 from shopflow.models.catalogue import InventoryItem, Product, Reservation, StockMovement
 from shopflow.models.customers import Customer
 from shopflow.models.notices import Notice
-from shopflow.models.orders import Order
+from shopflow.models.orders import (
+    BackorderWait,
+    FollowupDue,
+    Order,
+    OrderLine,
+    OrderNumber,
+    Payment,
+    Reconciliation,
+    Refund,
+    Shipment,
+    ShipmentEvent,
+)
 from shopflow.models.tasks import Task
 
 __all__ = [
     "ApiToken",
+    "BackorderWait",
     "BirthdayGreeting",
     "Case",
     "Complaint",
@@ -21,13 +33,21 @@ __all__ = [
     "CustomerRevisit",
     "Dossier",
     "FeedbackRequest",
+    "FollowupDue",
     "IdempotencyRecord",
     "InventoryItem",
     "Notice",
     "Order",
+    "OrderLine",
+    "OrderNumber",
+    "Payment",
     "Product",
+    "Reconciliation",
+    "Refund",
     "Report",
     "Reservation",
+    "Shipment",
+    "ShipmentEvent",
     "StockMovement",
     "Task",
     "TimelineEvent",

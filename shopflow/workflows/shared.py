@@ -44,6 +44,17 @@ class Act:
     CARE_STOCKTAKE_SHEET = "care.stocktake_sheet"
     CARE_STOCKTAKE_ADJUST = "care.stocktake_adjust"
     REPORT_GENERATE = "reports.generate"
+    # orders (fulfilment), payments, shipping; returns reuse the refund and shipment ones
+    ORDER_RESERVE = "orders.reserve_lines"
+    ORDER_STOCK_SETTLE = "orders.settle_stock"
+    ORDER_UPDATE = "orders.update"
+    ORDER_STOCK_CONTEXT = "orders.stock_context"
+    ORDER_SETTLE = "orders.settle"
+    PAYMENT_CAPTURE = "payments.capture"
+    PAYMENT_COLLECT_COD = "payments.collect_cod"
+    PAYMENT_REFUND = "payments.refund"
+    SHIPMENT_REGISTER = "shipping.register"
+    SHIPMENT_EVENT = "shipping.record_event"
 
 
 # Error types carried by non-retryable ApplicationErrors; the API maps them to HTTP in one place.
@@ -260,3 +271,123 @@ class ComplaintOpen:
     order_no: str | None = None
     channel: str = "followup"
     opened_by: str = "system"
+
+
+# --- orders, payments, shipping ------------------------------------------------------------
+# Money travels in whole cents.
+
+@dataclass
+class OrderLineData:
+    sku: str
+    quantity: int
+    unit_price_cents: int
+    name: str = ""
+
+
+@dataclass
+class OrderReserve:
+    """Reserve lines for a case, one reservation per line keyed ``<workflow_id>:r<round>:<sku>``.
+    Short lines are left waiting for a receipt (a backorder) unless ``all_or_none``, which
+    refuses the whole request with ``insufficient_stock`` instead."""
+
+    workflow_id: str
+    case_kind: str
+    case_id: str
+    round: int
+    lines: list[StockLine]
+    actor: str = "system"
+    all_or_none: bool = False
+
+
+@dataclass
+class StockSettle:
+    """Consume (stock leaves with a parcel) or release the reservations under these keys."""
+
+    keys: list[str]
+    outcome: str  # consumed | released
+    actor: str = "system"
+    ref: str = ""
+    close_waits_of: str | None = None  # a workflow id whose backorder waits end too
+
+
+@dataclass
+class OrderUpdate:
+    """Status and KPI times of an order row; ``version`` orders the writes of one workflow."""
+
+    order_no: str
+    version: int
+    at: datetime
+    status: str | None = None
+    stage: str | None = None
+    times: dict[str, datetime] = field(default_factory=dict)  # paid_at, shipped_at …
+    exception: dict[str, Any] | None = None
+    cancel_reason: str | None = None
+
+
+@dataclass
+class PaymentCapture:
+    order_no: str
+    transaction_id: str
+    amount_cents: int
+    method: str  # online | cod
+    at: datetime
+    actor: str = "system"
+
+
+@dataclass
+class RefundRequest:
+    """Give money back once per ``key`` (derived from the case step, never random)."""
+
+    key: str
+    order_no: str
+    amount_cents: int
+    reason: str
+    case_kind: str
+    case_id: str
+    at: datetime
+    actor: str = "system"
+
+
+@dataclass
+class ShipmentRegister:
+    tracking_no: str
+    courier: str
+    order_no: str
+    case_kind: str
+    case_id: str
+    workflow_id: str
+    at: datetime
+    direction: str = "outbound"  # outbound | return
+    round: int = 1
+    actor: str = "system"
+
+
+@dataclass
+class ShipmentEventInput:
+    """A courier event for a tracking number (the ``shipment_event`` Update and its activity)."""
+
+    tracking_no: str
+    type: str  # in_transit | delivered | delayed | lost
+    at: datetime
+    note: str = ""
+    actor: str = "system"
+
+
+@dataclass
+class StockArrived:
+    """A receipt of ``sku`` was booked: the ``stock_arrived`` Update of a waiting case."""
+
+    sku: str
+
+
+@dataclass
+class OrderSettle:
+    """Delivery settles an order: invoice, reconciliation line, follow-up due."""
+
+    order_no: str
+    at: datetime
+    delivered_at: datetime
+    tracking_no: str
+    followup_workflow_id: str
+    followup_due_at: datetime
+    actor: str = "system"

@@ -15,6 +15,7 @@ from shopflow.api.auth import User
 from shopflow.api.deps import PageDep, ServicesDep, current_user, require
 from shopflow.api.errors import ApiError
 from shopflow.api.idempotency import idempotent
+from shopflow.api.routers.orders import wake_backorders
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import InventoryItem, Product
 from shopflow.models.schemas import (
@@ -86,7 +87,11 @@ async def receive_stock(
                     raise ApiError(422, "unknown_sku", f"unknown SKU {body.sku}") from None
                 return inventory_public(item)
 
-        return 201, await svc.db(book)
+        booked = await svc.db(book)
+        # Orders (and exchanges) waiting for this SKU take it now, oldest first.
+        if await wake_backorders(svc, body.sku):
+            booked = await get_inventory(body.sku, svc, user)
+        return 201, booked
 
     return await idempotent(svc, user, "POST /inventory/receipts", idempotency_key,
                             body.model_dump(mode="json"), create)

@@ -1,0 +1,92 @@
+"""Parcels: the courier's events for a tracking number (a webhook, or the warehouse), routed to
+the workflow the parcel belongs to (an order's, or a return's)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse
+from sqlmodel import col, select
+
+from shopflow.activities.shipping import event_key, shipment_view
+from shopflow.api.auth import User
+from shopflow.api.cases import send_update
+from shopflow.api.deps import Services, ServicesDep, require
+from shopflow.api.errors import ApiError
+from shopflow.api.idempotency import idempotent
+from shopflow.db import session_scope
+from shopflow.models import Shipment, ShipmentEvent
+from shopflow.models.order_schemas import ShipmentEventIn, ShipmentEventResult, ShipmentPublic
+from shopflow.models.types import utcnow
+from shopflow.workflows.shared import ShipmentEventInput
+
+router = APIRouter(prefix="/shipments", tags=["shipments"])
+READ_ROLES = ("channel", "cs", "warehouse", "finance", "ops")
+
+
+def _shipment(svc: Services, tracking_no: str) -> Shipment:
+    with session_scope(svc.engine, write=False) as session:
+        shipment = session.get(Shipment, tracking_no)
+    if shipment is None:
+        raise ApiError(404, "not_found", f"no parcel with tracking number {tracking_no}")
+    return shipment
+
+
+def _known_event(svc: Services, key: str) -> ShipmentEvent | None:
+    with session_scope(svc.engine, write=False) as session:
+        return session.exec(select(ShipmentEvent).where(ShipmentEvent.dedup_key == key)).first()
+
+
+@router.post("/{tracking_no}/events", status_code=201, response_model=ShipmentEventResult,
+             responses={200: {"model": ShipmentEventResult, "description": "the same event again"},
+                        404: {}, 409: {}, 422: {}, 503: {}})
+async def shipment_event(
+    tracking_no: str, body: ShipmentEventIn, svc: ServicesDep,
+    user: Annotated[User, Depends(require("warehouse", "channel"))],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """in_transit; delayed (the customer gets an apology); lost (customer service chooses a
+    reshipment or a refund); delivered (an order is settled, a return parcel is inspected).
+    The same event (type and time) again answers 200 and changes nothing."""
+    shipment = await svc.db(_shipment, svc, tracking_no)
+    at = body.at or utcnow()
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    at = at.astimezone(UTC)
+
+    async def create(_: str | None) -> tuple[int, dict[str, Any]]:
+        answer = {"tracking_no": tracking_no, "order_no": shipment.order_no, "type": body.type,
+                  "at": at.isoformat()}
+        if await svc.db(_known_event, svc, event_key(tracking_no, body.type, at)) is not None:
+            current = await svc.db(_shipment, svc, tracking_no)
+            return 200, {**answer, "shipment_status": current.status, "duplicate": True}
+        result = await send_update(svc, shipment.workflow_id, "shipment_event",
+                                   ShipmentEventInput(tracking_no, body.type, at, body.note,
+                                                      user.name), dict)
+        duplicate = bool(result.get("duplicate"))
+        return (200 if duplicate else 201), {
+            **answer, "shipment_status": result.get("shipment_status", ""),
+            "duplicate": duplicate}
+
+    return await idempotent(svc, user, f"POST /shipments/{tracking_no}/events", idempotency_key,
+                            {**body.model_dump(mode="json"), "at": at.isoformat()}, create)
+
+
+@router.get("/{tracking_no}", response_model=ShipmentPublic, responses={404: {}})
+async def get_shipment(tracking_no: str, svc: ServicesDep,
+                       _: Annotated[User, Depends(require(*READ_ROLES))]) -> dict[str, Any]:
+    def load() -> dict[str, Any]:
+        with session_scope(svc.engine, write=False) as session:
+            shipment = session.get(Shipment, tracking_no)
+            if shipment is None:
+                raise ApiError(404, "not_found", f"no parcel with tracking number {tracking_no}")
+            events = session.exec(select(ShipmentEvent).where(
+                ShipmentEvent.tracking_no == tracking_no).order_by(col(ShipmentEvent.at),
+                                                                   col(ShipmentEvent.id)))
+            return {**shipment_view(shipment),
+                    "events": [{"type": e.type, "at": e.at.isoformat(), "note": e.note,
+                                "by": e.recorded_by} for e in events]}
+
+    return await svc.db(load)

@@ -1,0 +1,161 @@
+"""API request and response schemas of orders, payments and shipments.
+
+Requests forbid unknown fields. Amounts are decimals with at most two places; responses carry
+them as numbers rounded to cents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from shopflow.models.schemas import CustomerIn, ShortText, Sku, Strict, Text
+
+OrderNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                           pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+TrackingNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                              pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+Channel = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1,
+                                           max_length=40, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+# 12.5 and 12.50 are the same price: one form, so a repeated order hashes the same.
+Cents = AfterValidator(lambda v: v.quantize(Decimal("0.01")))
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
+
+
+class OrderItemIn(Strict):
+    sku: Sku
+    quantity: int = Field(gt=0, le=100_000)
+    unit_price: Annotated[Decimal, Field(ge=0, le=10_000_000, decimal_places=2), Cents]
+
+
+class ShippingAddressIn(Strict):
+    """Where the parcel goes. ``name`` and ``phone`` default to the customer's."""
+
+    line1: AddressLine
+    line2: str | None = Field(default=None, max_length=300)
+    city: ShortText
+    region: str | None = Field(default=None, max_length=100)
+    postcode: str | None = Field(default=None, max_length=20)
+    country: str = Field(default="CN", min_length=2, max_length=56)
+    name: ShortText | None = None
+    phone: Phone | None = None
+
+
+class OrderCreate(Strict):
+    order_no: OrderNo | None = Field(
+        default=None, description="the channel's order number; generated "
+        "(SO-YYYYMMDD-NNNNNN) when absent")
+    channel: Channel = Field(description="where the order came from: web, app, tmall, phone …")
+    customer: CustomerIn
+    items: list[OrderItemIn] = Field(min_length=1, max_length=100)
+    shipping_address: ShippingAddressIn | Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)] = Field(
+        description="an address object, or the whole address as one line")
+    payment_method: Literal["online", "cod"]
+
+
+class OrderCreated(BaseModel):
+    order_no: str
+    workflow_id: str
+    status: str
+    total: float
+
+
+class PaymentIn(Strict):
+    transaction_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                     max_length=120,
+                                                     pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+    amount: Annotated[Decimal, Field(gt=0, le=1_000_000_000, decimal_places=2), Cents]
+
+
+class PaymentPublic(BaseModel):
+    order_no: str
+    transaction_id: str
+    method: str
+    amount: float
+    status: str
+    received_at: str
+
+
+class OrderCancel(Strict):
+    reason: Text
+
+
+class OrderCancelled(BaseModel):
+    order_no: str
+    status: str
+    refunded_amount: float
+
+
+class ShipmentEventIn(Strict):
+    type: Literal["in_transit", "delivered", "delayed", "lost"]
+    at: datetime | None = Field(default=None, description="when it happened (default: now); "
+                                "without a time zone it is UTC")
+    note: str = Field(default="", max_length=1000)
+
+
+class ShipmentEventResult(BaseModel):
+    tracking_no: str
+    order_no: str
+    type: str
+    at: str
+    shipment_status: str
+    duplicate: bool = False
+
+
+class OrderSummary(BaseModel):
+    order_no: str
+    workflow_id: str
+    status: str
+    stage: str
+    channel: str
+    customer_id: str
+    payment_method: str
+    total: float
+    paid_amount: float
+    refunded_amount: float
+    created_at: str
+    updated_at: str
+
+
+class OrderPublic(OrderSummary):
+    """An order with its lines, money, parcels, refunds, returns, complaints, KPI times, tasks
+    and timeline."""
+
+    model_config = ConfigDict(extra="allow")
+
+    currency: str
+    customer: dict[str, Any]
+    shipping_address: dict[str, Any]
+    items: list[dict[str, Any]]
+    payments: list[dict[str, Any]]
+    shipments: list[dict[str, Any]]
+    refunds: list[dict[str, Any]]
+    returns: list[dict[str, Any]]
+    complaints: list[dict[str, Any]]
+    backorder: list[dict[str, Any]]
+    invoice: dict[str, Any] | None
+    followup: dict[str, Any] | None
+    kpi: dict[str, Any]
+    cancel_reason: str | None
+    tasks: list[dict[str, Any]] = []
+    timeline: list[dict[str, Any]] = []
+    temporal_url: str | None = None
+
+
+class ShipmentPublic(BaseModel):
+    tracking_no: str
+    courier: str
+    order_no: str
+    case_kind: str
+    case_id: str
+    direction: str
+    round: int
+    status: str
+    tracking_url: str
+    shipped_at: str
+    delivered_at: str | None
+    events: list[dict[str, Any]] = []

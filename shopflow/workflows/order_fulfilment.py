@@ -1,0 +1,679 @@
+"""Order fulfilment (seeds 001 and 002) as one workflow ``order-<order_no>``: confirmation, stock
+per line with backorder, payment (online) or cash on delivery, the warehouse's ``order.fulfil``
+task, the parcel's journey with its exceptions (delay; loss: reship or refund), settlement on
+delivery (COD collected, invoice, reconciliation, follow-up), and cancellation before shipment
+with compensation in reverse (stock released, payment refunded, notice)."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from shopflow.workflows.base import CaseCancelled, CaseWorkflow, HumanTask, rejection
+from shopflow.workflows.shared import (
+    Act,
+    CompleteTaskInput,
+    CustomerData,
+    ErrorType,
+    FollowupStart,
+    OrderLineData,
+    OrderReserve,
+    OrderSettle,
+    OrderUpdate,
+    PaymentCapture,
+    RefundRequest,
+    ShipmentEventInput,
+    ShipmentRegister,
+    StockArrived,
+    StockLine,
+    StockSettle,
+)
+
+FULFIL = "order.fulfil"
+LOST_PARCEL = "order.lost_parcel"
+DECISIONS = {FULFIL: {"shipped"}, LOST_PARCEL: {"reship", "refund"}}
+EVENT_TYPES = ("in_transit", "delivered", "delayed", "lost")
+CLOSED_PARCEL = ("delivered", "lost")
+END_STATUSES = ("cancelled", "completed", "refunded")
+
+# Money moves through the provider with an idempotency key, so retrying until it answers is safe.
+MONEY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2),
+                          maximum_interval=timedelta(minutes=5))
+MONEY_TIMEOUT = timedelta(seconds=60)
+
+
+@dataclass
+class OrderTimers:
+    """Seconds, copied from the settings at intake: an open order keeps its policy."""
+
+    task_due: float
+    payment_timeout: float
+    backorder_timeout: float
+    followup_delay: float
+
+
+@dataclass
+class OrderInput:
+    order_no: str
+    channel: str
+    customer: CustomerData
+    lines: list[OrderLineData]
+    shipping_address: dict[str, Any]
+    payment_method: str  # online | cod
+    timers: OrderTimers
+    submitted_by: str = "system"
+
+
+@dataclass
+class PaymentInput:
+    transaction_id: str
+    amount_cents: int
+    actor: str = "system"
+
+
+class _Stop(Exception):
+    """The order ends before shipment without anyone asking (payment or backorder timeout)."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def amount(cents: int) -> str:
+    return f"{cents / 100:.2f}"
+
+
+def address_text(addr: dict[str, Any]) -> str:
+    parts = [addr.get(k) for k in ("line1", "line2", "city", "region", "postcode", "country")]
+    return ", ".join(str(p) for p in parts if p)
+
+
+def line_key(workflow_id: str, round_no: int, sku: str) -> str:
+    return f"{workflow_id}:r{round_no}:{sku}"
+
+
+@workflow.defn(name="OrderFulfilment")
+class OrderFulfilment(CaseWorkflow):
+    KIND = "order"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order_no = ""
+        self.method = "online"
+        self.total_cents = 0
+        self.lines: list[OrderLineData] = []
+        self.round = 1
+        self.short: dict[str, int] = {}
+        self.backorder_since: datetime | None = None
+        self.reserving = False
+        self.payments: dict[str, dict[str, Any]] = {}
+        self.paid_cents = 0
+        self.refunded_cents = 0
+        self.paying: set[str] = set()
+        self.shipments: dict[str, dict[str, Any]] = {}
+        self.closing = False
+        self.received_at: datetime | None = None
+        self._order_version = 0
+
+    @workflow.run
+    async def run(self, inp: OrderInput) -> dict[str, Any]:
+        self.start_case(inp.order_no, inp.customer.id, inp.timers.task_due)
+        self.order_no, self.method = inp.order_no, inp.payment_method
+        self.lines = list(inp.lines)
+        self.total_cents = sum(line.quantity * line.unit_price_cents for line in self.lines)
+        self.received_at = workflow.now()
+        self.data = {
+            "order_no": inp.order_no,
+            "channel": inp.channel,
+            "payment_method": inp.payment_method,
+            "customer": {"id": inp.customer.id, "name": inp.customer.name},
+            "items": self._items(),
+            "total": amount(self.total_cents),
+            "shipping_address": inp.shipping_address,
+            "backorder": None,
+            "payments": [],
+            "shipments": [],
+            "refunds": [],
+            "invoice": None,
+            "followup": None,
+            "kpi": {"received_at": self.received_at.isoformat()},
+        }
+        await self._act(Act.CUSTOMER_UPSERT, inp.customer)
+        await self.record("received", f"order via {inp.channel}", actor=inp.submitted_by,
+                          status="received", stage="stock")
+        await self.notify("confirmed", "order_confirmed", **self._summary(inp))
+        try:
+            await self._secure(inp)
+            tracking = await self._ship_until_delivered(inp)
+        except CaseCancelled:
+            assert self.cancel_request is not None
+            await self._compensate("cancelled", self.cancel_request["reason"] or "cancelled",
+                                   self.cancel_request["actor"])
+            return {"status": "cancelled"}
+        except _Stop as stop:
+            await self._compensate(stop.code, stop.reason, "system")
+            return {"status": "cancelled", "reason": stop.code}
+        if tracking is None:
+            return {"status": "refunded"}
+        await self._settle(inp, tracking)
+        return {"status": "completed"}
+
+    # --- stock and payment ---------------------------------------------------------------
+
+    async def _secure(self, inp: OrderInput) -> None:
+        """Hold every line and, for an online order, the payment. Both run side by side: the
+        payment clock starts at intake, the backorder clock when a line first comes up short."""
+        assert self.received_at is not None
+        t = inp.timers
+        self.short = {line.sku: line.quantity for line in self.lines}
+        await self._reserve_short()
+        pay_deadline = self.received_at + timedelta(seconds=t.payment_timeout)
+        reminder_at = self.received_at + timedelta(seconds=t.payment_timeout / 2)
+        reminded = False
+        shown = ""
+        while True:
+            await workflow.wait_condition(lambda: not self.reserving and not self.paying)
+            if self.cancel_request is not None:
+                raise CaseCancelled()
+            unpaid = self._unpaid()
+            state = "backordered" if self.short else "awaiting_payment" if unpaid else "ready"
+            if state != shown:
+                shown = state
+                await self._show(state, inp)
+                continue
+            if state == "ready":
+                return
+            now = workflow.now()
+            backorder_deadline = (self.backorder_since + timedelta(seconds=t.backorder_timeout)
+                                  if self.short and self.backorder_since else None)
+            if unpaid and now >= pay_deadline:
+                raise _Stop("payment_timeout", "no payment received in time")
+            if backorder_deadline is not None and now >= backorder_deadline:
+                await self._reserve_short()  # one last look, should a receipt's wake-up be lost
+                if self.short:
+                    raise _Stop("backorder_timeout",
+                                f"{', '.join(sorted(self.short))} not back in stock in time")
+                continue
+            if unpaid and not reminded and now >= reminder_at:
+                reminded = True
+                await self.notify("payment_reminder", "order_payment_reminder",
+                                  order_no=self.order_no, total=amount(self.total_cents),
+                                  pay_by=pay_deadline.isoformat(timespec="minutes"))
+                await self.record("payment_reminded", "payment reminder sent")
+                continue
+            deadlines = [d for d in (
+                pay_deadline if unpaid else None,
+                reminder_at if unpaid and not reminded else None,
+                backorder_deadline,
+            ) if d is not None]
+            timeout = min(deadlines) - now if deadlines else None
+            await self._wait_for_change(timeout)
+
+    async def _wait_for_change(self, timeout: timedelta | None) -> None:
+        seen = (len(self.short), self.paid_cents)
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self.cancel_request is not None or self.reserving or bool(self.paying)
+                or (len(self.short), self.paid_cents) != seen,
+                timeout=timeout,
+            )
+
+    def _unpaid(self) -> bool:
+        return self.method == "online" and self.paid_cents < self.total_cents
+
+    async def _show(self, state: str, inp: OrderInput) -> None:
+        now = workflow.now()
+        if state == "backordered":
+            waiting = [{"sku": sku, "quantity": q} for sku, q in sorted(self.short.items())]
+            await self._transition("backordered", "stock", "backordered",
+                                   f"waiting for {', '.join(sorted(self.short))}",
+                                   times={"backordered_at": now}, waiting=waiting)
+            await self.notify("backordered", "order_backordered", order_no=self.order_no,
+                              items=waiting,
+                              wait_days=round(inp.timers.backorder_timeout / 86400, 1))
+        elif state == "awaiting_payment":
+            await self._transition("awaiting_payment", "payment", "awaiting_payment",
+                                   f"waiting for {amount(self.total_cents)}")
+        else:
+            await self._transition("fulfilling", "fulfilment", "ready",
+                                   "stock held" + (", payment received" if self.paid_cents else ""))
+
+    async def _reserve_short(self) -> None:
+        await workflow.wait_condition(lambda: not self.reserving)
+        if not self.short or self.closing:
+            return
+        self.reserving = True
+        try:
+            result = await self._act(Act.ORDER_RESERVE, OrderReserve(
+                workflow.info().workflow_id, "order", self.order_no, self.round,
+                [StockLine(sku, q) for sku, q in sorted(self.short.items())]), dict)
+        finally:
+            self.reserving = False
+        got = list(result["reserved"])
+        for sku in got:
+            self.short.pop(sku, None)
+        now = workflow.now()
+        if self.short and self.backorder_since is None:
+            self.backorder_since = now
+        if self.backorder_since is not None:
+            self.data["backorder"] = {"since": self.backorder_since.isoformat(),
+                                      "waiting": dict(self.short)}
+        if got:
+            await self.record("stock_reserved", f"reserved {', '.join(got)}", skus=got)
+        if not self.short:
+            await self._order_update(times={"stock_secured_at": now})
+
+    @workflow.update
+    async def stock_arrived(self, inp: StockArrived) -> dict[str, Any]:
+        """A receipt of a SKU this order waits for: try again now (the API wakes the waiting
+        orders one after the other, oldest first)."""
+        if inp.sku in self.short:
+            await self._reserve_short()
+        return {"order_no": self.order_no, "sku": inp.sku, "reserved": inp.sku not in self.short,
+                "waiting": sorted(self.short)}
+
+    @stock_arrived.validator
+    def _validate_stock_arrived(self, inp: StockArrived) -> None:
+        if self.closing or self.cancel_request is not None or inp.sku not in self.short:
+            raise rejection(ErrorType.CONFLICT, "not_waiting",
+                            f"order {self.order_no} is not waiting for {inp.sku}")
+
+    @workflow.update
+    async def record_payment(self, inp: PaymentInput) -> dict[str, Any]:
+        tx = inp.transaction_id
+        if tx in self.paying:  # the same payment reported twice at once: answer both
+            await workflow.wait_condition(lambda: tx not in self.paying)
+        if tx in self.payments:
+            return {**self.payments[tx], "duplicate": True}
+        self.paying.add(tx)
+        try:
+            payment = await workflow.execute_activity(
+                Act.PAYMENT_CAPTURE,
+                PaymentCapture(self.order_no, tx, inp.amount_cents, "online", workflow.now(),
+                               inp.actor),
+                start_to_close_timeout=MONEY_TIMEOUT, retry_policy=MONEY_RETRY, result_type=dict)
+        except ActivityError as err:
+            if isinstance(err.cause, ApplicationError):
+                raise err.cause from None
+            raise
+        finally:
+            self.paying.discard(tx)
+        self.payments[tx] = payment
+        self.paid_cents += inp.amount_cents
+        self.data["payments"] = list(self.payments.values())
+        self.data["kpi"].setdefault("paid_at", workflow.now().isoformat())
+        await self.record("paid", f"{amount(inp.amount_cents)} received ({tx})", actor=inp.actor,
+                          transaction_id=tx, amount=amount(inp.amount_cents))
+        await self.notify("paid", "order_paid", order_no=self.order_no,
+                          amount=amount(inp.amount_cents), transaction_id=tx)
+        return {**payment, "duplicate": False}
+
+    @record_payment.validator
+    def _validate_payment(self, inp: PaymentInput) -> None:
+        if inp.transaction_id in self.payments or inp.transaction_id in self.paying:
+            return  # a repeat is accepted once and answered again
+        if self.method != "online":
+            raise rejection(ErrorType.CONFLICT, "cod_order",
+                            "a cash-on-delivery order is paid to the courier on delivery")
+        if self.closing or self.cancel_request is not None or self.status in END_STATUSES:
+            raise rejection(ErrorType.CONFLICT, "order_closed",
+                            f"order {self.order_no} is {self.status}; it takes no payment",
+                            status=self.status)
+        if self.paid_cents >= self.total_cents:
+            raise rejection(ErrorType.CONFLICT, "already_paid",
+                            f"order {self.order_no} is paid already")
+        if self.paying:
+            raise rejection(ErrorType.CONFLICT, "payment_in_progress",
+                            "another payment for this order is being confirmed")
+        if inp.amount_cents != self.total_cents:
+            raise rejection(ErrorType.INVALID, "amount_mismatch",
+                            f"the order total is {amount(self.total_cents)}, not "
+                            f"{amount(inp.amount_cents)}",
+                            expected=amount(self.total_cents), received=amount(inp.amount_cents))
+
+    # --- warehouse and logistics ---------------------------------------------------------
+
+    async def _ship_until_delivered(self, inp: OrderInput) -> str | None:
+        """Ship; a lost parcel goes to customer service (reship: round again; refund: end)."""
+        while True:
+            tracking = await self._fulfil(inp)
+            parcel = self.shipments[tracking]
+            await workflow.wait_condition(lambda p=parcel: p["status"] in CLOSED_PARCEL)
+            if self.shipments[tracking]["status"] == "delivered":
+                return tracking
+            task = await self._lost_parcel(inp, tracking)
+            if task.decision == "refund":
+                await self._close_refunded(tracking, task.actor or "system")
+                return None
+
+    async def _fulfil(self, inp: OrderInput) -> str:
+        if self.round > 1:
+            await self._transition("fulfilling", "fulfilment", "reship",
+                                   f"reshipment {self.round} reserved")
+        previous = [s["tracking_no"] for s in self.shipments.values()]
+        task = await self.human_task(FULFIL, "warehouse", {
+            "order_no": self.order_no,
+            "round": self.round,
+            "reship_of": previous[-1] if previous else None,
+            "customer": self.data["customer"],
+            "shipping_address": inp.shipping_address,
+            "address_text": address_text(inp.shipping_address),
+            "pick_list": [{"sku": i["sku"], "name": i["name"], "quantity": i["quantity"]}
+                          for i in self.data["items"]],
+            "payment_method": self.method,
+            "collect_on_delivery": amount(self.total_cents) if self.method == "cod" else None,
+            "pick_list_url": f"/api/v1/orders/{self.order_no}/pick-list",
+            "packing_slip_url": f"/api/v1/orders/{self.order_no}/packing-slip",
+        })
+        tracking = str(task.data["tracking_no"]).strip()
+        shipment = self.shipments[tracking]
+        await self._transition("shipped", "delivery", "shipped",
+                               f"{shipment['courier']} {tracking}", actor=task.actor or "system",
+                               times={"shipped_at": workflow.now()}, tracking_no=tracking,
+                               courier=shipment["courier"])
+        await self.notify(f"shipped:{tracking}", "order_shipped", order_no=self.order_no,
+                          courier=shipment["courier"], tracking_no=tracking,
+                          tracking_url=shipment.get("tracking_url") or "",
+                          reship=self.round > 1)
+        return tracking
+
+    async def _apply_shipped(self, inp: CompleteTaskInput) -> dict[str, Any]:
+        """Before the warehouse's "shipped" is accepted: the tracking number is registered with
+        the courier and the held stock leaves (on hand down)."""
+        wf_id = workflow.info().workflow_id
+        tracking = str(inp.data["tracking_no"]).strip()
+        courier = str(inp.data["courier"]).strip()
+        self.shipments[tracking] = {"tracking_no": tracking, "courier": courier,
+                                    "status": "registering", "round": self.round, "events": []}
+        try:
+            booking = await self._act(Act.SHIPMENT_REGISTER, ShipmentRegister(
+                tracking, courier, self.order_no, "order", self.order_no, wf_id, workflow.now(),
+                "outbound", self.round, inp.actor.name), dict)
+            await self._act(Act.ORDER_STOCK_SETTLE, StockSettle(
+                self._keys(self.round), "consumed", inp.actor.name,
+                f"order {self.order_no} parcel {tracking}"))
+        except BaseException:
+            self.shipments.pop(tracking, None)
+            raise
+        shipment = self.shipments[tracking]
+        shipment.update(status="shipped", tracking_url=booking.get("tracking_url", ""),
+                        estimated_delivery=booking.get("estimated_delivery"),
+                        shipped_at=workflow.now().isoformat(), shipped_by=inp.actor.name)
+        self._show_shipments()
+        return {"shipment": {k: v for k, v in shipment.items() if k != "events"}}
+
+    @workflow.update
+    async def shipment_event(self, ev: ShipmentEventInput) -> dict[str, Any]:
+        shipment = self.shipments[ev.tracking_no]
+        await workflow.wait_condition(lambda: shipment["status"] != "registering")
+        at = ev.at.isoformat()
+        if any(e["type"] == ev.type and e["at"] == at for e in shipment["events"]):
+            return self._event_answer(ev, duplicate=True)
+        await self._act(Act.SHIPMENT_EVENT, ev, dict)
+        shipment["events"].append({"type": ev.type, "at": at, "note": ev.note, "by": ev.actor})
+        shipment["status"] = ev.type
+        if ev.type == "delivered":
+            shipment["delivered_at"] = at
+        self._show_shipments()
+        exception = None
+        if ev.type in ("delayed", "lost"):
+            exception = {"key": f"{ev.type}:{ev.tracking_no}:{len(shipment['events'])}",
+                         "type": ev.type, "tracking_no": ev.tracking_no, "at": at,
+                         "note": ev.note}
+            self.data["kpi"].setdefault("first_exception_at", at)
+        await self._transition(None, None, f"shipment_{ev.type}",
+                               ev.note or f"{ev.tracking_no} {ev.type}", actor=ev.actor,
+                               exception=exception, tracking_no=ev.tracking_no)
+        if ev.type == "delayed":
+            await self.notify(f"delayed:{ev.tracking_no}:{len(shipment['events'])}",
+                              "order_delayed", order_no=self.order_no,
+                              tracking_no=ev.tracking_no, courier=shipment["courier"],
+                              note=ev.note)
+        return self._event_answer(ev, duplicate=False)
+
+    @shipment_event.validator
+    def _validate_shipment_event(self, ev: ShipmentEventInput) -> None:
+        shipment = self.shipments.get(ev.tracking_no)
+        if shipment is None:
+            raise rejection(ErrorType.NOT_FOUND, "unknown_shipment",
+                            f"no parcel {ev.tracking_no} on order {self.order_no}")
+        if ev.type not in EVENT_TYPES:
+            raise rejection(ErrorType.INVALID, "invalid_event",
+                            f"type is one of {', '.join(EVENT_TYPES)}")
+        at = ev.at.isoformat()
+        repeat = any(e["type"] == ev.type and e["at"] == at for e in shipment["events"])
+        if shipment["status"] in CLOSED_PARCEL and not repeat:
+            raise rejection(ErrorType.CONFLICT, "shipment_closed",
+                            f"parcel {ev.tracking_no} is {shipment['status']} already",
+                            status=shipment["status"])
+
+    def _event_answer(self, ev: ShipmentEventInput, duplicate: bool) -> dict[str, Any]:
+        return {"tracking_no": ev.tracking_no, "order_no": self.order_no, "type": ev.type,
+                "shipment_status": self.shipments[ev.tracking_no]["status"],
+                "order_status": self.status, "duplicate": duplicate}
+
+    async def _lost_parcel(self, inp: OrderInput, tracking: str) -> HumanTask:
+        shipment = self.shipments[tracking]
+        await self._transition("exception", "lost_parcel", "lost_parcel",
+                               f"parcel {tracking} lost: customer service decides",
+                               tracking_no=tracking)
+        await self.notify(f"lost:{tracking}", "order_lost", order_no=self.order_no,
+                          tracking_no=tracking, courier=shipment["courier"])
+        stock = await self._act(Act.ORDER_STOCK_CONTEXT, [line.sku for line in self.lines], dict)
+        return await self.human_task(LOST_PARCEL, "cs", {
+            "order_no": self.order_no,
+            "tracking_no": tracking,
+            "courier": shipment["courier"],
+            "customer": self.data["customer"],
+            "items": self.data["items"],
+            "payment_method": self.method,
+            "paid": amount(self.paid_cents - self.refunded_cents),
+            "stock_available": stock,
+            "options": {"reship": "reserve the items again and open a new order.fulfil task",
+                        "refund": "refund what was paid and close the order"},
+        })
+
+    async def _close_refunded(self, tracking: str, actor: str) -> None:
+        due = self.paid_cents - self.refunded_cents
+        if due > 0:
+            await self._refund(f"{workflow.info().workflow_id}:lost:{tracking}", due,
+                               f"parcel {tracking} lost", actor)
+        await self._transition("refunded", "closed", "closed_refunded",
+                               f"parcel {tracking} lost; {amount(due)} refunded", actor=actor,
+                               closed=True, refunded=amount(due))
+        await self.notify(f"refunded:{tracking}", "order_refunded", order_no=self.order_no,
+                          amount=amount(due), reason=f"parcel {tracking} lost",
+                          cod=self.method == "cod")
+        await self.archive()
+        await self.finish()
+
+    # --- settlement, cancellation --------------------------------------------------------
+
+    async def _settle(self, inp: OrderInput, tracking: str) -> None:
+        shipment = self.shipments[tracking]
+        delivered_at = datetime.fromisoformat(shipment["delivered_at"])
+        if self.method == "cod":
+            tx = f"COD-{tracking}"
+            payment = await self._act(Act.PAYMENT_COLLECT_COD, PaymentCapture(
+                self.order_no, tx, self.total_cents, "cod", delivered_at, "courier"), dict)
+            self.payments[tx] = payment
+            self.paid_cents = self.total_cents
+            self.data["payments"] = list(self.payments.values())
+            await self.record("cod_collected", f"{amount(self.total_cents)} collected by "
+                              f"{shipment['courier']}", transaction_id=tx)
+        now = workflow.now()
+        followup_id = f"followup-{self.order_no}"
+        due = now + timedelta(seconds=inp.timers.followup_delay)
+        settled = await self._act(Act.ORDER_SETTLE, OrderSettle(
+            self.order_no, now, delivered_at, tracking, followup_id, due), dict)
+        invoice_url = f"/api/v1/orders/{self.order_no}/invoice"
+        self.data["invoice"] = {"invoice_no": settled["invoice_no"], "url": invoice_url}
+        self.data["followup"] = {"workflow_id": followup_id, "status": "due",
+                                 "due_at": due.isoformat()}
+        await self._start_followup(tracking)
+        await self._transition("completed", "completed", "completed",
+                               f"delivered; invoice {settled['invoice_no']}; reconciliation open",
+                               times={"delivered_at": delivered_at, "completed_at": now},
+                               closed=True, invoice_no=settled["invoice_no"])
+        await self.notify("delivered", "order_delivered", order_no=self.order_no,
+                          invoice_no=settled["invoice_no"], invoice_url=invoice_url,
+                          total=amount(self.total_cents))
+        await self.archive()
+        await self.finish()
+
+    async def _start_followup(self, tracking: str) -> None:
+        """The satisfaction follow-up is another process: it is recorded as due (above) and
+        started if the worker runs it; if not, the due row waits for it."""
+        try:
+            await workflow.execute_activity(
+                Act.FOLLOWUP_START,
+                FollowupStart(self.order_no, self.customer_id or "", "delivered", tracking,
+                              [{"sku": i["sku"], "quantity": i["quantity"]}
+                               for i in self.data["items"]]),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=2),
+            )
+        except ActivityError:
+            await self.record("followup_due", "follow-up recorded as due")
+            return
+        self.data["followup"]["status"] = "started"
+        await self.record("followup_started", "satisfaction follow-up started")
+
+    async def _compensate(self, code: str, reason: str, actor: str) -> None:
+        """Undo in reverse: close tasks, give the stock back, refund what was paid, tell."""
+        self.closing = True
+        await workflow.wait_condition(
+            lambda: not self.reserving and not self.paying
+            and not any(t.applying for t in self.tasks.values()))
+        await self.cancel_open_tasks()
+        wf_id = workflow.info().workflow_id
+        keys = [key for r in range(1, self.round + 1) for key in self._keys(r)]
+        await self._act(Act.ORDER_STOCK_SETTLE, StockSettle(
+            keys, "released", actor, f"order {self.order_no} cancelled", close_waits_of=wf_id))
+        due = self.paid_cents - self.refunded_cents
+        if due > 0:
+            await self._refund(f"{wf_id}:cancel", due, reason, actor)
+        await self._transition("cancelled", "cancelled", "cancelled", reason, actor=actor,
+                               times={"cancelled_at": workflow.now()}, cancel_reason=reason,
+                               closed=True, code=code, refunded=amount(due))
+        await self.notify("cancelled", "order_cancelled", order_no=self.order_no, code=code,
+                          reason=reason, refund=amount(due) if due > 0 else "")
+        await self.archive()
+        await self.finish()
+
+    async def _refund(self, key: str, cents: int, reason: str, actor: str) -> None:
+        try:
+            refund = await workflow.execute_activity(
+                Act.PAYMENT_REFUND,
+                RefundRequest(key, self.order_no, cents, reason, "order", self.order_no,
+                              workflow.now(), actor),
+                start_to_close_timeout=MONEY_TIMEOUT, retry_policy=MONEY_RETRY, result_type=dict)
+        except ActivityError as err:
+            # Refused by the provider or the books (not a passing failure): ops must look.
+            await self.record("refund_failed", f"refund of {amount(cents)} refused: {err.cause}",
+                              key=key)
+            await self.notify(f"refund_failed:{key}", "order_refund_failed", to_customer=False,
+                              order_no=self.order_no, amount=amount(cents),
+                              error=str(err.cause))
+            return
+        self.refunded_cents += cents
+        self.data["refunds"] = [*self.data["refunds"], refund]
+        await self.record("refund_issued", f"{amount(cents)} refunded ({refund['method']})",
+                          actor=actor, key=key, amount=amount(cents), method=refund["method"])
+
+    def cancellable(self) -> bool:
+        if self.shipments:
+            raise rejection(ErrorType.CONFLICT, "already_shipped",
+                            f"order {self.order_no} has shipped; ask for a return instead",
+                            hint="POST /api/v1/returns", order_no=self.order_no)
+        if any(t.applying for t in self.tasks.values()):
+            raise rejection(ErrorType.CONFLICT, "shipment_in_progress",
+                            "the warehouse is booking the parcel out right now")
+        return not self.closing and self.status not in END_STATUSES
+
+    # --- decisions -----------------------------------------------------------------------
+
+    def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
+        allowed = DECISIONS[task.kind]
+        if inp.decision not in allowed:
+            raise rejection(ErrorType.INVALID, "invalid_decision",
+                            f"{task.kind} takes one of: {', '.join(sorted(allowed))}",
+                            allowed=sorted(allowed))
+        if inp.decision == "shipped":
+            for key in ("courier", "tracking_no"):
+                value = inp.data.get(key)
+                if not isinstance(value, str) or not value.strip():
+                    raise rejection(ErrorType.INVALID, "missing_field", f"{key} is required",
+                                    field=key)
+            tracking = inp.data["tracking_no"].strip()
+            if len(tracking) > 64 or not all(c.isalnum() or c in "-_." for c in tracking):
+                raise rejection(ErrorType.INVALID, "invalid_tracking_no",
+                                "tracking_no is up to 64 letters, digits, '-', '_' or '.'")
+            if tracking in self.shipments:
+                raise rejection(ErrorType.CONFLICT, "tracking_no_in_use",
+                                f"parcel {tracking} is already on this order")
+
+    async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
+        if task.kind == FULFIL:
+            return await self._apply_shipped(inp)
+        if task.kind == LOST_PARCEL and inp.decision == "reship":
+            # All lines or none: a reship that cannot be packed now is refused (422), and the
+            # task stays open for a refund or a try after the next receipt.
+            await self._act(Act.ORDER_RESERVE, OrderReserve(
+                workflow.info().workflow_id, "order", self.order_no, self.round + 1,
+                [StockLine(line.sku, line.quantity) for line in self.lines], inp.actor.name,
+                all_or_none=True), dict)
+            self.round += 1
+            return {"round": self.round}
+        return {}
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _keys(self, round_no: int) -> list[str]:
+        wf_id = workflow.info().workflow_id
+        return [line_key(wf_id, round_no, line.sku) for line in self.lines]
+
+    def _items(self) -> list[dict[str, Any]]:
+        return [{"sku": line.sku, "name": line.name, "quantity": line.quantity,
+                 "unit_price": amount(line.unit_price_cents),
+                 "amount": amount(line.quantity * line.unit_price_cents)} for line in self.lines]
+
+    def _summary(self, inp: OrderInput) -> dict[str, Any]:
+        return {"order_no": self.order_no, "items": self.data["items"],
+                "total": amount(self.total_cents), "payment_method": self.method,
+                "pay_within_minutes": round(inp.timers.payment_timeout / 60),
+                "address": address_text(inp.shipping_address),
+                "recipient": inp.shipping_address.get("name", "")}
+
+    def _show_shipments(self) -> None:
+        self.data["shipments"] = [{k: v for k, v in s.items() if k != "events"}
+                                  | {"events": list(s["events"])}
+                                  for s in self.shipments.values() if s["status"] != "registering"]
+
+    async def _order_update(self, *, status: str | None = None, stage: str | None = None,
+                            times: dict[str, datetime] | None = None,
+                            exception: dict[str, Any] | None = None,
+                            cancel_reason: str | None = None) -> None:
+        self._order_version += 1
+        for name, value in (times or {}).items():
+            self.data["kpi"].setdefault(name, value.isoformat())
+        await self._act(Act.ORDER_UPDATE, OrderUpdate(
+            self.order_no, self._order_version, workflow.now(), status, stage, times or {},
+            exception, cancel_reason))
+
+    async def _transition(self, status: str | None, stage: str | None, event: str, message: str,
+                          *, actor: str = "system", times: dict[str, datetime] | None = None,
+                          exception: dict[str, Any] | None = None,
+                          cancel_reason: str | None = None, closed: bool = False,
+                          **data: Any) -> None:
+        """The order row (status, KPI times) and the case read-model, in step."""
+        await self._order_update(status=status, stage=stage, times=times, exception=exception,
+                                 cancel_reason=cancel_reason)
+        await self.record(event, message, actor=actor, status=status, stage=stage,
+                          closed=closed, **data)
