@@ -15,13 +15,18 @@ from shopflow.activities.customers import CustomerActivities
 from shopflow.activities.feedback import FeedbackActivities
 from shopflow.activities.inventory import InventoryActivities
 from shopflow.activities.notices import NoticeActivities
+from shopflow.activities.orders import OrderActivities
+from shopflow.activities.payments import PaymentActivities
+from shopflow.activities.shipping import ShippingActivities
 from shopflow.activities.tasks import TaskActivities
 from shopflow.notifications.channels import Channel, build_channels
+from shopflow.providers import Providers, build_providers
 from shopflow.settings import Settings
 from shopflow.workflows.notice_resend import NoticeResend
+from shopflow.workflows.order_fulfilment import OrderFulfilment
 from shopflow.workflows.sample_approval import SampleApproval
 
-WORKFLOWS = [SampleApproval, NoticeResend]
+WORKFLOWS = [SampleApproval, OrderFulfilment, NoticeResend]
 
 # Shared dataclasses and the base classes hold no per-run state: import them once for all runs
 # instead of once per cached case.
@@ -29,14 +34,19 @@ PASSTHROUGH = ("shopflow.workflows.shared", "shopflow.workflows.base", "shopflow
 
 
 def build_activities(engine: Engine, settings: Settings,
-                     channels: dict[str, Channel] | None = None) -> list[object]:
+                     channels: dict[str, Channel] | None = None,
+                     providers: Providers | None = None) -> list[object]:
     channels = channels if channels is not None else build_channels(settings)
+    providers = providers if providers is not None else build_providers(settings)
     instances: list[object] = [
         CaseActivities(engine),
         TaskActivities(engine),
         InventoryActivities(engine),
         CustomerActivities(engine),
         FeedbackActivities(engine),
+        OrderActivities(engine),
+        PaymentActivities(engine, providers.payments),
+        ShippingActivities(engine, providers.courier),
         NoticeActivities(engine, settings, channels),
     ]
     functions = []
@@ -50,12 +60,13 @@ def build_activities(engine: Engine, settings: Settings,
 
 def build_worker(client: Client, settings: Settings, engine: Engine, *,
                  task_queue: str | None = None,
-                 channels: dict[str, Channel] | None = None) -> Worker:
+                 channels: dict[str, Channel] | None = None,
+                 providers: Providers | None = None) -> Worker:
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=build_activities(engine, settings, channels),
+        activities=build_activities(engine, settings, channels, providers),
         activity_executor=ThreadPoolExecutor(max_workers=32),
         max_concurrent_activities=32,
         max_cached_workflows=settings.worker_cache_size,

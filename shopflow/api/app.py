@@ -18,7 +18,17 @@ from shopflow import temporal
 from shopflow.api.deps import Services
 from shopflow.api.errors import error_response, install_error_handlers
 from shopflow.api.metrics import LATENCY, REQUESTS, TASKS
-from shopflow.api.routers import catalogue, customers, feedback, health, notices, samples, tasks
+from shopflow.api.routers import (
+    catalogue,
+    customers,
+    feedback,
+    health,
+    notices,
+    orders,
+    samples,
+    shipments,
+    tasks,
+)
 from shopflow.db import make_engine
 from shopflow.settings import Settings
 
@@ -48,7 +58,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     install_error_handlers(app)
 
     v1 = APIRouter(prefix="/api/v1")
-    for module in (catalogue, customers, samples, tasks, notices):
+    for module in (catalogue, customers, samples, tasks, notices, orders, shipments):
         v1.include_router(module.router)
     v1.include_router(feedback.api_router)
     app.include_router(v1)
