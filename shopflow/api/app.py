@@ -31,6 +31,7 @@ from shopflow.api.routers import (
 )
 from shopflow.db import make_engine
 from shopflow.settings import Settings
+from shopflow.ui import install as install_ui
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     app.include_router(v1)
     app.include_router(feedback.page_router)
     app.include_router(health.router)
+    install_ui(app, settings)  # /ui/ pages, their static files, and / → /ui/
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     return app

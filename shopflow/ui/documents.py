@@ -1,0 +1,72 @@
+"""Printable documents of a case (slips, pick lists, dossiers, invoices) reachable from the pages.
+
+The API serves them behind bearer tokens; a browser signed in with a cookie reaches them here, at
+``/ui/cases/{kind}/{id}/docs/{name}``, through the API's own handler (no second copy of its
+logic). A process adds its documents with ``register(Document(...))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import Response
+
+from shopflow.api.auth import User
+from shopflow.api.deps import Services
+
+Render = Callable[[Request, Services, User, str], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Document:
+    case_kind: str
+    name: str
+    label: str
+    render: Render
+    roles: tuple[str, ...] = ()  # who may open it (admin always); empty: whoever reads the case
+    shown: Callable[[dict[str, Any]], bool] = lambda case: True  # link only when this holds
+
+
+DOCUMENTS: dict[tuple[str, str], Document] = {}
+
+
+def register(doc: Document) -> Document:
+    DOCUMENTS[(doc.case_kind, doc.name)] = doc
+    return doc
+
+
+def of_case(case: dict[str, Any], user: User) -> list[Document]:
+    return [d for (kind, _), d in DOCUMENTS.items()
+            if kind == case.get("kind") and may_open(d, user) and d.shown(case)]
+
+
+def may_open(doc: Document, user: User) -> bool:
+    return not doc.roles or user.has(*doc.roles)
+
+
+# --- samples ------------------------------------------------------------------------------------
+
+async def _sample_slip(request: Request, svc: Services, user: User, case_id: str) -> Response:
+    from shopflow.api.routers.samples import sample_slip
+
+    return await sample_slip(case_id, request, svc, user)
+
+
+async def _sample_dossier(request: Request, svc: Services, user: User, case_id: str) -> Response:
+    from shopflow.api.routers.samples import sample_dossier
+
+    result = await sample_dossier(case_id, request, svc, user, format="html")
+    assert isinstance(result, Response)
+    return result
+
+
+_SAMPLE_READERS = ("channel", "cs", "reviewer", "warehouse", "ops")
+
+register(Document("sample", "slip", "样品发货单 Sample shipping slip", _sample_slip, _SAMPLE_READERS,
+                  shown=lambda case: any(i.get("approved_quantity")
+                                         for i in case.get("items") or [] if isinstance(i, dict))))
+register(Document("sample", "dossier", "样品档案 Sample dossier", _sample_dossier, _SAMPLE_READERS,
+                  shown=lambda case: bool(case.get("closed_at"))))

@@ -1,0 +1,286 @@
+"""Rendering and the request plumbing every page shares: the template environment, the session
+cookie, sign-in checks, CSRF checks, and the route class that turns errors into HTML pages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import structlog
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError
+
+from shopflow.api.auth import User
+from shopflow.api.deps import Services
+from shopflow.api.errors import ApiError, from_temporal
+from shopflow.models.types import utcnow
+from shopflow.ui.labels import label
+from shopflow.ui.session import COOKIE, CSRF_FIELD, Signer, UiSession, csrf_ok, still_valid
+
+log = structlog.get_logger(__name__)
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+STATIC_VERSION = str(int(max(p.stat().st_mtime for p in STATIC_DIR.iterdir())))
+# The pages use no inline script or style, so a strict policy costs nothing.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+NOTES = {  # ?note=… after a redirect: fixed texts only, never echoed input
+    "signed_out": "已退出 You are signed out.",
+    "claimed": "已领取任务 Task claimed: it is yours now.",
+    "released": "已释放任务 Task released back to the inbox.",
+    "claimed_by_other": "该任务已被他人领取 Someone else has claimed this task.",
+    "not_claimed_by_you": "只有领取人可以释放 Only the assignee can release this task.",
+    "task_not_open": "该任务已关闭 This task is closed already.",
+    "info_sent": "已提交客户的补充信息 The customer's answer was sent to the case.",
+    "cancelled": "已取消 The case is cancelled.",
+    "created": "已创建 Created.",
+}
+
+
+class SignInRequired(Exception):
+    pass
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+class UiState:
+    def __init__(self, signer: Signer) -> None:
+        self.signer = signer
+        self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                               autoescape=select_autoescape(default=True, default_for_string=True),
+                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.env.globals.update(label=label, static=_static, qs=_qs, is_url=_is_url)
+        self.env.filters.update(dt=_dt, due=_due, pretty=_pretty, humankey=_humankey)
+
+
+def ui(request: Request) -> UiState:
+    return request.app.state.ui  # type: ignore[no-any-return]
+
+
+def svc_of(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+# --- session ----------------------------------------------------------------------------------
+
+def session_of(request: Request) -> UiSession:
+    cached = getattr(request.state, "ui_session", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    signer = ui(request).signer
+    s = signer.load(request.cookies.get(COOKIE)) if signer.enabled else None
+    if s is None:
+        s = signer.new() if signer.enabled else UiSession(csrf="", exp=0, fresh=False)
+    request.state.ui_session = s
+    return s
+
+
+def replace_session(request: Request, s: UiSession) -> None:
+    request.state.ui_session = s
+
+
+async def current(request: Request) -> User | None:
+    """The signed-in user, with the token behind the session checked again."""
+    s = session_of(request)
+    if s.user is None:
+        return None
+    svc = svc_of(request)
+    if not await svc.db(still_valid, svc.engine, s, svc.settings.is_dev):
+        replace_session(request, ui(request).signer.new())
+        return None
+    return s.user
+
+
+async def signed_in(request: Request) -> User:
+    user = await current(request)
+    if user is None:
+        raise SignInRequired()
+    return user
+
+
+async def checked_form(request: Request) -> dict[str, str]:
+    """The POSTed form, once its CSRF token matched the session's."""
+    form = await request.form()
+    values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    if not csrf_ok(session_of(request), values.get(CSRF_FIELD)):
+        raise CsrfFailed()
+    return values
+
+
+def safe_next(target: str | None, default: str = "/ui/") -> str:
+    """Only pages of this site: never an absolute or protocol-relative URL."""
+    if (not target or not target.startswith("/ui/") or target.startswith("//")
+            or "\\" in target or any(c in target for c in "\r\n\t")):
+        return default
+    return target
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    s = session_of(request)
+    note = NOTES.get(request.query_params.get("note", ""))
+    html = ui(request).env.get_template(template).render({
+        "request": request, "user": s.user, "csrf": s.csrf, "csrf_field": CSRF_FIELD,
+        "note": note, "now": utcnow(), "status": status, "section": None, **context})
+    response = HTMLResponse(html, status_code=status)
+    response.headers["Content-Security-Policy"] = CSP
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def error_page(request: Request, status: int, code: str, message: str) -> HTMLResponse:
+    titles = {401: "请登录 Please sign in", 403: "无权访问 Forbidden", 404: "未找到 Not found",
+              409: "冲突 Conflict", 422: "输入无效 Invalid input",
+              503: "暂时不可用 Temporarily unavailable"}
+    response = render(request, "error.html", status, code=code, message=message,
+                      title=titles.get(status, "出错了 Something went wrong"))
+    if status == 503:
+        response.headers["Retry-After"] = "5"
+    return response
+
+
+class PageRoute(APIRoute):
+    """Pages answer in HTML: errors become error pages, a missing sign-in a redirect to the
+    sign-in page; every answer is private (no-store) and carries a new session cookie when the
+    request got one."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                response = await original(request)
+            except SignInRequired:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                response = redirect("/ui/login?" + urlencode(
+                    {"next": target if request.method == "GET" else "/ui/"}))
+            except CsrfFailed:
+                response = error_page(request, 403, "csrf_failed",
+                                      "表单已过期或来源不明,请刷新页面后重试。The form has expired "
+                                      "or did not come from this site: reload the page and try again.")
+            except ApiError as err:
+                response = error_page(request, err.status, err.code, err.message)
+            except RequestValidationError as err:
+                fields = ", ".join(".".join(str(p) for p in e.get("loc", ())[1:]) or "?"
+                                   for e in err.errors())
+                response = error_page(request, 422, "invalid_input",
+                                      f"请求参数无效 Invalid parameters: {fields}")
+            except StarletteHTTPException as err:
+                response = error_page(request, err.status_code, "error", str(err.detail))
+            except RPCError as err:
+                api_err = from_temporal(err)
+                response = error_page(request, api_err.status, api_err.code, api_err.message)
+            except DBAPIError as err:
+                log.error("database error on a page", error=repr(err))
+                response = error_page(request, 503, "unavailable",
+                                      "数据库暂时不可用 The database is unreachable; try again shortly.")
+            s = getattr(request.state, "ui_session", None)
+            if s is not None and s.fresh:
+                signer = ui(request).signer
+                response.set_cookie(COOKIE, signer.dump(s), max_age=signer.ttl, path="/ui",
+                                    httponly=True, samesite="lax", secure=signer.secure)
+            response.headers.setdefault("Cache-Control", "no-store")
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+            return response
+
+        return handler
+
+
+# --- template helpers -------------------------------------------------------------------------
+
+def _static(name: str) -> str:
+    return f"/ui/static/{name}?v={STATIC_VERSION}"
+
+
+def _qs(base: dict[str, Any], **changes: Any) -> str:
+    merged = {**base, **changes}
+    return urlencode({k: v for k, v in merged.items() if v not in (None, "", False)})
+
+
+def _is_url(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
+def _as_dt(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _dt(value: Any) -> Markup:
+    """A <time> element in UTC; ui.js shows it in the reader's own time zone."""
+    at = _as_dt(value)
+    if at is None:
+        return Markup("—") if value in (None, "") else Markup.escape(str(value))
+    at = at.astimezone(UTC)
+    return Markup('<time datetime="{}">{}</time>').format(
+        at.isoformat(), at.strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def _span(seconds: float) -> str:
+    minutes = int(abs(seconds) // 60)
+    if minutes < 60:
+        return f"{minutes} 分钟 min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} 小时 h"
+    return f"{hours // 24} 天 d"
+
+
+def _due(value: Any) -> str:
+    at = _as_dt(value)
+    if at is None:
+        return ""
+    left = (at - utcnow()).total_seconds()
+    return f"逾期 overdue {_span(left)}" if left < 0 else f"剩余 due in {_span(left)}"
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+def _humankey(key: object) -> str:
+    known = {"customer": "客户 Customer", "items": "物品 Items", "purpose": "用途 Purpose",
+             "channel": "渠道 Channel", "address": "地址 Address",
+             "qualification_docs": "资质文件 Qualification documents",
+             "info_answers": "补充信息 Information from the customer",
+             "credit_rating": "信用等级 Credit rating", "purchase_history": "采购历史 Purchase history",
+             "stock_available": "可用库存 Stock available", "tags": "标签 Tags",
+             "feedback": "反馈 Feedback", "shipment": "发货 Shipment", "shipments": "发货 Shipments",
+             "slip_url": "发货单 Slip", "sku": "SKU", "quantity": "数量 Quantity",
+             "requested_quantity": "申请数量 Requested", "approved_quantity": "批准数量 Approved",
+             "unit_price": "单价 Unit price", "courier": "快递公司 Courier",
+             "tracking_no": "快递单号 Tracking number", "shipped_at": "发货时间 Shipped at",
+             "shipped_by": "发货人 Shipped by", "orders_count": "订单数 Orders",
+             "orders_value": "订单金额 Order value", "reason": "原因 Reason",
+             "question": "问题 Question", "name": "名称 Name", "company": "公司 Company",
+             "id": "ID", "text": "内容 Text", "at": "时间 At", "by": "提交人 By",
+             "satisfaction": "满意度 Satisfaction", "usage": "使用情况 Usage",
+             "suggestions": "建议 Suggestions", "problem": "问题 Problem", "status": "状态 Status"}
+    k = str(key)
+    return known.get(k, k.replace("_", " "))

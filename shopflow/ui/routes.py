@@ -1,0 +1,412 @@
+"""The web pages under /ui/: sign-in, inbox, task, cases, case, documents, dashboard.
+
+Thin like the API: read through ``ui.queries``, act through the API's own functions (task
+completion, claims, sample requests …) so that a page and an API call can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from shopflow.api.auth import User
+from shopflow.api.cases import temporal_url
+from shopflow.api.errors import ApiError
+from shopflow.api.routers.tasks import _load as load_task
+from shopflow.api.routers.tasks import _may_act as may_act
+from shopflow.api.routers.tasks import _set_claim as set_claim
+from shopflow.api.routers.tasks import complete_as
+from shopflow.models.schemas import TaskComplete
+from shopflow.models.types import utcnow
+from shopflow.ui import actions, decisions, documents, kpis, queries
+from shopflow.ui.charts import kpi_bars, throughput
+from shopflow.ui.pages import (
+    PageRoute,
+    checked_form,
+    current,
+    error_page,
+    redirect,
+    render,
+    replace_session,
+    safe_next,
+    session_of,
+    signed_in,
+    svc_of,
+    ui,
+)
+from shopflow.ui.session import token_user
+
+router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
+PAGE_SIZE = 20
+DASHBOARD_ROLES = ("ops",)  # and admin
+CREATE_SAMPLE_ROLES = ("channel", "cs")
+# Who may read a case page, per process (admin always). A process missing here: every role.
+CASE_READERS: dict[str, tuple[str, ...]] = {
+    "sample": ("channel", "cs", "reviewer", "warehouse", "ops"),
+}
+PageNo = Annotated[int, Query(ge=1, le=100000)]
+Filter = Annotated[str | None, Query(max_length=80)]
+
+
+def _forbidden(message: str) -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+# --- sign-in ----------------------------------------------------------------------------------
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    user = await current(request)
+    return redirect("/ui/inbox" if user else "/ui/login")
+
+
+@router.get("/login")
+async def login_form(request: Request, next: Filter = None) -> Response:
+    if not ui(request).signer.enabled:
+        return _no_secret(request)
+    if await current(request) is not None:
+        return redirect(safe_next(next))
+    return render(request, "login.html", next=safe_next(next), error=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    if not ui(request).signer.enabled:
+        return _no_secret(request)
+    form = await checked_form(request)
+    target = safe_next(form.get("next"))
+    token = form.get("token", "").strip()
+    svc = svc_of(request)
+    found = await svc.db(token_user, svc.engine, token, svc.settings.is_dev) if token else None
+    if found is None:
+        return render(request, "login.html", 401, next=target,
+                      error="令牌无效或已吊销 This token is not valid (or was revoked).")
+    user, token_hash = found
+    replace_session(request, ui(request).signer.new(user, token_hash))  # new session, new CSRF
+    return redirect(target)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await checked_form(request)
+    replace_session(request, ui(request).signer.new())
+    return redirect("/ui/login?note=signed_out")
+
+
+def _no_secret(request: Request) -> Response:
+    return error_page(request, 503, "ui_disabled",
+                      "网页界面未启用:请设置 SHOPFLOW_UI_SECRET。The web pages need a signing key: "
+                      "set SHOPFLOW_UI_SECRET (any long random string) and restart.")
+
+
+# --- inbox ------------------------------------------------------------------------------------
+
+@router.get("/inbox")
+async def inbox(request: Request, kind: Filter = None, role: Filter = None, mine: bool = False,
+                page: PageNo = 1) -> Response:
+    user = await signed_in(request)
+    svc = svc_of(request)
+    role = role if user.role in queries.SEES_ALL else None
+    data = await svc.db(queries.inbox, svc.engine, user, kind=kind, role=role, mine=mine,
+                        page=page, page_size=PAGE_SIZE)
+    filters = {"kind": kind, "role": role, "mine": "1" if mine else None}
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return render(request, "inbox.html", section="inbox", filters=filters, here=here,
+                  sees_all=user.role in queries.SEES_ALL, **data)
+
+
+@router.post("/tasks/{task_id}/claim")
+async def claim(request: Request, task_id: str) -> Response:
+    return await _claim(request, task_id, True)
+
+
+@router.post("/tasks/{task_id}/release")
+async def release(request: Request, task_id: str) -> Response:
+    return await _claim(request, task_id, False)
+
+
+async def _claim(request: Request, task_id: str, claim: bool) -> Response:
+    user = await signed_in(request)
+    form = await checked_form(request)
+    svc = svc_of(request)
+    back = safe_next(form.get("next"), f"/ui/tasks/{task_id}")
+    try:
+        await svc.db(set_claim, svc, task_id, user, claim)
+    except ApiError as err:
+        if err.status != 409:
+            raise
+        return redirect(_with_note(back, err.code))
+    return redirect(_with_note(back, "claimed" if claim else "released"))
+
+
+def _with_note(url: str, note: str) -> str:
+    base = url.split("#")[0]
+    parts = [p for p in (base.split("?", 1)[1] if "?" in base else "").split("&")
+             if p and not p.startswith("note=")]
+    path = base.split("?", 1)[0]
+    return f"{path}?{'&'.join([*parts, f'note={note}'])}"
+
+
+# --- one task ---------------------------------------------------------------------------------
+
+@router.get("/tasks/{task_id}")
+async def task_page(request: Request, task_id: str) -> Response:
+    user = await signed_in(request)
+    return await _task(request, user, task_id)
+
+
+@router.post("/tasks/{task_id}")
+async def complete(request: Request, task_id: str) -> Response:
+    user = await signed_in(request)
+    form = await checked_form(request)
+    svc = svc_of(request)
+    task = await svc.db(load_task, svc, task_id, user, acting=True)
+    spec = decisions.form_for(task.kind)
+    sub = decisions.read(spec, form, task.context or {})
+    if sub.errors:
+        return await _task(request, user, task_id, 422, values=form, errors=sub.errors)
+    try:
+        body = TaskComplete(decision=sub.decision, data=sub.data, comment=sub.comment)
+    except ValidationError as err:
+        messages = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in err.errors())
+        return await _task(request, user, task_id, 422, values=form, errors={"": messages})
+    try:
+        outcome = await complete_as(svc, task_id, user, body)
+    except ApiError as err:
+        if err.status not in (404, 409, 422, 503):
+            raise
+        target = decisions.error_target(spec, sub, err.details, task.context or {})
+        errors = {target: err.message}
+        if target:
+            errors[""] = "请修改标出的内容 Please correct the field marked below."
+        return await _task(request, user, task_id, err.status, values=form, errors=errors,
+                           error_code=err.code)
+    case_path = f"/ui/cases/{task.case_kind}/{outcome.case_id}"
+    return render(request, "task_done.html", section="inbox", outcome=outcome, task=task,
+                  case_path=case_path, data=body.data, comment=body.comment)
+
+
+async def _task(request: Request, user: User, task_id: str, status: int = 200, *,
+                values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                error_code: str | None = None) -> Response:
+    svc = svc_of(request)
+    task = await svc.db(load_task, svc, task_id, user, acting=False)  # 403 / 404 pages
+    data = await svc.db(queries.task_page, svc.engine, task)
+    spec = decisions.form_for(task.kind)
+    case = data["case"] or {"kind": task.case_kind, "id": task.case_id}
+    actor = may_act(user, task)
+    held_by_other = (task.status == "claimed" and task.assignee != user.name
+                     and user.role != "admin")
+    return render(
+        request, "task.html", status, section="inbox", spec=spec,
+        docs=documents.of_case(case, user) if spec.documents else [],
+        wanted_docs=spec.documents, may_act=actor, held_by_other=held_by_other,
+        is_open=task.status in queries.ACTIVE, values=values or {}, errors=errors or {},
+        error_code=error_code, temporal=temporal_url(svc, task.workflow_id),
+        json_input=decisions.json_input, input_name=decisions.input_name,
+        lines_of=decisions.lines_of, prefill=decisions.prefill,
+        case_path=f"/ui/cases/{task.case_kind}/{task.case_id}",
+        **data)
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+def _may_read(user: User, kind: str) -> bool:
+    readers = CASE_READERS.get(kind)
+    return readers is None or user.has(*readers)
+
+
+@router.get("/cases")
+async def cases(request: Request, kind: Filter = None, status: Filter = None,
+                stage: Filter = None, q: Filter = None, open: bool = False,
+                page: PageNo = 1) -> Response:
+    user = await signed_in(request)
+    svc = svc_of(request)
+    kinds = [k for k in await svc.db(queries.case_kinds, svc.engine) if _may_read(user, k)]
+    if kind and not _may_read(user, kind):
+        raise _forbidden(f"role {user.role} may not read {kind} cases")
+    q = q.strip() if q else None
+    if not kind and len(kinds) == 1:
+        kind = kinds[0]
+    result = await svc.db(queries.cases, svc.engine, kind=kind or None, status=status,
+                          stage=stage, q=q, open_only=open, page=page, page_size=PAGE_SIZE)
+    if not kind:  # rows of processes this role may not read stay hidden
+        result.items = [c for c in result.items if _may_read(user, c["kind"])]
+    filters = {"kind": kind, "status": status, "stage": stage, "q": q,
+               "open": "1" if open else None}
+    return render(request, "cases.html", section="cases", kinds=kinds, filters=filters,
+                  cases=result)
+
+
+@router.get("/cases/{kind}/{case_id}")
+async def case_page(request: Request, kind: str, case_id: str) -> Response:
+    user = await signed_in(request)
+    return await _case(request, user, kind, case_id)
+
+
+async def _case(request: Request, user: User, kind: str, case_id: str, status: int = 200,
+                *, action_errors: dict[str, str] | None = None,
+                values: dict[str, str] | None = None) -> Response:
+    if not _may_read(user, kind):
+        raise _forbidden(f"role {user.role} may not read {kind} cases")
+    svc = svc_of(request)
+    data = await svc.db(queries.case_page, svc.engine, kind, case_id)
+    if data is None:
+        raise ApiError(404, "not_found", f"no {kind} {case_id}")
+    case = data["case"]
+    shown = {"id", "kind", "workflow_id", "status", "stage", "customer_id", "created_at",
+             "updated_at", "closed_at", "customer", "items", "shipment", "shipments", "feedback"}
+    return render(request, "case.html", status, section="cases",
+                  temporal=temporal_url(svc, case["workflow_id"]),
+                  docs=documents.of_case(case, user), case_actions=actions.of_case(case, user),
+                  action_errors=action_errors or {}, values=values or {},
+                  other={k: v for k, v in case.items() if k not in shown and v not in (None, "", [], {})},
+                  **data)
+
+
+@router.post("/cases/{kind}/{case_id}/actions/{name}")
+async def case_action(request: Request, kind: str, case_id: str, name: str) -> Response:
+    user = await signed_in(request)
+    form = await checked_form(request)
+    action = actions.ACTIONS.get((kind, name))
+    if action is None:
+        raise ApiError(404, "not_found", f"no action {name} for {kind} cases")
+    if not user.has(*action.roles):
+        raise _forbidden(f"role {user.role} may not do this")
+    values = {f.name: form.get(action.input(f), "").strip() for f in action.fields}
+    svc = svc_of(request)
+    try:
+        note = await action.run(svc, user, case_id, values)
+    except ValidationError as err:
+        msg = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        return await _case(request, user, kind, case_id, 422, action_errors={name: msg},
+                           values=form)
+    except ApiError as err:
+        if err.status not in (404, 409, 422, 503):
+            raise
+        return await _case(request, user, kind, case_id, err.status,
+                           action_errors={name: err.message}, values=form)
+    return redirect(f"/ui/cases/{kind}/{case_id}?note={note}")
+
+
+@router.get("/cases/{kind}/{case_id}/docs/{name}")
+async def case_document(request: Request, kind: str, case_id: str, name: str) -> Response:
+    user = await signed_in(request)
+    doc = documents.DOCUMENTS.get((kind, name))
+    if doc is None:
+        raise ApiError(404, "not_found", f"no document {name} for {kind} cases")
+    if not documents.may_open(doc, user):
+        raise _forbidden(f"role {user.role} may not open this document")
+    response = await doc.render(request, svc_of(request), user, case_id)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- new sample request (customer service records a request from the phone or email) -----------
+
+@router.get("/samples/new")
+async def new_sample(request: Request) -> Response:
+    user = await signed_in(request)
+    if not user.has(*CREATE_SAMPLE_ROLES):
+        raise _forbidden(f"role {user.role} may not file sample requests")
+    return await _sample_form(request)
+
+
+async def _sample_form(request: Request, status: int = 200, *,
+                       values: dict[str, str] | None = None,
+                       errors: dict[str, str] | None = None) -> Response:
+    svc = svc_of(request)
+    products = await svc.db(_products, svc)
+    return render(request, "sample_new.html", status, section="new", products=products,
+                  values=values or {"request_key": uuid.uuid4().hex}, errors=errors or {},
+                  lines=range(4))
+
+
+def _products(svc: Any) -> list[dict[str, Any]]:
+    from sqlmodel import col, select
+
+    from shopflow.activities.inventory import availability
+    from shopflow.db import session_scope
+    from shopflow.models import Product
+
+    with session_scope(svc.engine, write=False) as session:
+        rows = session.exec(select(Product).order_by(col(Product.sku)).limit(500)).all()
+        stock = availability(session, [p.sku for p in rows]) if rows else {}
+        return [{"sku": p.sku, "name": p.name, "sample_limit": p.sample_limit,
+                 "available": stock.get(p.sku, 0)} for p in rows]
+
+
+@router.post("/samples/new")
+async def create_sample(request: Request) -> Response:
+    from shopflow.api.routers.samples import create_sample as api_create_sample
+    from shopflow.models.schemas import SampleCreate
+
+    user = await signed_in(request)
+    if not user.has(*CREATE_SAMPLE_ROLES):
+        raise _forbidden(f"role {user.role} may not file sample requests")
+    form = await checked_form(request)
+    items = []
+    for i in range(4):
+        sku, qty = form.get(f"items.{i}.sku", "").strip(), form.get(f"items.{i}.quantity", "").strip()
+        if sku:
+            items.append({"sku": sku, "quantity": int(qty) if qty.isdigit() else qty or 0})
+    docs = [{"name": form.get("doc.name", "").strip(), "url": form.get("doc.url", "").strip()}]
+    customer = {k: form.get(f"customer.{k}", "").strip() or None
+                for k in ("id", "name", "company", "email", "phone", "address")}
+    try:
+        body = SampleCreate(customer=customer, channel=form.get("channel", ""), items=items,
+                            purpose=form.get("purpose", ""),
+                            qualification_docs=[d for d in docs if d["name"] or d["url"]])
+    except ValidationError as err:
+        errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in err.errors()}
+        return await _sample_form(request, 422, values=form, errors=errors)
+    svc = svc_of(request)
+    try:
+        # The form's one-time key makes a double submit return the first request.
+        response = await api_create_sample(body, svc, user, form.get("request_key") or None)
+    except ApiError as err:
+        if err.status not in (409, 422, 503):
+            raise
+        loc = (err.details or {}).get("loc") if isinstance(err.details, dict) else None
+        key = ".".join(str(p) for p in loc) if loc else ""
+        return await _sample_form(request, err.status, values=form, errors={key: err.message})
+    created = json.loads(bytes(response.body))
+    return redirect(f"/ui/cases/sample/{created['id']}?note=created")
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+@router.get("/dashboard")
+async def dashboard(request: Request,
+                    days: Annotated[int, Query(ge=7, le=90)] = 14,
+                    period: Annotated[int, Query(ge=1, le=366)] = 30) -> Response:
+    user = await signed_in(request)
+    if not user.has(*DASHBOARD_ROLES):
+        raise _forbidden("看板仅限运营 The dashboard is for operations (ops)")
+    svc = svc_of(request)
+    data = await svc.db(queries.dashboard, svc.engine, days)
+    end = utcnow()
+    figures = await svc.db(kpis.compute, svc.engine, end - timedelta(days=period), end)
+    return render(request, "dashboard.html", section="dashboard", period=period, days=days,
+                  kpi=figures, throughput_svg=throughput(
+                      data["day_labels"], data["created"], data["closed"],
+                      f"每日开案与结案 Cases opened and closed per day (last {days} days)"),
+                  kpi_svg=kpi_bars(figures["figures"],
+                                   f"关键指标 Key figures, last {period} days"),
+                  **data)
+
+
+# --- anything else under /ui/ -------------------------------------------------------------------
+
+@router.get("/{rest:path}")
+async def not_found(request: Request, rest: str) -> Response:
+    session_of(request)
+    return error_page(request, 404, "not_found", f"没有这个页面 No page at /ui/{rest}")
+
