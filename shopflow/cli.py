@@ -19,6 +19,9 @@ app = typer.Typer(help="Shopflow: e-commerce process automation on Temporal.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
+demo_app = typer.Typer(help="Walk a case through a running Shopflow (dev tokens).",
+                       no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
 log = structlog.get_logger("shopflow")
 
 
@@ -67,6 +70,22 @@ def tokens_create(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     typer.echo(token)
+
+
+@demo_app.command("sample")
+def demo_sample(
+    url: Annotated[str | None, typer.Option(help="API base URL (default: SHOPFLOW_PUBLIC_URL)")] = None,
+) -> None:
+    """Walk one sample from application to archive through the API, printing every step.
+    Start Shopflow with short durations first, e.g. SHOPFLOW_FEEDBACK_DELAY=5."""
+    from shopflow.demo import run_sample_demo
+
+    settings = _settings()
+    try:
+        run_sample_demo(url or settings.public_url, typer.echo)
+    except Exception as err:
+        typer.echo(f"demo failed: {err}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -6,14 +6,26 @@ run its timers in seconds. Settings are built once in a composition root and pas
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
+
+
+def _seconds_or_iso(value: Any) -> Any:
+    """Plain numbers are seconds ("90", 90, "1.5"); anything else goes to pydantic, which reads
+    ISO 8601 durations such as P3D or PT1H."""
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+        return timedelta(seconds=float(value))
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
 
 
 class Settings(BaseSettings):
@@ -46,7 +58,7 @@ class Settings(BaseSettings):
     # Web UI (/ui/): the key that signs session cookies. Unset in dev/test: a random key per
     # process (a restart signs everyone out). Unset in prod: the pages refuse to sign anyone in.
     ui_secret: str | None = None
-    ui_session_ttl: timedelta = timedelta(hours=12)
+    ui_session_ttl: Duration = timedelta(hours=12)
 
     # Notices
     smtp_host: str | None = None
@@ -62,22 +74,22 @@ class Settings(BaseSettings):
     ops_locale: Literal["zh-CN", "en"] = "zh-CN"  # language of staff notices
 
     # Business durations
-    task_due: timedelta = timedelta(hours=24)
-    sample_info_timeout: timedelta = timedelta(days=7)
-    feedback_delay: timedelta = timedelta(days=7)
-    feedback_reminder: timedelta = timedelta(days=3)
-    feedback_close: timedelta = timedelta(days=14)
-    payment_timeout: timedelta = timedelta(minutes=30)
-    backorder_timeout: timedelta = timedelta(days=7)
-    return_window: timedelta = timedelta(days=7)
-    quality_return_window: timedelta = timedelta(days=30)
-    return_ship_timeout: timedelta = timedelta(days=7)
-    complaint_response_sla: timedelta = timedelta(hours=24)
-    complaint_resolution_sla: timedelta = timedelta(days=3)
+    task_due: Duration = timedelta(hours=24)
+    sample_info_timeout: Duration = timedelta(days=7)
+    feedback_delay: Duration = timedelta(days=7)
+    feedback_reminder: Duration = timedelta(days=3)
+    feedback_close: Duration = timedelta(days=14)
+    payment_timeout: Duration = timedelta(minutes=30)
+    backorder_timeout: Duration = timedelta(days=7)
+    return_window: Duration = timedelta(days=7)
+    quality_return_window: Duration = timedelta(days=30)
+    return_ship_timeout: Duration = timedelta(days=7)
+    complaint_response_sla: Duration = timedelta(hours=24)
+    complaint_resolution_sla: Duration = timedelta(days=3)
     # Customer care: after a resolution the customer may escalate (or say not satisfied) within
     # this window; key accounts get a revisit task at this interval; schedules run in this zone.
-    complaint_reopen_window: timedelta = timedelta(days=7)
-    revisit_interval: timedelta = timedelta(days=90)
+    complaint_reopen_window: Duration = timedelta(days=7)
+    revisit_interval: Duration = timedelta(days=90)
     schedule_timezone: str = "UTC"
 
     # Payment and courier providers (docs/providers.md): the simulator is the default; its
@@ -85,11 +97,11 @@ class Settings(BaseSettings):
     # and random seed are configurable so a demo can show retries and idempotency at work.
     payment_provider: Literal["simulator"] = "simulator"
     payment_sim_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    payment_sim_latency: timedelta = timedelta(0)
+    payment_sim_latency: Duration = timedelta(0)
     payment_sim_seed: int | None = None
     courier_provider: Literal["simulator"] = "simulator"
     courier_sim_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    courier_sim_latency: timedelta = timedelta(0)
+    courier_sim_latency: Duration = timedelta(0)
     courier_sim_seed: int | None = None
     courier_sim_transit_days: int = Field(default=3, ge=0, le=60)
 
