@@ -318,6 +318,11 @@ class ComplaintWorkflow(FeedbackMixin):
         window = timedelta(seconds=self.inp.timers.reopen_window)
         reminder = min(timedelta(seconds=self.inp.timers.feedback_reminder), window / 2)
         feedback = await self.collect_feedback(reminder, window, "complaint")
+        if feedback is not None and self.customer_escalation is None:
+            # The answer's own bookkeeping (the submit_feedback Update) comes first in the
+            # timeline. (Not all_handlers_finished: customer_escalate waits for the reopen.)
+            await workflow.wait_condition(
+                lambda: (self.data.get("feedback") or {}).get("status") == "answered")
         if self.customer_escalation is not None:
             if self.feedback_token is not None:  # the form link no longer counts
                 await self._act(Act.FEEDBACK_CLOSE, FeedbackAnswered(

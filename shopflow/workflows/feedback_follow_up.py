@@ -88,6 +88,8 @@ class FeedbackFollowUp(FeedbackMixin):
             timedelta(seconds=inp.timers.feedback_close),
             "followup",
         )
+        # The answer's own bookkeeping (the submit_feedback Update) comes first in the timeline.
+        await workflow.wait_condition(workflow.all_handlers_finished)
         outcome = "no_response"
         if feedback is not None:
             outcome = "answered"
