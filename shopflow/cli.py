@@ -8,12 +8,15 @@ import signal
 import subprocess
 import sys
 from contextlib import suppress
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import structlog
 import typer
 
 from shopflow.settings import Settings
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 app = typer.Typer(help="Shopflow: e-commerce process automation on Temporal.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -22,6 +25,9 @@ app.add_typer(tokens_app, name="tokens")
 demo_app = typer.Typer(help="Walk a case through a running Shopflow (dev tokens).",
                        no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
+schedules_app = typer.Typer(help="Temporal Schedules for periodic care and reports.",
+                            no_args_is_help=True)
+app.add_typer(schedules_app, name="schedules")
 log = structlog.get_logger("shopflow")
 
 
@@ -86,6 +92,41 @@ def demo_sample(
     except Exception as err:
         typer.echo(f"demo failed: {err}", err=True)
         raise typer.Exit(1) from None
+
+
+@schedules_app.command("sync")
+def schedules_sync() -> None:
+    """Create or update every schedule (birthday care, key-account revisits, weekly stocktake,
+    monthly and quarterly KPI reports); a schedule paused in the Web UI stays paused."""
+    settings = _settings()
+    try:
+        asyncio.run(_sync_schedules(settings=settings))
+    except Exception as err:
+        typer.echo(f"error: {err}", err=True)
+        _exit(1)
+    _exit(0)
+
+
+async def _sync_schedules(client: Client | None = None, settings: Settings | None = None, *,
+                          quiet: bool = False) -> None:
+    """Print (or, for ``shopflow dev``, log) what each schedule got; dev carries on if the
+    cluster refuses (say, a remote one where schedules are managed elsewhere)."""
+    from shopflow import temporal
+    from shopflow.schedules import sync_schedules
+
+    assert settings is not None
+    try:
+        if client is None:
+            client = await temporal.connect(settings)
+        for schedule_id, action in await sync_schedules(client, settings):
+            if quiet:
+                log.info("schedule", schedule=schedule_id, action=action)
+            else:
+                typer.echo(f"{action:8} {schedule_id}")
+    except Exception as err:
+        if not quiet:
+            raise
+        log.warning("schedules not synced", error=str(err))
 
 
 @app.command()
@@ -171,6 +212,8 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
     client = await _connect_with_retry(settings)
     with suppress(Exception):  # Temporal Cloud manages search attributes in its own console
         await temporal.ensure_search_attributes(client, settings.temporal_namespace)
+    if announce:  # shopflow dev: the periodic care and reports are scheduled from the start
+        await _sync_schedules(client, settings, quiet=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

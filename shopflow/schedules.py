@@ -1,0 +1,105 @@
+"""The Temporal Schedules for periodic care and reports, created or updated by
+``shopflow schedules sync`` (and by ``shopflow dev`` at start-up). Ops see, pause and trigger
+them in the Temporal Web UI (Schedules); a sync keeps a schedule that ops paused paused.
+
+Times are in ``SHOPFLOW_SCHEDULE_TIMEZONE`` (default UTC)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from shopflow.settings import Settings
+from shopflow.workflows.care import (
+    BirthdayCare,
+    CareRun,
+    KeyAccountRevisits,
+    KpiReport,
+    ReportRequest,
+    WeeklyStocktake,
+)
+
+
+@dataclass(frozen=True)
+class ScheduleDef:
+    id: str
+    workflow: Callable[..., Any]
+    arg: Any
+    calendar: ScheduleCalendarSpec
+    note: str
+
+
+def _at(hour: int, minute: int = 0, **ranges: list[int]) -> ScheduleCalendarSpec:
+    extra = {name: [ScheduleRange(v) for v in values] for name, values in ranges.items()}
+    return ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)],
+                                **extra)
+
+
+DEFINITIONS = [
+    ScheduleDef("shopflow-birthday-care", BirthdayCare.run, CareRun(), _at(9),
+                "Daily 09:00: birthday greetings with a coupon, once a year per customer"),
+    ScheduleDef("shopflow-key-account-revisits", KeyAccountRevisits.run, CareRun(), _at(8, 30),
+                "Daily 08:30: customer.revisit tasks for key accounts due a revisit"),
+    ScheduleDef("shopflow-weekly-stocktake", WeeklyStocktake.run, CareRun(),
+                _at(7, day_of_week=[1]), "Mondays 07:00: the week's inventory.stocktake task"),
+    ScheduleDef("shopflow-monthly-kpi-report", KpiReport.run, ReportRequest(kind="monthly"),
+                _at(6, day_of_month=[1]), "1st of the month 06:00: last month's KPI report"),
+    ScheduleDef("shopflow-quarterly-kpi-report", KpiReport.run, ReportRequest(kind="quarterly"),
+                _at(6, 30, day_of_month=[1], month=[1, 4, 7, 10]),
+                "1st of Jan/Apr/Jul/Oct 06:30: last quarter's KPI report"),
+]
+
+
+def build(defn: ScheduleDef, settings: Settings) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            defn.workflow, defn.arg, id=defn.id.removeprefix("shopflow-"),
+            task_queue=settings.task_queue, execution_timeout=timedelta(hours=1),
+        ),
+        spec=ScheduleSpec(calendars=[defn.calendar], time_zone_name=settings.schedule_timezone),
+        # A run that is late (the cluster was down) still runs within a day; never two at once.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP,
+                              catchup_window=timedelta(days=1)),
+        state=ScheduleState(note=defn.note),
+    )
+
+
+async def sync_schedules(client: Client, settings: Settings) -> list[tuple[str, str]]:
+    """Create each schedule, or bring an existing one up to date (keeping it paused if ops
+    paused it). Returns (schedule id, "created" | "updated")."""
+    done: list[tuple[str, str]] = []
+    for defn in DEFINITIONS:
+        schedule = build(defn, settings)
+        try:
+            await client.create_schedule(defn.id, schedule)
+            done.append((defn.id, "created"))
+            continue
+        except ScheduleAlreadyRunningError:
+            pass
+
+        def keep_state(current: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
+            old = current.description.schedule.state
+            new.state = ScheduleState(note=old.note if old.paused else new.state.note,
+                                      paused=old.paused)
+            return ScheduleUpdate(schedule=new)
+
+        await client.get_schedule_handle(defn.id).update(keep_state)
+        done.append((defn.id, "updated"))
+    return done
