@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
+from temporalio import activity
+from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from shopflow.settings import Settings
 
@@ -47,3 +50,22 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class LogContextInterceptor(Interceptor):
+    """Binds the workflow id and activity type to structlog's context for every activity, so
+    each log line of an activity names the case it worked for."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _BindActivityContext(next)
+
+
+class _BindActivityContext(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        case_id = info.workflow_id.split("-", 1)[1] if info.workflow_id else None
+        with structlog.contextvars.bound_contextvars(
+            workflow_id=info.workflow_id, case_id=case_id, activity=info.activity_type,
+            attempt=info.attempt,
+        ):
+            return await self.next.execute_activity(input)

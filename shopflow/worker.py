@@ -10,23 +10,32 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from shopflow.activities.care import CareActivities
 from shopflow.activities.cases import CaseActivities
+from shopflow.activities.complaints import ComplaintActivities
 from shopflow.activities.customers import CustomerActivities
 from shopflow.activities.feedback import FeedbackActivities
+from shopflow.activities.followups import FollowupActivities
 from shopflow.activities.inventory import InventoryActivities
 from shopflow.activities.notices import NoticeActivities
 from shopflow.activities.orders import OrderActivities
 from shopflow.activities.payments import PaymentActivities
+from shopflow.activities.reports import ReportActivities
 from shopflow.activities.shipping import ShippingActivities
 from shopflow.activities.tasks import TaskActivities
+from shopflow.logs import LogContextInterceptor
 from shopflow.notifications.channels import Channel, build_channels
 from shopflow.providers import Providers, build_providers
 from shopflow.settings import Settings
+from shopflow.workflows.care import CARE_WORKFLOWS
+from shopflow.workflows.complaint import ComplaintWorkflow
+from shopflow.workflows.feedback_follow_up import FeedbackFollowUp
 from shopflow.workflows.notice_resend import NoticeResend
 from shopflow.workflows.order_fulfilment import OrderFulfilment
 from shopflow.workflows.sample_approval import SampleApproval
 
-WORKFLOWS = [SampleApproval, OrderFulfilment, NoticeResend]
+WORKFLOWS = [SampleApproval, OrderFulfilment, NoticeResend,
+             ComplaintWorkflow, FeedbackFollowUp, *CARE_WORKFLOWS]
 
 # Shared dataclasses and the base classes hold no per-run state: import them once for all runs
 # instead of once per cached case.
@@ -35,7 +44,8 @@ PASSTHROUGH = ("shopflow.workflows.shared", "shopflow.workflows.base", "shopflow
 
 def build_activities(engine: Engine, settings: Settings,
                      channels: dict[str, Channel] | None = None,
-                     providers: Providers | None = None) -> list[object]:
+                     providers: Providers | None = None,
+                     client: Client | None = None) -> list[object]:
     channels = channels if channels is not None else build_channels(settings)
     providers = providers if providers is not None else build_providers(settings)
     instances: list[object] = [
@@ -48,6 +58,11 @@ def build_activities(engine: Engine, settings: Settings,
         PaymentActivities(engine, providers.payments),
         ShippingActivities(engine, providers.courier),
         NoticeActivities(engine, settings, channels),
+        # Activities that start other processes use the worker's own client.
+        ComplaintActivities(engine, settings, client),
+        FollowupActivities(engine, settings, client),
+        CareActivities(engine, settings),
+        ReportActivities(engine, settings),
     ]
     functions = []
     for inst in instances:
@@ -66,10 +81,11 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *,
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        activities=build_activities(engine, settings, channels, providers),
+        activities=build_activities(engine, settings, channels, providers, client),
         activity_executor=ThreadPoolExecutor(max_workers=32),
         max_concurrent_activities=32,
         max_cached_workflows=settings.worker_cache_size,
+        interceptors=[LogContextInterceptor()],
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
         ),
