@@ -147,7 +147,8 @@ class OrderActivities:
                 "workflow_id": req.followup_workflow_id, "source_kind": "order",
                 "source_id": req.order_no, "order_no": req.order_no,
                 "customer_id": order.customer_id, "reason": "delivered",
-                "due_at": req.followup_due_at, "status": "due", "created_at": req.at,
+                "due_at": req.followup_due_at, "status": req.followup_status,
+                "created_at": req.at,
             }], ["workflow_id"])
             return {"invoice_no": order.invoice_no,
                     "invoiced_at": order.invoiced_at.isoformat() if order.invoiced_at else None}

@@ -510,13 +510,14 @@ class OrderFulfilment(CaseWorkflow):
         now = workflow.now()
         followup_id = f"followup-{self.order_no}"
         due = now + timedelta(seconds=inp.timers.followup_delay)
+        followup = await self._start_followup(tracking)
         settled = await self._act(Act.ORDER_SETTLE, OrderSettle(
-            self.order_no, now, delivered_at, tracking, followup_id, due), dict)
+            self.order_no, now, delivered_at, tracking, followup_id, due,
+            followup_status=followup), dict)
         invoice_url = f"/api/v1/orders/{self.order_no}/invoice"
         self.data["invoice"] = {"invoice_no": settled["invoice_no"], "url": invoice_url}
-        self.data["followup"] = {"workflow_id": followup_id, "status": "due",
+        self.data["followup"] = {"workflow_id": followup_id, "status": followup,
                                  "due_at": due.isoformat()}
-        await self._start_followup(tracking)
         await self._transition("completed", "completed", "completed",
                                f"delivered; invoice {settled['invoice_no']}; reconciliation open",
                                times={"delivered_at": delivered_at, "completed_at": now},
@@ -527,9 +528,10 @@ class OrderFulfilment(CaseWorkflow):
         await self.archive()
         await self.finish()
 
-    async def _start_followup(self, tracking: str) -> None:
-        """The satisfaction follow-up is another process: it is recorded as due (above) and
-        started if the worker runs it; if not, the due row waits for it."""
+    async def _start_followup(self, tracking: str) -> str:
+        """The satisfaction follow-up is another process (``followup-<order_no>``): started here
+        when the worker runs it, and recorded as due either way (``followups_due``), so a
+        follow-up that could not be started is not lost."""
         try:
             await workflow.execute_activity(
                 Act.FOLLOWUP_START,
@@ -540,10 +542,10 @@ class OrderFulfilment(CaseWorkflow):
                 retry_policy=RetryPolicy(maximum_attempts=2),
             )
         except ActivityError:
-            await self.record("followup_due", "follow-up recorded as due")
-            return
-        self.data["followup"]["status"] = "started"
+            await self.record("followup_due", "follow-up could not be started: recorded as due")
+            return "due"
         await self.record("followup_started", "satisfaction follow-up started")
+        return "started"
 
     async def _compensate(self, code: str, reason: str, actor: str) -> None:
         """Undo in reverse: close tasks, give the stock back, refund what was paid, tell."""

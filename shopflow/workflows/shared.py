@@ -391,3 +391,4 @@ class OrderSettle:
     followup_workflow_id: str
     followup_due_at: datetime
     actor: str = "system"
+    followup_status: str = "due"  # due | started
