@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import auth, complete, make_product, open_task
+from tests.helpers import auth, complete, eventually, make_product, open_task
 from tests.test_orders_process import TOTAL, order_body, pay, place, wait_order
 
 pytestmark = pytest.mark.asyncio
@@ -148,8 +148,11 @@ async def test_one_line_address_and_customer_contact_are_accepted(
     assert o["shipping_address"]["name"] == "Li Wei"
     assert o["shipping_address"]["phone"] == "13800000000"
     assert o["customer"]["email"] == "li@example.com"
-    profile = (await api.get("/api/v1/customers/c-1", headers=auth("cs")))
-    assert profile.status_code == 200 and profile.json()["email"] == "li@example.com"
+    async def profile() -> dict[str, Any] | None:
+        r = await api.get("/api/v1/customers/c-1", headers=auth("cs"))
+        return r.json() if r.status_code == 200 else None
+
+    assert (await eventually(profile))["email"] == "li@example.com"
 
 
 async def test_same_number_different_body_and_reused_idempotency_key_are_409(
@@ -304,3 +307,20 @@ async def test_order_view_carries_what_users_need(api: httpx.AsyncClient, catalo
                  "/api/v1/orders/{order_no}/invoice", "/api/v1/shipments/{tracking_no}/events"):
         assert path in paths, path
     assert "Idempotency-Key" in str(paths["/api/v1/orders"]["post"]["parameters"])
+
+
+async def test_shipping_fee_is_part_of_the_total_and_the_invoice(
+        api: httpx.AsyncClient, catalogue: None) -> None:
+    r = await post_order(api, order_body(order_no="FEE-1", method="cod", shipping_fee=12))
+    assert r.status_code == 201 and r.json()["total"] == TOTAL + 12
+    assert (await post_order(api, order_body(order_no="FEE-2", shipping_fee=-1))).status_code \
+        == 422
+    task = await open_task(api, "FEE-1", "order.fulfil")
+    assert task["context"]["collect_on_delivery"] == f"{TOTAL + 12:.2f}"
+    await complete(api, task, "shipped", courier="SF Express", tracking_no="FEE1")
+    await api.post("/api/v1/shipments/FEE1/events", headers=auth("warehouse"),
+                   json={"type": "delivered"})
+    o = await wait_order(api, "FEE-1", "completed")
+    assert o["shipping_fee"] == 12 and o["paid_amount"] == TOTAL + 12
+    invoice = await api.get("/api/v1/orders/FEE-1/invoice", headers=auth("finance"))
+    assert "Shipping" in invoice.text and "173.50" in invoice.text

@@ -55,6 +55,8 @@ class OrderCreate(Strict):
         str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)] = Field(
         description="an address object, or the whole address as one line")
     payment_method: Literal["online", "cod"]
+    shipping_fee: Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=2), Cents] = Field(
+        default=Decimal("0.00"), description="what the customer pays for shipping (in total)")
 
 
 class OrderCreated(BaseModel):
@@ -115,6 +117,7 @@ class OrderSummary(BaseModel):
     customer_id: str
     payment_method: str
     total: float
+    shipping_fee: float = 0.0
     paid_amount: float
     refunded_amount: float
     created_at: str

@@ -36,6 +36,7 @@ class Order(SQLModel, table=True):
     channel: str = ""
     payment_method: str = "online"  # online | cod
     currency: str = "CNY"
+    shipping_fee: float = 0.0  # part of total; refunded with a quality return
     customer: dict[str, Any] = json_field()  # the customer as ordered (name, email, phone)
     shipping_address: dict[str, Any] = json_field()
     request_hash: str = ""  # the intake body: the same order_no with another body is a 409

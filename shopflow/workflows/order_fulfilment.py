@@ -68,6 +68,7 @@ class OrderInput:
     payment_method: str  # online | cod
     timers: OrderTimers
     submitted_by: str = "system"
+    shipping_fee_cents: int = 0
 
 
 @dataclass
@@ -126,7 +127,8 @@ class OrderFulfilment(CaseWorkflow):
         self.start_case(inp.order_no, inp.customer.id, inp.timers.task_due)
         self.order_no, self.method = inp.order_no, inp.payment_method
         self.lines = list(inp.lines)
-        self.total_cents = sum(line.quantity * line.unit_price_cents for line in self.lines)
+        self.total_cents = (sum(line.quantity * line.unit_price_cents for line in self.lines)
+                            + inp.shipping_fee_cents)
         self.received_at = workflow.now()
         self.data = {
             "order_no": inp.order_no,
@@ -135,6 +137,7 @@ class OrderFulfilment(CaseWorkflow):
             "customer": {"id": inp.customer.id, "name": inp.customer.name},
             "items": self._items(),
             "total": amount(self.total_cents),
+            "shipping_fee": amount(inp.shipping_fee_cents),
             "shipping_address": inp.shipping_address,
             "backorder": None,
             "payments": [],
@@ -648,6 +651,7 @@ class OrderFulfilment(CaseWorkflow):
 
     def _summary(self, inp: OrderInput) -> dict[str, Any]:
         return {"order_no": self.order_no, "items": self.data["items"],
+                "shipping_fee": amount(inp.shipping_fee_cents),
                 "total": amount(self.total_cents), "payment_method": self.method,
                 "pay_within_minutes": round(inp.timers.payment_timeout / 60),
                 "address": address_text(inp.shipping_address),

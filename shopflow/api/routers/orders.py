@@ -155,13 +155,15 @@ def _insert_order(svc: Services, order_no: str, body: OrderCreate, digest: str, 
                   names: dict[str, str]) -> tuple[int, dict[str, Any], Order]:
     now = utcnow()
     lines = [(i + 1, item) for i, item in enumerate(body.items)]
-    total = sum((item.unit_price * item.quantity for item in body.items), Decimal(0))
+    total = sum((item.unit_price * item.quantity for item in body.items),
+                body.shipping_fee)
     with session_scope(svc.engine) as session:
         inserted = insert_new(session, Order.__table__, [{
             "order_no": order_no, "customer_id": body.customer.id, "status": "received",
             "total": float(round(total, 2)), "created_at": now,
             "workflow_id": workflow_id_of(order_no), "stage": "intake", "channel": body.channel,
             "payment_method": body.payment_method, "currency": "CNY",
+            "shipping_fee": float(body.shipping_fee),
             "customer": body.customer.model_dump(mode="json"),
             "shipping_address": _address(body), "request_hash": digest,
             "submitted_by": user.name, "paid_amount": 0.0, "refunded_amount": 0.0, "version": 0,
@@ -216,6 +218,7 @@ async def _start(svc: Services, order: Order, body: OrderCreate, names: dict[str
             followup_delay=s.feedback_delay.total_seconds(),
         ),
         submitted_by=user.name,
+        shipping_fee_cents=to_cents(body.shipping_fee),
     )
     try:
         await svc.client().start_workflow(
@@ -350,7 +353,8 @@ def summary(order: Order) -> dict[str, Any]:
     return {"order_no": order.order_no, "workflow_id": order.workflow_id, "status": order.status,
             "stage": order.stage, "channel": order.channel, "customer_id": order.customer_id,
             "payment_method": order.payment_method, "total": order.total,
-            "paid_amount": order.paid_amount, "refunded_amount": order.refunded_amount,
+            "shipping_fee": order.shipping_fee, "paid_amount": order.paid_amount,
+            "refunded_amount": order.refunded_amount,
             "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat()}
 
 
