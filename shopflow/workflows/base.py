@@ -94,6 +94,7 @@ class CaseWorkflow:
         self.tasks: dict[str, HumanTask] = {}
         self.task_due = timedelta(hours=24)
         self.cancel_request: dict[str, Any] | None = None
+        self.recorded_status = ""  # the status the read-model last confirmed
         self._seq = 0
         self._version = 0
         self._pending_events: list[TimelineEntry] = []
@@ -142,6 +143,7 @@ class CaseWorkflow:
                 closed=closed,
             ),
         )
+        self.recorded_status = self.status
 
     def start_case(self, case_id: str, customer_id: str | None, task_due_seconds: float) -> None:
         self.case_id = case_id
@@ -324,7 +326,7 @@ class CaseWorkflow:
     async def request_cancel(self, inp: CancelInput) -> str:
         self.cancel_request = {"reason": inp.reason, "actor": inp.actor.name}
         # Answer once the compensation (stock released, tasks closed, notice) has run.
-        await workflow.wait_condition(lambda: self.status == "cancelled")
+        await workflow.wait_condition(lambda: self.recorded_status == "cancelled")
         return self.case_id
 
     @request_cancel.validator
