@@ -12,6 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, String, cast, extract, update
 from sqlmodel import Session, col, select
 from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from shopflow.activities.errors import business_error
 from shopflow.activities.followups import NO_CONTACT_TAG
@@ -31,6 +34,7 @@ from shopflow.models.types import utcnow
 from shopflow.settings import Settings
 from shopflow.workflows.care import (
     BirthdayGreet,
+    CaseStart,
     DayQuery,
     RevisitClose,
     RevisitOpen,
@@ -114,9 +118,31 @@ def recent_activity(session: Session, customer_id: str) -> dict[str, Any]:
 
 
 class CareActivities:
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, client: Client | None = None) -> None:
         self.engine = engine
         self.settings = settings
+        self.client = client
+
+    @activity.defn(name=Act.CARE_START_CASE)
+    async def start_case(self, req: CaseStart) -> bool:
+        """Start a revisit or stocktake case by its business key; False if it exists."""
+        if self.client is None:
+            raise RuntimeError("care.start_case needs a Temporal client")
+        if req.revisit is not None:
+            workflow, arg = "CustomerRevisit", req.revisit
+        elif req.stocktake is not None:
+            workflow, arg = "Stocktake", req.stocktake
+        else:
+            raise ValueError("nothing to start")
+        try:
+            await self.client.start_workflow(
+                workflow, arg, id=req.workflow_id, task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+        except WorkflowAlreadyStartedError:
+            return False
+        return True
 
     # --- birthdays -----------------------------------------------------------------------
 

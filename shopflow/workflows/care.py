@@ -14,9 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.workflow import ParentClosePolicy
 
 from shopflow.workflows.base import (
     ACTIVITY_TIMEOUT,
@@ -113,6 +110,16 @@ class ReportGenerate:
 
 
 @dataclass
+class CaseStart:
+    """Start a case workflow that outlives the scheduled run (activity ``care.start_case``):
+    exactly one of ``revisit`` / ``stocktake``; the workflow id is the business key."""
+
+    workflow_id: str
+    revisit: RevisitInput | None = None
+    stocktake: StocktakeInput | None = None
+
+
+@dataclass
 class CareResult:
     day: str
     started: list[str] = field(default_factory=list)
@@ -124,16 +131,11 @@ async def _act(name: str, arg: Any, result_type: type | None = None) -> Any:
                                            retry_policy=DB_RETRY, result_type=result_type)
 
 
-async def _start_case(wf: Any, arg: Any, workflow_id: str) -> bool:
-    """Start a case workflow that outlives this run; False if it exists already."""
-    try:
-        await workflow.start_child_workflow(
-            wf, arg, id=workflow_id, parent_close_policy=ParentClosePolicy.ABANDON,
-            retry_policy=RetryPolicy(maximum_attempts=1),
-        )
-    except WorkflowAlreadyStartedError:
-        return False
-    return True
+async def _start_case(req: CaseStart) -> bool:
+    """Start a case workflow that outlives this run; False if it exists already. (An activity
+    with the worker's client rather than an abandoned child: the case stands on its own.)"""
+    started = await _act(Act.CARE_START_CASE, req, result_type=bool)
+    return bool(started)
 
 
 # --- birthday care --------------------------------------------------------------------------
@@ -178,9 +180,8 @@ class KeyAccountRevisits:
         result = CareResult(day=due["date"])
         for customer_id in due["customers"]:
             revisit_id = f"revisit-{customer_id}-{due['date'].replace('-', '')}"
-            started = await _start_case(CustomerRevisit.run,
-                                        RevisitInput(revisit_id, customer_id,
-                                                     float(due["task_due"])), revisit_id)
+            started = await _start_case(CaseStart(revisit_id, revisit=RevisitInput(
+                revisit_id, customer_id, float(due["task_due"]))))
             (result.started if started else result.skipped).append(revisit_id)
         return result
 
@@ -231,9 +232,8 @@ class WeeklyStocktake:
         day = await _act(Act.CARE_STOCKTAKE_SHEET, DayQuery(workflow.now(), run.as_of),
                          result_type=dict)
         stocktake_id = f"stocktake-{day['date'].replace('-', '')}"
-        started = await _start_case(Stocktake.run,
-                                    StocktakeInput(stocktake_id, float(day["task_due"])),
-                                    stocktake_id)
+        started = await _start_case(CaseStart(stocktake_id, stocktake=StocktakeInput(
+            stocktake_id, float(day["task_due"]))))
         return CareResult(day=day["date"], started=[stocktake_id] if started else [],
                           skipped=[] if started else [stocktake_id])
 

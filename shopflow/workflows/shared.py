@@ -43,6 +43,7 @@ class Act:
     CARE_REVISIT_CLOSE = "care.revisit_close"
     CARE_STOCKTAKE_SHEET = "care.stocktake_sheet"
     CARE_STOCKTAKE_ADJUST = "care.stocktake_adjust"
+    CARE_START_CASE = "care.start_case"
     REPORT_GENERATE = "reports.generate"
     # orders (fulfilment), payments, shipping; returns reuse the refund and shipment ones
     ORDER_RESERVE = "orders.reserve_lines"
