@@ -53,7 +53,12 @@ from shopflow.notifications.channels import (
 from shopflow.notifications.render import NoticeRenderer, RenderedNotice
 from shopflow.settings import Settings
 from shopflow.workflows.base import NOTICE_RETRY
-from shopflow.workflows.notice_resend import RESEND_ACTIVITY, NoticeResendInput
+from shopflow.workflows.notice_resend import (
+    GIVE_UP_ACTIVITY,
+    RESEND_ACTIVITY,
+    RESEND_GIVE_UP_ACTIVITY,
+    NoticeResendInput,
+)
 from shopflow.workflows.shared import Act, ErrorType, NoticeRequest
 
 log = structlog.get_logger(__name__)
@@ -111,6 +116,37 @@ class NoticeActivities:
         if not owned:
             return status
         return self.attempt(inp.notice_id, final=_final_attempt())
+
+    @activity.defn(name=GIVE_UP_ACTIVITY)
+    def give_up(self, req: NoticeRequest) -> str:
+        """Called by notify() when the send activity failed for good, however it ended."""
+        return self.abandon(self.write_outbox(req))
+
+    @activity.defn(name=RESEND_GIVE_UP_ACTIVITY)
+    def resend_give_up(self, inp: NoticeResendInput) -> str:
+        return self.abandon(inp.notice_id)
+
+    def abandon(self, notice_id: int) -> str:
+        """After the last attempt: a notice not yet sent is failed (and ops told), one handed
+        over is counted as sent; whichever attempt ended how (a timed-out last attempt, its
+        worker killed, could not say). Returns the final status."""
+        with session_scope(self.engine) as session:
+            notice = session.get(Notice, notice_id, with_for_update=True)
+            if notice is None:
+                raise ApplicationError(f"no notice {notice_id}", type=ErrorType.NOT_FOUND,
+                                       non_retryable=True)
+            if notice.status == "sending" and notice.handed_over_at is not None:
+                notice.status, notice.confirmed = "sent", False
+                notice.sent_at, notice.last_error = notice.handed_over_at, UNCONFIRMED
+            elif notice.status in ("pending", "sending"):
+                notice.status = "failed"
+                notice.last_error = notice.last_error or "no attempt could finish (timed out)"
+            notice.updated_at = utcnow()
+            session.add(notice)
+            status = notice.status
+        if status == "failed":
+            self._tell_ops(notice_id)  # once per failure, whoever asks
+        return status
 
     # --- the outbox ----------------------------------------------------------------------
 
@@ -192,10 +228,12 @@ class NoticeActivities:
         except Superseded:
             raise
         except Exception as err:
+            # Say, the database failing us. On the last attempt a notice still waiting is
+            # failed and ops told; one already handed over is left as it is (never twice).
             if final:
                 with suppress(Exception):
-                    self._mark_failed(notice_id, f"{type(err).__name__}: {err}")
-                    self._tell_ops(notice_id)
+                    if self._mark_failed(notice_id, f"{type(err).__name__}: {err}"):
+                        self._tell_ops(notice_id)
             raise
         if status == "failed":
             notice = self._tell_ops(notice_id)
@@ -305,13 +343,14 @@ class NoticeActivities:
                         updated_at=utcnow())
             )
 
-    def _mark_failed(self, notice_id: int, error: str) -> None:
+    def _mark_failed(self, notice_id: int, error: str) -> bool:
         with session_scope(self.engine) as session:
-            session.execute(
+            changed = session.execute(
                 update(Notice)
                 .where(col(Notice.id) == notice_id, col(Notice.status) == "pending")
                 .values(status="failed", last_error=error[:1000], updated_at=utcnow())
-            )
+            ).rowcount  # type: ignore[attr-defined]
+        return bool(changed)
 
     def _tell_ops(self, notice_id: int) -> Notice:
         """A staff notice about a failed customer notice, once per failure (a resend that fails

@@ -1,10 +1,10 @@
 """Render a notice (subject, plain text, HTML) from its jinja2 template in the reader's language.
 
 Templates live in templates/<locale>/<kind>.txt, one per kind and language (zh-CN, the default,
-and en), with two blocks, ``subject`` and ``body``, and optionally ``html`` for a kind that wants
-its own markup. The HTML part is the body rendered again with autoescape, its paragraphs and its
-links set inside the shared templates/layout.html; the text part gets the shared footer. A
-missing variable is an error (StrictUndefined), never a blank in a customer's mail.
+and en), with two blocks, ``subject`` and ``body``. The HTML part is the body rendered again with
+autoescape, its paragraphs and links set inside the shared templates/layout.html; the text part
+gets the shared footer. A missing variable is an error (StrictUndefined), never a blank in a
+customer's mail.
 """
 
 from __future__ import annotations
@@ -67,14 +67,11 @@ class NoticeRenderer:
         subject = " ".join(_block(text_tpl, "subject", data).split())
         text = _block(text_tpl, "body", data).strip()
         html_tpl = self._html.get_template(name)
-        if "html" in html_tpl.blocks:
-            content = Markup(_block(html_tpl, "html", data).strip())
-        else:
-            body = _block(html_tpl, "body", data).strip()  # escaped by the environment
-            content = Markup("\n").join(
-                Markup("<p>{}</p>").format(Markup(_linkify(p.strip()).replace("\n", "<br>\n")))
-                for p in re.split(r"\n\s*\n", body) if p.strip()
-            )
+        body = _block(html_tpl, "body", data).strip()  # escaped by the environment
+        content = Markup("\n").join(
+            Markup("<p>{}</p>").format(Markup(_linkify(p.strip()).replace("\n", "<br>\n")))
+            for p in re.split(r"\n\s*\n", body) if p.strip()
+        )
         html = self._html.get_template("layout.html").render(
             subject=subject, content=content, locale=locale, footer=FOOTER[locale]
         )

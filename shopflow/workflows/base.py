@@ -178,6 +178,10 @@ class CaseWorkflow:
             )
         except ActivityError as err:
             workflow.logger.warning("notice %s not sent: %s", request.dedup_key, err.cause)
+            if workflow.patched("notice-give-up"):
+                # A last attempt that timed out (its worker killed, SMTP hung) could not mark
+                # the notice failed nor tell ops: this does, idempotently.
+                await self._act("notices.give_up", request)
             await self.record("notice_failed", f"{kind} could not be sent", step=step)
 
     # --- human tasks ---------------------------------------------------------------------

@@ -8,11 +8,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 from shopflow.workflows.base import NOTICE_RETRY
 
 RESEND_ACTIVITY = "notices.resend"
+# After the last attempt, whatever ended it (a timeout leaves no one to record anything): the
+# notice is failed and ops told, or, handed over, counted as sent. Idempotent.
+GIVE_UP_ACTIVITY = "notices.give_up"
+RESEND_GIVE_UP_ACTIVITY = "notices.resend_give_up"
 
 
 @dataclass
@@ -39,6 +44,12 @@ class NoticeResend:
                 result_type=str,
             )
         except ActivityError as err:
-            # The outbox row says failed again and ops has been told; nothing else to do.
             workflow.logger.warning("resend of notice %s failed: %s", inp.notice_id, err.cause)
-            return "failed"
+            return await workflow.execute_activity(  # type: ignore[no-any-return]
+                RESEND_GIVE_UP_ACTIVITY,
+                inp,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1),
+                                         maximum_interval=timedelta(seconds=30)),
+                result_type=str,
+            )
