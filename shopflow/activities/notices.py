@@ -16,16 +16,22 @@ records the outcome:
   - not handed over: the server cannot have accepted anything (an SMTP transaction without its
     final dot is discarded), so the retry sends it: never lost;
   - handed over: the server may well have it. The retry does NOT send again: the row becomes
-    ``sent`` with ``confirmed = false`` and a note. THE TRADE-OFF: in the moment between
-    the body going out and the server's answer being recorded (a crash, a dropped connection),
-    we cannot know; we choose "never twice" over "never lost" there, because the window is a
-    few milliseconds wide, a duplicate is what customers see while a server refusing a message
-    it had received whole is rare, and the unconfirmed row stays visible to ops (who can read
-    the mail server's log by the stable Message-ID). Everywhere else neither happens.
+    ``sent`` with ``confirmed = false`` and a note. THE TRADE-OFF: from the body going out
+    to the server's answer being committed (the body's transfer, the server's reply, one small
+    write) a crash or a dropped connection leaves us unable to know. There we choose "never
+    twice" over "never lost": the window is short, a duplicate is what every customer would see
+    while a server refusing (or never getting) a message in that instant is rare, and the
+    unconfirmed row stays visible to ops (``confirmed: false`` in GET /notices), who can check
+    the mail server's log by its stable Message-ID. Outside that window neither a duplicate nor
+    a loss happens.
 * A definite failure is retried by the activity's retry policy (NOTICE_RETRY: backoff, 6
   attempts); a permanent one (recipient refused, bad credentials, template error) or the last
   attempt marks the row ``failed``, tells ops with a staff notice (once per failure) and fails
   the activity non-retryably; ``CaseWorkflow.notify`` swallows that and the case goes on.
+  A last attempt that times out (its worker killed, SMTP hung) cannot do this itself, so
+  notify() then calls ``give_up``, which settles the row the same way (idempotently).
+* Never lost before sending either: the row is written (rendered) before the first attempt,
+  and ``give_up`` writes it if no attempt ever could (the database down throughout).
 """
 
 from __future__ import annotations
