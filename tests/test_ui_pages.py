@@ -4,7 +4,9 @@ dashboard, the task form's decision specs, and one task completed through a real
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -22,7 +24,7 @@ from shopflow.models.types import utcnow
 from shopflow.settings import Settings
 from shopflow.ui import decisions
 from shopflow.ui.session import COOKIE
-from tests.helpers import auth, make_product, open_task
+from tests.helpers import auth, eventually, make_product, open_task
 
 pytestmark = pytest.mark.asyncio
 BASE = "http://shop.test"
@@ -83,6 +85,7 @@ def add_case(engine: Engine, case_id: str = "s-1", *, kind: str = "sample", stag
 async def ui(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
     """The app over httpx, with no Temporal behind it: the pages read the database only."""
     app = create_app(settings, engine=engine)
+    app.state.ui.kpis.wait = 30  # the figures of a few rows: always wait for them here
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
         yield client
 
@@ -470,9 +473,36 @@ async def test_dashboard_counts_open_cases_overdue_tasks_and_draws_charts(
     assert re.search(r'data-testid="overdue-total">2<', page)
     assert "审核 Review <strong>2</strong>" in page and "付款 Payment <strong>1</strong>" in page
     assert page.count("<svg") == 2 and "Cases opened and closed per day" in page
-    assert "Tasks done on time" in page and "dev-reviewer" in page
+    assert "On-time shipment rate" in page and "Sample conversion" in page  # the report's KPIs
+    assert re.search(r'data-testid="staff">.*dev-reviewer', page, re.S)
     assert "/ui/tasks/late" in page and "/ui/tasks/esc" in page
     assert (await ui.get("/ui/dashboard?days=3")).status_code == 422
+
+
+async def test_the_dashboard_never_waits_long_for_its_kpis(
+        settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shopflow.ui import kpis
+
+    real = kpis.compute
+
+    def slow(*args: Any) -> dict[str, Any]:
+        time.sleep(1.0)
+        return real(*args)
+
+    monkeypatch.setattr(kpis, "compute", slow)
+    app = create_app(settings, engine=engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as ui:
+        await sign_in(ui, "dev-ops")
+        began = time.perf_counter()
+        first = await ui.get("/ui/dashboard")
+        assert time.perf_counter() - began < 0.9
+        assert 'data-testid="kpi-pending"' in first.text
+        assert '<meta http-equiv="refresh" content="3">' in first.text
+        await asyncio.sleep(1.5)  # the background refresh finishes
+        began = time.perf_counter()
+        second = await ui.get("/ui/dashboard")
+        assert time.perf_counter() - began < 0.9
+        assert 'data-testid="kpi-chart"' in second.text and "kpi-pending" not in second.text
 
 
 # --- one task through the real workflow ---------------------------------------------------------
@@ -500,3 +530,67 @@ async def test_the_task_form_completes_through_the_workflow_update(
     with Session(engine) as s:
         done = s.exec(select(Task).where(Task.id == prelim["id"])).one()
         assert done.status == "done" and done.completed_by == "dev-cs"
+
+
+async def test_customer_service_files_a_sample_request_from_a_form(api: httpx.AsyncClient,
+                                                                   engine: Engine) -> None:
+    await make_product(api, "TEA", stock=10, sample_limit=5)
+    await sign_in(api, "dev-cs")
+    form = {"customer.id": "c-7", "customer.name": "", "channel": "phone",
+            "items.0.sku": "TEA", "items.0.quantity": "9", "purpose": "trial",
+            "request_key": "k-1"}
+    r = await post_form(api, "/ui/samples/new", "/ui/samples/new", form)
+    assert r.status_code == 422 and 'data-testid="field-error"' in r.text  # the name is missing
+    assert 'value="c-7"' in r.text  # what was typed stays
+    form["customer.name"] = "王芳"
+    r = await post_form(api, "/ui/samples/new", "/ui/samples/new", form)
+    assert r.status_code == 422 and "at most 5 of TEA as samples" in r.text  # the API's rule
+    form["items.0.quantity"] = "2"
+    r = await post_form(api, "/ui/samples/new", "/ui/samples/new", form)
+    assert r.status_code == 303, r.text
+    case_url = r.headers["location"]
+    assert case_url.startswith("/ui/cases/sample/") and case_url.endswith("?note=created")
+    # The same form sent twice (a double click) files one request.
+    again = await post_form(api, "/ui/samples/new", "/ui/samples/new", form)
+    assert again.headers["location"] == case_url
+    with Session(engine) as s:
+        assert len(s.exec(select(Case).where(Case.kind == "sample")).all()) == 1
+    page = await api.get(case_url)
+    assert "王芳" in page.text and "Created." in page.text
+    await api.post("/ui/logout", data={"csrf_token": csrf_of(page.text)})
+    await sign_in(api, "dev-reviewer")
+    assert (await api.get("/ui/samples/new")).status_code == 403
+
+
+async def test_customer_service_answers_for_the_customer_and_cancels_from_the_case_page(
+        api: httpx.AsyncClient, engine: Engine) -> None:
+    await make_product(api, "TEA", stock=10, sample_limit=5)
+    r = await api.post("/api/v1/samples", headers=auth("channel"), json={
+        "customer": {"id": "c-1", "name": "Li Wei"}, "channel": "phone",
+        "items": [{"sku": "TEA", "quantity": 1}], "purpose": "trial"})
+    sid = r.json()["id"]
+    task = await open_task(api, sid, "sample.preliminary_review")
+    await sign_in(api, "dev-cs")
+    path = f"/ui/tasks/{task['id']}"
+    r = await post_form(api, path, path, {"decision": "request_info",
+                                          "request_info.question": "Which shop?"})
+    assert r.status_code == 200, r.text
+    case_path = f"/ui/cases/sample/{sid}"
+
+    async def waiting() -> bool:
+        return "提交客户补充信息" in (await api.get(case_path)).text
+
+    await eventually(waiting)
+    r = await post_form(api, case_path, f"{case_path}/actions/info", {"info.text": " "})
+    assert r.status_code == 422 and 'data-testid="action-error"' in r.text
+    r = await post_form(api, case_path, f"{case_path}/actions/info",
+                        {"info.text": "The Shanghai branch"})
+    assert r.status_code == 303 and r.headers["location"] == f"{case_path}?note=info_sent"
+    second = await open_task(api, sid, "sample.preliminary_review")
+    assert second["id"] != task["id"]
+    r = await post_form(api, case_path, f"{case_path}/actions/cancel",
+                        {"cancel.reason": "customer withdrew"})
+    assert r.status_code == 303
+    page = await api.get(case_path)
+    assert "已取消 Cancelled" in page.text and "customer withdrew" in page.text
+    assert "取消样品申请" not in page.text  # nothing left to cancel

@@ -24,24 +24,24 @@ def _nice_max(value: float) -> float:
 
 
 def kpi_bars(figures: Sequence[Kpi], title: str) -> Markup:
-    """One horizontal bar per KPI that has a scale (rates and scores), value at its end."""
+    """One bar per KPI that has a scale (rates and scores): its label above, value at its end.
+    Labels above bars keep the chart readable when it shrinks to a phone's width."""
     rows = [k for k in figures if k.scale is not None]
-    row_h, label_w, bar_w, width = 26, 300, 260, 640
-    height = 34 + row_h * max(len(rows), 1)
+    row_h, bar_w, width = 40, 520, 640
+    height = 30 + row_h * max(len(rows), 1)
     parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
              f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">'
              f"<title>{escape(title)}</title>"
              f'<text x="0" y="16" class="chart-title">{escape(title)}</text>']
     for i, k in enumerate(rows):
-        y = 30 + i * row_h
+        y = 28 + i * row_h
         scale = k.scale or 1.0
         share = 0.0 if k.value is None else max(0.0, min(1.0, k.value / scale))
-        parts.append(f'<text x="0" y="{y + 14}" class="chart-label">{escape(k.label)}</text>'
-                     f'<rect x="{label_w}" y="{y + 3}" width="{bar_w}" height="14" '
-                     f'class="chart-track"/>'
-                     f'<rect x="{label_w}" y="{y + 3}" width="{share * bar_w:.1f}" height="14" '
+        parts.append(f'<text x="0" y="{y + 12}" class="chart-label">{escape(k.label)}</text>'
+                     f'<rect x="0" y="{y + 18}" width="{bar_w}" height="14" class="chart-track"/>'
+                     f'<rect x="0" y="{y + 18}" width="{share * bar_w:.1f}" height="14" '
                      f'fill="{PALETTE[i % len(PALETTE)]}"><title>{escape(k.text())}</title></rect>'
-                     f'<text x="{label_w + bar_w + 8}" y="{y + 14}" class="chart-value">'
+                     f'<text x="{bar_w + 8}" y="{y + 30}" class="chart-value">'
                      f"{escape(k.text())}</text>")
     if not rows:
         parts.append('<text x="0" y="46" class="chart-label">—</text>')

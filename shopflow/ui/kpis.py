@@ -1,25 +1,24 @@
-"""The dashboard's KPIs for a period, read from the records every process writes (cases, tasks,
-orders, feedback requests). They follow API.md's list as far as those records go; the KPI report
-(``GET /reports/kpis``) is the reference. A process or the report module adds figures with
-``PROVIDERS.append(fn)``, ``fn(session, start, end) -> list[Kpi]``."""
+"""The dashboard's KPIs: the figures of the KPI report (``shopflow.activities.reports.
+compute_kpis``, the one definition behind ``GET /api/v1/reports/kpis`` and the stored reports),
+shaped for a chart and a table. Nothing is computed twice: this module only picks and labels."""
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
-from collections.abc import Callable
+import asyncio
+import contextlib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, func
-from sqlmodel import Session, col, select
+import structlog
+from sqlalchemy import Engine
 
 from shopflow.db import session_scope
-from shopflow.models import Case, FeedbackRequest, Order, Task
+from shopflow.models.types import utcnow
 
-SHIPPING_TASKS = ("sample.dispatch", "order.fulfil")
-CONVERSION_DAYS = 90
+log = structlog.get_logger(__name__)
+CACHE_SECONDS = 120.0  # the figures span days: two minutes old is fresh enough
 
 
 @dataclass(frozen=True)
@@ -47,126 +46,102 @@ class Kpi:
         return f"{self.value:g}"
 
 
-Provider = Callable[[Session, datetime, datetime], list[Kpi]]
-PROVIDERS: list[Provider] = []
+def _pct(value: Any) -> float | None:
+    return None if value is None else 100.0 * float(value)
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def figures_of(k: dict[str, Any]) -> list[Kpi]:
+    """The report's figures, in the order of API.md."""
+    o, r, c = k.get("orders", {}), k.get("returns", {}), k.get("complaints", {})
+    s, f = k.get("samples", {}), k.get("satisfaction", {})
+    return [
+        Kpi("order_processing", "订单处理时间(中位数) Order processing time, median", _num(
+            o.get("processing_hours_median")), "h",
+            f"p90 {o.get('processing_hours_p90') or '—'} h · {o.get('shipped', 0)} shipped"),
+        Kpi("on_time_shipment", "准时发货率 On-time shipment rate", _pct(o.get("on_time_rate")), "%",
+            f"{o.get('shipped_on_time', 0)} / {o.get('fulfilment_tasks', 0)}"),
+        Kpi("error_rate", "差错率 Error rate", _pct(o.get("error_rate")), "%",
+            f"{o.get('errors', 0)} / {o.get('shipped', 0)}"),
+        Kpi("return_rate", "退货率 Return rate", _pct(r.get("rate")), "%",
+            f"{r.get('count', 0)} returns"),
+        Kpi("complaints", "投诉数 Complaints", _num(c.get("count", 0)), "",
+            f"{c.get('escalations', 0)} escalations"),
+        Kpi("first_response", "首次响应(中位数) First response, median",
+            _num(c.get("first_response_hours_median")), "h", f"{c.get('responded', 0)} answered"),
+        Kpi("resolution_in_sla", "按时解决率 Resolved within SLA",
+            _pct(c.get("resolution_within_sla_rate")), "%",
+            f"{c.get('resolved_within_sla', 0)} / {c.get('resolved', 0)}"),
+        Kpi("sample_conversion", "样品转化率 Sample conversion", _pct(s.get("conversion_rate")),
+            "%", f"{s.get('converted', 0)} / {s.get('shipped', 0)} within "
+                 f"{s.get('window_days', 90)} days"),
+        Kpi("satisfaction", "满意度 Satisfaction (average)", _num(f.get("average")), "/5",
+            f"{f.get('answered', 0)} answers"),
+        Kpi("survey_response", "反馈回复率 Survey response rate", _pct(f.get("response_rate")), "%",
+            f"{f.get('answered', 0)} / {f.get('sent', 0)}"),
+    ]
 
 
 def compute(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:
-    with session_scope(engine, write=False) as session:
-        figures = _core(session, start, end)
-        staff = _staff(session, start, end)
-        for provider in PROVIDERS:
-            figures.extend(provider(session, start, end))
-    return {"figures": figures, "staff": staff, "start": start, "end": end}
+    """Figures and per-staff rows for [start, end). A failure leaves the dashboard standing."""
+    from shopflow.activities.reports import compute_kpis
+
+    began = time.perf_counter()
+    try:
+        with session_scope(engine, write=False) as session:
+            raw = compute_kpis(session, start, end)
+    except Exception as err:  # the KPI code is another module's; never take the page down
+        log.exception("KPIs could not be computed", error=repr(err))
+        return {"figures": [], "staff": [], "error": repr(err), "start": start, "end": end,
+                "seconds": time.perf_counter() - began}
+    return {"figures": figures_of(raw), "staff": raw.get("staff", []), "error": None,
+            "start": start, "end": end, "seconds": time.perf_counter() - began}
 
 
-def _hours(a: datetime, b: datetime) -> float:
-    return (b - a).total_seconds() / 3600
+class KpiBoard:
+    """The dashboard's KPIs, computed off the request path: a page gets the latest figures at
+    once and, when they are older than CACHE_SECONDS, starts one refresh in the background
+    (stale while revalidate). Only the very first request of a period waits, up to ``wait``
+    seconds; past that the page says the figures are being computed and reloads itself.
 
+    Why: the report's figures scan the period's records (over a second for 10,000 cases on a
+    small machine, see bench/ui_pages.py), while no page may take more than 300 ms."""
 
-def _median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
+    def __init__(self, wait: float = 0.1) -> None:
+        self.wait = wait
+        self._latest: dict[int, tuple[float, dict[str, Any]]] = {}
+        self._running: dict[int, asyncio.Task[None]] = {}
 
+    async def get(self, svc: Any, days: int) -> dict[str, Any] | None:
+        latest = self._latest.get(days)
+        if (latest is None or time.monotonic() - latest[0] >= CACHE_SECONDS) \
+                and days not in self._running:
+            task = asyncio.get_running_loop().create_task(self._refresh(svc, days))
+            self._running[days] = task
+            task.add_done_callback(lambda _: self._running.pop(days, None))
+        if latest is None and days in self._running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._running[days]), self.wait)
+            latest = self._latest.get(days)
+        return latest[1] if latest else None
 
-def _p90(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    async def _refresh(self, svc: Any, days: int) -> None:
+        end = utcnow()
+        result = await svc.db(compute, svc.engine, end - timedelta(days=days), end)
+        self._latest[days] = (time.monotonic(), result)
 
+    def clear(self) -> None:
+        """Forget every figure: the next page of each period waits (up to ``wait``)."""
+        self._latest.clear()
 
-def _pct(part: int, whole: int) -> float | None:
-    return 100.0 * part / whole if whole else None
+    def expire(self) -> None:
+        """Keep the figures but make them stale: the next page shows them and refreshes."""
+        self._latest = {k: (v[0] - CACHE_SECONDS, v[1]) for k, v in self._latest.items()}
 
-
-def _core(session: Session, start: datetime, end: datetime) -> list[Kpi]:
-    figures: list[Kpi] = []
-    opened = dict(session.exec(select(Case.kind, func.count()).where(
-        col(Case.created_at) >= start, col(Case.created_at) < end).group_by(Case.kind)).all())
-
-    # Time from intake to shipment: the case's creation to its dispatch / fulfilment task done.
-    shipped = session.exec(
-        select(Task.kind, Case.created_at, Task.completed_at)
-        .join(Case, col(Case.id) == col(Task.case_id))
-        .where(col(Task.kind).in_(SHIPPING_TASKS), Task.status == "done",
-               col(Task.completed_at) >= start, col(Task.completed_at) < end)).all()
-    lead: dict[str, list[float]] = defaultdict(list)
-    for kind, created, done in shipped:
-        if done is not None:
-            lead[kind].append(_hours(created, done))
-    for kind in SHIPPING_TASKS:
-        process = kind.split(".")[0]
-        figures.append(Kpi(f"{process}_processing_time", f"{'订单' if process == 'order' else '样品'}"
-                           f"处理时间(中位数) {process.capitalize()} intake to shipment, median",
-                           _median(lead[kind]), "h",
-                           f"p90 {_fmt(_p90(lead[kind]))} h · n={len(lead[kind])}"))
-
-    # On time: tasks done in the period before their due time and never escalated.
-    done_rows = session.exec(select(Task.kind, Task.due_at, Task.completed_at, Task.escalated)
-                             .where(Task.status == "done", col(Task.completed_at) >= start,
-                                    col(Task.completed_at) < end)).all()
-    on_time = [r for r in done_rows if r[2] is not None and r[2] <= r[1] and not r[3]]
-    ship_rows = [r for r in done_rows if r[0] in SHIPPING_TASKS]
-    ship_on_time = [r for r in on_time if r[0] in SHIPPING_TASKS]
-    figures.append(Kpi("on_time_shipment_rate", "准时发货率 On-time shipment rate",
-                       _pct(len(ship_on_time), len(ship_rows)), "%",
-                       f"{len(ship_on_time)} / {len(ship_rows)}"))
-    figures.append(Kpi("tasks_on_time_rate", "任务准时完成率 Tasks done on time",
-                       _pct(len(on_time), len(done_rows)), "%",
-                       f"{len(on_time)} / {len(done_rows)}"))
-
-    orders = opened.get("order", 0) or session.exec(select(func.count()).select_from(Order).where(
-        col(Order.created_at) >= start, col(Order.created_at) < end)).one()
-    figures.append(Kpi("return_rate", "退货率 Return rate (returns per order)",
-                       _pct(opened.get("return", 0), orders), "%",
-                       f"{opened.get('return', 0)} / {orders}"))
-    figures.append(Kpi("complaints", "投诉数 Complaints", float(opened.get("complaint", 0))))
-
-    # Sample conversion: samples of the period whose customer ordered within 90 days after.
-    sample_rows = session.exec(select(Case.customer_id, Case.created_at).where(
-        Case.kind == "sample", col(Case.created_at) >= start, col(Case.created_at) < end)).all()
-    customers = sorted({c for c, _ in sample_rows if c})
-    first_orders: dict[str, list[datetime]] = defaultdict(list)
-    for i in range(0, len(customers), 500):
-        for who, at in session.exec(select(Order.customer_id, Order.created_at).where(
-                col(Order.customer_id).in_(customers[i:i + 500]),
-                col(Order.created_at) >= start)).all():
-            first_orders[who].append(at)
-    window = timedelta(days=CONVERSION_DAYS)
-    converted = sum(1 for who, at in sample_rows
-                    if who and any(at <= o <= at + window for o in first_orders.get(who, ())))
-    figures.append(Kpi("sample_conversion", "样品转化率 Sample conversion (order within 90 days)",
-                       _pct(converted, len(sample_rows)), "%", f"{converted} / {len(sample_rows)}"))
-
-    # Satisfaction: the feedback forms sent in the period, and their answers.
-    forms = session.exec(select(FeedbackRequest.status, FeedbackRequest.response).where(
-        col(FeedbackRequest.created_at) >= start, col(FeedbackRequest.created_at) < end)).all()
-    scores = [float(r["satisfaction"]) for s, r in forms
-              if s == "answered" and isinstance(r, dict)
-              and isinstance(r.get("satisfaction"), int | float)]
-    figures.append(Kpi("satisfaction", "满意度 Satisfaction (average)",
-                       statistics.fmean(scores) if scores else None, "/5",
-                       f"n={len(scores)}"))
-    figures.append(Kpi("feedback_response_rate", "反馈回复率 Feedback response rate",
-                       _pct(sum(1 for s, _ in forms if s == "answered"), len(forms)), "%",
-                       f"{sum(1 for s, _ in forms if s == 'answered')} / {len(forms)}"))
-    return figures
-
-
-def _staff(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    rows = session.exec(select(Task.completed_by, Task.created_at, Task.completed_at, Task.due_at,
-                               Task.escalated)
-                        .where(Task.status == "done", col(Task.completed_by).is_not(None),
-                               col(Task.completed_at) >= start, col(Task.completed_at) < end)
-                        ).all()
-    per: dict[str, list[tuple[float, bool]]] = defaultdict(list)
-    for who, created, done, due, escalated in rows:
-        if who and done is not None:
-            per[who].append((_hours(created, done), escalated or done > due))
-    out = [{"name": who, "done": len(v), "median_hours": _median([h for h, _ in v]),
-            "overdue": sum(1 for _, late in v if late)} for who, v in per.items()]
-    return sorted(out, key=lambda r: (-r["done"], r["name"]))[:20]
-
-
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
+    async def settled(self) -> None:
+        """Until no refresh runs (benchmarks and tests)."""
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)

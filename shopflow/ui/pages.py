@@ -4,6 +4,7 @@ cookie, sign-in checks, CSRF checks, and the route class that turns errors into 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from shopflow.api.auth import User
 from shopflow.api.deps import Services
 from shopflow.api.errors import ApiError, from_temporal
 from shopflow.models.types import utcnow
+from shopflow.ui.kpis import KpiBoard
 from shopflow.ui.labels import label
 from shopflow.ui.session import COOKIE, CSRF_FIELD, Signer, UiSession, csrf_ok, still_valid
 
@@ -59,10 +61,11 @@ class CsrfFailed(Exception):
 class UiState:
     def __init__(self, signer: Signer) -> None:
         self.signer = signer
+        self.kpis = KpiBoard()
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
                                autoescape=select_autoescape(default=True, default_for_string=True),
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-        self.env.globals.update(label=label, static=_static, qs=_qs, is_url=_is_url)
+        self.env.globals.update(label=label, static=_static, qs=_qs, is_url=_is_url, is_iso=_is_iso)
         self.env.filters.update(dt=_dt, due=_due, pretty=_pretty, humankey=_humankey)
 
 
@@ -218,6 +221,14 @@ def _qs(base: dict[str, Any], **changes: Any) -> str:
 
 def _is_url(value: object) -> bool:
     return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _is_iso(value: object) -> bool:
+    """An ISO 8601 timestamp (as the workflows write them), shown as a time."""
+    return isinstance(value, str) and bool(_ISO.match(value)) and _as_dt(value) is not None
 
 
 def _as_dt(value: Any) -> datetime | None:

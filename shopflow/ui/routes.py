@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -23,8 +22,7 @@ from shopflow.api.routers.tasks import _may_act as may_act
 from shopflow.api.routers.tasks import _set_claim as set_claim
 from shopflow.api.routers.tasks import complete_as
 from shopflow.models.schemas import TaskComplete
-from shopflow.models.types import utcnow
-from shopflow.ui import actions, decisions, documents, kpis, queries
+from shopflow.ui import actions, decisions, documents, queries
 from shopflow.ui.charts import kpi_bars, throughput
 from shopflow.ui.pages import (
     PageRoute,
@@ -366,6 +364,8 @@ async def create_sample(request: Request) -> Response:
                             qualification_docs=[d for d in docs if d["name"] or d["url"]])
     except ValidationError as err:
         errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in err.errors()}
+        errors[""] = "请修改以下内容 Please correct: " + "; ".join(
+            f"{k}: {m}" for k, m in errors.items())
         return await _sample_form(request, 422, values=form, errors=errors)
     svc = svc_of(request)
     try:
@@ -392,13 +392,12 @@ async def dashboard(request: Request,
         raise _forbidden("看板仅限运营 The dashboard is for operations (ops)")
     svc = svc_of(request)
     data = await svc.db(queries.dashboard, svc.engine, days)
-    end = utcnow()
-    figures = await svc.db(kpis.compute, svc.engine, end - timedelta(days=period), end)
+    figures = await ui(request).kpis.get(svc, period)
     return render(request, "dashboard.html", section="dashboard", period=period, days=days,
                   kpi=figures, throughput_svg=throughput(
                       data["day_labels"], data["created"], data["closed"],
                       f"每日开案与结案 Cases opened and closed per day (last {days} days)"),
-                  kpi_svg=kpi_bars(figures["figures"],
+                  kpi_svg=kpi_bars(figures["figures"] if figures else [],
                                    f"关键指标 Key figures, last {period} days"),
                   **data)
 

@@ -1,0 +1,274 @@
+"""The pages in a real browser: Debian's chromium driven by Playwright against the app served by
+uvicorn over real HTTP, with a worker and a time-skipping Temporal server behind it.
+
+A sample travels from the customer-service check to dispatch the way its people would do it:
+sign in with a token, claim, decide (a wrong quantity first, shown inline), print the slip, ship,
+and ops finds the case on the dashboard and reads its timeline. Screenshots of every page land in
+var/screenshots/. Without /usr/bin/chromium the tests skip (and fail with CI=true)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from shopflow.api.app import create_app
+from shopflow.settings import Settings
+from tests.helpers import auth, make_product
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+SHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+
+
+def need_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    reason = (f"{CHROMIUM} is missing: install it with `apt-get install chromium "
+              "fonts-wqy-microhei` (make test does, as root)")
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+class _Server(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # Ctrl-C belongs to pytest, not to this in-process server
+
+
+@pytest.fixture
+async def live(settings: Settings, engine: Engine, client: Client,
+               worker: Worker) -> AsyncIterator[str]:
+    """The whole app on a free port of 127.0.0.1, served by uvicorn in this event loop."""
+    need_chromium()
+    app = create_app(settings, engine=engine, client=client)
+    app.state.ui.kpis.wait = 30  # a handful of rows: the dashboard shows its figures at once
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    for _ in range(500):
+        if server.started or serving.done():
+            break
+        await asyncio.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 10)
+        sock.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    need_chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture
+async def http(live: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live, timeout=20) as c:
+        yield c
+
+
+async def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def person(browser: Any, live: str, token: str, **context: Any) -> Any:
+    """A browser of its own (its own cookies), signed in through the sign-in page."""
+    ctx = await browser.new_context(locale="zh-CN", **context)
+    ctx.set_default_timeout(15_000)
+    page = await ctx.new_page()
+    await page.goto(f"{live}/ui/")
+    assert "/ui/login" in page.url
+    await page.fill("input[name=token]", token)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{live}/ui/inbox")
+    return page
+
+
+async def reload_until(page: Any, selector: str, tries: int = 60) -> Any:
+    """The inbox is a read-model the worker writes: reload until the row is there."""
+    for _ in range(tries):
+        if await page.locator(selector).count():
+            return page.locator(selector).first
+        await asyncio.sleep(0.25)
+        await page.reload()
+    raise AssertionError(f"{selector} never appeared on {page.url}")
+
+
+async def no_sideways_scroll(page: Any) -> None:
+    width = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert width <= 1, f"{page.url} scrolls sideways by {width}px on a phone-width screen"
+
+
+async def test_a_sample_travels_through_the_pages(live: str, browser: Any,
+                                                  http: httpx.AsyncClient) -> None:
+    await make_product(http, "TEA", stock=10, sample_limit=5)  # type: ignore[arg-type]
+    await make_product(http, "CUP", stock=4, sample_limit=3)  # type: ignore[arg-type]
+    r = await http.post("/api/v1/samples", headers=auth("channel"), json={
+        "customer": {"id": "c-88", "name": "李伟 Li Wei", "company": "西湖茶社",
+                     "address": "杭州市西湖路 1 号", "phone": "13800000000",
+                     "email": "li@example.com"},
+        "channel": "phone", "items": [{"sku": "TEA", "quantity": 3}, {"sku": "CUP", "quantity": 2}],
+        "purpose": "茶馆试用 trial for our tea house",
+        "qualification_docs": [{"name": "营业执照 business licence",
+                                "url": "https://example.com/licence.pdf"}]})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+
+    # Customer service: the sign-in page, then the preliminary check from the inbox.
+    login_ctx = await browser.new_context(locale="zh-CN")
+    login = await login_ctx.new_page()
+    await login.goto(f"{live}/ui/")
+    await shot(login, "01-sign-in")
+    await login.fill("input[name=token]", "dev-nobody")
+    await login.click("button[type=submit]")
+    assert "This token is not valid" in await login.text_content("[data-testid=login-error]")
+    await login_ctx.close()
+
+    cs = await person(browser, live, "dev-cs")
+    row = await reload_until(cs, f"tr[data-task^='sample-{sid}:'] a[href^='/ui/tasks/']")
+    await shot(cs, "02-inbox-cs")
+    await row.click()
+    await cs.check("input[name=decision][value=approve]")
+    await cs.click("form[data-decision-form] button[type=submit]")
+    await cs.wait_for_selector("[data-testid=task-result]")
+
+    # The reviewer: claims the review, sees what to decide on, gets a wrong quantity refused
+    # inline, then approves part of the request.
+    reviewer = await person(browser, live, "dev-reviewer")
+    row_sel = f"tr[data-task^='sample-{sid}:']"
+    await reload_until(reviewer, row_sel)
+    await reviewer.click(f"{row_sel} button:has-text('Claim')")
+    await reviewer.wait_for_selector("p.note")
+    assert "Task claimed" in await reviewer.text_content("p.note")
+    await shot(reviewer, "03-inbox-reviewer-claimed")
+    await reviewer.click(f"{row_sel} a:has-text('Open')")
+    await reviewer.wait_for_selector("[data-testid=credit-rating]")
+    assert (await reviewer.text_content("[data-testid=credit-rating]")).strip() == "B"
+    assert "0 单 orders" in await reviewer.text_content("[data-testid=purchase-history]")
+    stock = await reviewer.text_content("[data-testid=stock-available]")
+    assert "TEA" in stock and "10" in stock and "CUP" in stock
+    review_url = reviewer.url
+
+    # The form follows the decision: a reason only for reject, quantities only for approve.
+    await reviewer.check("input[name=decision][value=reject]")
+    assert await reviewer.is_visible("textarea[name='reject.reason']")
+    assert not await reviewer.is_visible("input[name='approve.items.0']")
+    await reviewer.check("input[name=decision][value=approve]")
+    assert not await reviewer.is_visible("textarea[name='reject.reason']")
+    await reviewer.fill("input[name='approve.items.0']", "5")
+    await reviewer.fill("input[name='approve.items.1']", "")
+    await shot(reviewer, "04-task-review")
+    await reviewer.click("form[data-decision-form] button[type=submit]")
+    error = reviewer.locator("#err-approve\\.items\\.0")
+    await error.wait_for()
+    assert "5 of TEA is more than the 3 requested" in await error.text_content()
+    assert await reviewer.get_attribute("input[name='approve.items.0']", "aria-invalid") == "true"
+    assert await reviewer.input_value("input[name='approve.items.0']") == "5"  # kept as typed
+    await shot(reviewer, "05-task-review-error-inline")
+    await reviewer.fill("input[name='approve.items.0']", "2")
+    await reviewer.click("form[data-decision-form] button[type=submit]")
+    await reviewer.wait_for_selector("[data-testid=task-result]")
+    result = await reviewer.text_content("[data-testid=result-data]")
+    assert "TEA" in result and "2" in result and "CUP" not in result  # only TEA, 2 of it
+    assert "批准 Approve" in await reviewer.text_content("[data-testid=result-decision]")
+    await shot(reviewer, "06-task-review-result")
+
+    # The warehouse: may not open the review (403 page), prints the slip, ships.
+    warehouse = await person(browser, live, "dev-warehouse")
+    response = await warehouse.goto(review_url)
+    assert response is not None and response.status == 403
+    assert "无权访问 Forbidden" in await warehouse.text_content("h1")
+    await shot(warehouse, "07-forbidden-403")
+    await warehouse.goto(f"{live}/ui/inbox")
+    row = await reload_until(warehouse, "tr[data-task$=':sample.dispatch'] a[href^='/ui/tasks/']")
+    await warehouse.set_viewport_size(PHONE)  # the inbox on a phone: rows become cards
+    await no_sideways_scroll(warehouse)
+    await shot(warehouse, "08-phone-inbox-warehouse")
+    await warehouse.set_viewport_size({"width": 1280, "height": 720})
+    await row.click()
+    async with warehouse.context.expect_page() as new_tab:
+        await warehouse.click("[data-testid=doc-slip]")
+    slip = await new_tab.value
+    await slip.wait_for_load_state()
+    slip_text = await slip.text_content("body")
+    assert "样品发货单" in slip_text and "杭州市西湖路 1 号" in slip_text and "TEA" in slip_text
+    assert "CUP" not in slip_text  # not approved, not packed
+    await shot(slip, "09-sample-slip")
+    await slip.close()
+    await warehouse.fill("input[name='shipped.courier']", "顺丰速运 SF Express")
+    await warehouse.fill("input[name='shipped.tracking_no']", "SF1234567890")
+    await shot(warehouse, "10-task-dispatch")
+    await warehouse.click("form[data-decision-form] button[type=submit]")
+    await warehouse.wait_for_selector("[data-testid=task-result]")
+    assert "SF1234567890" in await warehouse.text_content("[data-testid=result-data]")
+    await shot(warehouse, "11-task-dispatch-result")
+
+    # Ops: the dashboard shows the case waiting for feedback; its page has the whole timeline.
+    ops = await person(browser, live, "dev-ops")
+    await ops.goto(f"{live}/ui/dashboard")
+    table = await ops.text_content("[data-testid=open-by-stage]")
+    assert "样品 Sample" in table and "等待反馈 Awaiting feedback 1" in " ".join(table.split())
+    assert await ops.locator("[data-testid=kpi-chart] svg rect").count() > 0
+    assert await ops.locator("[data-testid=throughput-chart] svg").count() == 1
+    await shot(ops, "12-dashboard")
+    await ops.click("a.chip:has-text('Awaiting feedback')")
+    await ops.click(f"a[href='/ui/cases/sample/{sid}']")
+    await ops.wait_for_selector("[data-testid=timeline]")
+    timeline = " ".join((await ops.text_content("[data-testid=timeline]")).split())
+    for expected in ("已提交 Submitted", "任务完成 Task completed", "sample.review: approve",
+                     "SF1234567890", "dev-warehouse"):
+        assert expected in timeline, expected
+    assert "SF1234567890" in await ops.text_content("[data-testid=shipment]")
+    href = await ops.get_attribute("[data-testid=temporal-link]", "href")
+    assert href is not None and href.endswith(f"/workflows/sample-{sid}")
+    await shot(ops, "13-case-timeline")
+
+    # The same pages on a phone-width screen.
+    phone = await person(browser, live, "dev-ops", viewport=PHONE, is_mobile=True,
+                         device_scale_factor=2)
+    for path, name in ((f"/ui/cases/sample/{sid}", "14-phone-case"),
+                       ("/ui/cases", "15-phone-cases"), ("/ui/dashboard", "16-phone-dashboard")):
+        await phone.goto(f"{live}{path}")
+        await no_sideways_scroll(phone)
+        await shot(phone, name)
+
+
+async def test_signing_out_in_the_browser_ends_the_session(live: str, browser: Any) -> None:
+    page = await person(browser, live, "dev-reviewer")
+    assert "dev-reviewer" in await page.text_content("[data-testid=whoami]")
+    await page.click("header button:has-text('Sign out')")
+    await page.wait_for_url(f"{live}/ui/login?note=signed_out")
+    cookies = await page.context.cookies()
+    assert all(c["httpOnly"] and c["sameSite"] == "Lax" for c in cookies if c["name"] == "shopflow_ui")
+    await page.goto(f"{live}/ui/inbox")
+    assert "/ui/login" in page.url
