@@ -166,3 +166,27 @@ async def test_openapi_describes_the_notices_routes(api: httpx.AsyncClient) -> N
     assert "post" in paths["/api/v1/notices/{notice_id}/resend"]
     params = {p["name"] for p in paths["/api/v1/notices"]["get"]["parameters"]}
     assert {"case_id", "status", "page", "page_size"} <= params
+
+
+async def test_channel_follows_the_profile_preference_and_the_request_channel(
+        api: httpx.AsyncClient, engine: Engine, smtp: SmtpServer) -> None:
+    await make_product(api, "TEA", stock=10, sample_limit=5)
+    r = await api.put("/api/v1/customers/c-sms", headers=auth("cs"),
+                      json={"name": "Wang Fang", "phone": "13900000000",
+                            "preferred_channel": "sms"})
+    assert r.status_code == 200 and r.json()["preferred_channel"] == "sms"
+    error(await api.put("/api/v1/customers/c-sms", headers=auth("cs"),
+                        json={"preferred_channel": "fax"}), 422)
+    by_pref = await submit(api, "c-sms", "wang@example.com")
+    r = await api.post("/api/v1/samples", headers=auth("cs"), json={
+        "customer": {"id": "c-phone", "name": "Zhao Lei", "email": "zhao@example.com",
+                     "phone": "13700000000"},
+        "channel": "phone", "items": [{"sku": "TEA", "quantity": 1}], "purpose": "trial"})
+    assert r.status_code == 201, r.text
+    by_phone = r.json()["id"]
+    # The default SMS adapter only logs: the outbox records the notice as logged.
+    pref = await eventually(lambda: settled(engine, by_pref, "logged"))
+    phone = await eventually(lambda: settled(engine, by_phone, "logged"))
+    assert (pref.channel, pref.recipient) == ("sms", "13900000000")
+    assert (phone.channel, phone.recipient) == ("sms", "13700000000")
+    assert smtp.inbox.messages == []
