@@ -61,7 +61,7 @@ def build_activities(engine: Engine, settings: Settings,
         # Activities that start other processes use the worker's own client.
         ComplaintActivities(engine, settings, client),
         FollowupActivities(engine, settings, client),
-        CareActivities(engine, settings),
+        CareActivities(engine, settings, client),
         ReportActivities(engine, settings),
     ]
     functions = []

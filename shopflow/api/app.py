@@ -20,11 +20,14 @@ from shopflow.api.errors import error_response, install_error_handlers
 from shopflow.api.metrics import LATENCY, REQUESTS, TASKS
 from shopflow.api.routers import (
     catalogue,
+    complaints,
     customers,
     feedback,
+    followups,
     health,
     notices,
     orders,
+    reports,
     samples,
     shipments,
     tasks,
@@ -59,7 +62,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     install_error_handlers(app)
 
     v1 = APIRouter(prefix="/api/v1")
-    for module in (catalogue, customers, samples, tasks, notices, orders, shipments):
+    for module in (catalogue, customers, samples, tasks, notices, orders, shipments,
+                   complaints, followups, reports):
         v1.include_router(module.router)
     v1.include_router(feedback.api_router)
     app.include_router(v1)
