@@ -8,7 +8,7 @@ Definitions (the period is [start, end), times in UTC):
 - on-time shipment rate: ``order.fulfil`` tasks completed (shipped) in the period by their due
   time / all completed in the period.
 - error rate: (lost outbound parcels that left in the period + returns opened in the period
-  for a wrong or missing item) / orders shipped in the period.
+  for a wrong or missing item, by the words of their reason) / orders shipped in the period.
 - return rate by reason: returns opened in the period per reason / orders shipped in the period.
 - complaints (filed in the period): count, first-response time (hours, median and mean),
   resolution rate within SLA (resolved within the resolution clock in every round / resolved),
@@ -46,8 +46,9 @@ from shopflow.workflows.care import ReportGenerate
 from shopflow.workflows.shared import Act
 
 CONVERSION_WINDOW = timedelta(days=90)
-ERROR_RETURN_REASONS = frozenset({"wrong_item", "missing_item", "wrong_items", "missing_items",
-                                  "wrong", "missing"})
+# A return's reason is free text: these words mark a fulfilment error (wrong or missing item).
+ERROR_REASON_WORDS = ("wrong", "missing", "not what i ordered", "错发", "发错", "漏发", "少发",
+                      "缺件", "少件")
 NOT_STAFF = frozenset({"system", "customer", ""})
 
 
@@ -150,7 +151,7 @@ def _returns(session: Session, start: datetime, end: datetime, shipped: int) -> 
         for r in session.exec(select(model).where(model.created_at >= start,
                                                   model.created_at < end)).all():
             by_reason[str(getattr(r, "reason", "") or "unspecified")] += 1
-    errors = sum(n for reason, n in by_reason.items() if reason.lower() in ERROR_RETURN_REASONS)
+    errors = sum(n for reason, n in by_reason.items() if is_fulfilment_error(reason))
     return {
         "count": sum(by_reason.values()),
         "rate": rate(sum(by_reason.values()), shipped),
@@ -158,6 +159,11 @@ def _returns(session: Session, start: datetime, end: datetime, shipped: int) -> 
                       for reason, n in sorted(by_reason.items())},
         "_errors": errors,
     }
+
+
+def is_fulfilment_error(reason: str) -> bool:
+    text = reason.lower().replace("_", " ")
+    return any(word in text for word in ERROR_REASON_WORDS)
 
 
 def _complaints(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
