@@ -1,0 +1,72 @@
+"""Customer care meets orders: a delivered order starts ``followup-<order_no>`` by itself, and a
+complaint about an order shows on the order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from temporalio.testing import WorkflowEnvironment
+
+from shopflow.models import Notice
+from tests.helpers import auth, case, complete, eventually, make_product, open_task, wait_case
+
+pytestmark = pytest.mark.asyncio
+
+
+async def delivered_order(api: httpx.AsyncClient, order_no: str) -> dict[str, Any]:
+    await make_product(api, "TEA", stock=10)
+    r = await api.post("/api/v1/orders", headers=auth("channel"), json={
+        "order_no": order_no, "channel": "web",
+        "customer": {"id": "c-9", "name": "Li Wei", "email": "li@example.com",
+                     "phone": "13800000000"},
+        "items": [{"sku": "TEA", "quantity": 2, "unit_price": 68.0}],
+        "shipping_address": {"name": "Li Wei", "phone": "13800000000", "line1": "1 West Lake Rd",
+                             "city": "Hangzhou", "region": "Zhejiang", "postcode": "310000"},
+        "payment_method": "online"})
+    assert r.status_code == 201, r.text
+    r = await api.post(f"/api/v1/orders/{order_no}/payments", headers=auth("channel"),
+                       json={"transaction_id": f"PAY-{order_no}", "amount": 136.0})
+    assert r.status_code == 201, r.text
+    task = await open_task(api, order_no, "order.fulfil")
+    r = await complete(api, task, "shipped", courier="SF Express", tracking_no=f"SF-{order_no}")
+    assert r.status_code == 200, r.text
+    r = await api.post(f"/api/v1/shipments/SF-{order_no}/events", headers=auth("warehouse"),
+                       json={"type": "delivered", "note": "signed"})
+    assert r.status_code == 201, r.text
+    return await wait_case(api, f"/api/v1/orders/{order_no}", lambda o: o["status"] == "completed")
+
+
+async def test_delivered_order_starts_its_follow_up(
+        api: httpx.AsyncClient, tenv: WorkflowEnvironment, engine: Engine) -> None:
+    order = await delivered_order(api, "WEB-77")
+    assert order["followup"]["workflow_id"] == "followup-WEB-77"
+    assert order["followup"]["status"] == "started"
+    f = await case(api, "/api/v1/followups/followup-WEB-77")
+    assert (f["workflow_id"], f["order_no"], f["reason"], f["customer_id"]) == (
+        "followup-WEB-77", "WEB-77", "delivered", "c-9")
+    assert f["items"] == [{"sku": "TEA", "quantity": 2}]
+    await tenv.sleep(timedelta(days=7, hours=1))
+    await wait_case(api, "/api/v1/followups/followup-WEB-77",
+                    lambda c: (c.get("feedback") or {}).get("status") == "requested")
+
+    def sent() -> list[tuple[str, str]]:
+        with Session(engine) as s:
+            return [(n.kind, n.recipient) for n in s.exec(
+                select(Notice).where(Notice.case_id == "followup-WEB-77"))]
+
+    await eventually(lambda: sent() == [("followup_feedback_request", "li@example.com")])
+
+
+async def test_a_complaint_about_an_order_shows_on_the_order(api: httpx.AsyncClient) -> None:
+    await delivered_order(api, "WEB-78")
+    r = await api.post("/api/v1/complaints", headers=auth("channel"), json={
+        "customer": {"id": "c-9", "name": "Li Wei"}, "order_no": "WEB-78",
+        "category": "delivery", "description": "The box was crushed.", "channel": "web"})
+    assert r.status_code == 201, r.text
+    order = await case(api, "/api/v1/orders/WEB-78")
+    assert [(c["id"], c["category"]) for c in order["complaints"]] == [(r.json()["id"], "delivery")]
