@@ -12,7 +12,9 @@ from shopflow.api.auth import User
 from shopflow.api.deps import Services
 from shopflow.ui.decisions import FormField
 
-Run = Callable[[Services, User, str, dict[str, str]], Awaitable[str]]  # -> a note code
+# (services, user, case id, the form's values by field name; "_key": a one-time key per form,
+# for Idempotency-Key) -> a note code for the page it redirects to
+Run = Callable[[Services, User, str, dict[str, str]], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -25,9 +27,13 @@ class CaseAction:
     run: Run
     shown: Callable[[dict[str, Any]], bool] = lambda case: True
     style: str = "primary"
+    fields_for: Callable[[dict[str, Any]], tuple[FormField, ...]] | None = None  # from the case
 
     def input(self, f: FormField) -> str:
         return f"{self.name}.{f.name}"
+
+    def form_fields(self, case: dict[str, Any]) -> tuple[FormField, ...]:
+        return self.fields_for(case) if self.fields_for else self.fields
 
 
 ACTIONS: dict[tuple[str, str], CaseAction] = {}
@@ -70,3 +76,63 @@ register(CaseAction(
     (FormField("reason", "原因 Reason", "textarea"),), _sample_cancel,
     shown=lambda case: not case.get("closed_at") and not case.get("shipment")
     and case.get("stage") in ("preliminary_review", "review", "dispatch"), style="danger"))
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+async def _order_payment(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
+    from shopflow.api.routers.orders import record_payment
+    from shopflow.models.order_schemas import PaymentIn
+
+    body = PaymentIn(transaction_id=values.get("transaction_id", ""),
+                     amount=values.get("amount", "") or "0")  # type: ignore[arg-type]
+    await record_payment(case_id, body, svc, user, values.get("_key") or None)
+    return "payment_recorded"
+
+
+async def _order_cancel(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
+    from shopflow.api.routers.orders import cancel_order
+    from shopflow.models.order_schemas import OrderCancel
+
+    await cancel_order(case_id, OrderCancel(reason=values.get("reason", "")), svc, user)
+    return "cancelled"
+
+
+async def _shipment_event(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
+    from shopflow.api.routers.shipments import shipment_event
+    from shopflow.models.order_schemas import ShipmentEventIn
+
+    body = ShipmentEventIn(type=values.get("type", ""), note=values.get("note", ""))  # type: ignore[arg-type]
+    await shipment_event(values.get("tracking_no", ""), body, svc, user, values.get("_key") or None)
+    return "shipment_event"
+
+
+def _open_shipments(case: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in case.get("shipments") or [] if isinstance(s, dict)
+            and s.get("tracking_no") and s.get("status") not in ("delivered", "lost")]
+
+
+def _shipment_fields(case: dict[str, Any]) -> tuple[FormField, ...]:
+    parcels = tuple((s["tracking_no"], f"{s.get('courier', '')} {s['tracking_no']}")
+                    for s in _open_shipments(case))
+    return (FormField("tracking_no", "包裹 Parcel", "select", True, options=parcels),
+            FormField("type", "事件 Event", "select", True, options=(
+                ("in_transit", "运输中 In transit"), ("delivered", "已签收 Delivered"),
+                ("delayed", "延误 Delayed"), ("lost", "丢失 Lost"))),
+            FormField("note", "备注 Note"))
+
+
+register(CaseAction(
+    "order", "payment", "登记付款 Record the payment", ("channel", "finance"),
+    (FormField("transaction_id", "交易号 Transaction ID", required=True),
+     FormField("amount", "金额 Amount", "number", True)), _order_payment,
+    shown=lambda case: case.get("payment_method") == "online" and not case.get("payments")
+    and not case.get("closed_at") and not case.get("shipments")))
+register(CaseAction(
+    "order", "shipment", "物流事件 Parcel event", ("warehouse", "channel"), (), _shipment_event,
+    shown=lambda case: bool(_open_shipments(case)) and not case.get("closed_at"),
+    fields_for=_shipment_fields))
+register(CaseAction(
+    "order", "cancel", "取消订单 Cancel the order", ("cs", "ops"),
+    (FormField("reason", "原因 Reason", "textarea", True),), _order_cancel,
+    shown=lambda case: not case.get("closed_at") and not case.get("shipments"), style="danger"))

@@ -110,7 +110,13 @@ for _form in (
              hint="按发货单打包并发货 Pack as the slip says, then ship."),
     TaskForm("sample.feedback_problem", (RESOLVED,)),
     # The decisions of API.md for the other processes; their owners may refine these.
-    TaskForm("order.fulfil", (SHIPPED,), documents=("picklist", "packing_slip"), extra_json=True),
+    TaskForm("order.fulfil", (SHIPPED,), documents=("pick_list", "packing_slip"),
+             hint="按拣货单拣货、装箱后发货 Pick as the pick list says, pack with the packing slip, "
+                  "then ship."),
+    TaskForm("order.lost_parcel", (
+        Decision("reship", title="重新发货 Reship (reserve the items again)"),
+        Decision("refund", title="退款 Refund what was paid", style="danger"),
+    ), hint="包裹丢失:选择重新发货或退款 The parcel is lost: reship or refund."),
     TaskForm("followup.problem", (RESOLVED,), extra_json=True),
     TaskForm("return.review", (Decision("approve"), Decision("reject", (REASON,), style="danger")),
              extra_json=True),

@@ -70,3 +70,23 @@ register(Document("sample", "slip", "样品发货单 Sample shipping slip", _sam
                                          for i in case.get("items") or [] if isinstance(i, dict))))
 register(Document("sample", "dossier", "样品档案 Sample dossier", _sample_dossier, _SAMPLE_READERS,
                   shown=lambda case: bool(case.get("closed_at"))))
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+def _order_doc(name: str) -> Render:
+    async def render(request: Request, svc: Services, user: User, case_id: str) -> Response:
+        from shopflow.api.routers import orders
+
+        return await getattr(orders, name)(case_id, request, svc, user)  # type: ignore[no-any-return]
+
+    return render
+
+
+_PICKERS = ("warehouse", "cs", "ops")
+register(Document("order", "pick_list", "拣货单 Pick list", _order_doc("pick_list"), _PICKERS,
+                  shown=lambda case: not case.get("closed_at")))
+register(Document("order", "packing_slip", "装箱单 Packing slip", _order_doc("packing_slip"),
+                  _PICKERS, shown=lambda case: not case.get("closed_at")))
+register(Document("order", "invoice", "发票 Invoice", _order_doc("invoice"),
+                  ("channel", "cs", "finance", "ops"), shown=lambda case: bool(case.get("invoice"))))

@@ -46,6 +46,8 @@ NOTES = {  # ?note=… after a redirect: fixed texts only, never echoed input
     "task_not_open": "该任务已关闭 This task is closed already.",
     "info_sent": "已提交客户的补充信息 The customer's answer was sent to the case.",
     "cancelled": "已取消 The case is cancelled.",
+    "payment_recorded": "已登记付款 The payment is recorded.",
+    "shipment_event": "已登记物流事件 The parcel event is recorded.",
     "created": "已创建 Created.",
 }
 

@@ -264,6 +264,7 @@ async def _case(request: Request, user: User, kind: str, case_id: str, status: i
     return render(request, "case.html", status, section="cases",
                   temporal=temporal_url(svc, case["workflow_id"]),
                   docs=documents.of_case(case, user), case_actions=actions.of_case(case, user),
+                  request_key=uuid.uuid4().hex,
                   action_errors=action_errors or {}, values=values or {},
                   other={k: v for k, v in case.items() if k not in shown and v not in (None, "", [], {})},
                   **data)
@@ -278,7 +279,9 @@ async def case_action(request: Request, kind: str, case_id: str, name: str) -> R
         raise ApiError(404, "not_found", f"no action {name} for {kind} cases")
     if not user.has(*action.roles):
         raise _forbidden(f"role {user.role} may not do this")
-    values = {f.name: form.get(action.input(f), "").strip() for f in action.fields}
+    prefix = f"{name}."
+    values = {k[len(prefix):]: v.strip() for k, v in form.items() if k.startswith(prefix)}
+    values["_key"] = form.get("request_key", "")
     svc = svc_of(request)
     try:
         note = await action.run(svc, user, case_id, values)
