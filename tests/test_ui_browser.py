@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -272,3 +273,14 @@ async def test_signing_out_in_the_browser_ends_the_session(live: str, browser: A
     assert all(c["httpOnly"] and c["sameSite"] == "Lax" for c in cookies if c["name"] == "shopflow_ui")
     await page.goto(f"{live}/ui/inbox")
     assert "/ui/login" in page.url
+
+
+async def test_without_chromium_these_tests_skip_with_a_reason_but_fail_on_ci(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        need_chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        need_chromium()
