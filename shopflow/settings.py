@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     courier_sim_latency: Duration = timedelta(0)
     courier_sim_seed: int | None = None
     courier_sim_transit_days: int = Field(default=3, ge=0, le=60)
+    # Returns: where customers send their parcels (the approval notice says so).
+    return_address: str = "Shopflow 退货仓 Returns, 1 Warehouse Rd, Hangzhou 310000"
 
     @property
     def is_dev(self) -> bool:

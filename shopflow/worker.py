@@ -21,6 +21,7 @@ from shopflow.activities.notices import NoticeActivities
 from shopflow.activities.orders import OrderActivities
 from shopflow.activities.payments import PaymentActivities
 from shopflow.activities.reports import ReportActivities
+from shopflow.activities.returns import ReturnActivities
 from shopflow.activities.shipping import ShippingActivities
 from shopflow.activities.tasks import TaskActivities
 from shopflow.logs import LogContextInterceptor
@@ -32,9 +33,10 @@ from shopflow.workflows.complaint import ComplaintWorkflow
 from shopflow.workflows.feedback_follow_up import FeedbackFollowUp
 from shopflow.workflows.notice_resend import NoticeResend
 from shopflow.workflows.order_fulfilment import OrderFulfilment
+from shopflow.workflows.return_handling import ReturnHandling
 from shopflow.workflows.sample_approval import SampleApproval
 
-WORKFLOWS = [SampleApproval, OrderFulfilment, NoticeResend,
+WORKFLOWS = [SampleApproval, OrderFulfilment, ReturnHandling, NoticeResend,
              ComplaintWorkflow, FeedbackFollowUp, *CARE_WORKFLOWS]
 
 # Shared dataclasses and the base classes hold no per-run state: import them once for all runs
@@ -57,6 +59,7 @@ def build_activities(engine: Engine, settings: Settings,
         OrderActivities(engine),
         PaymentActivities(engine, providers.payments),
         ShippingActivities(engine, providers.courier),
+        ReturnActivities(engine),
         NoticeActivities(engine, settings, channels),
         # Activities that start other processes use the worker's own client.
         ComplaintActivities(engine, settings, client),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 from temporalio import activity
 
 from shopflow.activities.errors import business_error
@@ -60,21 +61,26 @@ class ShippingActivities:
     @activity.defn(name=Act.SHIPMENT_EVENT)
     def record_event(self, ev: ShipmentEventInput) -> dict[str, Any]:
         with session_scope(self.engine) as session:
-            insert_ignore(session, ShipmentEvent.__table__, [{
-                "dedup_key": event_key(ev.tracking_no, ev.type, ev.at),
-                "tracking_no": ev.tracking_no, "type": ev.type, "at": ev.at, "note": ev.note,
-                "recorded_by": ev.actor, "created_at": utcnow(),
-            }], ["dedup_key"])
-            shipment = session.get(Shipment, ev.tracking_no, with_for_update=True)
-            if shipment is None:
-                raise business_error(ErrorType.NOT_FOUND, "unknown_shipment",
-                                     f"no shipment {ev.tracking_no}")
-            shipment.status = STATUS_OF_EVENT[ev.type]
-            if ev.type == "delivered" and shipment.delivered_at is None:
-                shipment.delivered_at = ev.at
-            shipment.updated_at = utcnow()
-            session.add(shipment)
-            return shipment_view(shipment)
+            return record_shipment_event(session, ev)
+
+
+def record_shipment_event(session: Session, ev: ShipmentEventInput) -> dict[str, Any]:
+    """The event row (once per tracking number, type and time) and the parcel's status."""
+    insert_ignore(session, ShipmentEvent.__table__, [{
+        "dedup_key": event_key(ev.tracking_no, ev.type, ev.at),
+        "tracking_no": ev.tracking_no, "type": ev.type, "at": ev.at, "note": ev.note,
+        "recorded_by": ev.actor, "created_at": utcnow(),
+    }], ["dedup_key"])
+    shipment = session.get(Shipment, ev.tracking_no, with_for_update=True)
+    if shipment is None:
+        raise business_error(ErrorType.NOT_FOUND, "unknown_shipment",
+                             f"no shipment {ev.tracking_no}")
+    shipment.status = STATUS_OF_EVENT[ev.type]
+    if ev.type == "delivered" and shipment.delivered_at is None:
+        shipment.delivered_at = ev.at
+    shipment.updated_at = utcnow()
+    session.add(shipment)
+    return shipment_view(shipment)
 
 
 def event_key(tracking_no: str, type_: str, at: Any) -> str:

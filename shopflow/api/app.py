@@ -28,6 +28,7 @@ from shopflow.api.routers import (
     notices,
     orders,
     reports,
+    returns,
     samples,
     shipments,
     tasks,
@@ -62,7 +63,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     install_error_handlers(app)
 
     v1 = APIRouter(prefix="/api/v1")
-    for module in (catalogue, customers, samples, tasks, notices, orders, shipments,
+    for module in (catalogue, customers, samples, tasks, notices, orders, shipments, returns,
                    complaints, followups, reports):
         v1.include_router(module.router)
     v1.include_router(feedback.api_router)

@@ -21,6 +21,7 @@ from shopflow.models.orders import (
     Shipment,
     ShipmentEvent,
 )
+from shopflow.models.returns import Return
 from shopflow.models.tasks import Task
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "Refund",
     "Report",
     "Reservation",
+    "Return",
     "Shipment",
     "ShipmentEvent",
     "StockMovement",

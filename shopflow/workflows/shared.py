@@ -44,6 +44,7 @@ class Act:
     CARE_STOCKTAKE_SHEET = "care.stocktake_sheet"
     CARE_STOCKTAKE_ADJUST = "care.stocktake_adjust"
     CARE_START_CASE = "care.start_case"
+    FOLLOWUP_START_DUE = "followups.start_due"
     REPORT_GENERATE = "reports.generate"
     # orders (fulfilment), payments, shipping; returns reuse the refund and shipment ones
     ORDER_RESERVE = "orders.reserve_lines"
@@ -56,6 +57,10 @@ class Act:
     PAYMENT_REFUND = "payments.refund"
     SHIPMENT_REGISTER = "shipping.register"
     SHIPMENT_EVENT = "shipping.record_event"
+    RETURN_UPDATE = "returns.update"
+    RETURN_CONTEXT = "returns.context"
+    RETURN_RESTOCK = "returns.restock"
+    RETURN_FOLLOWUP_DUE = "returns.followup_due"
 
 
 # Error types carried by non-retryable ApplicationErrors; the API maps them to HTTP in one place.
@@ -393,3 +398,55 @@ class OrderSettle:
     followup_due_at: datetime
     actor: str = "system"
     followup_status: str = "due"  # due | started
+
+
+# --- returns and exchanges -----------------------------------------------------------------
+
+@dataclass
+class ReturnUpdate:
+    """Status, KPI times and fields of a return row; ``version`` orders the writes."""
+
+    return_id: str
+    version: int
+    at: datetime
+    status: str | None = None
+    stage: str | None = None
+    times: dict[str, datetime] = field(default_factory=dict)  # approved_at, received_at …
+    fields: dict[str, Any] = field(default_factory=dict)  # items, outcome, refund_amount …
+
+
+@dataclass
+class ReturnContextRequest:
+    return_id: str
+    order_no: str
+    customer_id: str
+
+
+@dataclass
+class RestockLine:
+    sku: str
+    quantity: int
+    resaleable: bool  # False: to the damaged count, not to sellable stock
+
+
+@dataclass
+class Restock:
+    """Returned goods booked in once per ``key`` and SKU (stock movement audit records)."""
+
+    key: str
+    lines: list[RestockLine]
+    actor: str = "system"
+    ref: str = ""
+
+
+@dataclass
+class FollowupDueRecord:
+    workflow_id: str
+    source_kind: str
+    source_id: str
+    order_no: str
+    customer_id: str | None
+    reason: str
+    due_at: datetime
+    status: str = "due"  # due | started
+

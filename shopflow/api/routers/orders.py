@@ -410,12 +410,15 @@ def _events(session: Session, tracking_no: str) -> list[dict[str, Any]]:
 
 
 def _returns_of(session: Session, order: Order) -> list[dict[str, Any]]:
-    cases = session.exec(select(Case).where(Case.kind == "return",
-                                            Case.customer_id == order.customer_id)
-                         .order_by(col(Case.created_at))).all()
-    return [{"id": c.id, "status": c.status, "stage": c.stage, "kind": c.data.get("kind"),
-             "items": c.data.get("items", []), "created_at": c.created_at.isoformat()}
-            for c in cases if c.data.get("order_no") == order.order_no]
+    from shopflow.models import Return
+
+    return [{"id": r.id, "kind": r.kind, "status": r.status, "outcome": r.outcome,
+             "reason": r.reason, "quality_issue": r.quality_issue,
+             "items": [{"sku": i["sku"], "quantity": i["quantity"], "result": i.get("result")}
+                       for i in r.items],
+             "refund_amount": r.refund_amount, "created_at": r.created_at.isoformat()}
+            for r in session.exec(select(Return).where(Return.order_no == order.order_no)
+                                  .order_by(col(Return.created_at)))]
 
 
 def _complaints_of(session: Session, order: Order) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
-from shopflow.activities.shipping import event_key, shipment_view
+from shopflow.activities.shipping import event_key, record_shipment_event, shipment_view
 from shopflow.api.auth import User
 from shopflow.api.cases import send_update
 from shopflow.api.deps import Services, ServicesDep, require
@@ -32,6 +32,11 @@ def _shipment(svc: Services, tracking_no: str) -> Shipment:
     if shipment is None:
         raise ApiError(404, "not_found", f"no parcel with tracking number {tracking_no}")
     return shipment
+
+
+def _record(svc: Services, ev: ShipmentEventInput) -> dict[str, Any]:
+    with session_scope(svc.engine) as session:
+        return record_shipment_event(session, ev)
 
 
 def _known_event(svc: Services, key: str) -> ShipmentEvent | None:
@@ -62,9 +67,16 @@ async def shipment_event(
         if await svc.db(_known_event, svc, event_key(tracking_no, body.type, at)) is not None:
             current = await svc.db(_shipment, svc, tracking_no)
             return 200, {**answer, "shipment_status": current.status, "duplicate": True}
-        result = await send_update(svc, shipment.workflow_id, "shipment_event",
-                                   ShipmentEventInput(tracking_no, body.type, at, body.note,
-                                                      user.name), dict)
+        ev = ShipmentEventInput(tracking_no, body.type, at, body.note, user.name)
+        try:
+            result = await send_update(svc, shipment.workflow_id, "shipment_event", ev, dict)
+        except ApiError as err:
+            # An exchange's replacement travels after its return case has closed: its events
+            # are still the parcel's history.
+            if not (err.code == "case_closed" and shipment.case_kind == "return"
+                    and shipment.direction == "outbound"):
+                raise
+            result = {"shipment_status": (await svc.db(_record, svc, ev))["status"]}
         duplicate = bool(result.get("duplicate"))
         return (200 if duplicate else 201), {
             **answer, "shipment_status": result.get("shipment_status", ""),

@@ -1,0 +1,78 @@
+"""API request and response schemas of returns and exchanges."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shopflow.models.order_schemas import OrderNo, TrackingNo
+from shopflow.models.schemas import ShortText, Sku, Strict, Text
+
+Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000,
+                                       pattern=r"^https?://\S+$")]
+
+
+class ReturnItemIn(Strict):
+    sku: Sku
+    quantity: int = Field(gt=0, le=100_000)
+
+
+class ReturnCreate(Strict):
+    order_no: OrderNo
+    items: list[ReturnItemIn] = Field(min_length=1, max_length=100)
+    kind: Literal["refund", "exchange"]
+    reason: Text
+    quality_issue: bool = False
+    evidence: list[Url] = Field(default_factory=list, max_length=20,
+                                description="photo URLs showing the problem")
+
+
+class ReturnCreated(BaseModel):
+    id: str
+    workflow_id: str
+    status: str
+
+
+class ReturnParcelIn(Strict):
+    courier: ShortText
+    tracking_no: TrackingNo
+
+
+class ReturnReceivedIn(Strict):
+    note: str = Field(default="", max_length=1000)
+
+
+class ReturnCancelIn(Strict):
+    reason: str = Field(default="", max_length=1000)
+
+
+class ReturnSummary(BaseModel):
+    id: str
+    workflow_id: str
+    order_no: str
+    customer_id: str
+    kind: str
+    reason: str
+    quality_issue: bool
+    status: str
+    stage: str
+    outcome: str | None
+    refund_amount: float
+    created_at: str
+    updated_at: str
+
+
+class ReturnPublic(ReturnSummary):
+    model_config = ConfigDict(extra="allow")
+
+    items: list[dict[str, Any]]
+    evidence: list[str]
+    policy: dict[str, Any]
+    parcel: dict[str, Any] | None
+    exchange: dict[str, Any] | None
+    refunds: list[dict[str, Any]]
+    kpi: dict[str, Any]
+    tasks: list[dict[str, Any]] = []
+    timeline: list[dict[str, Any]] = []
+    temporal_url: str | None = None
