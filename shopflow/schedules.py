@@ -30,6 +30,7 @@ from shopflow.settings import Settings
 from shopflow.workflows.care import (
     BirthdayCare,
     CareRun,
+    DueFollowups,
     KeyAccountRevisits,
     KpiReport,
     ReportRequest,
@@ -59,6 +60,9 @@ DEFINITIONS = [
                 "Daily 08:30: customer.revisit tasks for key accounts due a revisit"),
     ScheduleDef("shopflow-weekly-stocktake", WeeklyStocktake.run, CareRun(),
                 _at(7, day_of_week=[1]), "Mondays 07:00: the week's inventory.stocktake task"),
+    ScheduleDef("shopflow-due-followups", DueFollowups.run, CareRun(),
+                ScheduleCalendarSpec(minute=[ScheduleRange(15)], hour=[ScheduleRange(0, 23)]),
+                "Hourly at :15: start follow-ups that orders or returns left due"),
     ScheduleDef("shopflow-monthly-kpi-report", KpiReport.run, ReportRequest(kind="monthly"),
                 _at(6, day_of_month=[1]), "1st of the month 06:00: last month's KPI report"),
     ScheduleDef("shopflow-quarterly-kpi-report", KpiReport.run, ReportRequest(kind="quarterly"),

@@ -23,7 +23,16 @@ from shopflow.workflows.care import (
     KeyAccountRevisits,
     WeeklyStocktake,
 )
-from tests.helpers import auth, case, complete, make_product, open_task, stock, wait_case
+from tests.helpers import (
+    auth,
+    case,
+    complete,
+    make_product,
+    open_task,
+    record_history,
+    stock,
+    wait_case,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -35,9 +44,11 @@ async def customer(api: httpx.AsyncClient, customer_id: str, **fields: Any) -> N
     assert r.status_code == 200, r.text
 
 
-async def run(client: Client, settings: Settings, wf: Any, day: str | None) -> CareResult:
+async def run(client: Client, settings: Settings, wf: Any, day: str | None,
+              workflow_id: str | None = None) -> CareResult:
     return await client.execute_workflow(  # type: ignore[no-any-return]
-        wf, CareRun(day), id=f"test-{uuid.uuid4().hex[:8]}", task_queue=settings.task_queue)
+        wf, CareRun(day), id=workflow_id or f"test-{uuid.uuid4().hex[:8]}",
+        task_queue=settings.task_queue)
 
 
 def greetings(engine: Engine) -> list[tuple[str, str, str]]:
@@ -47,14 +58,15 @@ def greetings(engine: Engine) -> list[tuple[str, str, str]]:
 
 
 async def test_birthday_greeting_once_a_year_with_a_coupon(
-        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine) -> None:
+        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine,
+        tenv: WorkflowEnvironment) -> None:
     await customer(api, "c-1", birthday="1990-03-14", locale="en")
     await customer(api, "c-2", birthday="1985-03-14", tags=["no_contact"])
     await customer(api, "c-3", birthday="1992-02-29")
     await customer(api, "c-4", birthday="1990-03-15")
     await customer(api, "c-5")
 
-    first = await run(client, settings, BirthdayCare.run, "2025-03-14")
+    first = await run(client, settings, BirthdayCare.run, "2025-03-14", "birthday-care-1")
     assert (first.day, first.started, first.skipped) == ("2025-03-14", ["c-1"], ["c-2"])
     sent = greetings(engine)
     assert [(r, k) for r, k, _ in sent] == [("c-1@example.com", "birthday_greeting")]
@@ -62,6 +74,7 @@ async def test_birthday_greeting_once_a_year_with_a_coupon(
         g = s.get(BirthdayGreeting, ("c-1", 2025))
         assert g is not None and g.coupon_code.startswith("BDAY25-")
     assert g.coupon_code in sent[0][2] and "2025-04-13" in sent[0][2]
+    await record_history(tenv, "birthday-care-1", "care_birthday")
 
     again = await run(client, settings, BirthdayCare.run, "2025-03-14")
     assert again.started == []
@@ -122,11 +135,14 @@ async def test_key_account_revisit_task_with_recent_context_every_interval(
     assert later.started == ["revisit-ka-1-20250614"]
     nxt = await open_task(api, "revisit-ka-1-20250614", "customer.revisit")
     assert nxt["context"]["last_revisit"]["notes"] == "Happy; wants the spring catalogue."
+    await client.get_workflow_handle("revisit-ka-1-20250314").result()
+    await record_history(tenv, "revisit-ka-1-20250314", "care_revisit")
     assert c["case_id"] == "revisit-ka-1-20250314"
 
 
 async def test_weekly_stocktake_adjusts_on_hand_with_an_audit_record(
-        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine) -> None:
+        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine,
+        tenv: WorkflowEnvironment) -> None:
     await make_product(api, "TEA", stock=10)
     await make_product(api, "CUP", stock=4)
     result = await run(client, settings, WeeklyStocktake.run, "2025-03-10")
@@ -162,6 +178,8 @@ async def test_weekly_stocktake_adjusts_on_hand_with_an_audit_record(
         ("TEA", -2, "stocktake-20250310", "dev-warehouse")]
     c = await wait_case(api, "/api/v1/tasks/" + task["id"], lambda t: t["status"] == "done")
     assert c["completed_by"] == "dev-warehouse"
+    await client.get_workflow_handle("stocktake-20250310").result()
+    await record_history(tenv, "stocktake-20250310", "care_stocktake")
 
 
 async def test_revisit_and_stocktake_cases_show_their_timeline(

@@ -128,7 +128,7 @@ async def test_complaint_answered_in_time_and_closed_when_satisfied(
                      "feedback_received", "closed"):
         assert expected in types, expected
     assert [m["from"] for m in c["messages"]] == ["staff", "customer"]
-    row = record(engine, cid)
+    row = await eventually(lambda: _closed(record(engine, cid)))
     assert (row.status, row.level, row.escalations, row.satisfaction) == ("closed", 0, 0, 5)
     assert row.response_sla_met is True and row.resolution_sla_met is True
     assert row.first_response_at is not None and row.resolved_at is not None
@@ -307,11 +307,18 @@ async def test_quality_resolution_records_or_starts_a_return(
     assert bad.status_code == 422
     r = await complete(api, task, "resolve", resolution="Return it for a refund.",
                        start_return={"items": [{"sku": "POT", "quantity": 1}], "kind": "refund"})
-    assert r.status_code == 200, r.text
-    started = r.json()["result"]["return"]
-    assert started["status"] in ("requested", "started")
-    c = await case(api, path(cid))
-    assert c["return"] == started and c["order_no"] == "SO-1"
+    if _return_starter() is None:  # no returns process in this tree: recorded for cs
+        assert r.status_code == 200, r.text
+        started = r.json()["result"]["return"]
+        assert started["status"] == "requested" and started["items"][0]["sku"] == "POT"
+        c = await case(api, path(cid))
+        assert c["return"] == started and c["order_no"] == "SO-1"
+    else:  # the returns process refuses (SO-1 has no such line): so does the resolution
+        assert r.status_code == 422, r.text
+        assert (await task_of(api, task["id"]))["status"] == "open"
+        r = await complete(api, task, "resolve", resolution="Refunded by bank transfer.")
+        assert r.status_code == 200, r.text
+        assert (await case(api, path(cid)))["return"] is None
 
     from shopflow.activities.complaints import complaints_for_order
     with Session(engine) as s:
@@ -383,6 +390,16 @@ async def test_complaints_api_auth_validation_lookup_and_idempotency(
                            headers=auth("channel"))).status_code == 404
     r = await api.post(e, json={"reason": "x"}, headers=auth("channel"))
     assert r.status_code == 409 and r.json()["error"]["code"] == "not_resolved"
+
+
+def _closed(row: Complaint) -> Complaint | None:
+    return row if row.status == "closed" else None
+
+
+def _return_starter() -> Any:
+    from shopflow.activities.complaints import _return_starter as starter
+
+    return starter()
 
 
 async def _if(awaitable: Any, check: Any) -> Any:

@@ -191,3 +191,36 @@ async def test_followups_api_reads(api: httpx.AsyncClient, client: Client, setti
     assert r.status_code == 200 and [i["id"] for i in r.json()["items"]] == [fid]
     with Session(engine) as s:
         assert s.get(Case, fid) is not None
+
+
+async def test_follow_ups_left_due_are_started_by_the_hourly_sweep(
+        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine) -> None:
+    from datetime import UTC, datetime
+
+    from shopflow.models import FollowupDue
+    from shopflow.workflows.care import CareRun, DueFollowups
+
+    await customer(api)
+    with Session(engine) as s:
+        now = datetime.now(UTC)
+        s.add(FollowupDue(workflow_id="followup-SO-5", source_kind="order", source_id="SO-5",
+                          order_no="SO-5", customer_id="c-1", reason="delivered", due_at=now))
+        s.add(FollowupDue(workflow_id="followup-SO-6-quality_return", source_kind="return",
+                          source_id="R-6", order_no="SO-6", customer_id="c-1",
+                          reason="quality_return", due_at=now))
+        s.add(FollowupDue(workflow_id="followup-SO-7", source_kind="order", source_id="SO-7",
+                          order_no="SO-7", customer_id="c-1", reason="delivered", due_at=now,
+                          status="started"))
+        s.commit()
+    result = await client.execute_workflow(DueFollowups.run, CareRun(), id="sweep-1",
+                                           task_queue=settings.task_queue)
+    assert sorted(result.started) == ["followup-SO-5", "followup-SO-6-quality_return"]
+    with Session(engine) as s:
+        assert {r.workflow_id: r.status for r in s.exec(select(FollowupDue))} == {
+            "followup-SO-5": "started", "followup-SO-6-quality_return": "started",
+            "followup-SO-7": "started"}
+    c = await case(api, path("followup-SO-6-quality_return"))
+    assert (c["reason"], c["ref"]) == ("quality_return", "R-6")
+    again = await client.execute_workflow(DueFollowups.run, CareRun(), id="sweep-2",
+                                          task_queue=settings.task_queue)
+    assert again.started == []

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+from sqlmodel import col, select
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -26,6 +28,7 @@ from shopflow.workflows.feedback_follow_up import (
 from shopflow.workflows.shared import Act, FollowupStart
 
 NO_CONTACT_TAG = "no_contact"
+DUE_BATCH = 200
 
 
 def followup_workflow_id(order_no: str, reason: str = "delivered") -> str:
@@ -104,6 +107,50 @@ class FollowupActivities:
             raise RuntimeError("followups.start needs a Temporal client (build_activities client=)")
         return await start_followup(self.client, self.settings, self.engine, req)
 
+    @activity.defn(name=Act.FOLLOWUP_START_DUE)
+    async def start_due(self) -> list[str]:
+        """Start the follow-ups other processes recorded as due (``followups_due``) but could
+        not start themselves; each row becomes ``started``. Safe to run any time."""
+        if self.client is None:
+            raise RuntimeError("followups.start_due needs a Temporal client")
+        rows = await asyncio.to_thread(_due_rows, self.engine)
+        started = []
+        for row in rows:
+            result = await start_followup(self.client, self.settings, self.engine, FollowupStart(
+                row["order_no"], row["customer_id"], row["reason"] or "delivered",
+                ref=row["source_id"]))
+            await asyncio.to_thread(_mark_started, self.engine, row["workflow_id"])
+            started.append(result["workflow_id"])
+        return started
+
     @activity.defn(name=Act.FOLLOWUP_CONTACT)
     def contact(self, req: ContactCheck) -> dict[str, Any]:
         return contactable(self.engine, req.customer_id)
+
+
+def _due_model() -> Any:
+    """The orders' ``followups_due`` table, if this installation has it."""
+    try:
+        return getattr(importlib.import_module("shopflow.models.orders"), "FollowupDue", None)
+    except ImportError:
+        return None
+
+
+def _due_rows(engine: Engine) -> list[dict[str, Any]]:
+    model = _due_model()
+    if model is None:
+        return []
+    with session_scope(engine, write=False) as session:
+        rows = session.exec(select(model).where(model.status == "due",
+                                                col(model.customer_id).is_not(None))
+                            .order_by(col(model.created_at)).limit(DUE_BATCH)).all()
+        return [{"workflow_id": r.workflow_id, "order_no": r.order_no,
+                 "customer_id": r.customer_id, "reason": r.reason, "source_id": r.source_id}
+                for r in rows]
+
+
+def _mark_started(engine: Engine, workflow_id: str) -> None:
+    model = _due_model()
+    with session_scope(engine) as session:
+        session.execute(update(model).where(col(model.workflow_id) == workflow_id,
+                                            col(model.status) == "due").values(status="started"))

