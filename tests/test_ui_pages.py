@@ -103,6 +103,16 @@ async def test_pages_need_a_sign_in_and_root_leads_there(ui: httpx.AsyncClient) 
     assert "登录 Sign in" in page.text
 
 
+async def test_static_files_come_from_the_package_and_nothing_else(ui: httpx.AsyncClient) -> None:
+    css = await ui.get("/ui/static/ui.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert "immutable" in css.headers["cache-control"]
+    assert (await ui.get("/ui/static/ui.js")).status_code == 200
+    for bad in ("/ui/static/../pages.py", "/ui/static/%2e%2e%2fpages.py", "/ui/static/pages.py",
+                "/ui/static/.hidden.css", "/ui/static/"):
+        assert (await ui.get(bad)).status_code == 404, bad
+
+
 async def test_sign_in_with_a_wrong_token_fails_and_opens_nothing(ui: httpx.AsyncClient) -> None:
     r = await sign_in(ui, "dev-nobody")
     assert r.status_code == 401

@@ -11,7 +11,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 
 from shopflow.api.auth import User
@@ -25,6 +25,7 @@ from shopflow.models.schemas import TaskComplete
 from shopflow.ui import actions, decisions, documents, queries
 from shopflow.ui.charts import kpi_bars, throughput
 from shopflow.ui.pages import (
+    STATIC_DIR,
     PageRoute,
     checked_form,
     current,
@@ -403,6 +404,23 @@ async def dashboard(request: Request,
                   kpi_svg=kpi_bars(figures["figures"] if figures else [],
                                    f"关键指标 Key figures, last {period} days"),
                   **data)
+
+
+# --- static files (CSS, JS) of the package ------------------------------------------------------
+
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                ".svg": "image/svg+xml"}
+
+
+@router.get("/static/{name}")
+async def static_file(name: str) -> Response:
+    """The pages link these with ``?v=<mtime>``, so a browser may keep them for good."""
+    path = STATIC_DIR / name
+    if (not name or "/" in name or "\\" in name or name.startswith(".")
+            or path.suffix not in STATIC_TYPES or not path.is_file()):
+        raise ApiError(404, "not_found", f"no file {name}")
+    return FileResponse(path, media_type=STATIC_TYPES[path.suffix],
+                        headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 
 # --- anything else under /ui/ -------------------------------------------------------------------
