@@ -93,6 +93,8 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    if await current(request) is None:  # signed out already (or the token was revoked)
+        return redirect("/ui/login")
     await checked_form(request)
     replace_session(request, ui(request).signer.new())
     return redirect("/ui/login?note=signed_out")
