@@ -495,3 +495,27 @@ async def test_settings_changed_mid_case_keep_the_stored_policy(
     # a new request is judged by today's settings
     r2 = await ask(api, no, {"CUP": 1})
     assert r2.status_code == 422 and r2.json()["error"]["code"] == "outside_return_window"
+
+
+async def test_a_quality_complaint_can_start_a_return_with_the_same_checks(
+        api: httpx.AsyncClient, catalogue: None, client: Client, settings: Settings,
+        engine: Engine) -> None:
+    from shopflow.activities.returns import start_return_for_complaint
+    from shopflow.workflows.complaint import ReturnStart
+
+    no = await delivered_order(api, days_ago=12)
+    req = ReturnStart(key="complaint-CP1:resolve", complaint_id="CP1", order_no=no,
+                      customer_id="c-1", items=[{"sku": "CUP", "quantity": 1}],
+                      kind="exchange", reason="cracked glaze (complaint CP1)", actor="dev-cs")
+    started = await start_return_for_complaint(client, settings, engine, req)
+    assert started["status"] == "started" and started["workflow_id"].startswith("return-RT-")
+    again = await start_return_for_complaint(client, settings, engine, req)
+    assert again["id"] == started["id"]  # the same complaint step starts one return
+    r = await wait_return(api, started["id"], "requested")
+    assert r["quality_issue"] is True and r["kind"] == "exchange"
+    await open_task(api, started["id"], "return.review")
+    too_many = ReturnStart(key="complaint-CP2:resolve", complaint_id="CP2", order_no=no,
+                           customer_id="c-1", items=[{"sku": "CUP", "quantity": 1}],
+                           kind="refund", reason="again")
+    refused = await start_return_for_complaint(client, settings, engine, too_many)
+    assert refused["status"] == "refused" and refused["code"] == "quantity_exceeds_order"
