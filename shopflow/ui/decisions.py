@@ -128,6 +128,12 @@ for _form in (
         Decision("refunded", (FormField("amount", "退款金额 Amount", "number", True),),
                  title="已退款 Refunded"),
     ), extra_json=True),
+    TaskForm("return.out_of_stock", (
+        Decision("wait", title="等待到货 Wait for stock"),
+        Decision("refund", title="改为退款 Refund instead", style="danger"),
+    ), extra_json=True),
+    TaskForm("return.send_back", (Decision("sent_back", title="已寄回 Sent back"),),
+             extra_json=True),
     TaskForm("complaint.handle", (
         Decision("respond", (_area("message", "回复客户 Message to the customer"),)),
         Decision("resolve", (_area("resolution", "处理结果 Resolution"),)),

@@ -22,6 +22,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "return.review": ("退换货审核", "Return review"),
     "return.inspection": ("退货检验", "Return inspection"),
     "return.refund": ("退款", "Refund"),
+    "return.out_of_stock": ("换货缺货", "Exchange out of stock"),
+    "return.send_back": ("退回客户", "Send the goods back"),
     "complaint.handle": ("投诉处理", "Complaint handling"),
     "followup.problem": ("回访问题", "Follow-up problem"),
     "customer.revisit": ("客户回访", "Customer revisit"),
@@ -64,6 +66,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "exception": ("异常", "Exception"),
     "ready": ("待发货", "Ready to ship"),
     "reship": ("重新发货", "Reship"),
+    "wait": ("等待", "Wait"),
+    "sent_back": ("已寄回", "Sent back"),
     "resolved": ("已解决", "Resolved"),
     # roles
     "channel": ("渠道", "Channel"),
