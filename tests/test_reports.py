@@ -273,3 +273,21 @@ async def test_reports_api_on_demand_and_errors(api: httpx.AsyncClient, engine: 
     assert empty.status_code == 200
     assert empty.json()["orders"]["processing_hours_median"] is None
     assert empty.json()["complaints"]["resolution_within_sla_rate"] is None
+
+
+async def test_report_periods_last_complete_on_the_first_else_so_far() -> None:
+    from datetime import date
+
+    from shopflow.activities.reports import report_period
+
+    assert report_period("monthly", date(2025, 3, 1)) == (
+        "monthly-2025-02", date(2025, 2, 1), date(2025, 3, 1))
+    assert report_period("monthly", date(2025, 3, 15)) == (
+        "monthly-2025-03", date(2025, 3, 1), date(2025, 4, 1))
+    assert report_period("monthly", date(2025, 1, 1))[0] == "monthly-2024-12"
+    assert report_period("quarterly", date(2025, 4, 1)) == (
+        "quarterly-2025-Q1", date(2025, 1, 1), date(2025, 4, 1))
+    assert report_period("quarterly", date(2025, 1, 1)) == (
+        "quarterly-2024-Q4", date(2024, 10, 1), date(2025, 1, 1))
+    assert report_period("quarterly", date(2025, 11, 5)) == (
+        "quarterly-2025-Q4", date(2025, 10, 1), date(2026, 1, 1))

@@ -263,14 +263,19 @@ def day_start(settings: Settings, day: date) -> datetime:
 
 
 def report_period(kind: str, as_of: date) -> tuple[str, date, date]:
-    """(report id, first day, day after the last) of the last complete month or quarter."""
+    """(report id, first day, day after the last) of the month or quarter holding the day
+    before ``as_of``: run on the 1st (the schedules) that is the last complete period; run
+    mid-period (a trigger in the Web UI) it is the period so far, replaced by the complete one
+    when the schedule runs at its end."""
+    day = as_of - timedelta(days=1)
     if kind == "monthly":
-        first = (as_of.replace(day=1) - timedelta(days=1)).replace(day=1)
-        return f"monthly-{first:%Y-%m}", first, as_of.replace(day=1)
+        first = day.replace(day=1)
+        after = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        return f"monthly-{first:%Y-%m}", first, after
     if kind == "quarterly":
-        this_q = date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)
-        first = date(this_q.year - (this_q.month == 1), (this_q.month - 4) % 12 + 1, 1)
-        return f"quarterly-{first.year}-Q{(first.month - 1) // 3 + 1}", first, this_q
+        first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        after = date(first.year + (first.month == 10), (first.month + 2) % 12 + 1, 1)
+        return f"quarterly-{first.year}-Q{(first.month - 1) // 3 + 1}", first, after
     raise ValueError(kind)
 
 

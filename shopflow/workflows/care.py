@@ -89,8 +89,9 @@ class StocktakeAdjust:
 
 @dataclass
 class ReportRequest:
-    """A KPI report: ``monthly`` / ``quarterly`` cover the last complete month / quarter before
-    ``as_of`` (default today); ``adhoc`` covers ``start`` to ``end`` (dates, inclusive)."""
+    """A KPI report: ``monthly`` / ``quarterly`` cover the month / quarter holding the day
+    before ``as_of`` (default today: on the 1st the last complete one, mid-period the period so
+    far); ``adhoc`` covers ``start`` to ``end`` (dates, inclusive)."""
 
     kind: str = "monthly"
     as_of: str | None = None

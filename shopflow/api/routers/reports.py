@@ -98,8 +98,9 @@ async def list_reports(
 @router.post("", status_code=201, responses={202: {}, 422: {}, 503: {}})
 async def create_report(body: ReportCreate, svc: ServicesDep, user: OpsUser) -> JSONResponse:
     """Produce a report now (the schedules do it monthly and quarterly): ``adhoc`` needs
-    ``start`` and ``end``; ``monthly``/``quarterly`` cover the last complete period before
-    ``as_of`` (default today). Answers with the report once stored (or 202 while it runs)."""
+    ``start`` and ``end``; ``monthly``/``quarterly`` cover the month/quarter holding the day
+    before ``as_of`` (default today: on the 1st the last complete one, else the period so far).
+    Answers with the report once stored (or 202 while it runs)."""
     if body.kind == "adhoc":
         if body.start is None or body.end is None:
             raise ApiError(422, "invalid_period", "an adhoc report needs start and end")
