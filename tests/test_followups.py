@@ -121,6 +121,7 @@ async def test_low_score_opens_a_problem_task_for_customer_service(
     task = await open_task(api, fid, "followup.problem")
     assert task["role"] == "cs" and task["context"]["order_no"] == "SO-1"
     assert task["context"]["feedback"]["satisfaction"] == 2
+    assert task["context"]["customer"]["email"] == "zhao@example.com"  # for a call back
     bad = await complete(api, task, "resolved")
     assert bad.status_code == 422
     r = await complete(api, task, "resolved", resolution="Refunded the shipping cost.")

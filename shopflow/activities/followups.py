@@ -88,11 +88,17 @@ def _register(engine: Engine, inp: FollowupInput, workflow_id: str) -> None:
 
 
 def contactable(engine: Engine, customer_id: str) -> dict[str, Any]:
+    """Whether the customer may be contacted, and how (for the person who calls them)."""
     with session_scope(engine, write=False) as session:
         customer = session.get(Customer, customer_id)
+    profile = {"id": customer_id}
+    if customer is not None:
+        profile = {"id": customer.id, "name": customer.name, "company": customer.company,
+                   "email": customer.email, "phone": customer.phone, "locale": customer.locale}
     if customer is not None and NO_CONTACT_TAG in (customer.tags or []):
-        return {"contactable": False, "reason": "customer is tagged no_contact"}
-    return {"contactable": True, "reason": ""}
+        return {"contactable": False, "reason": "customer is tagged no_contact",
+                "customer": profile}
+    return {"contactable": True, "reason": "", "customer": profile}
 
 
 class FollowupActivities:

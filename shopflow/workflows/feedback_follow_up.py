@@ -74,6 +74,7 @@ class FeedbackFollowUp(FeedbackMixin):
                           status="open", stage="scheduled")
         await workflow.sleep(timedelta(seconds=inp.timers.feedback_delay))
         contact = await self._contact()
+        self.data["customer"] = contact.get("customer") or self.data["customer"]
         if not contact["contactable"]:
             self.data["no_contact"] = contact["reason"]
             await self.record("not_contacted", f"no survey sent: {contact['reason']}",
