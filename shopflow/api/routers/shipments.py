@@ -71,10 +71,9 @@ async def shipment_event(
         try:
             result = await send_update(svc, shipment.workflow_id, "shipment_event", ev, dict)
         except ApiError as err:
-            # An exchange's replacement travels after its return case has closed: its events
-            # are still the parcel's history.
-            if not (err.code == "case_closed" and shipment.case_kind == "return"
-                    and shipment.direction == "outbound"):
+            # A parcel of a closed return (an exchange's replacement on its way, a customer's
+            # parcel arriving after a cancellation) still has a history; nothing else changes.
+            if not (err.code == "case_closed" and shipment.case_kind == "return"):
                 raise
             result = {"shipment_status": (await svc.db(_record, svc, ev))["status"]}
         duplicate = bool(result.get("duplicate"))
