@@ -11,7 +11,6 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import BirthdayGreeting, CustomerRevisit, Notice, Order, StockMovement
@@ -44,11 +43,18 @@ async def customer(api: httpx.AsyncClient, customer_id: str, **fields: Any) -> N
     assert r.status_code == 200, r.text
 
 
-async def run(client: Client, settings: Settings, wf: Any, day: str | None,
+async def run(tenv: WorkflowEnvironment, settings: Settings, wf: Any, day: str | None,
               workflow_id: str | None = None) -> CareResult:
-    return await client.execute_workflow(  # type: ignore[no-any-return]
-        wf, CareRun(day), id=workflow_id or f"test-{uuid.uuid4().hex[:8]}",
-        task_queue=settings.task_queue)
+    # Waiting for a result must not move the test clock (open tasks would escalate meanwhile).
+    with tenv.auto_time_skipping_disabled():
+        return await tenv.client.execute_workflow(  # type: ignore[no-any-return]
+            wf, CareRun(day), id=workflow_id or f"test-{uuid.uuid4().hex[:8]}",
+            task_queue=settings.task_queue)
+
+
+async def finished(tenv: WorkflowEnvironment, workflow_id: str) -> None:
+    with tenv.auto_time_skipping_disabled():
+        await tenv.client.get_workflow_handle(workflow_id).result()
 
 
 def greetings(engine: Engine) -> list[tuple[str, str, str]]:
@@ -58,7 +64,7 @@ def greetings(engine: Engine) -> list[tuple[str, str, str]]:
 
 
 async def test_birthday_greeting_once_a_year_with_a_coupon(
-        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine,
+        api: httpx.AsyncClient, settings: Settings, engine: Engine,
         tenv: WorkflowEnvironment) -> None:
     await customer(api, "c-1", birthday="1990-03-14", locale="en")
     await customer(api, "c-2", birthday="1985-03-14", tags=["no_contact"])
@@ -66,7 +72,7 @@ async def test_birthday_greeting_once_a_year_with_a_coupon(
     await customer(api, "c-4", birthday="1990-03-15")
     await customer(api, "c-5")
 
-    first = await run(client, settings, BirthdayCare.run, "2025-03-14", "birthday-care-1")
+    first = await run(tenv, settings, BirthdayCare.run, "2025-03-14", "birthday-care-1")
     assert (first.day, first.started, first.skipped) == ("2025-03-14", ["c-1"], ["c-2"])
     sent = greetings(engine)
     assert [(r, k) for r, k, _ in sent] == [("c-1@example.com", "birthday_greeting")]
@@ -76,15 +82,15 @@ async def test_birthday_greeting_once_a_year_with_a_coupon(
     assert g.coupon_code in sent[0][2] and "2025-04-13" in sent[0][2]
     await record_history(tenv, "birthday-care-1", "care_birthday")
 
-    again = await run(client, settings, BirthdayCare.run, "2025-03-14")
+    again = await run(tenv, settings, BirthdayCare.run, "2025-03-14")
     assert again.started == []
     assert len(greetings(engine)) == 1
 
-    leap = await run(client, settings, BirthdayCare.run, "2025-02-28")
+    leap = await run(tenv, settings, BirthdayCare.run, "2025-02-28")
     assert leap.started == ["c-3"]  # 29 February, greeted on the 28th in a common year
-    assert (await run(client, settings, BirthdayCare.run, "2024-02-28")).started == []
+    assert (await run(tenv, settings, BirthdayCare.run, "2024-02-28")).started == []
 
-    next_year = await run(client, settings, BirthdayCare.run, "2026-03-14")
+    next_year = await run(tenv, settings, BirthdayCare.run, "2026-03-14")
     assert next_year.started == ["c-1"]
     with Session(engine) as s:
         codes = {g.year: g.coupon_code for g in s.exec(
@@ -94,7 +100,7 @@ async def test_birthday_greeting_once_a_year_with_a_coupon(
 
 
 async def test_key_account_revisit_task_with_recent_context_every_interval(
-        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine,
+        api: httpx.AsyncClient, settings: Settings, engine: Engine,
         tenv: WorkflowEnvironment) -> None:
     await customer(api, "ka-1", tags=["key_account"], company="West Lake Tea House")
     await customer(api, "ka-quiet", tags=["key_account", "no_contact"])
@@ -107,7 +113,7 @@ async def test_key_account_revisit_task_with_recent_context_every_interval(
         "category": "delivery", "description": "late", "channel": "phone"})
     assert r.status_code == 201, r.text
 
-    result = await run(client, settings, KeyAccountRevisits.run, "2025-03-14")
+    result = await run(tenv, settings, KeyAccountRevisits.run, "2025-03-14")
     assert result.started == ["revisit-ka-1-20250314"]
     task = await open_task(api, "revisit-ka-1-20250314", "customer.revisit")
     assert task["role"] == "cs"
@@ -117,7 +123,7 @@ async def test_key_account_revisit_task_with_recent_context_every_interval(
     assert [c["category"] for c in ctx["recent_complaints"]] == ["delivery"]
     assert ctx["recent_returns"] == []
 
-    same_day = await run(client, settings, KeyAccountRevisits.run, "2025-03-14")
+    same_day = await run(tenv, settings, KeyAccountRevisits.run, "2025-03-14")
     assert same_day.started == [] and same_day.skipped == []  # one open revisit is enough
     bad = await complete(api, task, "done")
     assert bad.status_code == 422
@@ -128,26 +134,26 @@ async def test_key_account_revisit_task_with_recent_context_every_interval(
         row = s.get(CustomerRevisit, "revisit-ka-1-20250314")
         assert row is not None and (row.status, row.completed_by) == ("done", "dev-cs")
         assert row.notes == "Happy; wants the spring catalogue."
-    assert (await run(client, settings, KeyAccountRevisits.run, "2025-03-15")).started == []
+    assert (await run(tenv, settings, KeyAccountRevisits.run, "2025-03-15")).started == []
 
     await tenv.sleep(timedelta(days=91))
-    later = await run(client, settings, KeyAccountRevisits.run, "2025-06-14")
+    later = await run(tenv, settings, KeyAccountRevisits.run, "2025-06-14")
     assert later.started == ["revisit-ka-1-20250614"]
     nxt = await open_task(api, "revisit-ka-1-20250614", "customer.revisit")
     assert nxt["context"]["last_revisit"]["notes"] == "Happy; wants the spring catalogue."
-    await client.get_workflow_handle("revisit-ka-1-20250314").result()
+    await finished(tenv, "revisit-ka-1-20250314")
     await record_history(tenv, "revisit-ka-1-20250314", "care_revisit")
     assert c["case_id"] == "revisit-ka-1-20250314"
 
 
 async def test_weekly_stocktake_adjusts_on_hand_with_an_audit_record(
-        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine,
+        api: httpx.AsyncClient, settings: Settings, engine: Engine,
         tenv: WorkflowEnvironment) -> None:
     await make_product(api, "TEA", stock=10)
     await make_product(api, "CUP", stock=4)
-    result = await run(client, settings, WeeklyStocktake.run, "2025-03-10")
+    result = await run(tenv, settings, WeeklyStocktake.run, "2025-03-10")
     assert result.started == ["stocktake-20250310"]
-    assert (await run(client, settings, WeeklyStocktake.run, "2025-03-10")).skipped == [
+    assert (await run(tenv, settings, WeeklyStocktake.run, "2025-03-10")).skipped == [
         "stocktake-20250310"]
     task = await open_task(api, "stocktake-20250310", "inventory.stocktake")
     assert task["role"] == "warehouse"
@@ -178,14 +184,14 @@ async def test_weekly_stocktake_adjusts_on_hand_with_an_audit_record(
         ("TEA", -2, "stocktake-20250310", "dev-warehouse")]
     c = await wait_case(api, "/api/v1/tasks/" + task["id"], lambda t: t["status"] == "done")
     assert c["completed_by"] == "dev-warehouse"
-    await client.get_workflow_handle("stocktake-20250310").result()
+    await finished(tenv, "stocktake-20250310")
     await record_history(tenv, "stocktake-20250310", "care_stocktake")
 
 
 async def test_revisit_and_stocktake_cases_show_their_timeline(
-        api: httpx.AsyncClient, client: Client, settings: Settings) -> None:
+        api: httpx.AsyncClient, settings: Settings, tenv: WorkflowEnvironment) -> None:
     await make_product(api, "TEA", stock=3)
-    await run(client, settings, WeeklyStocktake.run, "2025-03-17")
+    await run(tenv, settings, WeeklyStocktake.run, "2025-03-17")
     task = await open_task(api, "stocktake-20250317", "inventory.stocktake")
     await complete(api, task, "counted", counts=[{"sku": "TEA", "counted": 5}])
     r = await api.get("/api/v1/tasks", params={"case_id": "stocktake-20250317", "status": "done"},

@@ -195,7 +195,8 @@ async def test_followups_api_reads(api: httpx.AsyncClient, client: Client, setti
 
 
 async def test_follow_ups_left_due_are_started_by_the_hourly_sweep(
-        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine) -> None:
+        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine,
+        tenv: WorkflowEnvironment) -> None:
     from datetime import UTC, datetime
 
     from shopflow.models import FollowupDue
@@ -213,8 +214,9 @@ async def test_follow_ups_left_due_are_started_by_the_hourly_sweep(
                           order_no="SO-7", customer_id="c-1", reason="delivered", due_at=now,
                           status="started"))
         s.commit()
-    result = await client.execute_workflow(DueFollowups.run, CareRun(), id="sweep-1",
-                                           task_queue=settings.task_queue)
+    with tenv.auto_time_skipping_disabled():
+        result = await client.execute_workflow(DueFollowups.run, CareRun(), id="sweep-1",
+                                               task_queue=settings.task_queue)
     assert sorted(result.started) == ["followup-SO-5", "followup-SO-6-quality_return"]
     with Session(engine) as s:
         assert {r.workflow_id: r.status for r in s.exec(select(FollowupDue))} == {
@@ -222,6 +224,7 @@ async def test_follow_ups_left_due_are_started_by_the_hourly_sweep(
             "followup-SO-7": "started"}
     c = await case(api, path("followup-SO-6-quality_return"))
     assert (c["reason"], c["ref"]) == ("quality_return", "R-6")
-    again = await client.execute_workflow(DueFollowups.run, CareRun(), id="sweep-2",
-                                          task_queue=settings.task_queue)
+    with tenv.auto_time_skipping_disabled():
+        again = await client.execute_workflow(DueFollowups.run, CareRun(), id="sweep-2",
+                                              task_queue=settings.task_queue)
     assert again.started == []

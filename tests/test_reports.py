@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import Case, Complaint, FeedbackRequest, Notice, Order, Task
 from shopflow.settings import Settings
@@ -194,11 +195,13 @@ async def test_kpis_match_the_records_figure_by_figure(
 
 
 async def test_report_workflow_renders_stores_and_mails_the_report(
-        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine) -> None:
+        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine,
+        tenv: WorkflowEnvironment) -> None:
     seed(engine)
-    result = await client.execute_workflow(
-        KpiReport.run, ReportRequest(kind="monthly", as_of="2025-03-01"),
-        id=f"report-{uuid.uuid4().hex[:6]}", task_queue=settings.task_queue)
+    with tenv.auto_time_skipping_disabled():
+        result = await client.execute_workflow(
+            KpiReport.run, ReportRequest(kind="monthly", as_of="2025-03-01"),
+            id=f"report-{uuid.uuid4().hex[:6]}", task_queue=settings.task_queue)
     assert result["id"] == "monthly-2025-02"
     assert result["period"] == "2025-02-01 – 2025-02-28"
 
@@ -233,9 +236,10 @@ async def test_report_workflow_renders_stores_and_mails_the_report(
     assert mail.recipient == "ops@localhost" and "monthly-2025-02" in mail.subject
     assert "/api/v1/reports/monthly-2025-02?format=csv" in mail.body_text
 
-    quarterly = await client.execute_workflow(
-        KpiReport.run, ReportRequest(kind="quarterly", as_of="2025-04-01"),
-        id=f"report-{uuid.uuid4().hex[:6]}", task_queue=settings.task_queue)
+    with tenv.auto_time_skipping_disabled():
+        quarterly = await client.execute_workflow(
+            KpiReport.run, ReportRequest(kind="quarterly", as_of="2025-04-01"),
+            id=f"report-{uuid.uuid4().hex[:6]}", task_queue=settings.task_queue)
     assert quarterly["id"] == "quarterly-2025-Q1"
 
 
