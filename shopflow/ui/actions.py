@@ -10,7 +10,7 @@ from typing import Any
 
 from shopflow.api.auth import User
 from shopflow.api.deps import Services
-from shopflow.ui.decisions import FormField
+from shopflow.ui.decisions import COURIERS, FormField
 
 # (services, user, case id, the form's values by field name; "_key": a one-time key per form,
 # for Idempotency-Key) -> a note code for the page it redirects to
@@ -136,3 +136,100 @@ register(CaseAction(
     "order", "cancel", "取消订单 Cancel the order", ("cs", "ops"),
     (FormField("reason", "原因 Reason", "textarea", True),), _order_cancel,
     shown=lambda case: not case.get("closed_at") and not case.get("shipments"), style="danger"))
+
+
+# --- returns ----------------------------------------------------------------------------------
+
+RETURN_OPEN_STAGES = ("review", "awaiting_parcel")  # the workflow's CANCELLABLE_STAGES
+
+
+async def _return_parcel(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
+    from shopflow.api.routers.returns import return_shipment
+    from shopflow.models.return_schemas import ReturnParcelIn
+
+    body = ReturnParcelIn(courier=values.get("courier", ""),
+                          tracking_no=values.get("tracking_no", ""))
+    await return_shipment(case_id, body, svc, user, values.get("_key") or None)
+    return "parcel_recorded"
+
+
+async def _return_received(svc: Services, user: User, case_id: str,
+                           values: dict[str, str]) -> str:
+    from shopflow.api.routers.returns import return_received
+    from shopflow.models.return_schemas import ReturnReceivedIn
+
+    await return_received(case_id, svc, user, ReturnReceivedIn(note=values.get("note", "")))
+    return "parcel_booked_in"
+
+
+async def _return_cancel(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
+    from shopflow.api.routers.returns import cancel_return
+    from shopflow.models.return_schemas import ReturnCancelIn
+
+    await cancel_return(case_id, svc, user, ReturnCancelIn(reason=values.get("reason", "")))
+    return "cancelled"
+
+
+def _return_parcels(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The customer's parcel and the replacement of an exchange, while still on their way."""
+    return [p for p in (case.get("parcel"), case.get("exchange")) if isinstance(p, dict)
+            and p.get("tracking_no") and p.get("status") not in ("delivered", "lost")]
+
+
+def _return_shipment_fields(case: dict[str, Any]) -> tuple[FormField, ...]:
+    return _shipment_fields({"shipments": _return_parcels(case)})
+
+
+def _awaiting_parcel(case: dict[str, Any]) -> bool:
+    return case.get("stage") == "awaiting_parcel" and not case.get("closed_at")
+
+
+register(CaseAction(
+    "return", "parcel", "登记客户寄回的包裹 Record the customer's parcel", ("channel", "cs"),
+    (FormField("courier", "快递公司 Courier", required=True, suggestions=COURIERS),
+     FormField("tracking_no", "快递单号 Tracking number", required=True)), _return_parcel,
+    shown=lambda case: _awaiting_parcel(case) and not case.get("parcel")))
+register(CaseAction(
+    "return", "received", "仓库签收退货 Book the parcel in", ("warehouse",),
+    (FormField("note", "备注 Note"),), _return_received, shown=_awaiting_parcel))
+register(CaseAction(
+    "return", "shipment", "物流事件 Parcel event", ("warehouse", "channel"), (), _shipment_event,
+    shown=lambda case: bool(_return_parcels(case)) and not case.get("closed_at"),
+    fields_for=_return_shipment_fields))
+register(CaseAction(
+    "return", "cancel", "取消退换货 Cancel the return", ("channel", "cs", "ops"),
+    (FormField("reason", "原因 Reason", "textarea"),), _return_cancel,
+    shown=lambda case: not case.get("closed_at") and case.get("stage") in RETURN_OPEN_STAGES
+    and not (isinstance(case.get("parcel"), dict)
+             and case["parcel"].get("status") == "delivered"), style="danger"))
+
+
+# --- complaints -------------------------------------------------------------------------------
+
+async def _complaint_message(svc: Services, user: User, case_id: str,
+                             values: dict[str, str]) -> str:
+    from shopflow.api.routers.complaints import MessageIn, customer_message
+
+    await customer_message(case_id, MessageIn(text=values.get("text", "")), svc, user)
+    return "message_recorded"
+
+
+async def _complaint_escalate(svc: Services, user: User, case_id: str,
+                              values: dict[str, str]) -> str:
+    from shopflow.api.routers.complaints import EscalateIn, customer_escalate
+
+    await customer_escalate(case_id, EscalateIn(reason=values.get("reason", "")), svc, user)
+    return "escalated"
+
+
+register(CaseAction(
+    "complaint", "message", "记录客户留言 Record the customer's message", ("channel", "cs"),
+    (FormField("text", "客户的话 What the customer wrote or said", "textarea", True),),
+    _complaint_message, shown=lambda case: case.get("status") != "closed"
+    and not case.get("closed_at")))
+register(CaseAction(
+    "complaint", "escalate", "客户申请升级 The customer escalates", ("channel",),
+    (FormField("reason", "原因 Reason", "textarea", True),), _complaint_escalate,
+    shown=lambda case: not case.get("closed_at")
+    and (case.get("status") == "resolved" or case.get("stage") == "satisfaction"),
+    style="danger"))

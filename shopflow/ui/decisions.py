@@ -7,19 +7,26 @@ validator stays the one judge of what is valid, and its 422/409 shows next to th
 To give a new task kind its form, add a ``TaskForm`` to ``TASK_FORMS`` below, or call
 ``register(TaskForm(...))`` from your own module (a later registration of a kind replaces the
 earlier). A kind with no entry gets the generic form: a decision name and the data as JSON.
+
+Field types: ``text``/``textarea``/``int``/``number``/``select`` (one value), ``checkbox``
+(true/false), ``yesno`` (a select of true/false, left out when blank), ``json``, ``items`` (one
+quantity input per line of a context list, blank lines left out) and ``lines`` (several inputs
+per line of a context list, every line sent: ``[{item_key, column: value …}]``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from shopflow.ui.labels import label
 
-FieldType = Literal["text", "textarea", "int", "number", "select", "checkbox", "json", "items"]
+FieldType = Literal["text", "textarea", "int", "number", "select", "checkbox", "yesno", "json",
+                    "items", "lines"]
+YES_NO = (("", "—"), ("true", "是 Yes"), ("false", "否 No"))
 COURIERS = ("顺丰速运 SF Express", "中通快递 ZTO", "圆通速递 YTO", "京东物流 JD Logistics",
             "EMS", "申通快递 STO", "韵达快递 Yunda")
 
@@ -39,6 +46,13 @@ class FormField:
     quantity_key: str = "approved_quantity"
     item_columns: tuple[str, ...] = ("requested_quantity",)  # line fields shown beside the input
     prefill_from: str | None = None  # a line field to prefill the input with
+    keep_zero: bool = False  # items: "0" is a value (a count), only a blank line is left out
+    stock_columns: bool = True  # items: show the stock at the task and now beside each line
+    input_label: str = ""  # items: the heading of the input column (default: quantity_key)
+    columns: tuple[FormField, ...] = ()  # lines: the inputs of each line
+    default: str = ""  # what the input starts with ("1" checks a checkbox)
+    default_from: str | None = None  # … or the task context's value under this key
+    when: str | None = None  # on the form only when the (form) context has this key, non-empty
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,8 @@ class Decision:
     fields: tuple[FormField, ...] = ()
     style: Literal["primary", "danger", "neutral"] = "primary"
     title: str | None = None  # defaults to the label of ``value``
+    # Reshapes the data read from the inputs into the body the workflow takes (optional).
+    shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     @property
     def caption(self) -> str:
@@ -61,6 +77,10 @@ class TaskForm:
     hint: str = ""  # what the person should check before deciding
     extra_json: bool = False  # also offer "more data (JSON)" merged into data
     generic: bool = False
+    # An error of the workflow whose ``details.field`` or code is the key shows at this input.
+    error_inputs: tuple[tuple[str, str], ...] = ()
+    # Extra context the form needs beyond the task's (see ui/queries.py ``form_context``).
+    needs: tuple[str, ...] = ()
 
     def decision(self, value: str) -> Decision | None:
         return next((d for d in self.decisions if d.value == value), None)
@@ -77,11 +97,26 @@ def _area(name: str, caption: str, *, required: bool = True, **kw: Any) -> FormF
 
 
 REASON = _area("reason", "原因 Reason")
+COMPLAINT_CATEGORIES = (("quality", "质量 Quality"), ("delivery", "配送 Delivery"),
+                        ("service", "服务 Service"), ("billing", "账单 Billing"),
+                        ("other", "其他 Other"))
+
+
+def _start_return(data: dict[str, Any]) -> dict[str, Any]:
+    """complaint.handle resolve: a return kind and its quantities become ``start_return``."""
+    kind = data.pop("return_kind", "")
+    items = data.pop("return_items", [])
+    if kind:
+        data["start_return"] = {"kind": kind, "items": items}
+    return data
+
 SHIPPED = Decision("shipped", (
     _text("courier", "快递公司 Courier", suggestions=COURIERS),
     _text("tracking_no", "快递单号 Tracking number"),
 ), title="已发货 Shipped")
 RESOLVED = Decision("resolved", (_area("resolution", "处理结果 Resolution"),))
+TRACKING_ERRORS = (("invalid_tracking_no", "shipped.tracking_no"),
+                   ("tracking_no_in_use", "shipped.tracking_no"))
 
 TASK_FORMS: dict[str, TaskForm] = {}
 
@@ -106,39 +141,101 @@ for _form in (
             item_columns=("requested_quantity",), prefill_from="requested_quantity"),)),
         Decision("reject", (REASON,), style="danger"),
     ), hint="核实客户信用、采购历史与库存 Check credit rating, purchase history and stock."),
-    TaskForm("sample.dispatch", (SHIPPED,), documents=("slip",),
+    TaskForm("sample.dispatch", (SHIPPED,), documents=("slip",), error_inputs=TRACKING_ERRORS,
              hint="按发货单打包并发货 Pack as the slip says, then ship."),
     TaskForm("sample.feedback_problem", (RESOLVED,)),
-    # The decisions of API.md for the other processes; their owners may refine these.
+    # Orders: the warehouse ships; a lost parcel is reshipped or refunded.
     TaskForm("order.fulfil", (SHIPPED,), documents=("pick_list", "packing_slip"),
-             hint="按拣货单拣货、装箱后发货 Pick as the pick list says, pack with the packing slip, "
+             error_inputs=TRACKING_ERRORS, hint="按拣货单拣货、装箱后发货 Pick as the pick list says, pack with the packing slip, "
                   "then ship."),
     TaskForm("order.lost_parcel", (
         Decision("reship", title="重新发货 Reship (reserve the items again)"),
         Decision("refund", title="退款 Refund what was paid", style="danger"),
-    ), hint="包裹丢失:选择重新发货或退款 The parcel is lost: reship or refund."),
-    TaskForm("followup.problem", (RESOLVED,), extra_json=True),
-    TaskForm("return.review", (Decision("approve"), Decision("reject", (REASON,), style="danger")),
-             extra_json=True),
+    ), hint="包裹丢失:选择重新发货或退款 The parcel is lost: reship or refund. A reship needs "
+            "every item in stock now."),
+    # Returns (shopflow/workflows/return_handling.py validate_decision).
+    TaskForm("return.review", (
+        Decision("approve", title="批准退换货 Approve the return"),
+        Decision("reject", (REASON,), style="danger"),
+    ), hint="核对退货窗口、原因与证据 Check the return window, the reason and the evidence."),
     TaskForm("return.inspection", (
-        Decision("pass", (_area("notes", "检验记录 Notes", required=False),)),
-        Decision("fail", (_area("notes", "检验记录 Notes"),), style="danger"),
-    ), extra_json=True),
+        Decision("pass", (FormField(
+            "lines", "逐项检验 Each line", "lines", items_from="items",
+            item_columns=("name", "quantity"), stock_columns=False,
+            help="不合格的项须写明原因;可转售默认:质量问题为否,否则为是 A failed line needs "
+                 "notes; resaleable defaults to no for a quality issue, yes otherwise.",
+            columns=(
+                FormField("result", "结果 Result", "select", default="pass",
+                          options=(("pass", "合格 Pass"), ("fail", "不合格 Fail"))),
+                FormField("resaleable", "可转售 Resaleable", "yesno", options=YES_NO),
+                FormField("notes", "检验记录 Notes"),
+            )),), title="检验通过 Passed (per line)"),
+        Decision("fail", (_area("notes", "检验记录 Notes"),),
+                 title="全部不合格 Failed (send back)", style="danger"),
+    ), hint="核对收到的货品与退货单 Check the parcel's goods against the return's lines."),
     TaskForm("return.refund", (
-        Decision("refunded", (FormField("amount", "退款金额 Amount", "number", True),),
-                 title="已退款 Refunded"),
-    ), extra_json=True),
+        Decision("refunded", (FormField(
+            "amount", "退款金额 Amount", "number", True, default_from="proposed",
+            help="默认为建议金额;金额不同须在备注说明 Starts at the proposed amount; another "
+                 "amount needs a comment."),), title="已退款 Refunded"),
+    ), error_inputs=(("comment_required", "comment"),),
+        hint="按原支付方式退款 Refund to the original payment method."),
     TaskForm("return.out_of_stock", (
         Decision("wait", title="等待到货 Wait for stock"),
         Decision("refund", title="改为退款 Refund instead", style="danger"),
-    ), extra_json=True),
-    TaskForm("return.send_back", (Decision("sent_back", title="已寄回 Sent back"),),
-             extra_json=True),
+    )),
+    TaskForm("return.send_back", (Decision("sent_back", (
+        _text("courier", "快递公司 Courier", required=False, suggestions=COURIERS),
+        _text("tracking_no", "快递单号 Tracking number", required=False),
+        _area("note", "备注 Note", required=False),
+    ), title="已寄回 Sent back"),)),
+    # Complaints (shopflow/workflows/complaint.py).
     TaskForm("complaint.handle", (
-        Decision("respond", (_area("message", "回复客户 Message to the customer"),)),
-        Decision("resolve", (_area("resolution", "处理结果 Resolution"),)),
-        Decision("escalate", (REASON,), style="danger"),
-    ), extra_json=True),
+        Decision("respond", (
+            _area("message", "回复客户 Message to the customer"),
+            FormField("await_reply", "等待客户回复(暂停计时) Wait for the customer's reply "
+                      "(the clocks pause)", "checkbox", default="1"),
+        ), title="回复客户 Respond"),
+        Decision("resolve", (
+            _area("resolution", "处理结果 Resolution"),
+            FormField("return_kind", "同时发起退换货 Also start a return", "select",
+                      options=(("", "否 No"), ("refund", "退款 Refund"),
+                               ("exchange", "换货 Exchange")), when="order_items",
+                      help="仅限与订单相关的质量投诉 Only for a quality complaint about an order."),
+            FormField("return_items", "退换数量 Quantities to return", "items",
+                      items_from="order_items", quantity_key="quantity",
+                      item_columns=("name", "quantity"), stock_columns=False,
+                      input_label="退换数量 To return"),
+        ), title="解决 Resolve", shape=lambda data: _start_return(data)),
+        Decision("escalate", (REASON,), title="升级 Escalate", style="danger"),
+    ), needs=("order_items",), error_inputs=(
+        ("start_return", "resolve.return_kind"), ("start_return.items", "resolve.return_items"),
+        ("return_needs_quality_complaint", "resolve.return_kind"),
+        ("no_order", "resolve.return_kind")),
+        hint="先回复客户,解决后客户会收到满意度调查 Respond first; after the resolution the "
+             "customer is asked whether they are satisfied."),
+    # Follow-ups and scheduled care (feedback_follow_up.py, care.py).
+    TaskForm("followup.problem", (
+        RESOLVED,
+        Decision("open_complaint", (
+            FormField("category", "投诉类别 Category", "select", True, options=COMPLAINT_CATEGORIES),
+            _area("description", "描述 Description", required=False,
+                  help="留空则使用客户反馈的问题 Blank: the problem the customer reported."),
+        ), title="转为正式投诉 Open a complaint", style="neutral"),
+    ), hint="联系客户解决反馈的问题 Contact the customer about the problem they reported."),
+    TaskForm("customer.revisit", (
+        Decision("done", (_area("notes", "回访记录 Notes"),), title="已回访 Done"),
+        Decision("unreachable", (_area("notes", "情况说明 Notes"),),
+                 title="联系不上 Unreachable", style="neutral"),
+    ), hint="大客户定期回访 Key-account revisit: call the customer and note what they said."),
+    TaskForm("inventory.stocktake", (
+        Decision("counted", (FormField(
+            "counts", "实盘数量 Counted quantities", "items", items_from="lines",
+            quantity_key="counted", item_columns=("name", "on_hand", "reserved", "damaged"),
+            keep_zero=True, stock_columns=False, input_label="实盘 Counted",
+            help="留空的 SKU 保持账面数量 A SKU left blank stays as booked."),),
+            title="盘点完成 Counted"),
+    ), hint="逐个 SKU 清点货架,填写实际数量 Count each SKU on the shelf and enter what is there."),
 ):
     register(_form)
 
@@ -187,6 +284,39 @@ def prefill(f: FormField, line: Mapping[str, Any], context: Mapping[str, Any],
     return str(value)
 
 
+def shown(f: FormField, context: Mapping[str, Any]) -> bool:
+    """A field is on the form unless it offers lines and the context has none, or it is only
+    for a context that has something under ``when``."""
+    if f.when is not None and not context.get(f.when):
+        return False
+    return f.type not in ("items", "lines") or bool(lines_of(f, context))
+
+
+def initial_values(spec: TaskForm, context: Mapping[str, Any]) -> dict[str, str]:
+    """What the inputs start with on a fresh form (by input name)."""
+    values: dict[str, str] = {}
+    for d in spec.decisions:
+        for f in d.fields:
+            if f.type == "lines":
+                for i, _ in enumerate(lines_of(f, context)):
+                    for c in f.columns:
+                        if c.default:
+                            values[line_input(d.value, f, i, c)] = c.default
+                continue
+            start = f.default
+            if f.default_from is not None:
+                found = context.get(f.default_from)
+                if isinstance(found, str | int | float) and not isinstance(found, bool):
+                    start = str(found)
+            if start:
+                values[input_name(d.value, f)] = start
+    return values
+
+
+def line_input(decision: str, f: FormField, line: int, column: FormField) -> str:
+    return f"{decision}.{f.name}.{line}.{column.name}"
+
+
 def read(spec: TaskForm, form: Mapping[str, Any], context: Mapping[str, Any]) -> Submission:
     """The decision, data and comment of a submitted form. Only the chosen decision's inputs
     count. Values are converted, never judged: a quantity that is not a number is passed on as
@@ -198,14 +328,29 @@ def read(spec: TaskForm, form: Mapping[str, Any], context: Mapping[str, Any]) ->
         return sub
     chosen = spec.decision(decision)
     for f in chosen.fields if chosen else ():
+        if not shown(f, context):
+            continue
         if f.type == "items":
             picked = []
             for i, line in enumerate(lines_of(f, context)):
                 raw = str(form.get(input_name(decision, f, i)) or "").strip()
-                if raw in ("", "0"):
+                if raw == "" or (raw == "0" and not f.keep_zero):
                     continue
                 picked.append({f.item_key: line.get(f.item_key), f.quantity_key: _convert(raw, "int")})
             sub.data[f.name] = picked
+            continue
+        if f.type == "lines":
+            rows = []
+            for i, line in enumerate(lines_of(f, context)):
+                row: dict[str, Any] = {f.item_key: line.get(f.item_key)}
+                for c in f.columns:
+                    raw = str(form.get(line_input(decision, f, i, c)) or "").strip()
+                    if c.type == "checkbox":
+                        row[c.name] = line_input(decision, f, i, c) in form
+                    elif raw or c.required:
+                        row[c.name] = _convert(raw, c.type)
+                rows.append(row)
+            sub.data[f.name] = rows
             continue
         name = input_name(decision, f)
         if f.type == "checkbox":
@@ -219,6 +364,8 @@ def read(spec: TaskForm, form: Mapping[str, Any], context: Mapping[str, Any]) ->
     if spec.generic or spec.extra_json:
         name = json_input(spec, decision)
         _merge_json(sub, name, str(form.get(name) or "").strip(), None)
+    if chosen is not None and chosen.shape is not None and not sub.errors:
+        sub.data = chosen.shape(sub.data)
     return sub
 
 
@@ -232,6 +379,8 @@ def _convert(raw: str, type_: str) -> Any:
         return int(raw)
     if type_ == "number" and _NUMBER.match(raw):
         return float(raw)
+    if type_ == "yesno" and raw in ("true", "false"):
+        return raw == "true"
     return raw
 
 
@@ -252,20 +401,26 @@ def _merge_json(sub: Submission, name: str, raw: str, key: str | None) -> None:
 
 
 def error_target(spec: TaskForm, sub: Submission, details: Any,
-                 context: Mapping[str, Any]) -> str:
-    """The input an error from the workflow belongs to ("" for the form as a whole)."""
-    if not isinstance(details, dict):
-        return ""
+                 context: Mapping[str, Any], code: str | None = None) -> str:
+    """The input an error from the workflow belongs to ("" for the form as a whole): the one
+    ``details.field`` names, the line ``details.sku`` names, or the form's own mapping of a
+    field or an error code (``TaskForm.error_inputs``)."""
+    details = details if isinstance(details, dict) else {}
     chosen = spec.decision(sub.decision)
     fields = chosen.fields if chosen else ()
     named = details.get("field")
     for f in fields:
-        if f.name == named and f.type != "items":
+        if f.name == named and shown(f, context):
             return input_name(sub.decision, f)
+    mapped = dict(spec.error_inputs)
+    for key in (named, code):
+        target = mapped.get(key) if isinstance(key, str) else None
+        if target is not None and (target == "comment" or target.startswith(f"{sub.decision}.")):
+            return target
     sku = details.get("sku")
     if sku is not None:
         for f in fields:
-            if f.type == "items":
+            if f.type in ("items", "lines"):
                 for i, line in enumerate(lines_of(f, context)):
                     if line.get(f.item_key) == sku:
                         return input_name(sub.decision, f, i)

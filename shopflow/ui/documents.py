@@ -90,3 +90,18 @@ register(Document("order", "packing_slip", "装箱单 Packing slip", _order_doc(
                   _PICKERS, shown=lambda case: not case.get("closed_at")))
 register(Document("order", "invoice", "发票 Invoice", _order_doc("invoice"),
                   ("channel", "cs", "finance", "ops"), shown=lambda case: bool(case.get("invoice"))))
+
+
+# --- returns ------------------------------------------------------------------------------------
+
+async def _return_packing_slip(request: Request, svc: Services, user: User,
+                               case_id: str) -> Response:
+    from shopflow.api.routers.returns import packing_slip
+
+    return await packing_slip(case_id, request, svc, user)
+
+
+# An exchange's replacement (its order.fulfil task links it as the packing slip).
+register(Document("return", "packing_slip", "换货拣货/装箱单 Replacement pick list and packing slip",
+                  _return_packing_slip, _PICKERS,
+                  shown=lambda case: case.get("stage") == "exchange" and not case.get("closed_at")))

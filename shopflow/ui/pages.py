@@ -49,6 +49,10 @@ NOTES = {  # ?note=… after a redirect: fixed texts only, never echoed input
     "payment_recorded": "已登记付款 The payment is recorded.",
     "shipment_event": "已登记物流事件 The parcel event is recorded.",
     "created": "已创建 Created.",
+    "parcel_recorded": "已登记客户寄回的包裹 The customer's parcel is recorded.",
+    "parcel_booked_in": "已签收退货,等待检验 The parcel is booked in: inspection is next.",
+    "message_recorded": "已记录客户留言 The customer's message is recorded.",
+    "escalated": "已升级 The complaint is escalated.",
 }
 
 

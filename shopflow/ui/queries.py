@@ -97,6 +97,22 @@ def task_page(engine: Engine, task: Task) -> dict[str, Any]:
             "other_tasks": [task_row(t, now) for t in others]}
 
 
+def form_context(engine: Engine, context: dict[str, Any], needs: tuple[str, ...]) -> dict[str, Any]:
+    """The task's context plus what its form needs besides (``TaskForm.needs``):
+    ``order_items``, the lines of the order the context names (``order_no``)."""
+    ctx = dict(context)
+    order_no = context.get("order_no")
+    if "order_items" in needs and isinstance(order_no, str) and order_no:
+        from shopflow.models import OrderLine
+
+        with session_scope(engine, write=False) as session:
+            lines = session.exec(select(OrderLine).where(OrderLine.order_no == order_no)
+                                 .order_by(col(OrderLine.line_no))).all()
+        ctx["order_items"] = [{"sku": x.sku, "name": x.name, "quantity": x.quantity}
+                              for x in lines]
+    return ctx
+
+
 def _customer(session: Session, customer_id: str | None) -> dict[str, Any] | None:
     if not customer_id:
         return None

@@ -17,6 +17,11 @@ from pydantic import ValidationError
 from shopflow.api.auth import User
 from shopflow.api.cases import temporal_url
 from shopflow.api.errors import ApiError
+from shopflow.api.routers import complaints as complaints_api
+from shopflow.api.routers import followups as followups_api
+from shopflow.api.routers import orders as orders_api
+from shopflow.api.routers import returns as returns_api
+from shopflow.api.routers import samples as samples_api
 from shopflow.api.routers.tasks import _load as load_task
 from shopflow.api.routers.tasks import _may_act as may_act
 from shopflow.api.routers.tasks import _set_claim as set_claim
@@ -45,9 +50,15 @@ router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 PAGE_SIZE = 20
 DASHBOARD_ROLES = ("ops",)  # and admin
 CREATE_SAMPLE_ROLES = ("channel", "cs")
-# Who may read a case page, per process (admin always). A process missing here: every role.
+CREATE_ORDER_ROLES = ("channel",)  # as POST /api/v1/orders
+# Who may read a case page, per process (admin always): the roles of the API's reads. A process
+# missing here: every role.
 CASE_READERS: dict[str, tuple[str, ...]] = {
-    "sample": ("channel", "cs", "reviewer", "warehouse", "ops"),
+    "sample": samples_api.READ_ROLES,
+    "order": orders_api.READ_ROLES,
+    "return": returns_api.READ_ROLES,
+    "complaint": complaints_api.READ_ROLES,
+    "followup": followups_api.READ_ROLES,
 }
 PageNo = Annotated[int, Query(ge=1, le=100000)]
 Filter = Annotated[str | None, Query(max_length=80)]
@@ -169,7 +180,8 @@ async def complete(request: Request, task_id: str) -> Response:
     svc = svc_of(request)
     task = await svc.db(load_task, svc, task_id, user, acting=True)
     spec = decisions.form_for(task.kind)
-    sub = decisions.read(spec, form, task.context or {})
+    ctx = await svc.db(queries.form_context, svc.engine, task.context or {}, spec.needs)
+    sub = decisions.read(spec, form, ctx)
     if sub.errors:
         return await _task(request, user, task_id, 422, values=form, errors=sub.errors)
     try:
@@ -183,7 +195,7 @@ async def complete(request: Request, task_id: str) -> Response:
     except ApiError as err:
         if err.status not in (404, 409, 422, 503):
             raise
-        target = decisions.error_target(spec, sub, err.details, task.context or {})
+        target = decisions.error_target(spec, sub, err.details, ctx, err.code)
         errors = {target: err.message}
         if target:
             errors[""] = "请修改标出的内容 Please correct the field marked below."
@@ -201,6 +213,7 @@ async def _task(request: Request, user: User, task_id: str, status: int = 200, *
     task = await svc.db(load_task, svc, task_id, user, acting=False)  # 403 / 404 pages
     data = await svc.db(queries.task_page, svc.engine, task)
     spec = decisions.form_for(task.kind)
+    form_ctx = await svc.db(queries.form_context, svc.engine, task.context or {}, spec.needs)
     case = data["case"] or {"kind": task.case_kind, "id": task.case_id}
     actor = may_act(user, task)
     held_by_other = (task.status == "claimed" and task.assignee != user.name
@@ -209,10 +222,12 @@ async def _task(request: Request, user: User, task_id: str, status: int = 200, *
         request, "task.html", status, section="inbox", spec=spec,
         docs=documents.of_case(case, user) if spec.documents else [],
         wanted_docs=spec.documents, may_act=actor, held_by_other=held_by_other,
-        is_open=task.status in queries.ACTIVE, values=values or {}, errors=errors or {},
+        is_open=task.status in queries.ACTIVE, errors=errors or {},
+        values=values if values is not None else decisions.initial_values(spec, form_ctx),
         error_code=error_code, temporal=temporal_url(svc, task.workflow_id),
         json_input=decisions.json_input, input_name=decisions.input_name,
-        lines_of=decisions.lines_of, prefill=decisions.prefill,
+        lines_of=decisions.lines_of, prefill=decisions.prefill, shown=decisions.shown,
+        line_input=decisions.line_input, form_ctx=form_ctx,
         case_path=f"/ui/cases/{task.case_kind}/{task.case_id}",
         **data)
 
@@ -385,6 +400,112 @@ async def create_sample(request: Request) -> Response:
         return await _sample_form(request, err.status, values=form, errors={key: err.message})
     created = json.loads(bytes(response.body))
     return redirect(f"/ui/cases/sample/{created['id']}?note=created")
+
+
+# --- new order (a channel keys in an order taken by phone, or one its shop could not send) -------
+
+ORDER_LINES = 5
+CUSTOMER_KEYS = ("id", "name", "company", "email", "phone", "locale")
+ADDRESS_KEYS = ("name", "phone", "line1", "line2", "city", "region", "postcode", "country")
+ORDER_CHANNELS = ("web", "app", "phone", "email", "tmall", "jd", "wechat")
+ORDER_ERROR_INPUTS = {"order_exists": "order_no", "duplicate_sku": "items"}
+
+
+@router.get("/orders/new")
+async def new_order(request: Request) -> Response:
+    user = await signed_in(request)
+    if not user.has(*CREATE_ORDER_ROLES):
+        raise _forbidden(f"role {user.role} may not take orders")
+    return await _order_form(request)
+
+
+async def _order_form(request: Request, status: int = 200, *,
+                      values: dict[str, str] | None = None,
+                      errors: dict[str, str] | None = None) -> Response:
+    svc = svc_of(request)
+    products = await svc.db(_products, svc)
+    return render(request, "order_new.html", status, section="new_order", products=products,
+                  values=values or {"request_key": uuid.uuid4().hex, "channel": "web",
+                                    "payment_method": "online", "address.country": "CN"},
+                  errors=errors or {}, lines=range(ORDER_LINES), channels=ORDER_CHANNELS)
+
+
+def order_body(form: dict[str, str]) -> dict[str, Any]:
+    """The form as the body of POST /api/v1/orders (converted, not judged: the API's schema and
+    checks say what is wrong)."""
+    def val(name: str) -> str | None:
+        return form.get(name, "").strip() or None
+
+    items = []
+    for i in range(ORDER_LINES):
+        sku = val(f"items.{i}.sku")
+        if sku:
+            qty = val(f"items.{i}.quantity") or ""
+            items.append({"sku": sku, "quantity": int(qty) if qty.isdigit() else qty,
+                          "unit_price": val(f"items.{i}.unit_price") or ""})
+    address: dict[str, Any] = {k: val(f"address.{k}") for k in ADDRESS_KEYS}
+    address["line1"] = address["line1"] or ""
+    address["city"] = address["city"] or ""
+    address["country"] = address["country"] or "CN"
+    body: dict[str, Any] = {
+        "order_no": val("order_no"), "channel": val("channel") or "",
+        "customer": {k: val(f"customer.{k}") for k in CUSTOMER_KEYS},
+        "items": items, "shipping_address": address,
+        "payment_method": val("payment_method") or "",
+    }
+    if val("shipping_fee"):
+        body["shipping_fee"] = val("shipping_fee")
+    return body
+
+
+def _order_input(loc: Any) -> str | None:
+    """The form input a location of the API's errors names (None: an alternative of a union
+    the form never sends, such as the address as one line)."""
+    parts = [str(p) for p in (loc or ()) if p != "body"]
+    if parts[:1] == ["shipping_address"]:
+        if len(parts) > 1 and parts[1] != "ShippingAddressIn":
+            return None
+        parts = ["address", *parts[2:]]
+    return ".".join(parts)
+
+
+@router.post("/orders/new")
+async def create_order(request: Request) -> Response:
+    from shopflow.models.order_schemas import OrderCreate
+
+    user = await signed_in(request)
+    if not user.has(*CREATE_ORDER_ROLES):
+        raise _forbidden(f"role {user.role} may not take orders")
+    form = await checked_form(request)
+    try:
+        body = OrderCreate.model_validate(order_body(form))
+    except ValidationError as err:
+        errors: dict[str, str] = {}
+        for e in err.errors():
+            key = _order_input(e["loc"])
+            if key is not None:
+                errors.setdefault(key, e["msg"])
+        errors[""] = "请修改以下内容 Please correct: " + "; ".join(
+            f"{k}: {m}" for k, m in errors.items())
+        return await _order_form(request, 422, values=form, errors=errors)
+    svc = svc_of(request)
+    try:
+        # The API's own handler: its checks, its order numbers, and the form's one-time key as
+        # the Idempotency-Key, so a double submit answers with the first order.
+        response = await orders_api.create_order(body, svc, user,
+                                                 form.get("request_key") or None)
+    except ApiError as err:
+        if err.status not in (409, 422, 503):
+            raise
+        details = err.details if isinstance(err.details, dict) else {}
+        key = (_order_input(details["loc"]) if details.get("loc")
+               else ORDER_ERROR_INPUTS.get(err.code)) or ""
+        errors = {key: err.message}
+        if key:
+            errors[""] = "请修改标出的内容 Please correct the field marked below."
+        return await _order_form(request, err.status, values=form, errors=errors)
+    created = json.loads(bytes(response.body))
+    return redirect(f"/ui/cases/order/{created['order_no']}?note=created")
 
 
 # --- dashboard --------------------------------------------------------------------------------
