@@ -68,11 +68,12 @@ def is_postgres(engine: Engine) -> bool:
 
 
 def insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns rows inserted."""
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns how many rows were new.
+    Counted with RETURNING: psycopg reports rowcount -1 for these statements."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
     insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert_fn(table).values(rows).on_conflict_do_nothing(index_elements=keys)
-    result = session.execute(stmt)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    stmt = (insert_fn(table).values(rows).on_conflict_do_nothing(index_elements=keys)
+            .returning(table.c[keys[0]]))
+    return len(session.execute(stmt).all())

@@ -313,3 +313,19 @@ async def test_sqlite_takes_two_writers_at_once(engine: Any) -> None:
     assert errors == []
     with Session(engine) as s:
         assert s.get(InventoryItem, "W").on_hand == 100  # type: ignore[union-attr]
+
+
+async def test_a_repeated_stock_receipt_key_books_once(engine: Any) -> None:
+    """insert_ignore must count what it inserted on every database (psycopg says -1)."""
+    from shopflow.activities.inventory import receive
+    from shopflow.db import insert_ignore, session_scope
+    from shopflow.models import Product
+
+    with session_scope(engine) as s:
+        assert insert_ignore(s, Product.__table__, [{"sku": "R", "name": "r"}], ["sku"]) == 1
+        assert insert_ignore(s, Product.__table__, [{"sku": "R", "name": "r"}], ["sku"]) == 0
+    for _ in range(3):
+        with session_scope(engine) as s:
+            receive(s, "R", 5, "pallet", "t", "receipt:same-key")
+    with Session(engine) as s:
+        assert s.get(InventoryItem, "R").on_hand == 5  # type: ignore[union-attr]

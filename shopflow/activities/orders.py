@@ -7,8 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -37,18 +35,6 @@ from shopflow.workflows.shared import (
 
 KPI_TIMES = ("backordered_at", "stock_secured_at", "paid_at", "shipped_at", "delivered_at",
              "completed_at", "cancelled_at")
-
-
-def insert_new(session: Session, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING, returning how many rows were new. Counted with RETURNING:
-    psycopg reports rowcount -1 for these statements, so ``insert_ignore``'s count cannot be
-    trusted on PostgreSQL."""
-    if not rows:
-        return 0
-    insert_fn = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (insert_fn(table).values(rows).on_conflict_do_nothing(index_elements=keys)
-            .returning(table.c[keys[0]]))
-    return len(session.execute(stmt).all())
 
 
 def line_key(workflow_id: str, round_no: int, sku: str) -> str:

@@ -14,7 +14,6 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from shopflow.activities.errors import business_error
-from shopflow.activities.orders import insert_new
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import Order, Payment, Reconciliation, Refund
 from shopflow.models.types import utcnow
@@ -73,7 +72,7 @@ class PaymentActivities:
     def _book(self, req: PaymentCapture, status: str, provider_ref: str) -> dict[str, Any]:
         amount = round(req.amount_cents / 100, 2)
         with session_scope(self.engine) as session:
-            inserted = insert_new(session, Payment.__table__, [{
+            inserted = insert_ignore(session, Payment.__table__, [{
                 "order_no": req.order_no, "transaction_id": req.transaction_id,
                 "method": req.method, "amount": amount, "status": status,
                 "provider_ref": provider_ref, "received_at": req.at, "recorded_by": req.actor,

@@ -18,7 +18,6 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from shopflow.activities.inventory import lock_items
-from shopflow.activities.orders import insert_new
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import (
     Case,
@@ -311,7 +310,7 @@ class ReturnActivities:
                         "updated_at": now}], ["sku"])
                     item = lock_items(session, [line.sku])[line.sku]
                 outcome = "restock" if line.resaleable else "damaged"
-                new = insert_new(session, StockMovement.__table__, [{
+                new = insert_ignore(session, StockMovement.__table__, [{
                     "dedup_key": f"{req.key}:{line.sku}:{outcome}", "sku": line.sku,
                     "on_hand_delta": line.quantity if line.resaleable else 0,
                     "reserved_delta": 0,

@@ -19,7 +19,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from shopflow.activities.cases import task_view, tasks_of, timeline_of
-from shopflow.activities.orders import insert_new, waiting_for
+from shopflow.activities.orders import waiting_for
 from shopflow.activities.payments import payment_view, refund_view
 from shopflow.activities.shipping import shipment_view
 from shopflow.api.auth import User
@@ -158,7 +158,7 @@ def _insert_order(svc: Services, order_no: str, body: OrderCreate, digest: str, 
     total = sum((item.unit_price * item.quantity for item in body.items),
                 body.shipping_fee)
     with session_scope(svc.engine) as session:
-        inserted = insert_new(session, Order.__table__, [{
+        inserted = insert_ignore(session, Order.__table__, [{
             "order_no": order_no, "customer_id": body.customer.id, "status": "received",
             "total": float(round(total, 2)), "created_at": now,
             "workflow_id": workflow_id_of(order_no), "stage": "intake", "channel": body.channel,
