@@ -178,7 +178,8 @@ for _form in (
             "amount", "退款金额 Amount", "number", True, default_from="proposed",
             help="默认为建议金额;金额不同须在备注说明 Starts at the proposed amount; another "
                  "amount needs a comment."),), title="已退款 Refunded"),
-    ), error_inputs=(("comment_required", "comment"),),
+    ), error_inputs=(("comment_required", "comment"), ("invalid_amount", "refunded.amount"),
+                     ("amount_exceeds_refundable", "refunded.amount")),
         hint="按原支付方式退款 Refund to the original payment method."),
     TaskForm("return.out_of_stock", (
         Decision("wait", title="等待到货 Wait for stock"),
