@@ -4,6 +4,7 @@ escalation, and cancellation. Deterministic, no I/O: everything outside goes thr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -50,6 +51,21 @@ def rejection(error_type: str, code: str, message: str, **details: Any) -> Appli
     return ApplicationError(
         message, {"code": code, "details": details or None}, type=error_type, non_retryable=True
     )
+
+
+def require_decision(kind: str, decision: str, allowed: Iterable[str]) -> None:
+    """A task's decision must be one its kind takes (422 invalid_decision otherwise)."""
+    options = sorted(allowed)
+    if decision not in options:
+        raise rejection(ErrorType.INVALID, "invalid_decision",
+                        f"{kind} takes one of: {', '.join(options)}", allowed=options)
+
+
+def require_text(data: dict[str, Any], key: str) -> None:
+    """A decision's field that must hold some text (422 missing_field otherwise)."""
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise rejection(ErrorType.INVALID, "missing_field", f"{key} is required", field=key)
 
 
 class CaseCancelled(Exception):
@@ -267,18 +283,7 @@ class CaseWorkflow:
             task.progress.append({"decision": inp.decision, "data": _plain(inp.data),
                                   "comment": inp.comment, "actor": inp.actor.name,
                                   "at": workflow.now().isoformat()})
-            await self.record(
-                "task_progress",
-                f"{task.kind}: {inp.decision}",
-                actor=inp.actor.name,
-                task_id=task.id,
-                decision=inp.decision,
-                data=inp.data,
-                comment=inp.comment,
-            )
-            return TaskOutcome(
-                task.id, task.kind, inp.decision, self.case_id, self.status, self.stage, task.result
-            )
+            return await self._decided("task_progress", task, inp)
         task.decision, task.data, task.comment = inp.decision, dict(inp.data), inp.comment
         task.actor = inp.actor.name
         decision = {"decision": inp.decision, "data": _plain(inp.data), "comment": inp.comment}
@@ -286,15 +291,13 @@ class CaseWorkflow:
             Act.TASK_CLOSE, TaskClose(task.id, "done", workflow.now(), decision, inp.actor.name)
         )
         task.done = True
-        await self.record(
-            "task_completed",
-            f"{task.kind}: {inp.decision}",
-            actor=inp.actor.name,
-            task_id=task.id,
-            decision=inp.decision,
-            data=inp.data,
-            comment=inp.comment,
-        )
+        return await self._decided("task_completed", task, inp)
+
+    async def _decided(self, event: str, task: HumanTask, inp: CompleteTaskInput) -> TaskOutcome:
+        """Put a decision on the timeline and answer the Update with the case's state."""
+        await self.record(event, f"{task.kind}: {inp.decision}", actor=inp.actor.name,
+                          task_id=task.id, decision=inp.decision, data=inp.data,
+                          comment=inp.comment)
         return TaskOutcome(
             task.id, task.kind, inp.decision, self.case_id, self.status, self.stage, task.result
         )

@@ -18,7 +18,7 @@ from typing import Any
 
 from temporalio import workflow
 
-from shopflow.workflows.base import HumanTask, rejection
+from shopflow.workflows.base import HumanTask, rejection, require_decision, require_text
 from shopflow.workflows.feedback import FeedbackMixin
 from shopflow.workflows.shared import (
     Act,
@@ -362,12 +362,9 @@ class ComplaintWorkflow(FeedbackMixin):
     # --- decisions -----------------------------------------------------------------------
 
     def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
-        if inp.decision not in DECISIONS:
-            raise rejection(ErrorType.INVALID, "invalid_decision",
-                            f"{task.kind} takes one of: {', '.join(sorted(DECISIONS))}",
-                            allowed=sorted(DECISIONS))
+        require_decision(task.kind, inp.decision, DECISIONS)
         field = {"respond": "message", "resolve": "resolution", "escalate": "reason"}
-        _require_text(inp.data, field[inp.decision])
+        require_text(inp.data, field[inp.decision])
         if inp.decision == "respond" and not isinstance(inp.data.get("await_reply", True), bool):
             raise rejection(ErrorType.INVALID, "invalid_field", "await_reply is true or false",
                             field="await_reply")
@@ -573,8 +570,3 @@ class ComplaintWorkflow(FeedbackMixin):
         await self._act(Act.COMPLAINT_TASK_SYNC, TaskSync(
             task.id, task.role, escalated, self.level, self._deadline()))
 
-
-def _require_text(data: dict[str, Any], key: str) -> None:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise rejection(ErrorType.INVALID, "missing_field", f"{key} is required", field=key)

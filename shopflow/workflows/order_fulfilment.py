@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from shopflow.workflows.base import CaseCancelled, CaseWorkflow, HumanTask, rejection
+from shopflow.workflows.base import CaseCancelled, CaseWorkflow, HumanTask, rejection, require_decision
 from shopflow.workflows.shared import (
     Act,
     CompleteTaskInput,
@@ -605,11 +605,7 @@ class OrderFulfilment(CaseWorkflow):
     # --- decisions -----------------------------------------------------------------------
 
     def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
-        allowed = DECISIONS[task.kind]
-        if inp.decision not in allowed:
-            raise rejection(ErrorType.INVALID, "invalid_decision",
-                            f"{task.kind} takes one of: {', '.join(sorted(allowed))}",
-                            allowed=sorted(allowed))
+        require_decision(task.kind, inp.decision, DECISIONS[task.kind])
         if inp.decision == "shipped":
             for key in ("courier", "tracking_no"):
                 value = inp.data.get(key)

@@ -18,7 +18,14 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from shopflow.workflows.base import CaseCancelled, CaseWorkflow, HumanTask, rejection
+from shopflow.workflows.base import (
+    CaseCancelled,
+    CaseWorkflow,
+    HumanTask,
+    rejection,
+    require_decision,
+    require_text,
+)
 from shopflow.workflows.shared import (
     Act,
     CompleteTaskInput,
@@ -693,23 +700,19 @@ class ReturnHandling(CaseWorkflow):
     # --- decisions -----------------------------------------------------------------------
 
     def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
-        allowed = DECISIONS[task.kind]
-        if inp.decision not in allowed:
-            raise rejection(ErrorType.INVALID, "invalid_decision",
-                            f"{task.kind} takes one of: {', '.join(sorted(allowed))}",
-                            allowed=sorted(allowed))
+        require_decision(task.kind, inp.decision, DECISIONS[task.kind])
         if task.kind == REVIEW and inp.decision == "reject":
-            _require_text(inp.data, "reason")
+            require_text(inp.data, "reason")
         elif task.kind == INSPECTION:
             if inp.decision == "fail":
-                _require_text(inp.data, "notes")
+                require_text(inp.data, "notes")
             else:
                 self._validate_inspection(inp.data.get("lines"))
         elif task.kind == REFUND:
             self._validate_refund(inp)
         elif task.kind == FULFIL:
-            _require_text(inp.data, "courier")
-            _require_text(inp.data, "tracking_no")
+            require_text(inp.data, "courier")
+            require_text(inp.data, "tracking_no")
             tracking = inp.data["tracking_no"].strip()
             if len(tracking) > 64 or not all(c.isalnum() or c in "-_." for c in tracking):
                 raise rejection(ErrorType.INVALID, "invalid_tracking_no",
@@ -804,8 +807,3 @@ def _plain_policy(policy: ReturnPolicy) -> dict[str, Any]:
             "return_shipping_paid_by": policy.return_shipping_paid_by,
             "return_address": policy.return_address}
 
-
-def _require_text(data: dict[str, Any], key: str) -> None:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise rejection(ErrorType.INVALID, "missing_field", f"{key} is required", field=key)

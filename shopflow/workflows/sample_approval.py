@@ -9,7 +9,7 @@ from typing import Any
 
 from temporalio import workflow
 
-from shopflow.workflows.base import CaseCancelled, HumanTask, rejection
+from shopflow.workflows.base import CaseCancelled, HumanTask, rejection, require_decision, require_text
 from shopflow.workflows.feedback import FeedbackMixin
 from shopflow.workflows.shared import (
     Act,
@@ -229,19 +229,15 @@ class SampleApproval(FeedbackMixin):
     # --- decisions -----------------------------------------------------------------------
 
     def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
-        allowed = DECISIONS[task.kind]
-        if inp.decision not in allowed:
-            raise rejection(ErrorType.INVALID, "invalid_decision",
-                            f"{task.kind} takes one of: {', '.join(sorted(allowed))}",
-                            allowed=sorted(allowed))
+        require_decision(task.kind, inp.decision, DECISIONS[task.kind])
         required = {"reject": "reason", "request_info": "question", "resolved": "resolution"}
         if inp.decision in required:
-            _require_text(inp.data, required[inp.decision])
+            require_text(inp.data, required[inp.decision])
         if task.kind == REVIEW and inp.decision == "approve":
             self._validate_approval(inp.data)
         if inp.decision == "shipped":
-            _require_text(inp.data, "courier")
-            _require_text(inp.data, "tracking_no")
+            require_text(inp.data, "courier")
+            require_text(inp.data, "tracking_no")
 
     def _validate_approval(self, data: dict[str, Any]) -> None:
         lines = data.get("items")
@@ -304,8 +300,3 @@ class SampleApproval(FeedbackMixin):
         if not inp.text.strip():
             raise rejection(ErrorType.INVALID, "empty_text", "text must not be empty")
 
-
-def _require_text(data: dict[str, Any], key: str) -> None:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise rejection(ErrorType.INVALID, "missing_field", f"{key} is required", field=key)
