@@ -15,7 +15,7 @@ def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer dev-{role}"}
 
 
-async def eventually(check: Callable[[], Awaitable[T] | T], timeout: float = 15.0,
+async def eventually(check: Callable[[], Awaitable[T] | T], timeout: float = 30.0,
                      interval: float = 0.05) -> T:
     """Poll until ``check`` returns a truthy value (real time), else fail with the last value."""
     loop = asyncio.get_running_loop()
