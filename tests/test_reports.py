@@ -295,3 +295,66 @@ async def test_report_periods_last_complete_on_the_first_else_so_far() -> None:
         "quarterly-2024-Q4", date(2024, 10, 1), date(2025, 1, 1))
     assert report_period("quarterly", date(2025, 11, 5)) == (
         "quarterly-2025-Q4", date(2025, 10, 1), date(2026, 1, 1))
+
+
+async def test_kpi_edge_cases_conversion_window_offsets_and_odd_records(engine: Engine) -> None:
+    """The boundaries of the figures: the 90-day conversion window (an order at the very
+    moment of the shipment does not count, one at exactly 90 days does), a customer with two
+    samples, a shipment time written with another UTC offset, a sample without a customer,
+    a return without a reason, an answer without a whole-number score, system work."""
+    from datetime import timedelta
+
+    from shopflow.activities.reports import compute_kpis
+
+    with Session(engine) as s:
+        samples = [  # id, customer, shipped_at as the workflow wrote it
+            ("E1", "cu-P", "2025-02-10T08:00:00+00:00"),  # order at the same moment: no
+            ("E2", "cu-Q", "2025-02-11T08:00:00+00:00"),  # order exactly 90 days later: yes
+            ("E3", "cu-R", "2025-02-12T08:00:00+00:00"),  # order 90 days and 1 µs later: no
+            ("E4", "cu-S", "2025-02-13T08:00:00+00:00"),  # two samples, one order after both
+            ("E5", "cu-S", "2025-02-20T08:00:00+00:00"),
+            ("E6", "cu-T", "2025-03-01T07:59:00+08:00"),  # 28 Feb 23:59 UTC: in February
+            ("E7", "cu-T", "2025-02-01T07:59:00+08:00"),  # 31 Jan 23:59 UTC: not
+            ("E8", None, "2025-02-14T08:00:00+00:00"),    # no customer: not counted
+        ]
+        for sid, cust, shipped in samples:
+            s.add(Case(id=sid, kind="sample", workflow_id=f"sample-{sid}", status="archived",
+                       stage="archived", customer_id=cust,
+                       data={"shipment": {"courier": "SF", "shipped_at": shipped}},
+                       created_at=t("01-25"), updated_at=t("01-25")))
+        orders = [  # order_no, customer, created
+            ("P1", "cu-P", t("02-10", 8)),
+            ("Q1", "cu-Q", t("02-11", 8) + timedelta(days=90)),
+            ("R1", "cu-R", t("02-12", 8) + timedelta(days=90, microseconds=1)),
+            ("S1", "cu-S", t("03-01")),
+        ]
+        for no, cust, created in orders:
+            s.add(Order(order_no=no, customer_id=cust, status="paid", total=1.0,
+                        created_at=created))
+        for tid, by in (("X1", "system"), ("X2", "customer"), ("X3", "cs-dan")):
+            s.add(Task(id=tid, kind="followup.problem", role="cs", status="done", case_id=tid,
+                       case_kind="followup", workflow_id=f"wf-{tid}", due_at=t("02-03"),
+                       created_at=t("02-02"), completed_at=t("02-02", 1), completed_by=by))
+        for token, response in (("G1", {"satisfaction": "5"}), ("G2", {"satisfaction": 2}),
+                                ("G3", {"usage": "daily"})):
+            s.add(FeedbackRequest(token=token, case_id=token, workflow_id=f"wf-{token}",
+                                  kind="followup", status="answered", created_at=t("02-05"),
+                                  response=response))
+        if Return is not None:
+            for rid, reason in (("RE1", ""), ("RE2", "Missing_part")):
+                s.add(Return(id=rid, workflow_id=f"return-{rid}", order_no="P1",
+                             customer_id="cu-P", kind="refund", reason=reason,
+                             created_at=t("02-15")))
+        s.commit()
+        got = compute_kpis(s, t("02-01"), t("03-01"))
+
+    assert got["samples"] == {"shipped": 6, "converted": 3, "conversion_rate": 0.5,
+                              "window_days": 90}  # E2, E4, E5 of E1-E6
+    assert got["staff"] == [{"staff": "cs-dan", "tasks_done": 1,
+                             "handling_minutes_median": 60.0, "overdue": 0}]
+    assert got["satisfaction"]["sent"] == 3 and got["satisfaction"]["answered"] == 1
+    assert got["satisfaction"]["average"] == 2.0
+    if Return is not None:
+        assert got["returns"]["by_reason"] == {"Missing_part": {"count": 1, "rate": None},
+                                               "unspecified": {"count": 1, "rate": None}}
+        assert got["orders"]["errors"] == 1  # "missing" part: a fulfilment error
