@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, insert
+from sqlalchemy import Engine, func, insert, text
 from sqlmodel import SQLModel, select
 
 import shopflow.models  # noqa: F401  (every table)
@@ -210,6 +210,8 @@ async def main(n: int, repeat: int) -> None:
         closed_sample = s.exec(select(Case.id).where(Case.kind == "sample",
                                                      Case.status == "archived").limit(1)).first()
         order = s.exec(select(Case.id).where(Case.kind == "order").limit(1)).first()
+        ret = s.exec(select(Case.id).where(Case.kind == "return").limit(1)).first()
+        complaint = s.exec(select(Case.id).where(Case.kind == "complaint").limit(1)).first()
         customer = s.exec(select(Case.customer_id).where(Case.kind == "order").limit(1)).first()
         open_tasks = s.exec(select(func.count()).select_from(Task).where(Task.status == "open")).one()
     settings = Settings(_env_file=None, env="dev",  # type: ignore[call-arg]
@@ -226,6 +228,10 @@ async def main(n: int, repeat: int) -> None:
         ("task (sample review)", "dev-reviewer", f"/ui/tasks/{review}", None),
         ("case (archived sample)", "dev-ops", f"/ui/cases/sample/{closed_sample}", None),
         ("case (order)", "dev-ops", f"/ui/cases/order/{order}", None),
+        ("case (return)", "dev-ops", f"/ui/cases/return/{ret}", None),
+        ("case (complaint)", "dev-ops", f"/ui/cases/complaint/{complaint}", None),
+        ("new order form (channel)", "dev-channel", "/ui/orders/new", None),
+        ("inbox (warehouse)", "dev-warehouse", "/ui/inbox", None),
         ("cases (all)", "dev-ops", "/ui/cases", None),
         ("cases (open orders)", "dev-ops", "/ui/cases?kind=order&open=true", None),
         ("cases (last page)", "dev-ops", f"/ui/cases?page={-(-n // 20)}", None),
@@ -275,6 +281,17 @@ async def main(n: int, repeat: int) -> None:
             took.append(kpis.compute(engine, end - timedelta(days=days), end)["seconds"] * 1000)
         print(f"{f'KPI figures, {days} days (background)':44} {statistics.median(took):8.1f} "
               f"{max(took):8.1f} {max(took):8.1f}  (off the request path)")
+    print("\nquery plans (the composite indexes of tasks and cases):")
+    plans = {
+        "inbox of a role": "SELECT id FROM tasks WHERE status IN ('open', 'claimed') AND "
+                           "role = 'reviewer' ORDER BY due_at, id LIMIT 20",
+        "dashboard open cases": "SELECT kind, stage, count(*) FROM cases WHERE closed_at IS NULL "
+                                "GROUP BY kind, stage",
+    }
+    with engine.connect() as conn:
+        for name, sql in plans.items():
+            detail = "; ".join(str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+            print(f"  {name:22} {detail}")
     print(f"\nworst p95 {worst:.1f} ms; goal < {GOAL_MS:.0f} ms per page "
           f"({'met' if worst < GOAL_MS else 'NOT met'}); {n} cases, {repeat} requests per page")
 

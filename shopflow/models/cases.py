@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shopflow.models.types import json_field, time_field
@@ -15,6 +15,8 @@ class Case(SQLModel, table=True):
     ``data`` is the workflow's latest snapshot of the case (items, shipment, feedback …)."""
 
     __tablename__ = "cases"
+    # The dashboard's open cases per process and stage, and lists of open cases of a process.
+    __table_args__ = (Index("ix_cases_closed_at_kind_stage", "closed_at", "kind", "stage"),)
 
     id: str = Field(primary_key=True, max_length=80)
     kind: str = Field(index=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from shopflow.models.types import json_field, time_field
@@ -12,6 +13,8 @@ class Task(SQLModel, table=True):
     """The human-task inbox: a read-model written by activities; the workflow owns the truth."""
 
     __tablename__ = "tasks"
+    # The inbox: a role's open tasks by due time (and the dashboard's overdue counts).
+    __table_args__ = (Index("ix_tasks_role_status_due_at", "role", "status", "due_at"),)
 
     id: str = Field(primary_key=True, max_length=160)
     kind: str = Field(index=True)
