@@ -146,7 +146,8 @@ for _form in (
     TaskForm("sample.feedback_problem", (RESOLVED,)),
     # Orders: the warehouse ships; a lost parcel is reshipped or refunded.
     TaskForm("order.fulfil", (SHIPPED,), documents=("pick_list", "packing_slip"),
-             error_inputs=TRACKING_ERRORS, hint="按拣货单拣货、装箱后发货 Pick as the pick list says, pack with the packing slip, "
+             error_inputs=TRACKING_ERRORS,
+             hint="按拣货单拣货、装箱后发货 Pick as the pick list says, pack with the packing slip, "
                   "then ship."),
     TaskForm("order.lost_parcel", (
         Decision("reship", title="重新发货 Reship (reserve the items again)"),
