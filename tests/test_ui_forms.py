@@ -194,6 +194,49 @@ async def test_a_return_is_cancelled_from_the_case_page_until_the_parcel_arrives
     assert wf == f"return-{rid}"
 
 
+async def test_an_exchange_arrives_by_courier_and_its_replacement_ships_from_the_pages(
+        api: httpx.AsyncClient, shop: None) -> None:
+    no = await delivered_order(api)
+    r = await api.post("/api/v1/returns", headers=auth("channel"), json={
+        "order_no": no, "items": [{"sku": "CUP", "quantity": 1}], "kind": "exchange",
+        "reason": "wrong colour"})
+    rid, wf = r.json()["id"], r.json()["workflow_id"]
+    case_path = f"/ui/cases/return/{rid}"
+    await switch(api, "dev-cs")
+    review = await inbox_task(api, wf, "return.review")
+    assert (await post_form(api, review, review, {"decision": "approve"})).status_code == 200
+    await page_shows(api, case_path, "/actions/parcel")
+    r = await post_form(api, case_path, f"{case_path}/actions/parcel",
+                        {"parcel.courier": "YTO", "parcel.tracking_no": "YT55"})
+    assert r.status_code == 303, r.text
+
+    # The courier reports the customer's parcel delivered: the inspection opens by itself.
+    await switch(api, "dev-warehouse")
+    page = await page_shows(api, case_path, 'value="YT55"')
+    assert "物流事件 Parcel event" in page
+    r = await post_form(api, case_path, f"{case_path}/actions/shipment",
+                        {"shipment.tracking_no": "YT55", "shipment.type": "delivered"})
+    assert r.status_code == 303 and r.headers["location"].endswith("note=shipment_event")
+    inspection = await inbox_task(api, wf, "return.inspection")
+    r = await post_form(api, inspection, inspection, {"decision": "pass",
+                                                      "pass.lines.0.result": "pass"})
+    assert r.status_code == 200, r.text
+
+    # The replacement: the warehouse's order.fulfil task on the return, with its packing slip.
+    fulfil = await inbox_task(api, wf, "order.fulfil")
+    page = (await api.get(fulfil)).text
+    assert 'data-testid="doc-packing_slip"' in page
+    slip = await api.get(f"{case_path}/docs/packing_slip")
+    assert slip.status_code == 200 and "CUP" in slip.text
+    r = await post_form(api, fulfil, fulfil, {"decision": "shipped", "shipped.courier": "YTO",
+                                              "shipped.tracking_no": "YT56"})
+    assert r.status_code == 200, r.text
+    ret = await wait_case(api, f"/api/v1/returns/{rid}", lambda x: x["status"] == "exchanged")
+    assert ret["exchange"]["tracking_no"] == "YT56"
+    await switch(api, "dev-finance")  # reads returns, may not open the warehouse's slip
+    assert (await api.get(f"{case_path}/docs/packing_slip")).status_code == 403
+
+
 # --- complaints ---------------------------------------------------------------------------------
 
 async def test_a_complaint_is_answered_resolved_with_a_return_and_escalated_from_the_pages(
