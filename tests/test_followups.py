@@ -158,6 +158,106 @@ async def test_reported_problem_becomes_a_complaint_when_the_customer_asks(
     await open_task(api, opened["id"], "complaint.handle")
 
 
+async def test_ticked_complaint_box_opens_the_complaint_without_a_cs_task(
+        api: httpx.AsyncClient, tenv: WorkflowEnvironment, client: Client, settings: Settings,
+        engine: Engine) -> None:
+    await customer(api)
+    fid = (await start(client, settings, engine))["case_id"]
+    token = await survey(api, tenv, fid)
+    r = await api.post(f"/api/v1/feedback/{token}", json={
+        "satisfaction": 1, "problem": "the lid does not close",
+        "complaint": True, "complaint_text": "Third broken teapot this year."})
+    assert r.status_code == 200, r.text
+    c = await wait_case(api, path(fid), lambda c: c["status"] == "closed")
+    assert c["timeline"][-1]["data"]["outcome"] == "complaint_opened"
+    assert c["tasks"] == [] and c["problem"] is None  # no followup.problem task: done already
+    assert (c["feedback"]["complaint"], c["feedback"]["complaint_text"]) == (
+        True, "Third broken teapot this year.")
+    event = next(e for e in c["timeline"] if e["type"] == "complaint_opened")
+    assert event["actor"] == "customer"
+    opened = c["complaint"]
+    assert event["data"]["complaint_id"] == opened["id"]
+    assert opened["workflow_id"] == f"complaint-{opened['id']}"
+    complaint = await wait_case(api, f"/api/v1/complaints/{opened['id']}",
+                                lambda c: c["status"] == "open")
+    assert (complaint["order_no"], complaint["category"], complaint["channel"]) == (
+        "SO-1", "other", "followup")
+    assert complaint["description"] == "Third broken teapot this year."
+    assert complaint["customer_id"] == "c-1"
+    await open_task(api, opened["id"], "complaint.handle")
+    await record_history(tenv, f"followup-{c['order_no']}", "followup_complaint_requested")
+
+    # Ticked without a text: the problem, else a line naming the order, describes it.
+    await customer(api, "c-2")
+    other = (await start(client, settings, engine, order_no="SO-2", customer_id="c-2"))["case_id"]
+    token = await survey(api, tenv, other)
+    r = await api.post(f"/api/v1/feedback/{token}", json={"satisfaction": 5, "complaint": True})
+    assert r.status_code == 200, r.text
+    c = await wait_case(api, path(other), lambda c: c["status"] == "closed")
+    complaint = await case(api, f"/api/v1/complaints/{c['complaint']['id']}")
+    assert complaint["description"] == "asked for in the follow-up survey of order SO-2"
+    assert complaint["id"] != opened["id"]
+
+
+async def test_feedback_complaint_fields_are_validated(
+        api: httpx.AsyncClient, tenv: WorkflowEnvironment, client: Client, settings: Settings,
+        engine: Engine) -> None:
+    await customer(api)
+    fid = (await start(client, settings, engine))["case_id"]
+    token = await survey(api, tenv, fid)
+    for body in ({"satisfaction": 4, "complaint": "perhaps"},
+                 {"satisfaction": 4, "complaint": True, "complaint_text": "x" * 2001},
+                 {"satisfaction": 4, "complaint": True, "complaint_category": "quality"}):
+        r = await api.post(f"/api/v1/feedback/{token}", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert r.json()["error"]["code"]
+    schema = (await api.get("/openapi.json")).json()["components"]["schemas"]["FeedbackIn"]
+    assert schema["properties"]["complaint"]["type"] == "boolean"
+    assert "complaint_text" in schema["properties"]
+    assert "complaint" not in schema.get("required", [])
+    # Nothing was taken: the survey still waits, and an answer without the box is as before.
+    r = await api.post(f"/api/v1/feedback/{token}", json={"satisfaction": 4})
+    assert r.status_code == 200, r.text
+    c = await wait_case(api, path(fid), lambda c: c["status"] == "closed")
+    assert c["complaint"] is None and "complaint" not in c["feedback"]
+    assert c["timeline"][-1]["data"]["outcome"] == "answered"
+
+
+async def test_the_feedback_form_posts_the_complaint_box(
+        api: httpx.AsyncClient, tenv: WorkflowEnvironment, client: Client, settings: Settings,
+        engine: Engine) -> None:
+    from shopflow.models import FeedbackRequest
+
+    await customer(api)
+    fid = (await start(client, settings, engine))["case_id"]
+    token = await survey(api, tenv, fid)
+    form = await api.get(f"/feedback/{token}")
+    assert form.status_code == 200
+    assert 'type="checkbox" name="complaint"' in form.text
+    assert 'name="complaint_text"' in form.text
+    bad = await api.post(f"/feedback/{token}", data={"satisfaction": "none", "complaint": "1"})
+    assert bad.status_code == 422 and 'name="complaint"' in bad.text  # the box stays offered
+    r = await api.post(f"/feedback/{token}", data={
+        "satisfaction": "3", "usage": "", "suggestions": "", "problem": "",
+        "complaint": "1", "complaint_text": "The courier left it in the rain."})
+    assert r.status_code == 200, r.text
+    assert "Thank you" in r.text
+    c = await wait_case(api, path(fid), lambda c: c["status"] == "closed")
+    assert c["timeline"][-1]["data"]["outcome"] == "complaint_opened"
+    complaint = await case(api, f"/api/v1/complaints/{c['complaint']['id']}")
+    assert (complaint["description"], complaint["category"]) == (
+        "The courier left it in the rain.", "other")
+
+    # Only follow-up surveys offer the box (a sample's survey has its problem task).
+    with Session(engine) as s:
+        s.add(FeedbackRequest(token="sample-form", case_id="S-1", workflow_id="sample-S-1",
+                              kind="sample"))
+        s.commit()
+    form = await api.get("/feedback/sample-form")
+    assert form.status_code == 200 and 'name="satisfaction"' in form.text
+    assert 'name="complaint"' not in form.text
+
+
 async def test_no_contact_customer_gets_no_survey_and_the_case_says_why(
         api: httpx.AsyncClient, tenv: WorkflowEnvironment, client: Client, settings: Settings,
         engine: Engine) -> None:

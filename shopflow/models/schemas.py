@@ -209,6 +209,10 @@ class FeedbackIn(Strict):
     usage: str = Field(default="", max_length=2000)
     suggestions: str = Field(default="", max_length=2000)
     problem: str | None = Field(default=None, max_length=2000)
+    # "I want to file a complaint": a follow-up survey then opens a complaint by itself (the
+    # text, else the problem, is its description); other surveys record the wish only.
+    complaint: bool = False
+    complaint_text: str | None = Field(default=None, max_length=2000)
 
 
 class TokenCreate(Strict):

@@ -66,6 +66,8 @@ class FeedbackMixin(CaseWorkflow):
             "suggestions": inp.suggestions,
             "problem": inp.problem or None,
         }
+        if inp.complaint:  # only when asked: earlier answers keep their shape
+            response.update(complaint=True, complaint_text=inp.complaint_text or None)
         self.feedback = response  # set first: a second submission is refused by the validator
         await self._act(Act.FEEDBACK_ANSWERED, FeedbackAnswered(inp.token, response, workflow.now()))
         self.data["feedback"] = {"status": "answered", "token": inp.token, **response}

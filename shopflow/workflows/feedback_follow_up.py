@@ -5,8 +5,10 @@ activity; starting it twice is a no-op.
 
 Waits the feedback delay, sends the survey link, reminds once, closes unanswered. A low score
 (<= 2) or a reported problem opens a ``followup.problem`` task for customer service, who resolve
-it or, when the customer asks for it, open a complaint. A customer tagged ``no_contact`` gets no
-survey, reminder or care message, and the case says why.
+it or, when the customer asks for it, open a complaint. A customer who ticks "I want to file a
+complaint" on the survey gets the complaint opened at once (category ``other``, their text as
+the description), without the cs task. A customer tagged ``no_contact`` gets no survey, reminder
+or care message, and the case says why.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ PROBLEM = "followup.problem"
 DECISIONS = {"resolved", "open_complaint"}
 COMPLAINT_CATEGORIES = ("quality", "delivery", "service", "billing", "other")
 LOW_SCORE = 2
+# Histories from before the survey's complaint box take the path they took (patch marker).
+COMPLAINT_ON_REQUEST = "followup-complaint-on-request"
 
 
 @dataclass
@@ -94,7 +98,9 @@ class FeedbackFollowUp(FeedbackMixin):
         outcome = "no_response"
         if feedback is not None:
             outcome = "answered"
-            if feedback["satisfaction"] <= LOW_SCORE or feedback.get("problem"):
+            if feedback.get("complaint") and workflow.patched(COMPLAINT_ON_REQUEST):
+                outcome = await self._complaint_requested(feedback)
+            elif feedback["satisfaction"] <= LOW_SCORE or feedback.get("problem"):
                 outcome = await self._problem(feedback)
         await self.record("closed", f"follow-up closed ({outcome})", status="closed",
                           stage="closed", closed=True, outcome=outcome)
@@ -122,6 +128,27 @@ class FeedbackFollowUp(FeedbackMixin):
                           order_no=self.inp.order_no, resolution=task.data["resolution"])
         return "problem_resolved"
 
+    async def _complaint_requested(self, feedback: dict[str, Any]) -> str:
+        """The customer ticked "I want to file a complaint": opened as cs would open it."""
+        assert self.inp is not None
+        description = str(feedback.get("complaint_text") or feedback.get("problem") or
+                          f"asked for in the follow-up survey of order {self.inp.order_no}")
+        await self._open_complaint("other", description, "customer")
+        return "complaint_opened"
+
+    async def _open_complaint(self, category: str, description: str,
+                              actor: str) -> dict[str, Any]:
+        assert self.inp is not None
+        opened = await self._act(Act.COMPLAINT_OPEN, ComplaintOpen(
+            key=workflow.info().workflow_id, customer_id=self.inp.customer_id,
+            category=category, description=description,
+            order_no=self.inp.order_no, channel="followup", opened_by=actor,
+        ), result_type=dict)
+        self.data["complaint"] = opened
+        await self.record("complaint_opened", f"complaint {opened['id']} opened",
+                          actor=actor, complaint_id=opened["id"])
+        return opened
+
     # --- decisions -----------------------------------------------------------------------
 
     def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
@@ -143,14 +170,7 @@ class FeedbackFollowUp(FeedbackMixin):
         problem = (self.feedback or {}).get("problem") or ""
         description = str(inp.data.get("description") or problem or
                           f"raised in the follow-up of order {self.inp.order_no}")
-        opened = await self._act(Act.COMPLAINT_OPEN, ComplaintOpen(
-            key=workflow.info().workflow_id, customer_id=self.inp.customer_id,
-            category=inp.data["category"], description=description,
-            order_no=self.inp.order_no, channel="followup", opened_by=inp.actor.name,
-        ), result_type=dict)
-        self.data["complaint"] = opened
-        await self.record("complaint_opened", f"complaint {opened['id']} opened",
-                          actor=inp.actor.name, complaint_id=opened["id"])
+        opened = await self._open_complaint(inp.data["category"], description, inp.actor.name)
         return {"complaint": opened}
 
     # --- contact -------------------------------------------------------------------------

@@ -248,6 +248,8 @@ class FeedbackInput:
     usage: str = ""
     suggestions: str = ""
     problem: str | None = None
+    complaint: bool = False  # the customer asks for a formal complaint
+    complaint_text: str | None = None
 
 
 # --- customer care -------------------------------------------------------------------------

@@ -33,9 +33,18 @@ def _open_request(svc: Any, token: str) -> FeedbackRequest:
     return req
 
 
+def _complaint_box(svc: Any, token: str) -> bool:
+    """The form offers "I want to file a complaint" on follow-up surveys (the ones that act on
+    it; a complaint's own survey has its escalation, a sample's has the problem task)."""
+    with session_scope(svc.engine, write=False) as session:
+        req = session.get(FeedbackRequest, token[:64])
+    return req is not None and req.kind == "followup"
+
+
 async def _submit(svc: Any, token: str, body: FeedbackIn) -> dict[str, Any]:
     req = await svc.db(_open_request, svc, token)
-    inp = FeedbackInput(token, body.satisfaction, body.usage, body.suggestions, body.problem)
+    inp = FeedbackInput(token, body.satisfaction, body.usage, body.suggestions, body.problem,
+                        complaint=body.complaint, complaint_text=body.complaint_text)
     return await send_update(svc, req.workflow_id, "submit_feedback", inp, dict)
 
 
@@ -47,11 +56,12 @@ async def submit_feedback(token: str, body: FeedbackIn, svc: ServicesDep) -> dic
 @page_router.get("/{token}", response_class=HTMLResponse)
 async def feedback_form(token: str, request: Request, svc: ServicesDep) -> HTMLResponse:
     try:
-        await svc.db(_open_request, svc, token)
+        req = await svc.db(_open_request, svc, token)
     except ApiError as err:
         return render_page(request, "feedback_form.html", err.status, token=token, open=False,
                            message=err.message)
-    return render_page(request, "feedback_form.html", token=token, open=True, message=None)
+    return render_page(request, "feedback_form.html", token=token, open=True, message=None,
+                       complaint_box=req.kind == "followup")
 
 
 @page_router.post("/{token}", response_class=HTMLResponse)
@@ -59,14 +69,17 @@ async def feedback_form_post(
     token: str, request: Request, svc: ServicesDep,
     satisfaction: Annotated[str, Form()], usage: Annotated[str, Form()] = "",
     suggestions: Annotated[str, Form()] = "", problem: Annotated[str, Form()] = "",
+    complaint: Annotated[str, Form()] = "", complaint_text: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     try:
         body = FeedbackIn(satisfaction=int(satisfaction) if satisfaction.isdigit() else 0,
-                          usage=usage, suggestions=suggestions, problem=problem or None)
+                          usage=usage, suggestions=suggestions, problem=problem or None,
+                          complaint=bool(complaint), complaint_text=complaint_text or None)
         await _submit(svc, token, body)
     except ValidationError:
         return render_page(request, "feedback_form.html", 422, token=token, open=True,
-                           message="请选择 1 到 5 的满意度 / choose a satisfaction from 1 to 5")
+                           message="请选择 1 到 5 的满意度 / choose a satisfaction from 1 to 5",
+                           complaint_box=await svc.db(_complaint_box, svc, token))
     except ApiError as err:
         return render_page(request, "feedback_form.html", err.status, token=token, open=False,
                            message=err.message)
