@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
@@ -68,7 +68,11 @@ class Settings(BaseSettings):
     smtp_from: str = "shopflow@localhost"
     smtp_starttls: bool = True  # used when offered; required before sending a password
     smtp_ca_file: Path | None = None  # trust a private CA for STARTTLS
-    smtp_timeout: float = Field(default=20.0, gt=0, le=50)  # per SMTP step; activity has 60 s
+    smtp_timeout: float = Field(default=20.0, gt=0, le=50)  # per SMTP step, < the send timeout
+    # How long one attempt to send a notice may take (the notices.send activity's start-to-close
+    # timeout): an attempt cut off (its worker killed, the provider hung) is retried after it.
+    # Copied into each case's input when the case starts, like the business durations.
+    notice_send_timeout: Duration = timedelta(seconds=60)
     sms_adapter: str | None = None  # "package.module:Class" built with the settings; log-only
     ops_email: str = "ops@localhost"
     ops_locale: Literal["zh-CN", "en"] = "zh-CN"  # language of staff notices
@@ -106,6 +110,15 @@ class Settings(BaseSettings):
     courier_sim_transit_days: int = Field(default=3, ge=0, le=60)
     # Returns: where customers send their parcels (the approval notice says so).
     return_address: str = "Shopflow 退货仓 Returns, 1 Warehouse Rd, Hangzhou 310000"
+
+    @model_validator(mode="after")
+    def _send_outlasts_smtp_steps(self) -> Settings:
+        if self.notice_send_timeout <= timedelta(0):
+            raise ValueError("notice_send_timeout must be above 0")
+        if self.smtp_host and self.notice_send_timeout.total_seconds() <= self.smtp_timeout:
+            raise ValueError(f"notice_send_timeout ({self.notice_send_timeout.total_seconds():g} s)"
+                             f" must be longer than smtp_timeout ({self.smtp_timeout:g} s)")
+        return self
 
     @property
     def is_dev(self) -> bool:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,17 @@ from tests.notices_support import SmtpServer, free_port
 pytestmark = pytest.mark.asyncio
 ROOT = Path(__file__).parent.parent
 BIN = Path(sys.executable).parent
+# Temporal retries the killed attempt once its start-to-close timeout passes: the setting
+# (60 s by default) made short here, with SMTP steps shorter still.
+SEND_TIMEOUT = timedelta(seconds=10)
+SMTP_TIMEOUT = 5.0
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The API's settings: cases copy the notice send timeout into their input at start."""
+    return settings.model_copy(update={"notice_send_timeout": SEND_TIMEOUT,
+                                       "smtp_timeout": SMTP_TIMEOUT})
 
 
 @pytest.fixture
@@ -74,6 +86,8 @@ class WorkerProcess:
             "SHOPFLOW_SMTP_HOST": "127.0.0.1",
             "SHOPFLOW_SMTP_PORT": str(smtp.port),
             "SHOPFLOW_SMTP_STARTTLS": "false",
+            "SHOPFLOW_SMTP_TIMEOUT": str(SMTP_TIMEOUT),
+            "SHOPFLOW_NOTICE_SEND_TIMEOUT": str(SEND_TIMEOUT.total_seconds()),
             "SHOPFLOW_LOG_FORMAT": "console",
         }
         self.log = log
@@ -132,11 +146,11 @@ async def test_worker_killed_right_after_the_send_still_delivers_exactly_once(
     assert notice.status == "sending" and notice.handed_over_at is not None
 
     workers.start()
-    # Temporal notices the lost attempt when its start-to-close timeout (60 s) passes.
+    # Temporal notices the lost attempt when its start-to-close timeout (SEND_TIMEOUT) passes.
     try:
         notice = await eventually(
             lambda: (n := received_notice(engine, sid)) is not None and n.status == "sent" and n,
-            timeout=150, interval=0.5)
+            timeout=SEND_TIMEOUT.total_seconds() + 90, interval=0.5)
         await open_task(api_only, sid, "sample.preliminary_review")  # the case went on
     except AssertionError:
         print(workers.log.read_text(errors="replace")[-5000:])
@@ -146,3 +160,9 @@ async def test_worker_killed_right_after_the_send_still_delivers_exactly_once(
     mails = smtp.inbox.to("li@example.com")
     assert len(mails) == 1, [m.subject for m in mails]
     assert mails[0].subject == f"样品申请已收到（{sid}）"
+    # The case took the send timeout from the settings it started with.
+    history = await devenv.client.get_workflow_handle(f"sample-{sid}").fetch_history()
+    sends = [e.activity_task_scheduled_event_attributes for e in history.events
+             if e.HasField("activity_task_scheduled_event_attributes")
+             and e.activity_task_scheduled_event_attributes.activity_type.name == "notices.send"]
+    assert sends and {a.start_to_close_timeout.ToTimedelta() for a in sends} == {SEND_TIMEOUT}

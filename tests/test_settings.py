@@ -33,3 +33,18 @@ def test_remote_cluster_means_no_embedded_server(monkeypatch: pytest.MonkeyPatch
     assert Settings(_env_file=None).embedded_temporal  # type: ignore[call-arg]
     monkeypatch.setenv("SHOPFLOW_TEMPORAL_ADDRESS", "temporal.internal:7233")
     assert not Settings(_env_file=None).embedded_temporal  # type: ignore[call-arg]
+
+
+def test_notice_send_timeout_is_a_duration_longer_than_an_smtp_step(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).notice_send_timeout == timedelta(seconds=60)  # type: ignore[call-arg]
+    monkeypatch.setenv("SHOPFLOW_NOTICE_SEND_TIMEOUT", "PT10S")
+    assert Settings(_env_file=None).notice_send_timeout == timedelta(seconds=10)  # type: ignore[call-arg]
+    monkeypatch.setenv("SHOPFLOW_SMTP_HOST", "mail.example.com")  # 20 s per SMTP step
+    with pytest.raises(ValidationError, match="longer than smtp_timeout"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("SHOPFLOW_SMTP_TIMEOUT", "5")
+    assert Settings(_env_file=None).notice_send_timeout == timedelta(seconds=10)  # type: ignore[call-arg]
+    monkeypatch.setenv("SHOPFLOW_NOTICE_SEND_TIMEOUT", "0")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)  # type: ignore[call-arg]

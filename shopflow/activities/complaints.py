@@ -53,6 +53,7 @@ def complaint_input(settings: Settings, complaint_id: str, customer: CustomerDat
             resolution_sla=s.complaint_resolution_sla.total_seconds(),
             reopen_window=s.complaint_reopen_window.total_seconds(),
             feedback_reminder=s.feedback_reminder.total_seconds(),
+            notice_send=s.notice_send_timeout.total_seconds(),
         ),
     )
 

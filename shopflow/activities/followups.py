@@ -53,6 +53,7 @@ def followup_input(settings: Settings, req: FollowupStart) -> FollowupInput:
             feedback_delay=s.feedback_delay.total_seconds(),
             feedback_reminder=s.feedback_reminder.total_seconds(),
             feedback_close=s.feedback_close.total_seconds(),
+            notice_send=s.notice_send_timeout.total_seconds(),
         ),
     )
 

@@ -189,7 +189,8 @@ def return_input(engine: Engine, settings: Settings, ret: Return) -> ReturnInput
             task_due=settings.task_due.total_seconds(),
             ship_timeout=policy["ship_timeout_days"] * 86400,
             backorder_timeout=settings.backorder_timeout.total_seconds(),
-            followup_delay=settings.feedback_delay.total_seconds()),
+            followup_delay=settings.feedback_delay.total_seconds(),
+            notice_send=settings.notice_send_timeout.total_seconds()),
         delivered_at=order.delivered_at, payment_method=order.payment_method,
         shipping_fee_cents=round(order.shipping_fee * 100),
         shipping_address=dict(order.shipping_address), requested_by=ret.requested_by)

@@ -42,6 +42,9 @@ NOTICE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2), maximum_attempts=6
 )
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# One attempt to send a notice (SHOPFLOW_NOTICE_SEND_TIMEOUT, copied into a case's timers when it
+# starts); this default for cases started before the setting existed.
+NOTICE_SEND_TIMEOUT = timedelta(seconds=60)
 
 R = TypeVar("R")
 
@@ -109,6 +112,7 @@ class CaseWorkflow:
         self.data: dict[str, Any] = {}
         self.tasks: dict[str, HumanTask] = {}
         self.task_due = timedelta(hours=24)
+        self.notice_timeout = NOTICE_SEND_TIMEOUT
         self.cancel_request: dict[str, Any] | None = None
         self.recorded_status = ""  # the status the read-model last confirmed
         self._seq = 0
@@ -161,10 +165,13 @@ class CaseWorkflow:
         )
         self.recorded_status = self.status
 
-    def start_case(self, case_id: str, customer_id: str | None, task_due_seconds: float) -> None:
+    def start_case(self, case_id: str, customer_id: str | None, task_due_seconds: float,
+                   notice_send_seconds: float | None = None) -> None:
         self.case_id = case_id
         self.customer_id = customer_id
         self.task_due = timedelta(seconds=task_due_seconds)
+        if notice_send_seconds:
+            self.notice_timeout = timedelta(seconds=notice_send_seconds)
         attrs = [SA_KIND.value_set(self.KIND), SA_STAGE.value_set(self.stage)]
         if customer_id:
             attrs.append(SA_CUSTOMER.value_set(customer_id))
@@ -189,7 +196,7 @@ class CaseWorkflow:
             await workflow.execute_activity(
                 Act.NOTICE_SEND,
                 request,
-                start_to_close_timeout=timedelta(seconds=60),
+                start_to_close_timeout=self.notice_timeout,
                 retry_policy=NOTICE_RETRY,
             )
         except ActivityError as err:

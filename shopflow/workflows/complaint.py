@@ -42,6 +42,7 @@ class ComplaintTimers:
     resolution_sla: float
     reopen_window: float
     feedback_reminder: float
+    notice_send: float = 60.0  # one notice attempt (absent from inputs of older cases)
 
 
 @dataclass
@@ -159,7 +160,8 @@ class ComplaintWorkflow(FeedbackMixin):
     @workflow.run
     async def run(self, inp: ComplaintInput) -> dict[str, Any]:
         self.inp = inp
-        self.start_case(inp.complaint_id, inp.customer.id, inp.timers.response_sla)
+        self.start_case(inp.complaint_id, inp.customer.id, inp.timers.response_sla,
+                        inp.timers.notice_send)
         self.stage = "handling"
         self.data = {
             "id": inp.complaint_id,

@@ -39,6 +39,7 @@ class FollowupTimers:
     feedback_delay: float
     feedback_reminder: float
     feedback_close: float
+    notice_send: float = 60.0  # one notice attempt (absent from inputs of older cases)
 
 
 @dataclass
@@ -68,7 +69,8 @@ class FeedbackFollowUp(FeedbackMixin):
     @workflow.run
     async def run(self, inp: FollowupInput) -> dict[str, Any]:
         self.inp = inp
-        self.start_case(inp.case_id, inp.customer_id, inp.timers.task_due)
+        self.start_case(inp.case_id, inp.customer_id, inp.timers.task_due,
+                        inp.timers.notice_send)
         self.data = {
             "id": inp.case_id, "order_no": inp.order_no, "reason": inp.reason, "ref": inp.ref,
             "items": inp.items, "customer": {"id": inp.customer_id}, "feedback": None,

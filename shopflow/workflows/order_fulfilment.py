@@ -56,6 +56,7 @@ class OrderTimers:
     payment_timeout: float
     backorder_timeout: float
     followup_delay: float
+    notice_send: float = 60.0  # one notice attempt (absent from inputs of older cases)
 
 
 @dataclass
@@ -124,7 +125,8 @@ class OrderFulfilment(CaseWorkflow):
 
     @workflow.run
     async def run(self, inp: OrderInput) -> dict[str, Any]:
-        self.start_case(inp.order_no, inp.customer.id, inp.timers.task_due)
+        self.start_case(inp.order_no, inp.customer.id, inp.timers.task_due,
+                        inp.timers.notice_send)
         self.order_no, self.method = inp.order_no, inp.payment_method
         self.lines = list(inp.lines)
         self.total_cents = (sum(line.quantity * line.unit_price_cents for line in self.lines)

@@ -86,6 +86,7 @@ class ReturnTimers:
     ship_timeout: float
     backorder_timeout: float
     followup_delay: float
+    notice_send: float = 60.0  # one notice attempt (absent from inputs of older cases)
 
 
 @dataclass
@@ -174,7 +175,8 @@ class ReturnHandling(CaseWorkflow):
 
     @workflow.run
     async def run(self, inp: ReturnInput) -> dict[str, Any]:
-        self.start_case(inp.return_id, inp.customer.id, inp.timers.task_due)
+        self.start_case(inp.return_id, inp.customer.id, inp.timers.task_due,
+                        inp.timers.notice_send)
         self.return_id, self.order_no = inp.return_id, inp.order_no
         self.lines = [{"sku": line.sku, "name": line.name, "quantity": line.quantity,
                        "unit_price": amount(line.unit_price_cents),

@@ -40,6 +40,7 @@ class SampleTimers:
     feedback_delay: float
     feedback_reminder: float
     feedback_close: float
+    notice_send: float = 60.0  # one notice attempt (absent from inputs of older cases)
 
 
 @dataclass
@@ -91,7 +92,8 @@ class SampleApproval(FeedbackMixin):
 
     @workflow.run
     async def run(self, inp: SampleInput) -> dict[str, Any]:
-        self.start_case(inp.sample_id, inp.customer.id, inp.timers.task_due)
+        self.start_case(inp.sample_id, inp.customer.id, inp.timers.task_due,
+                        inp.timers.notice_send)
         self.stage = "preliminary_review"
         self.data = {
             "id": inp.sample_id,

@@ -216,6 +216,7 @@ async def _start(svc: Services, order: Order, body: OrderCreate, names: dict[str
             payment_timeout=s.payment_timeout.total_seconds(),
             backorder_timeout=s.backorder_timeout.total_seconds(),
             followup_delay=s.feedback_delay.total_seconds(),
+            notice_send=s.notice_send_timeout.total_seconds(),
         ),
         submitted_by=user.name,
         shipping_fee_cents=to_cents(body.shipping_fee),

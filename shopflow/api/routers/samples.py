@@ -88,6 +88,7 @@ async def create_sample(
                 feedback_delay=s.feedback_delay.total_seconds(),
                 feedback_reminder=s.feedback_reminder.total_seconds(),
                 feedback_close=s.feedback_close.total_seconds(),
+                notice_send=s.notice_send_timeout.total_seconds(),
             ),
             submitted_by=user.name,
         )
