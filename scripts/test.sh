@@ -9,6 +9,7 @@ $PYTEST -q -p no:cacheprovider "$@" || rc=$?
 if [ $rc = 5 ]; then echo "pytest collected no tests"; exit 1; fi
 [ $rc = 0 ] || exit $rc
 echo "== pass 2: database-facing tests, PostgreSQL"
-$PYTEST -q -p no:cacheprovider -m db --db postgres "$@"; rc=$?
+# Browser tests exercise the pages, not the database: one pass (SQLite) is enough for them.
+$PYTEST -q -p no:cacheprovider -m "db and not browser" --db postgres "$@"; rc=$?
 if [ $rc = 5 ]; then echo "pytest collected no database tests"; exit 1; fi
 exit $rc

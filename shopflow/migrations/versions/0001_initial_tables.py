@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("workflow_id"),
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.create_index("ix_cases_closed_at_kind_stage", ["closed_at", "kind", "stage"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_cases_kind"), ["kind"], unique=False)
@@ -496,6 +497,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_tasks_due_at"), ["due_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_tasks_kind"), ["kind"], unique=False)
         batch_op.create_index(batch_op.f("ix_tasks_role"), ["role"], unique=False)
+        batch_op.create_index("ix_tasks_role_status_due_at", ["role", "status", "due_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_tasks_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_tasks_workflow_id"), ["workflow_id"], unique=False)
 
@@ -593,6 +595,7 @@ def downgrade() -> None:
     with op.batch_alter_table("tasks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tasks_workflow_id"))
         batch_op.drop_index(batch_op.f("ix_tasks_status"))
+        batch_op.drop_index("ix_tasks_role_status_due_at")
         batch_op.drop_index(batch_op.f("ix_tasks_role"))
         batch_op.drop_index(batch_op.f("ix_tasks_kind"))
         batch_op.drop_index(batch_op.f("ix_tasks_due_at"))
@@ -685,6 +688,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_cases_kind"))
         batch_op.drop_index(batch_op.f("ix_cases_customer_id"))
         batch_op.drop_index(batch_op.f("ix_cases_created_at"))
+        batch_op.drop_index("ix_cases_closed_at_kind_stage")
 
     op.drop_table("cases")
     op.drop_table("birthday_greetings")
