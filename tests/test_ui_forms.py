@@ -464,3 +464,16 @@ async def test_a_lost_parcel_is_reported_and_reshipped_from_the_pages(
                                             "shipped.tracking_no": "EMS1"})
     assert r.status_code == 409  # the lost parcel's number is taken: shown at the field
     assert "already on this order" in field_error(r.text, "shipped.tracking_no")
+
+
+def test_a_case_view_keeps_the_process_own_kind() -> None:
+    """A return's refund|exchange is not hidden by the process name in the case view."""
+    from shopflow.activities.cases import case_view
+    from shopflow.models import Case
+
+    view = case_view(Case(id="RT-1", kind="return", workflow_id="return-RT-1", status="requested",
+                          stage="review", data={"kind": "exchange"}))
+    assert view["kind"] == "return" and view["return_kind"] == "exchange"
+    plain = case_view(Case(id="S-1", kind="sample", workflow_id="sample-S-1", status="open",
+                           stage="review", data={}))
+    assert "sample_kind" not in plain

@@ -74,8 +74,12 @@ def build_dossier(session: Session, case_id: str) -> dict[str, Any]:
 
 
 def case_view(case: Case) -> dict[str, Any]:
+    # "kind" names the process; a process's own kind (a return's refund|exchange) keeps its
+    # value as "<process>_kind" instead of being hidden.
+    own_kind = case.data.get("kind")
+    extra = {f"{case.kind}_kind": own_kind} if own_kind and own_kind != case.kind else {}
     return {
-        **case.data, "id": case.id, "kind": case.kind, "workflow_id": case.workflow_id,
+        **case.data, **extra, "id": case.id, "kind": case.kind, "workflow_id": case.workflow_id,
         "status": case.status, "stage": case.stage, "customer_id": case.customer_id,
         "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,
