@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 import shopflow.models  # noqa: F401  (registers every table)
 from shopflow.api.app import create_app
 from shopflow.db import make_engine
+from shopflow.providers import Providers, build_providers
 from shopflow.settings import Settings
 from shopflow.temporal import ensure_search_attributes
 from shopflow.worker import build_worker
@@ -127,9 +128,16 @@ def client(tenv: WorkflowEnvironment) -> Client:
 
 
 @pytest.fixture
-async def worker(client: Client, settings: Settings, engine: Engine) -> AsyncIterator[Worker]:
-    w = build_worker(client, settings, engine)
-    async with w:
+def providers(settings: Settings) -> Providers:
+    """Payment and courier simulators; a test module overrides this to look into (or script)
+    them."""
+    return build_providers(settings)
+
+
+@pytest.fixture
+async def worker(client: Client, settings: Settings, engine: Engine,
+                 providers: Providers) -> AsyncIterator[Worker]:
+    async with build_worker(client, settings, engine, providers=providers) as w:
         yield w
 
 

@@ -4,7 +4,6 @@ stock and money at every step."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,14 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from shopflow.models import FollowupDue, Notice, Reconciliation, Refund
 from shopflow.providers import CourierSimulator, PaymentSimulator, Providers
-from shopflow.settings import Settings
-from shopflow.worker import build_worker
 from tests.helpers import (
     auth,
     case,
@@ -39,13 +34,6 @@ pytestmark = pytest.mark.asyncio
 def providers() -> Providers:
     return Providers(payments=PaymentSimulator(seed=7), courier=CourierSimulator(seed=7))
 
-
-@pytest.fixture
-async def worker(client: Client, settings: Settings, engine: Engine,
-                 providers: Providers) -> AsyncIterator[Worker]:
-    """The real worker, with provider simulators the test can look into (and script)."""
-    async with build_worker(client, settings, engine, providers=providers) as w:
-        yield w
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ service, the warehouse and finance would, and checks stock and money at every st
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,12 +13,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from shopflow.models import FollowupDue, Notice, Refund, StockMovement
 from shopflow.providers import CourierSimulator, PaymentSimulator, Providers
 from shopflow.settings import Settings
-from shopflow.worker import build_worker
 from tests.helpers import (
     auth,
     case,
@@ -40,12 +37,6 @@ pytestmark = pytest.mark.asyncio
 def providers() -> Providers:
     return Providers(payments=PaymentSimulator(seed=3), courier=CourierSimulator(seed=3))
 
-
-@pytest.fixture
-async def worker(client: Client, settings: Settings, engine: Engine,
-                 providers: Providers) -> AsyncIterator[Worker]:
-    async with build_worker(client, settings, engine, providers=providers) as w:
-        yield w
 
 
 @pytest.fixture
