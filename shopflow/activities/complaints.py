@@ -30,8 +30,9 @@ from shopflow.workflows.complaint import (
     TaskSync,
 )
 from shopflow.workflows.shared import Act, ComplaintOpen, CustomerData
+from shopflow.workflows.vocab import ACTIVE_TASK_STATUSES
 
-OPEN_TASK = ("open", "claimed")
+OPEN_TASK = ACTIVE_TASK_STATUSES
 
 
 def new_complaint_id(seed: str | None = None) -> str:

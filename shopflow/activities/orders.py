@@ -32,9 +32,7 @@ from shopflow.workflows.shared import (
     ReserveRequest,
     StockSettle,
 )
-
-KPI_TIMES = ("backordered_at", "stock_secured_at", "paid_at", "shipped_at", "delivered_at",
-             "completed_at", "cancelled_at")
+from shopflow.workflows.vocab import ORDER_TIMES
 
 
 def line_key(workflow_id: str, round_no: int, sku: str) -> str:
@@ -83,7 +81,7 @@ class OrderActivities:
                 raise LookupError(req.order_no)  # the API writes the row before starting
             # KPI times: the first one counts (the first shipment, the first exception …).
             for name, value in req.times.items():
-                if name in KPI_TIMES and getattr(order, name) is None:
+                if name in ORDER_TIMES and getattr(order, name) is None:
                     setattr(order, name, value)
             if req.exception is not None:
                 known = {e.get("key") for e in order.exceptions}

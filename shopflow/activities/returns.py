@@ -47,11 +47,10 @@ from shopflow.workflows.shared import (
     ReturnContextRequest,
     ReturnUpdate,
 )
+from shopflow.workflows.vocab import RETURN_TIMES
 
 # Returns that no longer claim the goods: the customer keeps them.
 NOT_CLAIMING = ("rejected", "cancelled", "expired")
-RETURN_TIMES = ("approved_at", "rejected_at", "parcel_sent_at", "received_at", "inspected_at",
-                "refunded_at", "reshipped_at", "closed_at")
 RETURN_FIELDS = ("items", "outcome", "refund_amount", "parcel_courier", "parcel_tracking_no",
                  "exchange_tracking_no")
 

@@ -9,8 +9,9 @@ from temporalio import activity
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import Task
 from shopflow.workflows.shared import Act, CaseTasksCancel, TaskClose, TaskCreate, TaskEscalate
+from shopflow.workflows.vocab import ACTIVE_TASK_STATUSES
 
-OPEN_STATUSES = ("open", "claimed")
+OPEN_STATUSES = ACTIVE_TASK_STATUSES
 
 
 class TaskActivities:

@@ -11,8 +11,9 @@ from sqlmodel import select
 
 from shopflow.db import session_scope
 from shopflow.models import ApiToken
+from shopflow.workflows.vocab import Role
 
-ROLES = ("channel", "cs", "reviewer", "warehouse", "finance", "ops", "admin")
+ROLES = tuple(str(r) for r in Role)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from shopflow.db import session_scope
 from shopflow.models import Task
 from shopflow.models.types import utcnow
+from shopflow.workflows.vocab import ACTIVE_TASK_STATUSES
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter("shopflow_http_requests_total", "HTTP requests", ["method", "route", "status"],
@@ -36,11 +37,11 @@ class TaskCollector(Collector):
         if self.engine is not None:
             with session_scope(self.engine, write=False) as session:
                 open_rows = session.exec(
-                    select(Task.kind, func.count()).where(col(Task.status).in_(["open", "claimed"]))
+                    select(Task.kind, func.count()).where(col(Task.status).in_(ACTIVE_TASK_STATUSES))
                     .group_by(Task.kind)).all()
                 overdue_rows = session.exec(
                     select(Task.kind, func.count()).where(
-                        col(Task.status).in_(["open", "claimed"]),
+                        col(Task.status).in_(ACTIVE_TASK_STATUSES),
                         (col(Task.due_at) < utcnow()) | col(Task.escalated))
                     .group_by(Task.kind)).all()
             for kind, n in open_rows:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from shopflow.api.auth import User
 from shopflow.api.deps import Services
+from shopflow.workflows.vocab import READ_ROLES, CaseKind
 
 Render = Callable[[Request, Services, User, str], Awaitable[Response]]
 
@@ -63,7 +64,7 @@ async def _sample_dossier(request: Request, svc: Services, user: User, case_id: 
     return result
 
 
-_SAMPLE_READERS = ("channel", "cs", "reviewer", "warehouse", "ops")
+_SAMPLE_READERS = READ_ROLES[CaseKind.SAMPLE]
 
 register(Document("sample", "slip", "样品发货单 Sample shipping slip", _sample_slip, _SAMPLE_READERS,
                   shown=lambda case: any(i.get("approved_quantity")

@@ -18,9 +18,10 @@ from shopflow.api.auth import User
 from shopflow.db import session_scope
 from shopflow.models import Case, Customer, Notice, Task
 from shopflow.models.types import utcnow
+from shopflow.workflows.vocab import ACTIVE_TASK_STATUSES, SEES_ALL_TASKS
 
-SEES_ALL = ("ops", "admin")  # as the API: ops and admin see every role's tasks
-ACTIVE = ("open", "claimed")
+SEES_ALL = SEES_ALL_TASKS  # as the API: ops and admin see every role's tasks
+ACTIVE = ACTIVE_TASK_STATUSES
 
 
 @dataclass

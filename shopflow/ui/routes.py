@@ -17,11 +17,7 @@ from pydantic import ValidationError
 from shopflow.api.auth import User
 from shopflow.api.cases import temporal_url
 from shopflow.api.errors import ApiError
-from shopflow.api.routers import complaints as complaints_api
-from shopflow.api.routers import followups as followups_api
 from shopflow.api.routers import orders as orders_api
-from shopflow.api.routers import returns as returns_api
-from shopflow.api.routers import samples as samples_api
 from shopflow.api.routers.tasks import _load as load_task
 from shopflow.api.routers.tasks import _may_act as may_act
 from shopflow.api.routers.tasks import _set_claim as set_claim
@@ -45,6 +41,7 @@ from shopflow.ui.pages import (
     ui,
 )
 from shopflow.ui.session import token_user
+from shopflow.workflows.vocab import READ_ROLES
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 PAGE_SIZE = 20
@@ -53,13 +50,7 @@ CREATE_SAMPLE_ROLES = ("channel", "cs")
 CREATE_ORDER_ROLES = ("channel",)  # as POST /api/v1/orders
 # Who may read a case page, per process (admin always): the roles of the API's reads. A process
 # missing here: every role.
-CASE_READERS: dict[str, tuple[str, ...]] = {
-    "sample": samples_api.READ_ROLES,
-    "order": orders_api.READ_ROLES,
-    "return": returns_api.READ_ROLES,
-    "complaint": complaints_api.READ_ROLES,
-    "followup": followups_api.READ_ROLES,
-}
+CASE_READERS = READ_ROLES
 PageNo = Annotated[int, Query(ge=1, le=100000)]
 Filter = Annotated[str | None, Query(max_length=80)]
 

@@ -28,6 +28,7 @@ from shopflow.workflows.shared import (
     TaskOutcome,
     TimelineEntry,
 )
+from shopflow.workflows.vocab import CASE_END_STATUSES
 
 SA_KIND = SearchAttributeKey.for_keyword("ShopflowKind")
 SA_STAGE = SearchAttributeKey.for_keyword("ShopflowStage")
@@ -357,7 +358,7 @@ class CaseWorkflow:
             )
 
     def cancellable(self) -> bool:
-        return self.stage in self.CANCELLABLE_STAGES and self.status not in _END_STATUSES
+        return self.stage in self.CANCELLABLE_STAGES and self.status not in CASE_END_STATUSES
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -374,8 +375,6 @@ class CaseWorkflow:
         """Let running Update handlers answer before the workflow completes."""
         await workflow.wait_condition(workflow.all_handlers_finished)
 
-
-_END_STATUSES = frozenset({"rejected", "cancelled", "archived", "completed", "closed", "expired"})
 
 
 def _plain(value: Any) -> Any:

@@ -24,9 +24,10 @@ from shopflow.workflows.base import (
     rejection,
 )
 from shopflow.workflows.shared import Act, CompleteTaskInput, ErrorType, NoticeRequest
+from shopflow.workflows.vocab import TaskKind
 
-REVISIT = "customer.revisit"
-STOCKTAKE = "inventory.stocktake"
+REVISIT = TaskKind.REVISIT
+STOCKTAKE = TaskKind.STOCKTAKE
 
 
 # --- inputs and activity payloads -----------------------------------------------------------

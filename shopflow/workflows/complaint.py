@@ -27,10 +27,11 @@ from shopflow.workflows.shared import (
     ErrorType,
     FeedbackAnswered,
 )
+from shopflow.workflows.vocab import COMPLAINT_CATEGORIES, ComplaintDecision, TaskKind
 
-HANDLE = "complaint.handle"
-CATEGORIES = ("quality", "delivery", "service", "billing", "other")
-DECISIONS = {"respond", "resolve", "escalate"}
+HANDLE = TaskKind.COMPLAINT_HANDLE
+CATEGORIES = COMPLAINT_CATEGORIES
+DECISIONS = set(ComplaintDecision)
 RETURN_KINDS = ("refund", "exchange")
 
 

@@ -22,10 +22,10 @@ from temporalio import workflow
 from shopflow.workflows.base import HumanTask, rejection
 from shopflow.workflows.feedback import FeedbackMixin
 from shopflow.workflows.shared import Act, ComplaintOpen, CompleteTaskInput, ErrorType
+from shopflow.workflows.vocab import COMPLAINT_CATEGORIES, FollowupDecision, TaskKind
 
-PROBLEM = "followup.problem"
-DECISIONS = {"resolved", "open_complaint"}
-COMPLAINT_CATEGORIES = ("quality", "delivery", "service", "billing", "other")
+PROBLEM = TaskKind.FOLLOWUP_PROBLEM
+DECISIONS = set(FollowupDecision)
 LOW_SCORE = 2
 # Histories from before the survey's complaint box take the path they took (patch marker).
 COMPLAINT_ON_REQUEST = "followup-complaint-on-request"

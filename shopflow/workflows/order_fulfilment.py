@@ -34,13 +34,14 @@ from shopflow.workflows.shared import (
     StockLine,
     StockSettle,
 )
+from shopflow.workflows.vocab import ORDER_END_STATUSES
 
 FULFIL = "order.fulfil"
 LOST_PARCEL = "order.lost_parcel"
 DECISIONS = {FULFIL: {"shipped"}, LOST_PARCEL: {"reship", "refund"}}
 EVENT_TYPES = ("in_transit", "delivered", "delayed", "lost")
 CLOSED_PARCEL = ("delivered", "lost")
-END_STATUSES = ("cancelled", "completed", "refunded")
+END_STATUSES = ORDER_END_STATUSES
 
 # Money moves through the provider with an idempotency key, so retrying until it answers is safe.
 MONEY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2),

@@ -45,6 +45,7 @@ from shopflow.workflows.shared import (
     StockLine,
     StockSettle,
 )
+from shopflow.workflows.vocab import RETURN_END_STATUSES
 
 REVIEW = "return.review"
 INSPECTION = "return.inspection"
@@ -61,7 +62,7 @@ DECISIONS = {
     FULFIL: {"shipped"},
 }
 EVENT_TYPES = ("in_transit", "delivered", "delayed", "lost")
-END_STATUSES = ("rejected", "expired", "cancelled", "inspection_failed", "refunded", "exchanged")
+END_STATUSES = RETURN_END_STATUSES
 
 MONEY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2),
                           maximum_interval=timedelta(minutes=5))

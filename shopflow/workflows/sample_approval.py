@@ -21,6 +21,7 @@ from shopflow.workflows.shared import (
     ReviewContextRequest,
     StockLine,
 )
+from shopflow.workflows.vocab import SAMPLE_CANCELLABLE_STAGES, SampleDecision, TaskKind
 
 
 @dataclass
@@ -61,16 +62,17 @@ class InfoInput:
     actor: str = "customer"
 
 
-PRELIMINARY = "sample.preliminary_review"
-REVIEW = "sample.review"
-DISPATCH = "sample.dispatch"
-FEEDBACK_PROBLEM = "sample.feedback_problem"
+PRELIMINARY = TaskKind.SAMPLE_PRELIMINARY
+REVIEW = TaskKind.SAMPLE_REVIEW
+DISPATCH = TaskKind.SAMPLE_DISPATCH
+FEEDBACK_PROBLEM = TaskKind.SAMPLE_FEEDBACK_PROBLEM
 
+D = SampleDecision
 DECISIONS = {
-    PRELIMINARY: {"approve", "reject", "request_info"},
-    REVIEW: {"approve", "reject"},
-    DISPATCH: {"shipped"},
-    FEEDBACK_PROBLEM: {"resolved"},
+    PRELIMINARY: {D.APPROVE, D.REJECT, D.REQUEST_INFO},
+    REVIEW: {D.APPROVE, D.REJECT},
+    DISPATCH: {D.SHIPPED},
+    FEEDBACK_PROBLEM: {D.RESOLVED},
 }
 
 
@@ -82,7 +84,7 @@ class _Rejected(Exception):
 @workflow.defn(name="SampleApproval")
 class SampleApproval(FeedbackMixin):
     KIND = "sample"
-    CANCELLABLE_STAGES = frozenset({"preliminary_review", "review", "dispatch"})
+    CANCELLABLE_STAGES = SAMPLE_CANCELLABLE_STAGES
 
     def __init__(self) -> None:
         super().__init__()

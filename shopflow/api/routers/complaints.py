@@ -28,9 +28,11 @@ from shopflow.models import Complaint, Order
 from shopflow.models.schemas import CaseCreated, CasePublic, CustomerIn, PageOf, Strict, Text
 from shopflow.workflows.complaint import CustomerEscalation, CustomerMessage
 from shopflow.workflows.shared import CustomerData
+from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
+from shopflow.workflows.vocab import CaseKind
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
-READ_ROLES = ("channel", "cs", "ops")
+READ_ROLES = CASE_READ_ROLES[CaseKind.COMPLAINT]
 Category = Literal["quality", "delivery", "service", "billing", "other"]
 Status = Literal["open", "waiting_customer", "resolved", "closed"]
 

@@ -10,9 +10,11 @@ from shopflow.api.auth import User
 from shopflow.api.cases import list_cases, load_case
 from shopflow.api.deps import PageDep, ServicesDep, require
 from shopflow.models.schemas import CasePublic, CaseSummary, PageOf
+from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
+from shopflow.workflows.vocab import CaseKind
 
 router = APIRouter(prefix="/followups", tags=["followups"])
-READ_ROLES = ("channel", "cs", "ops")
+READ_ROLES = CASE_READ_ROLES[CaseKind.FOLLOWUP]
 
 
 @router.get("", response_model=PageOf[CaseSummary])

@@ -65,11 +65,13 @@ from shopflow.workflows.order_fulfilment import (
     address_text,
 )
 from shopflow.workflows.shared import Actor, CancelInput, CustomerData, OrderLineData, StockArrived
+from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
+from shopflow.workflows.vocab import CaseKind
 
 log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/orders", tags=["orders"])
-READ_ROLES = ("channel", "cs", "reviewer", "warehouse", "finance", "ops")
+READ_ROLES = CASE_READ_ROLES[CaseKind.ORDER]
 SHIPPED_STATUSES = ("shipped", "exception", "completed", "refunded")
 CLOSED_STATUSES = ("cancelled", "completed", "refunded")
 

@@ -46,13 +46,13 @@ from shopflow.models.schemas import PageOf
 from shopflow.workflows.order_fulfilment import address_text
 from shopflow.workflows.return_handling import ParcelInput, ReceivedInput
 from shopflow.workflows.shared import Actor, CancelInput
+from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
+from shopflow.workflows.vocab import RETURN_END_STATUSES, RETURN_TIMES, CaseKind
 
 router = APIRouter(prefix="/returns", tags=["returns"])
-READ_ROLES = ("channel", "cs", "reviewer", "warehouse", "finance", "ops")
-END_STATUSES = ("rejected", "expired", "cancelled", "inspection_failed", "refunded",
-                "exchanged")
-KPI_TIMES = ("approved_at", "rejected_at", "parcel_sent_at", "received_at", "inspected_at",
-             "refunded_at", "reshipped_at", "closed_at")
+READ_ROLES = CASE_READ_ROLES[CaseKind.RETURN]
+END_STATUSES = RETURN_END_STATUSES
+KPI_TIMES = RETURN_TIMES
 
 
 def _forget(svc: Services, return_id: str) -> None:

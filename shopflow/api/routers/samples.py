@@ -38,9 +38,11 @@ from shopflow.workflows.sample_approval import (
     SampleTimers,
 )
 from shopflow.workflows.shared import Actor, CancelInput, CustomerData
+from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
+from shopflow.workflows.vocab import CaseKind
 
 router = APIRouter(prefix="/samples", tags=["samples"])
-READ_ROLES = ("channel", "cs", "reviewer", "warehouse", "ops")
+READ_ROLES = CASE_READ_ROLES[CaseKind.SAMPLE]
 
 
 def _check_application(svc: Any, body: SampleCreate) -> None:

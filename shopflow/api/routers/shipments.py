@@ -21,9 +21,10 @@ from shopflow.models import Shipment, ShipmentEvent
 from shopflow.models.order_schemas import ShipmentEventIn, ShipmentEventResult, ShipmentPublic
 from shopflow.models.types import utcnow
 from shopflow.workflows.shared import ShipmentEventInput
+from shopflow.workflows.vocab import SHIPMENT_READ_ROLES
 
 router = APIRouter(prefix="/shipments", tags=["shipments"])
-READ_ROLES = ("channel", "cs", "warehouse", "finance", "ops")
+READ_ROLES = SHIPMENT_READ_ROLES
 
 
 def _shipment(svc: Services, tracking_no: str) -> Shipment:

@@ -17,16 +17,17 @@ from shopflow.models import Task
 from shopflow.models.schemas import PageOf, TaskComplete, TaskOutcomePublic, TaskPublic
 from shopflow.models.types import utcnow
 from shopflow.workflows.shared import Actor, CompleteTaskInput, TaskOutcome
+from shopflow.workflows.vocab import ACTIVE_TASK_STATUSES, SEES_ALL_TASKS
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 UserDep = Annotated[User, Depends(current_user)]
-SEES_ALL = ("ops", "admin")
+SEES_ALL = SEES_ALL_TASKS
 
 
 def task_public(task: Task) -> dict[str, Any]:
     data = task.model_dump(mode="json")
     # An escalated task is overdue by definition (its workflow's clock said so).
-    data["overdue"] = task.status in ("open", "claimed") and (
+    data["overdue"] = task.status in ACTIVE_TASK_STATUSES and (
         task.escalated or task.due_at < utcnow())
     return data
 
@@ -60,7 +61,7 @@ async def list_tasks(
     def query() -> dict[str, Any]:
         conds = []
         if status in ("open", "active"):
-            conds.append(col(Task.status).in_(["open", "claimed"]))
+            conds.append(col(Task.status).in_(ACTIVE_TASK_STATUSES))
         else:
             conds.append(Task.status == status)
         if user.role not in SEES_ALL:
