@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -31,6 +31,7 @@ from shopflow.models import (
     StockMovement,
 )
 from shopflow.models.types import utcnow
+from shopflow.services.timers import timers_for
 from shopflow.settings import Settings
 from shopflow.workflows.return_handling import (
     ReturnHandling,
@@ -184,12 +185,8 @@ def return_input(engine: Engine, settings: Settings, ret: Return) -> ReturnInput
         policy=ReturnPolicy(policy["return_window_days"], policy["quality_return_window_days"],
                             policy["ship_timeout_days"], policy["return_shipping_paid_by"],
                             policy["return_address"]),
-        timers=ReturnTimers(
-            task_due=settings.task_due.total_seconds(),
-            ship_timeout=policy["ship_timeout_days"] * 86400,
-            backorder_timeout=settings.backorder_timeout.total_seconds(),
-            followup_delay=settings.feedback_delay.total_seconds(),
-            notice_send=settings.notice_send_timeout.total_seconds()),
+        timers=timers_for(ReturnTimers, settings,
+                          ship_timeout=timedelta(days=policy["ship_timeout_days"])),
         delivered_at=order.delivered_at, payment_method=order.payment_method,
         shipping_fee_cents=round(order.shipping_fee * 100),
         shipping_address=dict(order.shipping_address), requested_by=ret.requested_by)

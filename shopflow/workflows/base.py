@@ -72,6 +72,11 @@ def require_text(data: dict[str, Any], key: str) -> None:
         raise rejection(ErrorType.INVALID, "missing_field", f"{key} is required", field=key)
 
 
+def as_duration(value: float | timedelta) -> timedelta:
+    """A timer as a duration: inputs written before timers were durations carry seconds."""
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)
+
+
 class CaseCancelled(Exception):
     """Raised inside a workflow when a cancel request interrupts a wait."""
 
@@ -166,13 +171,15 @@ class CaseWorkflow:
         )
         self.recorded_status = self.status
 
-    def start_case(self, case_id: str, customer_id: str | None, task_due_seconds: float,
-                   notice_send_seconds: float | None = None) -> None:
+    def start_case(self, case_id: str, customer_id: str | None,
+                   task_due: float | timedelta,
+                   notice_send: float | timedelta | None = None) -> None:
+        """Timers are durations (or seconds, in the inputs of older cases)."""
         self.case_id = case_id
         self.customer_id = customer_id
-        self.task_due = timedelta(seconds=task_due_seconds)
-        if notice_send_seconds:
-            self.notice_timeout = timedelta(seconds=notice_send_seconds)
+        self.task_due = as_duration(task_due)
+        if notice_send:
+            self.notice_timeout = as_duration(notice_send)
         attrs = [SA_KIND.value_set(self.KIND), SA_STAGE.value_set(self.stage)]
         if customer_id:
             attrs.append(SA_CUSTOMER.value_set(customer_id))

@@ -51,13 +51,15 @@ MONEY_TIMEOUT = timedelta(seconds=60)
 
 @dataclass
 class OrderTimers:
-    """Seconds, copied from the settings at intake: an open order keeps its policy."""
+    """Copied from the settings at intake (services.timers): an open order keeps its policy.
+    Older inputs carry seconds, which decode to the same durations."""
 
-    task_due: float
-    payment_timeout: float
-    backorder_timeout: float
-    followup_delay: float
-    notice_send: float = 60.0  # one notice attempt (absent from inputs of older cases)
+    task_due: timedelta
+    payment_timeout: timedelta
+    backorder_timeout: timedelta
+    followup_delay: timedelta
+    # one notice attempt (absent from inputs of older cases)
+    notice_send: timedelta = timedelta(seconds=60)
 
 
 @dataclass
@@ -179,8 +181,8 @@ class OrderFulfilment(CaseWorkflow):
         t = inp.timers
         self.short = {line.sku: line.quantity for line in self.lines}
         await self._reserve_short()
-        pay_deadline = self.received_at + timedelta(seconds=t.payment_timeout)
-        reminder_at = self.received_at + timedelta(seconds=t.payment_timeout / 2)
+        pay_deadline = self.received_at + t.payment_timeout
+        reminder_at = self.received_at + t.payment_timeout / 2
         reminded = False
         shown = ""
         while True:
@@ -196,7 +198,7 @@ class OrderFulfilment(CaseWorkflow):
             if state == "ready":
                 return
             now = workflow.now()
-            backorder_deadline = (self.backorder_since + timedelta(seconds=t.backorder_timeout)
+            backorder_deadline = (self.backorder_since + t.backorder_timeout
                                   if self.short and self.backorder_since else None)
             if unpaid and now >= pay_deadline:
                 raise _Stop("payment_timeout", "no payment received in time")
@@ -242,7 +244,7 @@ class OrderFulfilment(CaseWorkflow):
                                    times={"backordered_at": now}, waiting=waiting)
             await self.notify("backordered", "order_backordered", order_no=self.order_no,
                               items=waiting,
-                              wait_days=round(inp.timers.backorder_timeout / 86400, 1))
+                              wait_days=round(inp.timers.backorder_timeout.total_seconds() / 86400, 1))
         elif state == "awaiting_payment":
             await self._transition("awaiting_payment", "payment", "awaiting_payment",
                                    f"waiting for {amount(self.total_cents)}")
@@ -515,7 +517,7 @@ class OrderFulfilment(CaseWorkflow):
                               f"{shipment['courier']}", transaction_id=tx)
         now = workflow.now()
         followup_id = f"followup-{self.order_no}"
-        due = now + timedelta(seconds=inp.timers.followup_delay)
+        due = now + inp.timers.followup_delay
         followup = await self._start_followup(tracking)
         settled = await self._act(Act.ORDER_SETTLE, OrderSettle(
             self.order_no, now, delivered_at, tracking, followup_id, due,
@@ -652,7 +654,7 @@ class OrderFulfilment(CaseWorkflow):
         return {"order_no": self.order_no, "items": self.data["items"],
                 "shipping_fee": amount(inp.shipping_fee_cents),
                 "total": amount(self.total_cents), "payment_method": self.method,
-                "pay_within_minutes": round(inp.timers.payment_timeout / 60),
+                "pay_within_minutes": round(inp.timers.payment_timeout.total_seconds() / 60),
                 "address": address_text(inp.shipping_address),
                 "recipient": inp.shipping_address.get("name", "")}
 

@@ -81,13 +81,15 @@ class ReturnPolicy:
 
 @dataclass
 class ReturnTimers:
-    """Seconds, copied from the settings at the request."""
+    """Copied from the settings at the request (services.timers); older inputs carry seconds,
+    which decode to the same durations."""
 
-    task_due: float
-    ship_timeout: float
-    backorder_timeout: float
-    followup_delay: float
-    notice_send: float = 60.0  # one notice attempt (absent from inputs of older cases)
+    task_due: timedelta
+    ship_timeout: timedelta
+    backorder_timeout: timedelta
+    followup_delay: timedelta
+    # one notice attempt (absent from inputs of older cases)
+    notice_send: timedelta = timedelta(seconds=60)
 
 
 @dataclass
@@ -252,13 +254,13 @@ class ReturnHandling(CaseWorkflow):
         await self.notify("approved", "return_approved", return_id=self.return_id,
                           order_no=self.order_no, address=inp.policy.return_address,
                           shop_pays_shipping=inp.policy.return_shipping_paid_by == "shop",
-                          ship_within_days=round(inp.timers.ship_timeout / 86400, 1),
+                          ship_within_days=round(inp.timers.ship_timeout.total_seconds() / 86400, 1),
                           items=self._items())
 
     async def _await_parcel(self, inp: ReturnInput) -> None:
         start = workflow.now()
-        deadline = start + timedelta(seconds=inp.timers.ship_timeout)
-        reminder_at = start + timedelta(seconds=inp.timers.ship_timeout / 2)
+        deadline = start + inp.timers.ship_timeout
+        reminder_at = start + inp.timers.ship_timeout / 2
         reminded = False
         while self.parcel is None and not self.received:
             if self.cancel_request is not None:
@@ -576,7 +578,7 @@ class ReturnHandling(CaseWorkflow):
         self.short = {line["sku"]: line["quantity"] for line in passed}
         self.reserved_round = True  # some lines may be held from here on
         await self._reserve_short()
-        deadline = workflow.now() + timedelta(seconds=inp.timers.backorder_timeout)
+        deadline = workflow.now() + inp.timers.backorder_timeout
         if self.short:
             await self._transition("backordered", "exchange", "backordered",
                                    f"waiting for {', '.join(sorted(self.short))}")
@@ -664,7 +666,7 @@ class ReturnHandling(CaseWorkflow):
                 retry_policy=RetryPolicy(maximum_attempts=2))
         except ActivityError:
             status = "due"
-        due = workflow.now() + timedelta(seconds=inp.timers.followup_delay)
+        due = workflow.now() + inp.timers.followup_delay
         await self._act(Act.RETURN_FOLLOWUP_DUE, FollowupDueRecord(
             followup_id, "return", self.return_id, self.order_no, inp.customer.id, reason, due,
             status))

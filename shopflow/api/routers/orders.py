@@ -57,6 +57,7 @@ from shopflow.models.order_schemas import (
 )
 from shopflow.models.schemas import PageOf
 from shopflow.models.types import utcnow
+from shopflow.services.timers import timers_for
 from shopflow.workflows.order_fulfilment import (
     OrderFulfilment,
     OrderInput,
@@ -213,13 +214,7 @@ async def _start(svc: Services, order: Order, body: OrderCreate, names: dict[str
                for i in body.items],
         shipping_address=address,
         payment_method=body.payment_method,
-        timers=OrderTimers(
-            task_due=s.task_due.total_seconds(),
-            payment_timeout=s.payment_timeout.total_seconds(),
-            backorder_timeout=s.backorder_timeout.total_seconds(),
-            followup_delay=s.feedback_delay.total_seconds(),
-            notice_send=s.notice_send_timeout.total_seconds(),
-        ),
+        timers=timers_for(OrderTimers, s),
         submitted_by=user.name,
         shipping_fee_cents=to_cents(body.shipping_fee),
     )
