@@ -4,7 +4,8 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 UV := $(VENV)/bin/uv
-export SHOPFLOW_ENV ?= dev
+# No SHOPFLOW_ENV here: `shopflow dev` defaults to dev itself, so a .env (or the environment)
+# that says SHOPFLOW_ENV=prod is honoured.
 
 .PHONY: run test install test-sqlite test-postgres browser-deps lint clean
 

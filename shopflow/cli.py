@@ -31,12 +31,27 @@ app.add_typer(schedules_app, name="schedules")
 log = structlog.get_logger("shopflow")
 
 
-def _settings() -> Settings:
+def _settings(default_env: str | None = None) -> Settings:
+    """The settings from the environment and .env; ``default_env`` applies only when neither
+    sets SHOPFLOW_ENV (``shopflow dev`` defaults to dev, everything else to prod)."""
     from shopflow.logs import configure_logging
 
     settings = Settings()
+    if default_env is not None and "env" not in settings.model_fields_set:
+        settings = Settings(env=default_env)  # type: ignore[arg-type]
     configure_logging(settings)
     return settings
+
+
+def _refuse_unsafe(settings: Settings, *, binds_api: bool) -> None:
+    """Production cannot start as dev: no dev mode on a network address, no default or short
+    secrets in production. Says every problem, then exits 2."""
+    problems = settings.production_problems(binds_api=binds_api)
+    if problems:
+        typer.echo("refusing to start:", err=True)
+        for problem in problems:
+            typer.echo(f"  - {problem}", err=True)
+        _exit(2)
 
 
 def _exit(code: int = 0) -> None:
@@ -57,25 +72,90 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
-@tokens_app.command("create")
-def tokens_create(
-    role: Annotated[str, typer.Option(help="channel, cs, reviewer, warehouse, finance, ops, admin")],
-    name: Annotated[str, typer.Option(help="who holds the token (recorded on every change)")],
-) -> None:
-    """Create an API token; it is shown once and stored hashed."""
-    from shopflow.api.auth import create_token
+def _token_engine():  # type: ignore[no-untyped-def]
     from shopflow.db import make_engine
     from shopflow.migrate import upgrade
 
     settings = _settings()
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    return engine
+
+
+def _token_error(err: Exception) -> None:
+    typer.echo(f"error: {getattr(err, 'message', err)}", err=True)
+    raise typer.Exit(2)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    role: Annotated[str, typer.Option(help="channel, cs, reviewer, warehouse, finance, ops, admin")],
+    name: Annotated[str, typer.Option(help="who holds the token (unique; recorded on every change)")],
+    expires: Annotated[str | None, typer.Option(
+        help="lifetime, ISO 8601 or seconds: P90D, PT12H, 3600")] = None,
+    channel: Annotated[list[str] | None, typer.Option(
+        help="channel tokens: the channel(s) it acts for (repeat for several)")] = None,
+) -> None:
+    """Create an API token; it is shown once and stored hashed."""
+    from shopflow.models.types import utcnow
+    from shopflow.services.tokens import TokenError, create
+
+    expires_at = None
+    if expires is not None:
+        from pydantic import TypeAdapter, ValidationError
+
+        from shopflow.settings import Duration
+
+        try:
+            expires_at = utcnow() + TypeAdapter(Duration).validate_python(expires)
+        except (ValidationError, OverflowError):
+            _token_error(ValueError(f"--expires {expires!r}: use P90D, PT12H or seconds"))
     try:
-        token = create_token(engine, role, name)
-    except ValueError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(token)
+        secret, _ = create(_token_engine(), role, name, expires_at=expires_at,
+                           channels=channel or [], actor="cli")
+    except TokenError as err:
+        _token_error(err)
+    typer.echo(secret)
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """Every token: name, role, channels, status, expiry and when it was last used."""
+    from shopflow.services.tokens import list_tokens
+
+    rows = list_tokens(_token_engine())
+    typer.echo(f"{'NAME':24} {'ROLE':10} {'STATUS':8} {'CHANNELS':16} {'EXPIRES':20} LAST USED")
+    for r in rows:
+        def at(v: object) -> str:
+            return v.strftime("%Y-%m-%d %H:%M UTC") if v else "-"  # type: ignore[attr-defined]
+        typer.echo(f"{r['name']:24} {r['role']:10} {r['status']:8} "
+                   f"{','.join(r['channels']) or '-':16} {at(r['expires_at']):20} "
+                   f"{at(r['last_used_at'])}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(name: Annotated[str, typer.Argument(help="the token's name")]) -> None:
+    """Revoke a token: its API access and every web session signed in with it end at once."""
+    from shopflow.services.tokens import TokenError, revoke
+
+    try:
+        revoke(_token_engine(), name, actor="cli")
+    except TokenError as err:
+        _token_error(err)
+    typer.echo(f"revoked {name}")
+
+
+@tokens_app.command("rotate")
+def tokens_rotate(name: Annotated[str, typer.Argument(help="the token's name")]) -> None:
+    """A new secret for the token (same name, role, channels, expiry); the old secret and its
+    web sessions stop working at once. The new secret is shown once."""
+    from shopflow.services.tokens import TokenError, rotate
+
+    try:
+        secret, _ = rotate(_token_engine(), name, actor="cli")
+    except TokenError as err:
+        _token_error(err)
+    typer.echo(secret)
 
 
 @demo_app.command("sample")
@@ -131,16 +211,20 @@ async def _sync_schedules(client: Client | None = None, settings: Settings | Non
 
 @app.command()
 def worker() -> None:
-    """Run a worker (as many as you like, on any machine that reaches Temporal and the DB)."""
+    """Run a worker (as many as you like, on any machine that reaches Temporal and the DB).
+    Production unless SHOPFLOW_ENV says otherwise."""
     settings = _settings()
+    _refuse_unsafe(settings, binds_api=False)
     asyncio.run(_serve(settings, run_api=False, run_worker=True))
     _exit(0)
 
 
 @app.command()
 def api() -> None:
-    """Run the HTTP API (any number of replicas)."""
+    """Run the HTTP API (any number of replicas). Production unless SHOPFLOW_ENV says
+    otherwise: refuses dev mode on a non-loopback address and default or short secrets."""
     settings = _settings()
+    _refuse_unsafe(settings, binds_api=True)
     asyncio.run(_serve(settings, run_api=True, run_worker=False))
     _exit(0)
 
@@ -148,12 +232,14 @@ def api() -> None:
 @app.command()
 def dev() -> None:
     """Everything on one machine: migrations, the embedded Temporal dev server (unless
-    SHOPFLOW_TEMPORAL_ADDRESS points elsewhere), a worker and the API. Ctrl-C stops it all."""
+    SHOPFLOW_TEMPORAL_ADDRESS points elsewhere), a worker and the API. Ctrl-C stops it all.
+    Dev mode (demo data, dev tokens) unless SHOPFLOW_ENV (environment or .env) says otherwise."""
     from shopflow.db import make_engine
     from shopflow.devserver import start_dev_server
     from shopflow.migrate import upgrade
 
-    settings = _settings()
+    settings = _settings(default_env="dev")
+    _refuse_unsafe(settings, binds_api=True)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     if settings.is_dev:
@@ -221,6 +307,7 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
 
     jobs: list[asyncio.Task[None]] = []
     server: uvicorn.Server | None = None
+    extra_servers: list[uvicorn.Server] = []
     w = None
     if run_worker:
         w = build_worker(client, settings, engine)
@@ -232,12 +319,22 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         jobs.append(asyncio.create_task(server.serve()))
+        if settings.metrics_port is not None:
+            from shopflow.api.app import create_metrics_app
+
+            metrics_server = uvicorn.Server(uvicorn.Config(
+                create_metrics_app(settings, engine), host=settings.api_host,
+                port=settings.metrics_port, log_config=None, lifespan="off"))
+            metrics_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            jobs.append(asyncio.create_task(metrics_server.serve()))
+            extra_servers.append(metrics_server)
     announcer = asyncio.create_task(_announce(settings)) if announce else None
     done_waiter = asyncio.create_task(stop.wait())
     await asyncio.wait([done_waiter, *jobs], return_when=asyncio.FIRST_COMPLETED)
     log.info("stopping")
-    if server is not None:
-        server.should_exit = True
+    for srv in [server, *extra_servers]:
+        if srv is not None:
+            srv.should_exit = True
     if w is not None:
         await w.shutdown()
     for job in jobs:

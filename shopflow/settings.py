@@ -57,8 +57,21 @@ class Settings(BaseSettings):
 
     # Web UI (/ui/): the key that signs session cookies. Unset in dev/test: a random key per
     # process (a restart signs everyone out). Unset in prod: the pages refuse to sign anyone in.
-    ui_secret: str | None = None
+    ui_secret: str | None = None  # at least 32 bytes in production (shopflow api refuses less)
     ui_session_ttl: Duration = timedelta(hours=12)
+    ui_idle_timeout: Duration = timedelta(hours=1)  # a session unused this long ends
+
+    # Customer feedback/survey links: how long a link in an e-mail works (single use anyway).
+    # The key that derives them (SHOPFLOW_LINK_SECRET, else derived from SHOPFLOW_UI_SECRET)
+    # must be the same for every API and worker process.
+    feedback_link_ttl: Duration = timedelta(days=30)
+    link_secret: str | None = None
+
+    # /metrics: with a token, scrapes need "Authorization: Bearer <token>"; with a port, the
+    # metrics are served only there (bound to api_host), not on the API's port.
+    metrics_token: str | None = None
+    metrics_port: int | None = None
+    metrics_refresh: Duration = timedelta(seconds=15)  # how often the task gauges are read
 
     # Notices
     smtp_host: str | None = None
@@ -123,6 +136,29 @@ class Settings(BaseSettings):
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"
+
+    def production_problems(self, *, binds_api: bool) -> list[str]:
+        """Why this configuration must not serve (``shopflow api``/``worker`` refuse to start):
+        dev mode on a network address, default or short secrets in production."""
+        from shopflow.security import secret_problems
+
+        problems: list[str] = []
+        loopback = self.api_host in {"127.0.0.1", "localhost", "::1"}
+        if self.env != "prod":
+            if binds_api and not loopback:
+                problems.append(f"SHOPFLOW_ENV={self.env} accepts the dev tokens: it may bind "
+                                f"only a loopback address, not SHOPFLOW_API_HOST={self.api_host}")
+            return problems
+        if binds_api:  # signs the web sessions
+            problems += secret_problems("SHOPFLOW_UI_SECRET", self.ui_secret)
+        if self.link_secret is not None:  # else the feedback links' key derives from the UI's
+            problems += secret_problems("SHOPFLOW_LINK_SECRET", self.link_secret)
+        elif not binds_api:
+            problems += [p + " (or set SHOPFLOW_LINK_SECRET)"
+                         for p in secret_problems("SHOPFLOW_UI_SECRET", self.ui_secret)]
+        if self.metrics_token is not None:
+            problems += secret_problems("SHOPFLOW_METRICS_TOKEN", self.metrics_token)
+        return problems
 
     @property
     def embedded_temporal(self) -> bool:

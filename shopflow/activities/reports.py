@@ -42,6 +42,7 @@ from shopflow.activities.care import local_day, zone
 from shopflow.db import session_scope
 from shopflow.models import Case, Complaint, FeedbackRequest, Order, Report, Task
 from shopflow.models.types import utcnow
+from shopflow.security.csvsafe import safe_rows
 from shopflow.settings import Settings
 from shopflow.workflows.care import ReportGenerate
 from shopflow.workflows.shared import Act
@@ -336,9 +337,8 @@ def render_csv(figures: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "metric", "value"])
-    writer.writerow(["period", "from", figures["period"]["from"]])
-    writer.writerow(["period", "to", figures["period"]["to"]])
-    writer.writerows(flatten(figures))
+    writer.writerows(safe_rows([["period", "from", figures["period"]["from"]],
+                                ["period", "to", figures["period"]["to"]], *flatten(figures)]))
     return out.getvalue()
 
 

@@ -4,6 +4,7 @@ read the database."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,10 +31,12 @@ from shopflow.api.routers import (
     reports,
     returns,
     samples,
+    security,
     shipments,
     tasks,
 )
 from shopflow.db import make_engine
+from shopflow.security.headers import SecurityHeaders
 from shopflow.settings import Settings
 from shopflow.ui import install as install_ui
 
@@ -51,7 +54,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
         if services.temporal is None:
             # Lazy: the API starts (and /readyz says why not ready) while Temporal is down.
             services.temporal = await temporal.connect(settings, lazy=True)
-        yield
+        gauges = asyncio.create_task(
+            TASKS.refresh_loop(settings.metrics_refresh.total_seconds()))
+        try:
+            yield
+        finally:
+            gauges.cancel()
 
     app = FastAPI(
         title="Shopflow",
@@ -64,7 +72,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
 
     v1 = APIRouter(prefix="/api/v1")
     for module in (catalogue, customers, samples, tasks, notices, orders, shipments, returns,
-                   complaints, followups, reports):
+                   complaints, followups, reports, security):
         v1.include_router(module.router)
     v1.include_router(feedback.api_router)
     app.include_router(v1)
@@ -73,6 +81,17 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     install_ui(app, settings)  # /ui/ pages, their static files, and / → /ui/
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
+    app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
+    return app
+
+
+def create_metrics_app(settings: Settings, engine: Engine) -> FastAPI:
+    """``/metrics`` alone, for SHOPFLOW_METRICS_PORT (the API's port then answers 404 there)."""
+    app = FastAPI(title="Shopflow metrics", openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.services = Services(settings=settings, engine=engine)
+    app.state.metrics_only = True
+    install_error_handlers(app)
+    app.add_api_route("/metrics", health.metrics, methods=["GET"])
     return app
 
 
@@ -126,11 +145,19 @@ class RequestMetrics:
 
     @staticmethod
     def _template(scope: Scope) -> str:
-        if "endpoint" not in scope:
-            return "unmatched"
-        names = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
-        return "/".join(f"{{{names[seg]}}}" if seg in names else seg
-                        for seg in scope["path"].split("/"))
+        """The matched route's template (``/ui/{rest:path}`` for any page under /ui/ that does
+        not exist): never the raw path, so random paths cannot add series."""
+        fastapi_scope = scope.get("fastapi")
+        # FastAPI keeps the innermost route (path without the routers' prefixes) in "route" and
+        # the full template in its effective route context.
+        context = fastapi_scope.get("effective_route_context") if isinstance(
+            fastapi_scope, dict) else None
+        route = scope.get("route")
+        for template in (getattr(context, "path_format", None),
+                         getattr(route, "path_format", None)):
+            if isinstance(template, str) and template:
+                return template
+        return "unmatched"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -22,15 +22,19 @@ from shopflow.models.orders import (
     ShipmentEvent,
 )
 from shopflow.models.returns import Return
+from shopflow.models.security import AuditEvent, CaseChannel, CustomerProposal, WebSession
 from shopflow.models.tasks import Task
 
 __all__ = [
     "ApiToken",
+    "AuditEvent",
     "BackorderWait",
     "BirthdayGreeting",
     "Case",
+    "CaseChannel",
     "Complaint",
     "Customer",
+    "CustomerProposal",
     "CustomerRevisit",
     "Dossier",
     "FeedbackRequest",
@@ -53,4 +57,5 @@ __all__ = [
     "StockMovement",
     "Task",
     "TimelineEvent",
+    "WebSession",
 ]

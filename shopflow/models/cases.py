@@ -47,7 +47,8 @@ class TimelineEvent(SQLModel, table=True):
 
 
 class FeedbackRequest(SQLModel, table=True):
-    """A one-time link to a feedback form, sent to a customer."""
+    """A one-time link to a feedback form, sent to a customer. ``token`` is the SHA-256 of the
+    link's secret (rows from before the hashing were rewritten by migration 0002)."""
 
     __tablename__ = "feedback_requests"
 
@@ -59,6 +60,7 @@ class FeedbackRequest(SQLModel, table=True):
     response: dict[str, Any] | None = json_field(lambda: None)
     created_at: datetime = time_field()
     answered_at: datetime | None = time_field(nullable=True)
+    expires_at: datetime | None = time_field(nullable=True)  # SHOPFLOW_FEEDBACK_LINK_TTL
 
 
 class Dossier(SQLModel, table=True):

@@ -107,10 +107,10 @@ async def current(request: Request) -> User | None:
     if s.user is None:
         return None
     svc = svc_of(request)
-    if not await svc.db(still_valid, svc.engine, s, svc.settings.is_dev):
+    user = await svc.db(still_valid, svc.engine, s, svc.settings.is_dev, ui(request).signer.idle)
+    if user is None:
         replace_session(request, ui(request).signer.new())
-        return None
-    return s.user
+    return user
 
 
 async def signed_in(request: Request) -> User:

@@ -40,7 +40,7 @@ from shopflow.ui.pages import (
     svc_of,
     ui,
 )
-from shopflow.ui.session import token_user
+from shopflow.ui.session import close_session, open_session, token_user
 from shopflow.workflows.vocab import READ_ROLES
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
@@ -89,7 +89,9 @@ async def login(request: Request) -> Response:
         return render(request, "login.html", 401, next=target,
                       error="令牌无效或已吊销 This token is not valid (or was revoked).")
     user, token_hash = found
-    replace_session(request, ui(request).signer.new(user, token_hash))  # new session, new CSRF
+    fresh = ui(request).signer.new(user, token_hash)  # new session, new CSRF
+    await svc.db(open_session, svc.engine, fresh)
+    replace_session(request, fresh)
     return redirect(target)
 
 
@@ -98,6 +100,8 @@ async def logout(request: Request) -> Response:
     if await current(request) is None:  # signed out already (or the token was revoked)
         return redirect("/ui/login")
     await checked_form(request)
+    svc = svc_of(request)
+    await svc.db(close_session, svc.engine, session_of(request))
     replace_session(request, ui(request).signer.new())
     return redirect("/ui/login?note=signed_out")
 

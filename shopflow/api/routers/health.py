@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from shopflow.api.deps import ServicesDep
-from shopflow.api.errors import RETRY_AFTER_SECONDS
+from shopflow.api.errors import RETRY_AFTER_SECONDS, ApiError
 from shopflow.api.metrics import REGISTRY
 
 router = APIRouter(tags=["health"])
@@ -47,7 +48,18 @@ async def readyz(svc: ServicesDep) -> JSONResponse:
                         headers=None if ready else {"Retry-After": RETRY_AFTER_SECONDS})
 
 
-@router.get("/metrics", response_class=Response)
-async def metrics(svc: ServicesDep) -> Response:
-    data = await svc.db(generate_latest, REGISTRY)
-    return Response(data, media_type=CONTENT_TYPE_LATEST)
+@router.get("/metrics", response_class=Response, responses={401: {}, 404: {}})
+async def metrics(svc: ServicesDep, request: Request) -> Response:
+    """Prometheus text. With SHOPFLOW_METRICS_PORT the metrics live on that port only; with
+    SHOPFLOW_METRICS_TOKEN a scrape needs that bearer token. No database query: the task
+    gauges come from a snapshot refreshed in the background."""
+    if svc.settings.metrics_port is not None and not getattr(request.app.state, "metrics_only",
+                                                             False):
+        raise ApiError(404, "not_found", "metrics are served on their own port")
+    expected = svc.settings.metrics_token
+    if expected is not None:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            raise ApiError(401, "unauthorized", "metrics need their bearer token",
+                           headers={"WWW-Authenticate": "Bearer"})
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -21,6 +21,7 @@ from shopflow.api.errors import ApiError, temporal_errors
 from shopflow.db import session_scope
 from shopflow.models import Report
 from shopflow.models.schemas import PageOf, Strict
+from shopflow.security.csvsafe import neutralise_csv
 from shopflow.workflows.care import KpiReport, ReportRequest
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -140,7 +141,7 @@ async def get_report(
 
     report = await svc.db(load)
     if format == "csv":
-        return Response(report.csv, media_type="text/csv; charset=utf-8", headers={
+        return Response(neutralise_csv(report.csv), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="{report.id}.csv"'})
     if format == "json":
         return JSONResponse({"id": report.id, "kind": report.kind,
