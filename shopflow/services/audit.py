@@ -22,6 +22,11 @@ def audit(session: Session, actor: str, entity: str, entity_id: str, action: str
                            before=_plain(before), after=_plain(after)))
 
 
+def profile_of(customer: Any) -> dict[str, Any]:
+    """The audited part of a customer profile (not the bookkeeping fields)."""
+    return customer.model_dump(mode="json", exclude={"created_at", "updated_at", "updated_by"})
+
+
 def audit_events(engine: Engine, entity: str | None, entity_id: str | None, offset: int,
                  limit: int) -> tuple[list[dict[str, Any]], int]:
     from sqlalchemy import func

@@ -26,6 +26,7 @@ from shopflow.models.schemas import (
     ReceiptCreate,
 )
 from shopflow.models.types import utcnow
+from shopflow.services.audit import audit
 
 router = APIRouter(tags=["catalogue"])
 
@@ -37,7 +38,7 @@ def inventory_public(item: InventoryItem) -> dict[str, Any]:
 
 @router.post("/products", status_code=201, response_model=ProductPublic, responses={409: {}})
 async def create_product(body: ProductCreate, svc: ServicesDep,
-                         _: Annotated[User, Depends(require("admin"))]) -> dict[str, Any]:
+                         user: Annotated[User, Depends(require("admin"))]) -> dict[str, Any]:
     def create() -> dict[str, Any]:
         with session_scope(svc.engine) as session:
             inserted = insert_ignore(session, Product.__table__, [{
@@ -47,6 +48,8 @@ async def create_product(body: ProductCreate, svc: ServicesDep,
                 assert existing is not None
                 if (existing.name, existing.sample_limit) != (body.name, body.sample_limit):
                     raise ApiError(409, "sku_exists", f"product {body.sku} exists already")
+            else:
+                audit(session, user.name, "product", body.sku, "created", None, body.model_dump())
             insert_ignore(session, InventoryItem.__table__, [{
                 "sku": body.sku, "on_hand": 0, "reserved": 0, "damaged": 0,
                 "updated_at": utcnow()}], ["sku"])

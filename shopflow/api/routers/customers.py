@@ -14,6 +14,7 @@ from shopflow.db import session_scope
 from shopflow.models import Customer
 from shopflow.models.schemas import CustomerPublic, CustomerUpdate
 from shopflow.models.types import utcnow
+from shopflow.services.audit import audit, profile_of
 from shopflow.workflows.shared import CustomerData
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -47,12 +48,16 @@ async def put_customer(customer_id: str, body: CustomerUpdate, svc: ServicesDep,
     def save() -> dict[str, Any]:
         fields = body.model_dump(exclude_unset=True)
         with session_scope(svc.engine) as session:
+            existing = session.get(Customer, customer_id)
+            before = profile_of(existing) if existing is not None else None
             c = upsert_customer(session, CustomerData(id=customer_id, name=fields.get("name") or ""))
             for name, value in fields.items():
                 setattr(c, name, value)
             c.updated_at, c.updated_by = utcnow(), user.name
             session.add(c)
             session.flush()
+            audit(session, user.name, "customer", customer_id,
+                  "updated" if before is not None else "created", before, profile_of(c))
             return customer_public(session, c)
 
     return await svc.db(save)

@@ -16,6 +16,7 @@ from shopflow.db import session_scope
 from shopflow.models import Task
 from shopflow.models.schemas import PageOf, TaskComplete, TaskOutcomePublic, TaskPublic
 from shopflow.models.types import utcnow
+from shopflow.services.audit import audit
 from shopflow.workflows.shared import Actor, CompleteTaskInput, TaskOutcome
 from shopflow.workflows.vocab import ACTIVE_TASK_STATUSES, SEES_ALL_TASKS
 
@@ -98,6 +99,7 @@ async def release_task(task_id: str, svc: ServicesDep, user: UserDep) -> dict[st
 
 def _set_claim(svc: Any, task_id: str, user: User, claim: bool) -> dict[str, Any]:
     task = _load(svc, task_id, user, acting=True)
+    before = {"status": task.status, "assignee": task.assignee}
     with session_scope(svc.engine) as session:
         if claim:
             # Atomic: only an open task, or one this user already holds, can be claimed.
@@ -114,6 +116,9 @@ def _set_claim(svc: Any, task_id: str, user: User, claim: bool) -> dict[str, Any
         task = session.get(Task, task_id)
         assert task is not None
         session.refresh(task)
+        if changed and before["assignee"] != task.assignee:  # an assignment changed: audited
+            audit(session, user.name, "task", task_id, "claimed" if claim else "released",
+                  before, {"status": task.status, "assignee": task.assignee})
     if not changed:
         if task.status in ("done", "cancelled"):
             raise ApiError(409, "task_not_open", f"the task is {task.status}")
