@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 # No SHOPFLOW_ENV here: `shopflow dev` defaults to dev itself, so a .env (or the environment)
 # that says SHOPFLOW_ENV=prod is honoured.
 
-.PHONY: run test install test-sqlite test-postgres browser-deps lint clean
+.PHONY: run test install test-sqlite test-postgres browser-deps lint clean bench
 
 $(UV):
 	$(PY) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -28,6 +28,10 @@ test: install browser-deps
 
 browser-deps:
 	@bash scripts/browser-deps.sh
+
+# Shopflow against bare Temporal on this machine (bench/README.md); BENCH_FULL=1 for the full sizes.
+bench: install
+	$(VENV)/bin/python -m bench.table
 
 lint: install
 	$(VENV)/bin/ruff check shopflow tests bench

@@ -6,16 +6,16 @@ from __future__ import annotations
 import resource
 import sys
 import tempfile
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
-from temporalio import activity, workflow
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from bench.bare import BareCase, BareShape, noop
 from shopflow.temporal import SEARCH_ATTRIBUTES
+
+__all__ = ["BareCase", "BareShape", "noop", "dev_server", "rss_kib"]
 
 
 async def dev_server() -> WorkflowEnvironment:
@@ -35,36 +35,3 @@ def rss_kib() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-@dataclass
-class BareShape:
-    activities_before_each_update: list[int]
-
-
-@activity.defn(name="bare.noop")
-def noop(_: int) -> int:
-    return 0
-
-
-@workflow.defn(name="BareCase")
-class BareCase:
-    """The same shape as a case: N activities, then wait for an Update, repeated."""
-
-    def __init__(self) -> None:
-        self.decisions = 0
-
-    @workflow.run
-    async def run(self, shape: BareShape) -> int:
-        for i, n in enumerate(shape.activities_before_each_update):
-            for _ in range(n):
-                await workflow.execute_activity(noop, 0,
-                                                start_to_close_timeout=timedelta(seconds=30))
-            await workflow.wait_condition(lambda i=i: self.decisions > i)
-        return self.decisions
-
-    @workflow.update
-    async def decide(self, _: str) -> int:
-        await workflow.execute_activity(noop, 0, start_to_close_timeout=timedelta(seconds=30))
-        self.decisions += 1
-        return self.decisions

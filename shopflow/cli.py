@@ -232,8 +232,10 @@ def api() -> None:
 @app.command()
 def dev() -> None:
     """Everything on one machine: migrations, the embedded Temporal dev server (unless
-    SHOPFLOW_TEMPORAL_ADDRESS points elsewhere), a worker and the API. Ctrl-C stops it all.
-    Dev mode (demo data, dev tokens) unless SHOPFLOW_ENV (environment or .env) says otherwise."""
+    SHOPFLOW_TEMPORAL_ADDRESS points elsewhere), a worker process and the API. The worker runs
+    in a process of its own so a request never waits behind workflow work. Ctrl-C stops it all;
+    if the worker dies, the rest stops too (exit code 1). Dev mode (demo data, dev tokens)
+    unless SHOPFLOW_ENV (environment or .env) says otherwise."""
     from shopflow.db import make_engine
     from shopflow.devserver import start_dev_server
     from shopflow.migrate import upgrade
@@ -246,26 +248,39 @@ def dev() -> None:
         from shopflow.demo import seed_demo_data
 
         seed_demo_data(engine)
+    engine.dispose()
     server = start_dev_server(settings) if settings.embedded_temporal else None
+    worker_proc = spawn_worker(settings.env)
     code = 0
     try:
-        asyncio.run(_serve(settings, run_api=True, run_worker=True, announce=True))
+        asyncio.run(_serve(settings, run_api=True, run_worker=False, announce=True,
+                           children=[worker_proc]))
     except KeyboardInterrupt:
         pass
     except Exception as err:
         log.error("stopped", error=str(err))
         code = 1
     finally:
+        _stop(worker_proc, timeout=30)
         if server is not None:
             _stop(server)
     _exit(code)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def spawn_worker(env: str) -> subprocess.Popen[bytes]:
+    """``shopflow worker`` as a child with this process's environment (and .env) and its mode:
+    same settings, its own interpreter, so its workflow tasks and activities never hold up the
+    API's event loop or its database threads. It stays in our process group: Ctrl-C reaches it
+    too."""
+    return subprocess.Popen([sys.executable, "-m", "shopflow.cli", "worker"],
+                            env={**os.environ, "SHOPFLOW_ENV": env})
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -285,8 +300,15 @@ async def _connect_with_retry(settings: Settings, seconds: float = 90):  # type:
             await asyncio.sleep(0.5)
 
 
+async def _watch(children: list[subprocess.Popen[bytes]]) -> None:
+    """Returns when a child process has exited."""
+    while all(child.poll() is None for child in children):
+        await asyncio.sleep(0.5)
+
+
 async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
-                 announce: bool = False) -> None:
+                 announce: bool = False,
+                 children: list[subprocess.Popen[bytes]] | None = None) -> None:
     import uvicorn
 
     from shopflow import temporal
@@ -330,7 +352,12 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
             extra_servers.append(metrics_server)
     announcer = asyncio.create_task(_announce(settings)) if announce else None
     done_waiter = asyncio.create_task(stop.wait())
-    await asyncio.wait([done_waiter, *jobs], return_when=asyncio.FIRST_COMPLETED)
+    watcher = asyncio.create_task(_watch(children)) if children else None
+    await asyncio.wait([done_waiter, *jobs, *([watcher] if watcher else [])],
+                       return_when=asyncio.FIRST_COMPLETED)
+    died = [c for c in children or [] if c.poll() is not None]
+    if died and not stop.is_set():
+        log.error("a child process exited; stopping", pid=died[0].pid, code=died[0].returncode)
     log.info("stopping")
     for srv in [server, *extra_servers]:
         if srv is not None:
@@ -343,6 +370,10 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
     done_waiter.cancel()
     if announcer is not None:
         announcer.cancel()
+    if watcher is not None:
+        watcher.cancel()
+    if died and not stop.is_set():
+        raise RuntimeError(f"process {died[0].pid} exited with code {died[0].returncode}")
 
 
 async def _announce(settings: Settings) -> None:

@@ -44,7 +44,21 @@ class Settings(BaseSettings):
     task_queue: str = "shopflow"
     temporal_ui_url: str = "http://localhost:8233"
     temporal_ui_port: int = 8233
-    worker_cache_size: int = Field(default=2000, ge=1)
+    # Worker tuning (docs/HACKING.md "Worker tuning"): how many cases a worker keeps in memory
+    # (a case not cached is replayed from its history on its next task), how many workflow and
+    # activity tasks run at once, and how many long polls each kind keeps open on the server.
+    worker_cache_size: int = Field(default=10000, ge=1)
+    worker_workflow_tasks: int = Field(default=100, ge=2)
+    worker_activities: int = Field(default=32, ge=1)
+    worker_local_activities: int = Field(default=32, ge=1)
+    worker_workflow_pollers: int = Field(default=5, ge=2)
+    worker_activity_pollers: int = Field(default=5, ge=1)
+    # "shared": Shopflow's workflow modules are imported once and shared by every cached case
+    # (their code is deterministic and holds no module state; tests/test_worker_smoke.py checks
+    # it): ~7 KiB of sandbox per case instead of 40-200 KiB. "strict": the SDK's default, each
+    # case re-imports them inside its sandbox, which also refuses non-deterministic calls in
+    # them; the test suite runs this way.
+    worker_sandbox: Literal["shared", "strict"] = "shared"
 
     # Database
     database_url: str = f"sqlite:///{VAR_DIR / 'shopflow.db'}"

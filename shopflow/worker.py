@@ -40,8 +40,10 @@ WORKFLOWS = [SampleApproval, OrderFulfilment, ReturnHandling, NoticeResend,
              ComplaintWorkflow, FeedbackFollowUp, *CARE_WORKFLOWS]
 
 # Shared dataclasses and the base classes hold no per-run state: import them once for all runs
-# instead of once per cached case.
+# instead of once per cached case. With settings.worker_sandbox == "shared" (the default) the
+# workflow modules themselves are shared too: deterministic code, constants only at module level.
 PASSTHROUGH = ("shopflow.workflows.shared", "shopflow.workflows.base", "shopflow.workflows.feedback")
+SHARED_WORKFLOW_MODULES = ("shopflow.workflows",)
 
 
 def build_activities(engine: Engine, settings: Settings,
@@ -76,6 +78,12 @@ def build_activities(engine: Engine, settings: Settings,
     return functions
 
 
+def workflow_runner(mode: str = "shared") -> SandboxedWorkflowRunner:
+    modules = PASSTHROUGH + (SHARED_WORKFLOW_MODULES if mode == "shared" else ())
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*modules))
+
+
 def build_worker(client: Client, settings: Settings, engine: Engine, *,
                  task_queue: str | None = None,
                  channels: dict[str, Channel] | None = None,
@@ -85,11 +93,13 @@ def build_worker(client: Client, settings: Settings, engine: Engine, *,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
         activities=build_activities(engine, settings, channels, providers, client),
-        activity_executor=ThreadPoolExecutor(max_workers=32),
-        max_concurrent_activities=32,
+        activity_executor=ThreadPoolExecutor(max_workers=settings.worker_activities),
+        max_concurrent_activities=settings.worker_activities,
+        max_concurrent_local_activities=settings.worker_local_activities,
+        max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
+        max_concurrent_workflow_task_polls=settings.worker_workflow_pollers,
+        max_concurrent_activity_task_polls=settings.worker_activity_pollers,
         max_cached_workflows=settings.worker_cache_size,
         interceptors=[LogContextInterceptor()],
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
+        workflow_runner=workflow_runner(settings.worker_sandbox),
     )

@@ -28,6 +28,10 @@ from shopflow.temporal import ensure_search_attributes
 from shopflow.worker import build_worker
 
 BIN = Path(sys.executable).parent
+# Every test's worker runs the SDK's strict sandbox (each case re-imports its workflow module and
+# non-deterministic calls in it are refused), so a test run catches what production's shared
+# sandbox would not (settings.worker_sandbox; tests/test_worker_smoke.py covers "shared").
+os.environ.setdefault("SHOPFLOW_WORKER_SANDBOX", "strict")
 PG_ADMIN_URL = os.environ.get("SHOPFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
