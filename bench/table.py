@@ -132,14 +132,15 @@ class Stack:
     """One Shopflow deployment: an API process and a worker process on one database."""
 
     name: str
-    api: Proc
-    worker: Proc
+    api: Proc | None
+    worker: Proc | None
     url: str
     task_queue: str
 
     def stop(self) -> None:
-        self.api.stop()
-        self.worker.stop()
+        for proc in (self.api, self.worker):
+            if proc is not None:
+                proc.stop()
 
 
 def stack_env(address: str, database_url: str, task_queue: str, port: int) -> dict[str, str]:
@@ -181,7 +182,7 @@ async def start_stack(name: str, address: str, database_url: str, logs: Path, *,
             if i < apis else None
         worker = Proc(f"{name}-worker{i}", [str(BIN / "shopflow"), "worker"], env, logs) \
             if i < workers else None
-        stacks.append(Stack(name, api, worker, f"http://127.0.0.1:{port}", tq))  # type: ignore[arg-type]
+        stacks.append(Stack(name, api, worker, f"http://127.0.0.1:{port}", tq))
     async with httpx.AsyncClient() as http:
         for s in stacks:
             if s.api is None:
@@ -258,10 +259,12 @@ async def create_order(http: httpx.AsyncClient, url: str, order_no: str | None =
     return r.json()["order_no"]  # type: ignore[no-any-return]
 
 
-async def drive_order(http: httpx.AsyncClient, url: str) -> str:
+async def drive_order(http: httpx.AsyncClient, url: str, steps_url: str | None = None) -> str:
     """A COD order from intake to completed: shipped by the warehouse, delivered by the
-    courier's event."""
+    courier's event. The steps after the create go to ``steps_url`` (another API process) when
+    given."""
     no = await create_order(http, url)
+    url = steps_url or url
     task = await open_task(http, url, no, "order.fulfil")
     tracking = f"T{uuid.uuid4().hex[:10]}"
     r = await http.post(f"{url}/api/v1/tasks/{task['id']}/complete", headers=H["warehouse"],

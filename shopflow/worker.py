@@ -42,7 +42,8 @@ WORKFLOWS = [SampleApproval, OrderFulfilment, ReturnHandling, NoticeResend,
 # Shared dataclasses and the base classes hold no per-run state: import them once for all runs
 # instead of once per cached case. With settings.worker_sandbox == "shared" (the default) the
 # workflow modules themselves are shared too: deterministic code, constants only at module level.
-PASSTHROUGH = ("shopflow.workflows.shared", "shopflow.workflows.base", "shopflow.workflows.feedback")
+PASSTHROUGH = ("shopflow.workflows.shared", "shopflow.workflows.base", "shopflow.workflows.feedback",
+               "shopflow.workflows.vocab")
 SHARED_WORKFLOW_MODULES = ("shopflow.workflows",)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from temporalio.client import Client
 
 from shopflow.settings import Settings
-from shopflow.worker import WORKFLOWS, build_activities, build_worker, workflow_runner
+from shopflow.worker import PASSTHROUGH, WORKFLOWS, build_activities, build_worker, workflow_runner
 from shopflow.workflows.shared import Act
 
 
@@ -125,3 +125,13 @@ def test_workflow_modules_are_safe_to_share_between_cases() -> None:
 def test_module_state_check_catches_a_mutation() -> None:
     tree = ast.parse("SEEN = {}\ndef f(k):\n    SEEN[k] = 1\n    SEEN.update(a=1)\n")
     assert len(_module_level_mutations(tree)) == 2
+
+
+def test_strict_sandbox_shares_every_pure_module_of_the_workflows_package() -> None:
+    """A module of shopflow/workflows that defines no workflow (dataclasses, vocabulary, base
+    classes, rules) is imported once for all cases even in the strict sandbox: re-importing it
+    per case costs memory and buys nothing."""
+    for path in Path("shopflow/workflows").glob("*.py"):
+        if path.name == "__init__.py" or "@workflow.defn" in path.read_text():
+            continue
+        assert f"shopflow.workflows.{path.stem}" in PASSTHROUGH, path
