@@ -287,7 +287,7 @@ class Stocktake(CaseWorkflow):
                                 f"counted for {sku} must be a whole number, 0 or more", sku=sku)
 
     async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
-        result = await _act(Act.CARE_STOCKTAKE_ADJUST,
+        result: dict[str, Any] = await _act(Act.CARE_STOCKTAKE_ADJUST,
                             StocktakeAdjust(self.case_id, inp.data["counts"], inp.actor.name),
                             result_type=dict)
         self.data["adjustments"] = result["adjustments"]
@@ -316,7 +316,7 @@ class KpiReport:
 
     @workflow.run
     async def run(self, req: ReportRequest) -> dict[str, Any]:
-        report = await _act(Act.REPORT_GENERATE, ReportGenerate(
+        report: dict[str, Any] = await _act(Act.REPORT_GENERATE, ReportGenerate(
             req.kind, workflow.now(), req.as_of, req.start, req.end, req.requested_by),
             result_type=dict)
         await workflow.execute_activity(

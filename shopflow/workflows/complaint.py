@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from temporalio import workflow
@@ -247,8 +248,7 @@ class ComplaintWorkflow(FeedbackMixin):
             seen = self._wake
             timeout = None if deadline is None else deadline - workflow.now()
             try:
-                await workflow.wait_condition(lambda seen=seen: task.done or self._wake != seen,
-                                              timeout=timeout)
+                await workflow.wait_condition(partial(self._woken, task, seen), timeout=timeout)
             except TimeoutError:
                 if not task.done:
                     await self._missed(task)
@@ -266,6 +266,9 @@ class ComplaintWorkflow(FeedbackMixin):
         assert self.inp is not None
         return (self.round_start + timedelta(seconds=self.inp.timers.resolution_sla)
                 + self.paused_total)
+
+    def _woken(self, task: HumanTask, seen: int) -> bool:
+        return task.done or self._wake != seen
 
     def _deadline(self) -> datetime | None:
         found = [d for d in (self._response_deadline(), self._resolution_deadline()) if d]

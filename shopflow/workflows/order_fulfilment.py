@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from temporalio import workflow
@@ -101,6 +102,10 @@ def address_text(addr: dict[str, Any]) -> str:
 
 def line_key(workflow_id: str, round_no: int, sku: str) -> str:
     return f"{workflow_id}:r{round_no}:{sku}"
+
+
+def _parcel_closed(parcel: dict[str, Any]) -> bool:
+    return parcel["status"] in CLOSED_PARCEL
 
 
 @workflow.defn(name="OrderFulfilment")
@@ -352,7 +357,7 @@ class OrderFulfilment(CaseWorkflow):
         while True:
             tracking = await self._fulfil(inp)
             parcel = self.shipments[tracking]
-            await workflow.wait_condition(lambda p=parcel: p["status"] in CLOSED_PARCEL)
+            await workflow.wait_condition(partial(_parcel_closed, parcel))
             if self.shipments[tracking]["status"] == "delivered":
                 return tracking
             task = await self._lost_parcel(inp, tracking)

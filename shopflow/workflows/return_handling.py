@@ -733,7 +733,7 @@ class ReturnHandling(CaseWorkflow):
         seen: set[str] = set()
         for line in lines:
             sku = line.get("sku") if isinstance(line, dict) else None
-            if sku not in skus or sku in seen:
+            if not isinstance(sku, str) or sku not in skus or sku in seen:
                 raise rejection(ErrorType.INVALID, "invalid_item",
                                 f"{sku!r} is not a line of this return (or is listed twice)",
                                 sku=sku)

@@ -253,7 +253,7 @@ class SampleApproval(FeedbackMixin):
         for line in lines:
             sku = line.get("sku") if isinstance(line, dict) else None
             qty = line.get("approved_quantity") if isinstance(line, dict) else None
-            if sku not in requested or sku in seen:
+            if not isinstance(sku, str) or sku not in requested or sku in seen:
                 raise rejection(ErrorType.INVALID, "invalid_item",
                                 f"{sku!r} is not a requested item (or is listed twice)", sku=sku)
             seen.add(sku)
