@@ -52,4 +52,5 @@ def start_dev_server(settings: Settings) -> subprocess.Popen[bytes] | None:
     for name in SEARCH_ATTRIBUTES:
         args += ["--search-attribute", f"{name}=Keyword"]
     log = open(VAR_DIR / "temporal.log", "ab")  # noqa: SIM115 (the child owns it)
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    # Our own temporal binary beside the interpreter, arguments from settings: no shell, no input.
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603

@@ -43,7 +43,10 @@ def pick_locale(locale: str | None) -> str:
 class NoticeRenderer:
     def __init__(self) -> None:
         loader = PackageLoader("shopflow.notifications", "templates")
-        self._text = Environment(loader=loader, undefined=StrictUndefined, autoescape=False)
+        # text/plain subject and body: HTML escaping would show "&amp;" to the reader. The HTML
+        # part is rendered by the escaping environment below.
+        self._text = Environment(loader=loader, undefined=StrictUndefined,
+                                 autoescape=False)  # noqa: S701
         self._html = Environment(loader=loader, undefined=StrictUndefined, autoescape=True)
 
     def kinds(self) -> list[str]:
@@ -68,8 +71,10 @@ class NoticeRenderer:
         text = _block(text_tpl, "body", data).strip()
         html_tpl = self._html.get_template(name)
         body = _block(html_tpl, "body", data).strip()  # escaped by the environment
+        # `body` was escaped by the environment; _linkify only adds <a> around URLs in it.
         content = Markup("\n").join(
-            Markup("<p>{}</p>").format(Markup(_linkify(p.strip()).replace("\n", "<br>\n")))
+            Markup("<p>{}</p>").format(
+                Markup(_linkify(p.strip()).replace("\n", "<br>\n")))  # noqa: S704
             for p in re.split(r"\n\s*\n", body) if p.strip()
         )
         html = self._html.get_template("layout.html").render(

@@ -46,7 +46,7 @@ def kpi_bars(figures: Sequence[Kpi], title: str) -> Markup:
     if not rows:
         parts.append('<text x="0" y="46" class="chart-label">—</text>')
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 (every text in it went through escape())
 
 
 def throughput(days: Sequence[str], created: dict[str, list[int]],
@@ -108,4 +108,4 @@ def throughput(days: Sequence[str], created: dict[str, list[int]],
     parts.append(f'<line x1="{legend_x}" x2="{legend_x + 14}" y1="27" y2="27" '
                  f'stroke="{CLOSED_COLOR}" stroke-width="2"/><text x="{legend_x + 18}" y="31" '
                  f'class="chart-axis">关闭 Closed</text></svg>')
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 (every text in it went through escape())
