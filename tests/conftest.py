@@ -1,14 +1,18 @@
-"""Test fixtures: databases (SQLite, or a fresh PostgreSQL database per run with --db postgres),
-a session-scoped time-skipping Temporal environment, a worker and an API client per test, each
-on its own task queue."""
+"""Test fixtures: databases (a SQLite file per test; with --db postgres|both a PostgreSQL
+database per pytest process, i.e. per xdist worker, truncated per test and dropped at the end),
+a time-skipping Temporal test server per test, a worker and an API client per test, each on
+its own task queue; the payment/courier simulators and the shop's catalogue for process tests.
+Everything a test binds is its own (free ports, tmp_path), so tests run in parallel (xdist)."""
 
 from __future__ import annotations
 
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +30,7 @@ from shopflow.providers import Providers, build_providers
 from shopflow.settings import Settings
 from shopflow.temporal import ensure_search_attributes
 from shopflow.worker import build_worker
+from tests.helpers import make_product
 
 BIN = Path(sys.executable).parent
 # Every test's worker runs the SDK's strict sandbox (each case re-imports its workflow module and
@@ -35,35 +40,75 @@ os.environ.setdefault("SHOPFLOW_WORKER_SANDBOX", "strict")
 PG_ADMIN_URL = os.environ.get("SHOPFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
+DB_CHOICES = {"sqlite": ["sqlite"], "postgres": ["postgres"], "both": ["sqlite", "postgres"]}
+# Fixtures that give a test a database: a test that takes one (directly or through `settings`,
+# `worker`, `api` ...) is database-facing, marked `db`, and runs once per database of --db.
+DB_FIXTURES = ("engine", "empty_database")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--db", choices=["sqlite", "postgres"], default="sqlite",
-                     help="database for the database-facing tests")
+    parser.addoption("--db", choices=list(DB_CHOICES), default="sqlite",
+                     help="database(s) for the database-facing tests; `both` runs each of them "
+                          "on SQLite and on PostgreSQL (browser tests: SQLite only)")
+
+
+def _is_db_test(fixturenames: Iterable[str]) -> bool:
+    return any(name in fixturenames for name in DB_FIXTURES)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """With --db both, every database-facing test runs on each database in one pytest run (one
+    collection, one pool of xdist workers for both). Browser tests exercise the pages, not the
+    database: SQLite is enough for them."""
+    if not _is_db_test(metafunc.fixturenames):
+        return
+    backends = DB_CHOICES[metafunc.config.getoption("--db")]
+    if metafunc.definition.get_closest_marker("browser") is not None and "sqlite" in backends:
+        backends = ["sqlite"]
+    if len(backends) > 1:
+        metafunc.parametrize("db_backend", backends, indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if "engine" in getattr(item, "fixturenames", ()):
+        if _is_db_test(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)
+    # The long tests (real dev servers, browsers) start first: with `-n` they then run beside the
+    # many short ones instead of finishing alone at the end of the run (a stable sort keeps the
+    # file order otherwise).
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 # --- databases -----------------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def pg_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """A fresh PostgreSQL database for this run, dropped after; None on the SQLite pass."""
-    if request.config.getoption("--db") != "postgres":
-        yield None
-        return
+@pytest.fixture
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """"sqlite" or "postgres": the --db choice, or this test's parameter with --db both."""
+    param = getattr(request, "param", None)
+    return str(param) if param is not None else str(request.config.getoption("--db"))
+
+
+def _pg_admin() -> Any:
+    """A connection to the PostgreSQL server's `postgres` database; without a server the test
+    is skipped with the reason, or fails with CI=true (CI must run the PostgreSQL pass)."""
     import psycopg
 
     admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
     try:
-        conn = psycopg.connect(admin + "/postgres", autocommit=True, connect_timeout=3)
+        return psycopg.connect(admin + "/postgres", autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as err:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true and PostgreSQL at {admin} is unreachable: {err}")
-        pytest.skip(f"no PostgreSQL server at {admin} ({err}); the PostgreSQL pass is skipped")
-    name = f"shopflow_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        pytest.skip(f"no PostgreSQL server at {admin} ({err}); the PostgreSQL tests are skipped")
+
+
+@contextmanager
+def _pg_fresh_database(purpose: str) -> Iterator[str]:
+    """A new PostgreSQL database (its URL), dropped after. The name carries the xdist worker and
+    the process id: workers and concurrent runs never share one."""
+    conn = _pg_admin()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"shopflow_{purpose}_{worker}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield f"{PG_ADMIN_URL}/{name}"
@@ -73,30 +118,42 @@ def pg_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
 
 
 @pytest.fixture(scope="session")
-def pg_engine(pg_database: str | None) -> Iterator[Engine | None]:
-    if pg_database is None:
-        yield None
-        return
-    engine = make_engine(pg_database)
-    SQLModel.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+def pg_engine() -> Iterator[Engine]:
+    """This worker's PostgreSQL database with every table (made on first use, dropped at the
+    end of the session)."""
+    with _pg_fresh_database("test") as url:
+        engine = make_engine(url)
+        SQLModel.metadata.create_all(engine)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture
-def engine(pg_engine: Engine | None, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database with every table: a new SQLite file, or the run's PostgreSQL
+def engine(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """An empty database with every table: a new SQLite file, or this worker's PostgreSQL
     database with every table truncated."""
-    if pg_engine is not None:
+    if db_backend == "postgres":
+        pg: Engine = request.getfixturevalue("pg_engine")
         tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-        with pg_engine.begin() as conn:
+        with pg.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        yield pg_engine
+        yield pg
         return
     eng = make_engine(f"sqlite:///{tmp_path / 'shopflow.db'}")
     SQLModel.metadata.create_all(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def empty_database(db_backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of a database with no table at all (for migrations): a new SQLite file, or a new
+    PostgreSQL database dropped after the test."""
+    if db_backend == "postgres":
+        with _pg_fresh_database("empty") as url:
+            yield url
+        return
+    yield f"sqlite:///{tmp_path / 'empty.db'}"
 
 
 # --- Temporal ------------------------------------------------------------------------------
@@ -133,8 +190,8 @@ def client(tenv: WorkflowEnvironment) -> Client:
 
 @pytest.fixture
 def providers(settings: Settings) -> Providers:
-    """Payment and courier simulators; a test module overrides this to look into (or script)
-    them."""
+    """Payment and courier simulators built from the settings (no failures, no latency): a test
+    takes this fixture to look into them or to script their faults."""
     return build_providers(settings)
 
 
@@ -145,7 +202,6 @@ async def worker(client: Client, settings: Settings, engine: Engine,
         yield w
 
 
-
 @pytest.fixture
 async def api(settings: Settings, engine: Engine, client: Client,
               worker: Worker) -> AsyncIterator[httpx.AsyncClient]:
@@ -154,3 +210,11 @@ async def api(settings: Settings, engine: Engine, client: Client,
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as http:
         yield http
+
+
+@pytest.fixture
+async def catalogue(api: httpx.AsyncClient) -> None:
+    """The two products the process tests sell, return and complain about: TEA (10 in stock)
+    and CUP (5), sample limit 5 each."""
+    await make_product(api, "TEA", stock=10)
+    await make_product(api, "CUP", stock=5)

@@ -19,7 +19,7 @@ from shopflow.settings import Settings
 from shopflow.worker import build_worker
 from tests.helpers import eventually
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 TEMPORAL = Path(sys.executable).parent / "temporal"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -17,6 +18,8 @@ from shopflow.settings import Settings
 from shopflow.temporal import SEARCH_ATTRIBUTES
 from shopflow.worker import build_worker
 from tests.helpers import auth, complete, make_product, open_task, stock
+
+pytestmark = pytest.mark.slow
 
 
 async def start_stack(db_file: Path) -> WorkflowEnvironment:

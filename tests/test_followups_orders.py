@@ -13,32 +13,17 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import Notice
-from tests.helpers import auth, case, complete, eventually, make_product, open_task, wait_case
+from tests import scenes
+from tests.helpers import auth, case, complete, eventually, open_task, wait_case
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("catalogue")]
 
 
 async def delivered_order(api: httpx.AsyncClient, order_no: str) -> dict[str, Any]:
-    await make_product(api, "TEA", stock=10)
-    r = await api.post("/api/v1/orders", headers=auth("channel"), json={
-        "order_no": order_no, "channel": "web",
-        "customer": {"id": "c-9", "name": "Li Wei", "email": "li@example.com",
-                     "phone": "13800000000"},
-        "items": [{"sku": "TEA", "quantity": 2, "unit_price": 68.0}],
-        "shipping_address": {"name": "Li Wei", "phone": "13800000000", "line1": "1 West Lake Rd",
-                             "city": "Hangzhou", "region": "Zhejiang", "postcode": "310000"},
-        "payment_method": "online"})
-    assert r.status_code == 201, r.text
-    r = await api.post(f"/api/v1/orders/{order_no}/payments", headers=auth("channel"),
-                       json={"transaction_id": f"PAY-{order_no}", "amount": 136.0})
-    assert r.status_code == 201, r.text
-    task = await open_task(api, order_no, "order.fulfil")
-    r = await complete(api, task, "shipped", courier="SF Express", tracking_no=f"SF-{order_no}")
-    assert r.status_code == 200, r.text
-    r = await api.post(f"/api/v1/shipments/SF-{order_no}/events", headers=auth("warehouse"),
-                       json={"type": "delivered", "note": "signed"})
-    assert r.status_code == 201, r.text
-    return await wait_case(api, f"/api/v1/orders/{order_no}", lambda o: o["status"] == "completed")
+    """Customer c-9's online order of 2 TEA, paid, shipped and delivered just now."""
+    await scenes.delivered_order(api, order_no, days_ago=None, customer_id="c-9",
+                                 items=[{"sku": "TEA", "quantity": 2, "unit_price": 68.0}])
+    return await case(api, f"/api/v1/orders/{order_no}")
 
 
 async def test_delivered_order_starts_its_follow_up(

@@ -27,7 +27,7 @@ from shopflow.temporal import ensure_search_attributes
 from tests.helpers import auth, eventually, make_product, open_task
 from tests.notices_support import SmtpServer, free_port
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 ROOT = Path(__file__).parent.parent
 BIN = Path(sys.executable).parent
 # Temporal retries the killed attempt once its start-to-close timeout passes: the setting

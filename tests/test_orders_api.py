@@ -8,16 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import auth, complete, eventually, make_product, open_task
-from tests.test_orders_process import TOTAL, order_body, pay, place, wait_order
+from tests.helpers import auth, complete, eventually, open_task
+from tests.scenes import TOTAL, order_body, pay, place, wait_order
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-async def catalogue(api: httpx.AsyncClient) -> None:
-    await make_product(api, "TEA", stock=10)
-    await make_product(api, "CUP", stock=5)
 
 
 def code(r: httpx.Response) -> str:

@@ -5,7 +5,6 @@ stock and money at every step."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -14,91 +13,19 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import FollowupDue, Notice, Reconciliation, Refund
-from shopflow.providers import CourierSimulator, PaymentSimulator, Providers
+from shopflow.providers import PaymentSimulator, Providers
 from tests.helpers import (
     auth,
-    case,
     complete,
     eventually,
     make_product,
     open_task,
     record_history,
     stock,
-    wait_case,
 )
+from tests.scenes import TOTAL, event, order, order_body, pay, place, ship, wait_order
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def providers() -> Providers:
-    return Providers(payments=PaymentSimulator(seed=7), courier=CourierSimulator(seed=7))
-
-
-
-@pytest.fixture
-async def catalogue(api: httpx.AsyncClient) -> None:
-    await make_product(api, "TEA", stock=10)
-    await make_product(api, "CUP", stock=5)
-
-
-def order_body(order_no: str | None = "WEB-1001", method: str = "online",
-               items: list[dict[str, Any]] | None = None, customer_id: str = "c-1",
-               **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "channel": "web",
-        "customer": {"id": customer_id, "name": "Li Wei", "email": "li@example.com",
-                     "phone": "13800000000"},
-        "items": items or [{"sku": "TEA", "quantity": 2, "unit_price": 68.0},
-                           {"sku": "CUP", "quantity": 1, "unit_price": 25.5}],
-        "shipping_address": {"name": "Li Wei", "phone": "13800000000",
-                             "line1": "1 West Lake Rd", "city": "Hangzhou", "region": "Zhejiang",
-                             "postcode": "310000"},
-        "payment_method": method,
-    }
-    if order_no is not None:
-        body["order_no"] = order_no
-    body.update(overrides)
-    return body
-
-
-TOTAL = 161.5  # 2 × 68.00 + 1 × 25.50
-
-
-async def place(api: httpx.AsyncClient, **kwargs: Any) -> str:
-    r = await api.post("/api/v1/orders", headers=auth("channel"), json=order_body(**kwargs))
-    assert r.status_code == 201, r.text
-    return r.json()["order_no"]  # type: ignore[no-any-return]
-
-
-async def order(api: httpx.AsyncClient, no: str) -> dict[str, Any]:
-    return await case(api, f"/api/v1/orders/{no}")
-
-
-async def wait_order(api: httpx.AsyncClient, no: str, status: str) -> dict[str, Any]:
-    return await wait_case(api, f"/api/v1/orders/{no}", lambda o: o["status"] == status)
-
-
-async def pay(api: httpx.AsyncClient, no: str, amount: float = TOTAL, tx: str = "PAY-1",
-              role: str = "channel") -> httpx.Response:
-    return await api.post(f"/api/v1/orders/{no}/payments", headers=auth(role),
-                          json={"transaction_id": tx, "amount": amount})
-
-
-async def ship(api: httpx.AsyncClient, no: str, tracking: str = "SF1001",
-               courier: str = "SF Express") -> dict[str, Any]:
-    task = await open_task(api, no, "order.fulfil")
-    r = await complete(api, task, "shipped", courier=courier, tracking_no=tracking)
-    assert r.status_code == 200, r.text
-    return task
-
-
-async def event(api: httpx.AsyncClient, tracking: str, type_: str, note: str = "",
-                at: str | None = None, role: str = "warehouse") -> httpx.Response:
-    body: dict[str, Any] = {"type": type_, "note": note}
-    if at:
-        body["at"] = at
-    return await api.post(f"/api/v1/shipments/{tracking}/events", headers=auth(role), json=body)
 
 
 def notices(engine: Engine, no: str) -> list[str]:

@@ -8,22 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import auth, complete, make_product, open_task
-from tests.test_orders_process import place, ship
-from tests.test_returns_process import (
-    approve,
-    delivered_order,
-    request_return,
-    wait_return,
-)
+from tests.helpers import auth, complete, open_task
+from tests.scenes import delivered_order, place, ship
+from tests.test_returns_process import approve, request_return, wait_return
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-async def catalogue(api: httpx.AsyncClient) -> None:
-    await make_product(api, "TEA", stock=10)
-    await make_product(api, "CUP", stock=5)
 
 
 def code(r: httpx.Response) -> str:

@@ -4,7 +4,7 @@ service, the warehouse and finance would, and checks stock and money at every st
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import FollowupDue, Notice, Refund, StockMovement
-from shopflow.providers import CourierSimulator, PaymentSimulator, Providers
+from shopflow.providers import PaymentSimulator, Providers
 from shopflow.settings import Settings
 from tests.helpers import (
     auth,
@@ -28,45 +28,9 @@ from tests.helpers import (
     stock,
     wait_case,
 )
-from tests.test_orders_process import event, pay, place, ship, wait_order
+from tests.scenes import delivered_order, event
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def providers() -> Providers:
-    return Providers(payments=PaymentSimulator(seed=3), courier=CourierSimulator(seed=3))
-
-
-
-@pytest.fixture
-async def catalogue(api: httpx.AsyncClient) -> None:
-    await make_product(api, "TEA", stock=10)
-    await make_product(api, "CUP", stock=5)
-
-
-def ago(days: float) -> str:
-    return (datetime.now(UTC) - timedelta(days=days)).isoformat()
-
-
-async def delivered_order(api: httpx.AsyncClient, no: str = "WEB-1", days_ago: float = 2,
-                          method: str = "online", customer_id: str = "c-1",
-                          items: list[dict[str, Any]] | None = None,
-                          shipping_fee: float = 0) -> str:
-    """An order delivered ``days_ago`` (the courier's time of delivery)."""
-    items = items or [{"sku": "TEA", "quantity": 2, "unit_price": 68},
-                      {"sku": "CUP", "quantity": 1, "unit_price": 25.5}]
-    await place(api, order_no=no, method=method, customer_id=customer_id, items=items,
-                shipping_fee=shipping_fee)
-    if method == "online":
-        total = sum(i["quantity"] * i["unit_price"] for i in items) + shipping_fee
-        r = await pay(api, no, amount=total, tx=f"PAY-{no}")
-        assert r.status_code == 201, r.text
-    await ship(api, no, tracking=f"T-{no}")
-    r = await event(api, f"T-{no}", "delivered", at=ago(days_ago))
-    assert r.status_code == 201, r.text
-    await wait_order(api, no, "completed")
-    return no
 
 
 async def ask(api: httpx.AsyncClient, order_no: str, items: dict[str, int],

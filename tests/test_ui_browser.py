@@ -28,7 +28,7 @@ from shopflow.api.app import create_app
 from shopflow.settings import Settings
 from tests.helpers import auth, make_product
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.browser]
+pytestmark = [pytest.mark.asyncio, pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,37 +23,14 @@ from shopflow.models import Complaint, Return
 from shopflow.settings import Settings
 from shopflow.workflows.care import CareRun, KeyAccountRevisits, WeeklyStocktake
 from shopflow.workflows.shared import FollowupStart
-from tests.helpers import auth, case, complete, eventually, make_product, open_task, stock, wait_case
+from tests.helpers import auth, case, eventually, make_product, stock, wait_case
+from tests.scenes import delivered_order
 from tests.test_ui_pages import csrf_of, inbox_task, page_shows, post_form, sign_in
 
 pytestmark = pytest.mark.asyncio
 
 
 # --- setting the scene through the API ----------------------------------------------------------
-
-async def delivered_order(api: httpx.AsyncClient, no: str = "WEB-1") -> str:
-    """An online order of 2 TEA at 68 and 1 CUP at 25.5, paid, shipped and delivered."""
-    r = await api.post("/api/v1/orders", headers=auth("channel"), json={
-        "order_no": no, "channel": "web", "payment_method": "online",
-        "customer": {"id": "c-1", "name": "Li Wei", "email": "li@example.com"},
-        "items": [{"sku": "TEA", "quantity": 2, "unit_price": 68},
-                  {"sku": "CUP", "quantity": 1, "unit_price": 25.5}],
-        "shipping_address": {"line1": "1 West Lake Rd", "city": "Hangzhou"}})
-    assert r.status_code == 201, r.text
-    await wait_case(api, f"/api/v1/orders/{no}", lambda o: o["status"] == "awaiting_payment")
-    r = await api.post(f"/api/v1/orders/{no}/payments", headers=auth("channel"),
-                       json={"transaction_id": f"PAY-{no}", "amount": 161.5})
-    assert r.status_code == 201, r.text
-    task = await open_task(api, no, "order.fulfil")
-    r = await complete(api, task, "shipped", courier="SF Express", tracking_no=f"T-{no}")
-    assert r.status_code == 200, r.text
-    at = (datetime.now(UTC) - timedelta(days=2)).isoformat()
-    r = await api.post(f"/api/v1/shipments/T-{no}/events", headers=auth("warehouse"),
-                       json={"type": "delivered", "at": at})
-    assert r.status_code == 201, r.text
-    await wait_case(api, f"/api/v1/orders/{no}", lambda o: o["status"] == "completed")
-    return no
-
 
 async def switch(api: httpx.AsyncClient, token: str) -> None:
     """Sign out whoever is signed in, then sign in with ``token``."""
@@ -70,16 +47,10 @@ def field_error(html: str, name: str) -> str:
     return m.group(1)
 
 
-@pytest.fixture
-async def shop(api: httpx.AsyncClient) -> None:
-    await make_product(api, "TEA", stock=10)
-    await make_product(api, "CUP", stock=5)
-
-
 # --- returns ------------------------------------------------------------------------------------
 
 async def test_a_return_is_reviewed_received_inspected_refunded_and_sent_back_from_the_pages(
-        api: httpx.AsyncClient, shop: None, engine: Engine) -> None:
+        api: httpx.AsyncClient, catalogue: None, engine: Engine) -> None:
     no = await delivered_order(api)
     r = await api.post("/api/v1/returns", headers=auth("channel"), json={
         "order_no": no, "items": [{"sku": "TEA", "quantity": 1}, {"sku": "CUP", "quantity": 1}],
@@ -171,7 +142,7 @@ async def test_a_return_is_reviewed_received_inspected_refunded_and_sent_back_fr
 
 
 async def test_a_return_is_cancelled_from_the_case_page_until_the_parcel_arrives(
-        api: httpx.AsyncClient, shop: None, engine: Engine) -> None:
+        api: httpx.AsyncClient, catalogue: None, engine: Engine) -> None:
     no = await delivered_order(api)
     r = await api.post("/api/v1/returns", headers=auth("cs"), json={
         "order_no": no, "items": [{"sku": "TEA", "quantity": 1}], "kind": "exchange",
@@ -195,7 +166,7 @@ async def test_a_return_is_cancelled_from_the_case_page_until_the_parcel_arrives
 
 
 async def test_an_exchange_arrives_by_courier_and_its_replacement_ships_from_the_pages(
-        api: httpx.AsyncClient, shop: None) -> None:
+        api: httpx.AsyncClient, catalogue: None) -> None:
     no = await delivered_order(api)
     r = await api.post("/api/v1/returns", headers=auth("channel"), json={
         "order_no": no, "items": [{"sku": "CUP", "quantity": 1}], "kind": "exchange",
@@ -240,7 +211,7 @@ async def test_an_exchange_arrives_by_courier_and_its_replacement_ships_from_the
 # --- complaints ---------------------------------------------------------------------------------
 
 async def test_a_complaint_is_answered_resolved_with_a_return_and_escalated_from_the_pages(
-        api: httpx.AsyncClient, shop: None, engine: Engine) -> None:
+        api: httpx.AsyncClient, catalogue: None, engine: Engine) -> None:
     no = await delivered_order(api)
     r = await api.post("/api/v1/complaints", headers=auth("cs"), json={
         "customer": {"id": "c-1", "name": "Li Wei"}, "order_no": no, "category": "quality",
@@ -432,7 +403,7 @@ async def test_a_stocktake_is_counted_from_its_form(
 # --- orders: a lost parcel ------------------------------------------------------------------------
 
 async def test_a_lost_parcel_is_reported_and_reshipped_from_the_pages(
-        api: httpx.AsyncClient, shop: None) -> None:
+        api: httpx.AsyncClient, catalogue: None) -> None:
     r = await api.post("/api/v1/orders", headers=auth("channel"), json={
         "order_no": "COD-9", "channel": "phone", "payment_method": "cod",
         "customer": {"id": "c-1", "name": "Li Wei", "phone": "13800000000"},
