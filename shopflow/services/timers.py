@@ -42,9 +42,10 @@ def timers_for(cls: type[T], settings: Settings, **given: timedelta) -> T:
             duration = given[f.name]
         else:
             setting = SETTING_OF.get(f.name, f.name)
-            duration = getattr(settings, setting, None)
-            if not isinstance(duration, timedelta):
+            found = getattr(settings, setting, None)
+            if not isinstance(found, timedelta):
                 raise LookupError(f"{cls.__name__}.{f.name}: no duration setting {setting!r}")
+            duration = found
         values[f.name] = duration.total_seconds() if hints[f.name] is float else duration
     unknown = set(given) - set(values)
     if unknown:
