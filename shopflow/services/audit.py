@@ -24,7 +24,9 @@ def audit(session: Session, actor: str, entity: str, entity_id: str, action: str
 
 def profile_of(customer: Any) -> dict[str, Any]:
     """The audited part of a customer profile (not the bookkeeping fields)."""
-    return customer.model_dump(mode="json", exclude={"created_at", "updated_at", "updated_by"})
+    profile: dict[str, Any] = customer.model_dump(
+        mode="json", exclude={"created_at", "updated_at", "updated_by"})
+    return profile
 
 
 def audit_events(engine: Engine, entity: str | None, entity_id: str | None, offset: int,
@@ -49,4 +51,5 @@ def _plain(value: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     import json
 
-    return json.loads(json.dumps(value, default=str))  # datetimes and dates as ISO text
+    plain: dict[str, Any] = json.loads(json.dumps(value, default=str))  # datetimes, dates: ISO
+    return plain
