@@ -151,8 +151,8 @@ def main(argv: list[str]) -> int:
     if reachable(OSV):
         uv = Path(sys.executable).parent / "uv"
         print(f"dependency audit: OSV reachable, `uv audit` of {len(locked)} packages")
-        return subprocess.call([str(uv), "audit", "--frozen",  # noqa: S603 (our uv, fixed args)
-                                "--preview-features", "audit-command"], cwd=lock_file.parent)
+        return subprocess.call([str(uv), "audit", "--frozen", "--preview-features", "audit-command"],
+                               cwd=lock_file.parent)
     try:
         report = pypi_audit(locked)
     except OSError as err:

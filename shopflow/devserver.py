@@ -52,5 +52,4 @@ def start_dev_server(settings: Settings) -> subprocess.Popen[bytes] | None:
     for name in SEARCH_ATTRIBUTES:
         args += ["--search-attribute", f"{name}=Keyword"]
     log = open(VAR_DIR / "temporal.log", "ab")  # noqa: SIM115 (the child owns it)
-    # Our own temporal binary beside the interpreter, arguments from settings: no shell, no input.
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)

@@ -17,9 +17,9 @@ import pytest
 
 from tests.helpers import auth, eventually
 from tests.notices_support import free_port
-from tests.test_orders_process import order_body
+from tests.scenes import order_body
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 BIN = Path(sys.executable).parent
 
 

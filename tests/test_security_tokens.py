@@ -237,8 +237,7 @@ def test_shopflow_api_and_worker_refuse_to_start_unsafe(tmp_path: Path) -> None:
         ("worker", {"SHOPFLOW_UI_SECRET": "changeme"}, "placeholder"),
         ("api", {"SHOPFLOW_ENV": "dev", "SHOPFLOW_API_HOST": "0.0.0.0"}, "loopback"),
     ):
-        r = subprocess.run([sys.executable, "-m", "shopflow.cli", command],  # noqa: S603 (our CLI)
-                           cwd=tmp_path,
+        r = subprocess.run([sys.executable, "-m", "shopflow.cli", command], cwd=tmp_path,
                            env={**env, **extra, "PYTHONPATH": str(ROOT)}, capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 2, (command, r.stdout, r.stderr)
