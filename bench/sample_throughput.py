@@ -87,7 +87,7 @@ async def main(n: int) -> None:
     engine = make_engine(settings.database_url)
     SQLModel.metadata.create_all(engine)
     seed_demo_data(engine)
-    from shopflow.activities.inventory import receive
+    from shopflow.services.inventory import receive
     with session_scope(engine) as s:
         receive(s, "TEA-001", 10 * n, "bench", "bench", "bench-stock")
     try:

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
-from shopflow.activities.inventory import receive
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import InventoryItem, Product
 from shopflow.models.types import utcnow
+from shopflow.services.inventory import receive
 
 DEMO_PRODUCTS = [
     ("TEA-001", "龙井绿茶 Longjing green tea 250g", 5, 200),

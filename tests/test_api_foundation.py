@@ -286,10 +286,10 @@ async def test_sqlite_takes_two_writers_at_once(engine: Any) -> None:
     """The API and the worker write one SQLite file from separate processes or threads."""
     import threading
 
-    from shopflow.activities.inventory import receive
     from shopflow.db import insert_ignore, session_scope
     from shopflow.models import Product
     from shopflow.models.types import utcnow
+    from shopflow.services.inventory import receive
 
     with session_scope(engine) as s:
         insert_ignore(s, Product.__table__, [{"sku": "W", "name": "w", "sample_limit": 0,
@@ -317,9 +317,9 @@ async def test_sqlite_takes_two_writers_at_once(engine: Any) -> None:
 
 async def test_a_repeated_stock_receipt_key_books_once(engine: Any) -> None:
     """insert_ignore must count what it inserted on every database (psycopg says -1)."""
-    from shopflow.activities.inventory import receive
     from shopflow.db import insert_ignore, session_scope
     from shopflow.models import Product
+    from shopflow.services.inventory import receive
 
     with session_scope(engine) as s:
         assert insert_ignore(s, Product.__table__, [{"sku": "R", "name": "r"}], ["sku"]) == 1

@@ -459,7 +459,7 @@ async def test_settings_changed_mid_case_keep_the_stored_policy(
 async def test_a_quality_complaint_can_start_a_return_with_the_same_checks(
         api: httpx.AsyncClient, catalogue: None, client: Client, settings: Settings,
         engine: Engine) -> None:
-    from shopflow.activities.returns import start_return_for_complaint
+    from shopflow.services.returns import start_return_for_complaint
     from shopflow.workflows.complaint import ReturnStart
 
     no = await delivered_order(api, days_ago=12)

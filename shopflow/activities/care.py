@@ -18,7 +18,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from shopflow.activities.errors import business_error
 from shopflow.activities.followups import NO_CONTACT_TAG
-from shopflow.activities.inventory import lock_items
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import (
     BirthdayGreeting,
@@ -31,6 +30,7 @@ from shopflow.models import (
     StockMovement,
 )
 from shopflow.models.types import utcnow
+from shopflow.services.inventory import lock_items
 from shopflow.settings import Settings
 from shopflow.workflows.care import (
     BirthdayGreet,

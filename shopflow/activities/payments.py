@@ -1,23 +1,15 @@
-"""Money: payments confirmed with the provider, cash collected on delivery, refunds.
-
-A refund is written as ``pending`` under its key before the provider is called with that key as
-its idempotency key, and marked done after; a retry (lost reply, crash, timeout) finds the row
-and asks the provider again with the same key, which answers with the first refund. So a refund
-happens once however often the activity runs."""
+"""Money activities: the payment provider called here, the books in services.refunds."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 from temporalio import activity
 
-from shopflow.activities.errors import business_error
-from shopflow.db import insert_ignore, session_scope
-from shopflow.models import Order, Payment, Reconciliation, Refund
-from shopflow.models.types import utcnow
 from shopflow.providers.payments import PaymentProvider, ProviderError
+from shopflow.services import refunds
+from shopflow.services.errors import business_error
 from shopflow.workflows.shared import Act, ErrorType, PaymentCapture, RefundRequest
 
 _CONFLICT_CODES = {"transaction_used", "idempotency_key_reused"}
@@ -31,21 +23,6 @@ def provider_failure(err: ProviderError) -> Exception:
     return business_error(kind, err.code, str(err))
 
 
-def payment_view(p: Payment) -> dict[str, Any]:
-    return {"order_no": p.order_no, "transaction_id": p.transaction_id, "method": p.method,
-            "amount": p.amount, "status": p.status, "provider_ref": p.provider_ref,
-            "received_at": p.received_at.isoformat(), "recorded_by": p.recorded_by}
-
-
-def refund_view(r: Refund) -> dict[str, Any]:
-    return {"id": r.id, "key": r.key, "order_no": r.order_no, "case_kind": r.case_kind,
-            "case_id": r.case_id, "amount": r.amount, "method": r.method, "status": r.status,
-            "transaction_id": r.transaction_id, "provider_ref": r.provider_ref,
-            "reason": r.reason, "requested_by": r.requested_by,
-            "created_at": r.created_at.isoformat(),
-            "completed_at": r.completed_at.isoformat() if r.completed_at else None}
-
-
 class PaymentActivities:
     def __init__(self, engine: Engine, provider: PaymentProvider) -> None:
         self.engine = engine
@@ -54,122 +31,27 @@ class PaymentActivities:
     @activity.defn(name=Act.PAYMENT_CAPTURE)
     def capture(self, req: PaymentCapture) -> dict[str, Any]:
         """Confirm an online payment with the provider and book it on the order, once."""
-        with session_scope(self.engine, write=False) as session:
-            known = _payment(session, req.transaction_id)
+        known = refunds.known_payment(self.engine, req)
         if known is not None:
-            return _same_order(known, req)
+            return known
         try:
             confirmed = self.provider.confirm(req.transaction_id, req.amount_cents, req.order_no)
         except ProviderError as err:
             raise provider_failure(err) from None
-        return self._book(req, "captured", confirmed.provider_ref)
+        return refunds.book_payment(self.engine, req, "captured", confirmed.provider_ref)
 
     @activity.defn(name=Act.PAYMENT_COLLECT_COD)
     def collect_cod(self, req: PaymentCapture) -> dict[str, Any]:
         """The courier collected cash on delivery: book it on the order, once."""
-        return self._book(req, "collected", "")
-
-    def _book(self, req: PaymentCapture, status: str, provider_ref: str) -> dict[str, Any]:
-        amount = round(req.amount_cents / 100, 2)
-        with session_scope(self.engine) as session:
-            inserted = insert_ignore(session, Payment.__table__, [{
-                "order_no": req.order_no, "transaction_id": req.transaction_id,
-                "method": req.method, "amount": amount, "status": status,
-                "provider_ref": provider_ref, "received_at": req.at, "recorded_by": req.actor,
-            }], ["transaction_id"])
-            if inserted:
-                order = session.get(Order, req.order_no, with_for_update=True)
-                assert order is not None
-                order.paid_amount = round(order.paid_amount + amount, 2)
-                order.paid_at = order.paid_at or req.at
-                order.updated_at = utcnow()
-                session.add(order)
-            payment = _payment(session, req.transaction_id)
-            assert payment is not None
-            return _same_order(payment, req)
+        return refunds.book_payment(self.engine, req, "collected", "")
 
     @activity.defn(name=Act.PAYMENT_REFUND)
     def refund(self, req: RefundRequest) -> dict[str, Any]:
-        with session_scope(self.engine) as session:
-            row = _refund(session, req.key)
-            if row is None:
-                row = self._open_refund(session, req)
-            if row.status != "pending":
-                return refund_view(row)
-        assert row.transaction_id is not None
+        view, transaction_id = refunds.open_refund(self.engine, req)
+        if transaction_id is None:
+            return view
         try:
-            result = self.provider.refund(row.transaction_id, req.amount_cents, req.key,
-                                          req.reason)
+            result = self.provider.refund(transaction_id, req.amount_cents, req.key, req.reason)
         except ProviderError as err:
             raise provider_failure(err) from None
-        with session_scope(self.engine) as session:
-            row = _refund(session, req.key, lock=True)
-            assert row is not None
-            if row.status == "pending":
-                _complete(session, row, "succeeded", result.refund_id, req)
-            return refund_view(row)
-
-    def _open_refund(self, session: Session, req: RefundRequest) -> Refund:
-        order = session.get(Order, req.order_no, with_for_update=True)
-        if order is None:
-            raise business_error(ErrorType.NOT_FOUND, "not_found", f"no order {req.order_no}")
-        amount = round(req.amount_cents / 100, 2)
-        # Pending refunds count too: two cases refunding at once never give back more than paid.
-        claimed = sum(r.amount for r in session.exec(
-            select(Refund).where(Refund.order_no == req.order_no)))
-        refundable = round(order.paid_amount - claimed, 2)
-        if req.amount_cents <= 0 or amount > refundable + 1e-9:
-            raise business_error(ErrorType.INVALID, "refund_exceeds_paid",
-                                 f"{amount:.2f} is more than the {refundable:.2f} refundable",
-                                 refundable=refundable, amount=amount)
-        online = session.exec(select(Payment).where(Payment.order_no == req.order_no,
-                                                    Payment.method == "online")
-                              .order_by(col(Payment.id))).first()
-        insert_ignore(session, Refund.__table__, [{
-            "key": req.key, "order_no": req.order_no, "case_kind": req.case_kind,
-            "case_id": req.case_id, "amount": amount,
-            # Cash on delivery went to the courier: finance pays it back by bank transfer.
-            "method": "original" if online else "bank_transfer",
-            "status": "pending", "transaction_id": online.transaction_id if online else None,
-            "reason": req.reason, "requested_by": req.actor, "created_at": req.at,
-        }], ["key"])
-        row = _refund(session, req.key)
-        assert row is not None
-        if row.method == "bank_transfer" and row.status == "pending":
-            _complete(session, row, "transfer_due", None, req)
-        return row
-
-
-def _complete(session: Session, row: Refund, status: str, provider_ref: str | None,
-              req: RefundRequest) -> None:
-    row.status, row.provider_ref, row.completed_at = status, provider_ref, req.at
-    session.add(row)
-    order = session.get(Order, row.order_no, with_for_update=True)
-    assert order is not None
-    order.refunded_amount = round(order.refunded_amount + row.amount, 2)
-    order.updated_at = utcnow()
-    session.add(order)
-    insert_ignore(session, Reconciliation.__table__, [{
-        "key": f"refund:{row.key}", "order_no": row.order_no, "kind": "refund",
-        "amount": -row.amount, "method": row.method,
-        "reference": provider_ref or row.transaction_id or "", "invoice_no": order.invoice_no,
-        "status": "open", "created_at": req.at,
-    }], ["key"])
-
-
-def _payment(session: Session, transaction_id: str) -> Payment | None:
-    return session.exec(select(Payment).where(Payment.transaction_id == transaction_id)).first()
-
-
-def _refund(session: Session, key: str, lock: bool = False) -> Refund | None:
-    stmt = select(Refund).where(Refund.key == key)
-    if lock:
-        stmt = stmt.with_for_update()
-    return session.exec(stmt).first()
-
-
-def _same_order(payment: Payment, req: PaymentCapture) -> dict[str, Any]:
-    if payment.order_no != req.order_no:
-        raise business_error(ErrorType.CONFLICT, "transaction_used",
-                             f"transaction {req.transaction_id} is another order's payment")
-    return payment_view(payment)
+        return refunds.complete_refund(self.engine, req, result.refund_id)

@@ -19,6 +19,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from shopflow.services.errors import Refused
 from shopflow.workflows.shared import ErrorType
 
 log = structlog.get_logger(__name__)
@@ -36,12 +37,8 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                415: "unsupported_media_type", 422: "invalid_input", 503: "unavailable"}
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: Any = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.details, self.headers = details, headers
+class ApiError(Refused):
+    """A refusal raised by the API itself; services raise ``Refused`` (the same shape)."""
 
 
 def error_response(status: int, code: str, message: str, details: Any = None,
@@ -97,8 +94,8 @@ def temporal_errors() -> Iterator[None]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(Refused)
+    async def _api_error(_: Request, exc: Refused) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(RequestValidationError)

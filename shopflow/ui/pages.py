@@ -24,8 +24,9 @@ from temporalio.service import RPCError
 
 from shopflow.api.auth import User
 from shopflow.api.deps import Services
-from shopflow.api.errors import ApiError, from_temporal
+from shopflow.api.errors import from_temporal
 from shopflow.models.types import utcnow
+from shopflow.services.errors import Refused
 from shopflow.ui.kpis import KpiBoard
 from shopflow.ui.labels import label
 from shopflow.ui.session import COOKIE, CSRF_FIELD, Signer, UiSession, csrf_ok, still_valid
@@ -184,7 +185,7 @@ class PageRoute(APIRoute):
                 response = error_page(request, 403, "csrf_failed",
                                       "表单已过期或来源不明,请刷新页面后重试。The form has expired "
                                       "or did not come from this site: reload the page and try again.")
-            except ApiError as err:
+            except Refused as err:
                 response = error_page(request, err.status, err.code, err.message)
             except RequestValidationError as err:
                 fields = ", ".join(".".join(str(p) for p in e.get("loc", ())[1:]) or "?"

@@ -12,12 +12,12 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from shopflow.activities.cases import case_view, timeline_of
-from shopflow.activities.customers import purchase_history
-from shopflow.activities.inventory import availability
 from shopflow.api.auth import User
 from shopflow.db import session_scope
 from shopflow.models import Case, Customer, Notice, Task
 from shopflow.models.types import utcnow
+from shopflow.services.customers import purchase_history
+from shopflow.services.inventory import availability
 from shopflow.workflows.vocab import ACTIVE_TASK_STATUSES, SEES_ALL_TASKS
 
 SEES_ALL = SEES_ALL_TASKS  # as the API: ops and admin see every role's tasks

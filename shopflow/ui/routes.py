@@ -23,6 +23,7 @@ from shopflow.api.routers.tasks import _may_act as may_act
 from shopflow.api.routers.tasks import _set_claim as set_claim
 from shopflow.api.routers.tasks import complete_as
 from shopflow.models.schemas import TaskComplete
+from shopflow.services.errors import Refused
 from shopflow.ui import actions, decisions, documents, queries
 from shopflow.ui.charts import kpi_bars, throughput
 from shopflow.ui.pages import (
@@ -145,7 +146,7 @@ async def _claim(request: Request, task_id: str, claim: bool) -> Response:
     back = safe_next(form.get("next"), f"/ui/tasks/{task_id}")
     try:
         await svc.db(set_claim, svc, task_id, user, claim)
-    except ApiError as err:
+    except Refused as err:
         if err.status != 409:
             raise
         return redirect(_with_note(back, err.code))
@@ -187,7 +188,7 @@ async def complete(request: Request, task_id: str) -> Response:
         return await _task(request, user, task_id, 422, values=form, errors={"": messages})
     try:
         outcome = await complete_as(svc, task_id, user, body)
-    except ApiError as err:
+    except Refused as err:
         if err.status not in (404, 409, 422, 503):
             raise
         target = decisions.error_target(spec, sub, err.details, ctx, err.code)
@@ -302,7 +303,7 @@ async def case_action(request: Request, kind: str, case_id: str, name: str) -> R
         msg = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
         return await _case(request, user, kind, case_id, 422, action_errors={name: msg},
                            values=form)
-    except ApiError as err:
+    except Refused as err:
         if err.status not in (404, 409, 422, 503):
             raise
         return await _case(request, user, kind, case_id, err.status,
@@ -346,9 +347,9 @@ async def _sample_form(request: Request, status: int = 200, *,
 def _products(svc: Any) -> list[dict[str, Any]]:
     from sqlmodel import col, select
 
-    from shopflow.activities.inventory import availability
     from shopflow.db import session_scope
     from shopflow.models import Product
+    from shopflow.services.inventory import availability
 
     with session_scope(svc.engine, write=False) as session:
         rows = session.exec(select(Product).order_by(col(Product.sku)).limit(500)).all()
@@ -387,7 +388,7 @@ async def create_sample(request: Request) -> Response:
     try:
         # The form's one-time key makes a double submit return the first request.
         response = await api_create_sample(body, svc, user, form.get("request_key") or None)
-    except ApiError as err:
+    except Refused as err:
         if err.status not in (409, 422, 503):
             raise
         loc = (err.details or {}).get("loc") if isinstance(err.details, dict) else None
@@ -489,7 +490,7 @@ async def create_order(request: Request) -> Response:
         # the Idempotency-Key, so a double submit answers with the first order.
         response = await orders_api.create_order(body, svc, user,
                                                  form.get("request_key") or None)
-    except ApiError as err:
+    except Refused as err:
         if err.status not in (409, 422, 503):
             raise
         details = err.details if isinstance(err.details, dict) else {}

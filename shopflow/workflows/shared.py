@@ -23,6 +23,7 @@ class Act:
     STOCK_RESERVE = "inventory.reserve"
     STOCK_CONSUME = "inventory.consume"
     STOCK_RELEASE = "inventory.release"
+    BACKORDER_WAKE = "inventory.wake_backorders"
     CUSTOMER_UPSERT = "customers.upsert"
     REVIEW_CONTEXT = "customers.review_context"
     NOTICE_SEND = "notices.send"
@@ -379,6 +380,19 @@ class ShipmentEventInput:
     at: datetime
     note: str = ""
     actor: str = "system"
+
+
+@dataclass
+class BackorderWake:
+    """Offer a receipt of ``sku`` to the cases waiting for it (the ``BackorderWake`` workflow)."""
+
+    sku: str
+
+
+@dataclass
+class BackordersWoken:
+    sku: str
+    woken: int  # how many waiting cases took stock
 
 
 @dataclass

@@ -8,41 +8,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
-from sqlmodel import col, select
 
-from shopflow.activities.shipping import event_key, record_shipment_event, shipment_view
 from shopflow.api.auth import User
 from shopflow.api.cases import send_update
-from shopflow.api.deps import Services, ServicesDep, require
+from shopflow.api.deps import ServicesDep, require
 from shopflow.api.errors import ApiError
 from shopflow.api.idempotency import idempotent
-from shopflow.db import session_scope
-from shopflow.models import Shipment, ShipmentEvent
 from shopflow.models.order_schemas import ShipmentEventIn, ShipmentEventResult, ShipmentPublic
 from shopflow.models.types import utcnow
+from shopflow.services import shipments
 from shopflow.workflows.shared import ShipmentEventInput
 from shopflow.workflows.vocab import SHIPMENT_READ_ROLES
 
 router = APIRouter(prefix="/shipments", tags=["shipments"])
 READ_ROLES = SHIPMENT_READ_ROLES
-
-
-def _shipment(svc: Services, tracking_no: str) -> Shipment:
-    with session_scope(svc.engine, write=False) as session:
-        shipment = session.get(Shipment, tracking_no)
-    if shipment is None:
-        raise ApiError(404, "not_found", f"no parcel with tracking number {tracking_no}")
-    return shipment
-
-
-def _record(svc: Services, ev: ShipmentEventInput) -> dict[str, Any]:
-    with session_scope(svc.engine) as session:
-        return record_shipment_event(session, ev)
-
-
-def _known_event(svc: Services, key: str) -> ShipmentEvent | None:
-    with session_scope(svc.engine, write=False) as session:
-        return session.exec(select(ShipmentEvent).where(ShipmentEvent.dedup_key == key)).first()
 
 
 @router.post("/{tracking_no}/events", status_code=201, response_model=ShipmentEventResult,
@@ -56,7 +35,7 @@ async def shipment_event(
     """in_transit; delayed (the customer gets an apology); lost (customer service chooses a
     reshipment or a refund); delivered (an order is settled, a return parcel is inspected).
     The same event (type and time) again answers 200 and changes nothing."""
-    shipment = await svc.db(_shipment, svc, tracking_no)
+    shipment = await svc.db(shipments.get_shipment, svc.engine, tracking_no)
     at = body.at or utcnow()
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
@@ -65,8 +44,9 @@ async def shipment_event(
     async def create(_: str | None) -> tuple[int, dict[str, Any]]:
         answer = {"tracking_no": tracking_no, "order_no": shipment.order_no, "type": body.type,
                   "at": at.isoformat()}
-        if await svc.db(_known_event, svc, event_key(tracking_no, body.type, at)) is not None:
-            current = await svc.db(_shipment, svc, tracking_no)
+        if await svc.db(shipments.known_event, svc.engine,
+                        shipments.event_key(tracking_no, body.type, at)) is not None:
+            current = await svc.db(shipments.get_shipment, svc.engine, tracking_no)
             return 200, {**answer, "shipment_status": current.status, "duplicate": True}
         ev = ShipmentEventInput(tracking_no, body.type, at, body.note, user.name)
         try:
@@ -76,7 +56,8 @@ async def shipment_event(
             # parcel arriving after a cancellation) still has a history; nothing else changes.
             if not (err.code == "case_closed" and shipment.case_kind == "return"):
                 raise
-            result = {"shipment_status": (await svc.db(_record, svc, ev))["status"]}
+            recorded = await svc.db(shipments.record_event, svc.engine, ev)
+            result = {"shipment_status": recorded["status"]}
         duplicate = bool(result.get("duplicate"))
         return (200 if duplicate else 201), {
             **answer, "shipment_status": result.get("shipment_status", ""),
@@ -89,16 +70,4 @@ async def shipment_event(
 @router.get("/{tracking_no}", response_model=ShipmentPublic, responses={404: {}})
 async def get_shipment(tracking_no: str, svc: ServicesDep,
                        _: Annotated[User, Depends(require(*READ_ROLES))]) -> dict[str, Any]:
-    def load() -> dict[str, Any]:
-        with session_scope(svc.engine, write=False) as session:
-            shipment = session.get(Shipment, tracking_no)
-            if shipment is None:
-                raise ApiError(404, "not_found", f"no parcel with tracking number {tracking_no}")
-            events = session.exec(select(ShipmentEvent).where(
-                ShipmentEvent.tracking_no == tracking_no).order_by(col(ShipmentEvent.at),
-                                                                   col(ShipmentEvent.id)))
-            return {**shipment_view(shipment),
-                    "events": [{"type": e.type, "at": e.at.isoformat(), "note": e.note,
-                                "by": e.recorded_by} for e in events]}
-
-    return await svc.db(load)
+    return await svc.db(shipments.shipment_public, svc.engine, tracking_no)

@@ -1,0 +1,92 @@
+"""Customer profiles: upserted by every request that carries a customer, read and edited by
+staff, and the context a reviewer sees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from shopflow.db import insert_ignore, session_scope
+from shopflow.models import Customer, Order
+from shopflow.models.types import utcnow
+from shopflow.services.audit import audit, profile_of
+from shopflow.services.errors import Refused
+from shopflow.services.inventory import availability
+from shopflow.workflows.shared import CustomerData, ReviewContextRequest
+
+PROFILE_FIELDS = ("name", "company", "email", "phone", "address", "locale")
+
+
+def upsert_customer(session: Session, data: CustomerData) -> Customer:
+    """Create the profile, or fill in what the request brings; never blank a known field."""
+    insert_ignore(session, Customer.__table__, [{
+        "id": data.id, "name": data.name or "", "locale": data.locale or "zh-CN", "tags": [],
+        "credit_rating": "B", "created_at": utcnow(), "updated_at": utcnow(),
+    }], ["id"])
+    customer = session.get(Customer, data.id, with_for_update=True)
+    assert customer is not None
+    for name in PROFILE_FIELDS:
+        value = getattr(data, name)
+        if value:
+            setattr(customer, name, value)
+    customer.updated_at = utcnow()
+    session.add(customer)
+    return customer
+
+
+def upsert(engine: Engine, data: CustomerData) -> None:
+    with session_scope(engine) as session:
+        upsert_customer(session, data)
+
+
+def purchase_history(session: Session, customer_id: str) -> dict[str, Any]:
+    count, value = session.exec(
+        select(func.count(), func.coalesce(func.sum(Order.total), 0.0))
+        .where(Order.customer_id == customer_id, Order.status != "cancelled")
+    ).one()
+    return {"orders_count": int(count), "orders_value": round(float(value), 2)}
+
+
+def customer_public(session: Session, customer: Customer) -> dict[str, Any]:
+    return {**customer.model_dump(mode="json"),
+            "purchase_history": purchase_history(session, customer.id)}
+
+
+def customer_view(engine: Engine, customer_id: str) -> dict[str, Any]:
+    with session_scope(engine, write=False) as session:
+        c = session.get(Customer, customer_id)
+        if c is None:
+            raise Refused(404, "not_found", f"no customer {customer_id}")
+        return customer_public(session, c)
+
+
+def edit_customer(engine: Engine, customer_id: str, fields: dict[str, Any],
+                  actor: str) -> dict[str, Any]:
+    """Staff edit a profile (created if new), audited; only the fields given change."""
+    if len(customer_id) > 64:
+        raise Refused(422, "invalid_input", "customer id is at most 64 characters")
+    with session_scope(engine) as session:
+        existing = session.get(Customer, customer_id)
+        before = profile_of(existing) if existing is not None else None
+        c = upsert_customer(session, CustomerData(id=customer_id, name=fields.get("name") or ""))
+        for name, value in fields.items():
+            setattr(c, name, value)
+        c.updated_at, c.updated_by = utcnow(), actor
+        session.add(c)
+        session.flush()
+        audit(session, actor, "customer", customer_id,
+              "updated" if before is not None else "created", before, profile_of(c))
+        return customer_public(session, c)
+
+
+def review_context(engine: Engine, req: ReviewContextRequest) -> dict[str, Any]:
+    with session_scope(engine, write=False) as session:
+        customer = session.get(Customer, req.customer_id)
+        return {
+            "credit_rating": customer.credit_rating if customer else "unknown",
+            "tags": list(customer.tags) if customer else [],
+            "purchase_history": purchase_history(session, req.customer_id),
+            "stock_available": availability(session, req.skus),
+        }

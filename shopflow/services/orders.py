@@ -1,0 +1,405 @@
+"""Orders (seeds 001 and 002): intake checks, order numbers, the order row and its lines, the one
+start path of ``order-<order_no>``, the row kept current by the workflow, settlement on
+delivery, and the views the API, the web UI and the documents share."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from shopflow.activities.cases import task_view, tasks_of, timeline_of
+from shopflow.db import insert_ignore, session_scope
+from shopflow.models import (
+    Case,
+    FollowupDue,
+    Order,
+    OrderLine,
+    OrderNumber,
+    Payment,
+    Product,
+    Reconciliation,
+    Return,
+    Shipment,
+)
+from shopflow.models.order_schemas import OrderCreate, ShippingAddressIn
+from shopflow.models.types import utcnow
+from shopflow.services.errors import Refused
+from shopflow.services.inventory import backorder_waits
+from shopflow.services.refunds import find_payment, payment_view, payments_of, refunds_of_order
+from shopflow.services.shipments import shipment_with_events
+from shopflow.services.timers import timers_for
+from shopflow.settings import Settings
+from shopflow.workflows.order_fulfilment import (
+    OrderFulfilment,
+    OrderInput,
+    OrderTimers,
+    address_text,
+)
+from shopflow.workflows.shared import CustomerData, OrderLineData, OrderSettle, OrderUpdate
+from shopflow.workflows.vocab import ORDER_TIMES
+
+KPI_TIMES = ("backordered_at", "stock_secured_at", "paid_at", "shipped_at", "delivered_at",
+             "completed_at", "cancelled_at", "first_exception_at")
+
+
+def workflow_id_of(order_no: str) -> str:
+    return f"order-{order_no}"
+
+
+def to_cents(value: Decimal) -> int:
+    return int((value * 100).to_integral_value())
+
+
+# --- intake --------------------------------------------------------------------------------
+
+def check_order(engine: Engine, body: OrderCreate) -> dict[str, str]:
+    """The 422s of the contract, before anything is written; returns the product names."""
+    skus = [i.sku for i in body.items]
+    if len(set(skus)) != len(skus):
+        raise Refused(422, "duplicate_sku", "each SKU may appear once; add up the quantities")
+    with session_scope(engine, write=False) as session:
+        names = {p.sku: p.name for p in session.exec(
+            select(Product).where(col(Product.sku).in_(skus)))}
+    for i, item in enumerate(body.items):
+        if item.sku not in names:
+            raise Refused(422, "unknown_sku", f"unknown SKU {item.sku}",
+                          {"loc": ["body", "items", i, "sku"], "sku": item.sku})
+    address = shipping_address(body)
+    if not (body.customer.email or body.customer.phone or address.get("phone")):
+        raise Refused(422, "missing_contact",
+                      "the customer needs an email or a phone number (or the address a phone)",
+                      {"loc": ["body", "customer"]})
+    if not address.get("name"):
+        raise Refused(422, "incomplete_address", "the shipping address needs a recipient name",
+                      {"loc": ["body", "shipping_address", "name"]})
+    return names
+
+
+def shipping_address(body: OrderCreate) -> dict[str, Any]:
+    """The shipping address as stored: an object, with name and phone from the customer when
+    the address leaves them out."""
+    addr = body.shipping_address
+    if isinstance(addr, ShippingAddressIn):
+        data = addr.model_dump()
+    else:
+        data = {"line1": addr, "line2": None, "city": None, "region": None, "postcode": None,
+                "country": None, "name": None, "phone": None}
+    data["name"] = data.get("name") or body.customer.name
+    data["phone"] = data.get("phone") or body.customer.phone
+    return data
+
+
+def allocate_order_no(engine: Engine, request_key: str) -> str:
+    """``SO-YYYYMMDD-NNNNNN``, the day's next number; the same request key gets the same one."""
+    for _ in range(20):
+        try:
+            with session_scope(engine) as session:
+                known = session.get(OrderNumber, request_key)
+                if known is not None:
+                    return known.order_no
+                day = utcnow().strftime("%Y%m%d")
+                seq = int(session.exec(select(func.coalesce(func.max(OrderNumber.seq), 0))
+                                       .where(OrderNumber.day == day)).one()) + 1
+                order_no = f"SO-{day}-{seq:06d}"
+                while session.get(Order, order_no) is not None:  # a channel used that number
+                    seq += 1
+                    order_no = f"SO-{day}-{seq:06d}"
+                session.add(OrderNumber(request_key=request_key, order_no=order_no, day=day,
+                                        seq=seq))
+            return order_no
+        except IntegrityError:
+            continue  # another intake took that number at the same moment: take the next
+    raise Refused(503, "unavailable", "could not allocate an order number; try again",
+                  headers={"Retry-After": "1"})
+
+
+def created_answer(order: Order) -> dict[str, Any]:
+    # The same answer for the first request and every repeat of it.
+    return {"order_no": order.order_no, "workflow_id": order.workflow_id, "status": "received",
+            "total": order.total}
+
+
+def insert_order(engine: Engine, order_no: str, body: OrderCreate, digest: str,
+                 submitted_by: str, names: dict[str, str]
+                 ) -> tuple[bool, Order, list[OrderLine]]:
+    """The order row and its lines, once per order number. Returns whether it is new, the row
+    and its lines; the same number with other content is refused (409)."""
+    now = utcnow()
+    total = sum((item.unit_price * item.quantity for item in body.items), body.shipping_fee)
+    with session_scope(engine) as session:
+        inserted = insert_ignore(session, Order.__table__, [{
+            "order_no": order_no, "customer_id": body.customer.id, "status": "received",
+            "total": float(round(total, 2)), "created_at": now,
+            "workflow_id": workflow_id_of(order_no), "stage": "intake", "channel": body.channel,
+            "payment_method": body.payment_method, "currency": "CNY",
+            "shipping_fee": float(body.shipping_fee),
+            "customer": body.customer.model_dump(mode="json"),
+            "shipping_address": shipping_address(body), "request_hash": digest,
+            "submitted_by": submitted_by, "paid_amount": 0.0, "refunded_amount": 0.0,
+            "version": 0, "exception_count": 0, "exceptions": [], "updated_at": now,
+        }], ["order_no"])
+        if inserted:
+            for line_no, item in enumerate(body.items, start=1):
+                session.add(OrderLine(
+                    order_no=order_no, line_no=line_no, sku=item.sku, name=names[item.sku],
+                    quantity=item.quantity, unit_price=float(item.unit_price),
+                    amount=float(round(item.unit_price * item.quantity, 2))))
+            session.flush()
+        order = session.get(Order, order_no)
+        assert order is not None
+        lines = order_lines(session, order_no)
+    if not inserted and order.request_hash != digest:
+        raise Refused(409, "order_exists", f"order {order_no} exists with different content",
+                      {"order_no": order_no})
+    return bool(inserted), order, lines
+
+
+def register_case(engine: Engine, order: Order) -> None:
+    # The workflow writes the case too; this row only makes it visible at once.
+    with session_scope(engine) as session:
+        insert_ignore(session, Case.__table__, [{
+            "id": order.order_no, "kind": "order", "workflow_id": order.workflow_id,
+            "status": "received", "stage": "intake", "customer_id": order.customer_id,
+            "data": {"order_no": order.order_no, "total": f"{order.total:.2f}",
+                     "payment_method": order.payment_method, "channel": order.channel},
+            "version": 0, "created_at": order.created_at, "updated_at": order.created_at,
+        }], ["id"])
+
+
+# --- the one start path --------------------------------------------------------------------
+
+def order_input(settings: Settings, order: Order, lines: list[OrderLine]) -> OrderInput:
+    """The workflow input of an order, from its row: clocks from the settings now."""
+    c = order.customer
+    address = order.shipping_address
+    return OrderInput(
+        order_no=order.order_no,
+        channel=order.channel,
+        customer=CustomerData(
+            id=order.customer_id, name=c.get("name") or "", company=c.get("company"),
+            email=c.get("email"), phone=c.get("phone"),
+            address=c.get("address") or address_text(address), locale=c.get("locale")),
+        lines=[OrderLineData(line.sku, line.quantity, round(line.unit_price * 100), line.name)
+               for line in lines],
+        shipping_address=address,
+        payment_method=order.payment_method,
+        timers=timers_for(OrderTimers, settings),
+        submitted_by=order.submitted_by,
+        shipping_fee_cents=round(order.shipping_fee * 100),
+    )
+
+
+async def start_order(client: Client, settings: Settings, order: Order,
+                      lines: list[OrderLine]) -> bool:
+    """Start ``order-<order_no>``; the same order again starts nothing (False)."""
+    try:
+        await client.start_workflow(
+            OrderFulfilment.run, order_input(settings, order, lines), id=order.workflow_id,
+            task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        return False  # the same order again: its workflow runs (or ran) already
+    return True
+
+
+# --- payments ------------------------------------------------------------------------------
+
+def get_order(engine: Engine, order_no: str) -> Order:
+    with session_scope(engine, write=False) as session:
+        order = session.get(Order, order_no)
+    if order is None:
+        raise Refused(404, "not_found", f"no order {order_no}")
+    return order
+
+
+def payment_public(p: dict[str, Any]) -> dict[str, Any]:
+    return {k: p[k] for k in ("order_no", "transaction_id", "method", "amount", "status",
+                              "received_at")}
+
+
+def known_payment(engine: Engine, order: Order, transaction_id: str) -> dict[str, Any] | None:
+    with session_scope(engine, write=False) as session:
+        payment = find_payment(session, transaction_id)
+    if payment is None:
+        return None
+    if payment.order_no != order.order_no:
+        raise Refused(409, "transaction_used",
+                      f"transaction {transaction_id} is another order's payment")
+    return payment_public(payment_view(payment))
+
+
+# --- kept current by the workflow ----------------------------------------------------------
+
+def apply_update(engine: Engine, req: OrderUpdate) -> None:
+    """Status, stage, KPI times and exceptions of the order row; status only moves forward."""
+    with session_scope(engine) as session:
+        order = session.get(Order, req.order_no, with_for_update=True)
+        if order is None:
+            raise LookupError(req.order_no)  # the API writes the row before starting
+        # KPI times: the first one counts (the first shipment, the first exception …).
+        for name, value in req.times.items():
+            if name in ORDER_TIMES and getattr(order, name) is None:
+                setattr(order, name, value)
+        if req.exception is not None:
+            known = {e.get("key") for e in order.exceptions}
+            if req.exception.get("key") not in known:
+                order.exceptions = [*order.exceptions, req.exception]
+                order.exception_count += 1
+                if order.first_exception_at is None:
+                    order.first_exception_at = req.at
+        if req.cancel_reason is not None and order.cancel_reason is None:
+            order.cancel_reason = req.cancel_reason
+        # Writes of one workflow can finish out of order.
+        if req.version > order.version:
+            order.version = req.version
+            if req.status is not None:
+                order.status = req.status
+            if req.stage is not None:
+                order.stage = req.stage
+        order.updated_at = utcnow()
+        session.add(order)
+
+
+def settle_delivery(engine: Engine, req: OrderSettle) -> dict[str, Any]:
+    """Invoice, the sale line for finance and the follow-up that is now due."""
+    with session_scope(engine) as session:
+        order = session.get(Order, req.order_no, with_for_update=True)
+        if order is None:
+            raise LookupError(req.order_no)
+        if order.invoice_no is None:
+            order.invoice_no = f"INV-{order.order_no}"
+            order.invoiced_at = req.at
+            session.add(order)
+        payments = session.exec(select(Payment).where(Payment.order_no == req.order_no)
+                                .order_by(col(Payment.id))).all()
+        insert_ignore(session, Reconciliation.__table__, [{
+            "key": f"sale:{req.order_no}", "order_no": req.order_no, "kind": "sale",
+            "amount": round(sum(p.amount for p in payments), 2),
+            "method": order.payment_method,
+            "reference": ",".join(p.transaction_id for p in payments),
+            "invoice_no": order.invoice_no, "status": "open", "created_at": req.at,
+        }], ["key"])
+        insert_ignore(session, FollowupDue.__table__, [{
+            "workflow_id": req.followup_workflow_id, "source_kind": "order",
+            "source_id": req.order_no, "order_no": req.order_no,
+            "customer_id": order.customer_id, "reason": "delivered",
+            "due_at": req.followup_due_at, "status": req.followup_status,
+            "created_at": req.at,
+        }], ["workflow_id"])
+        return {"invoice_no": order.invoice_no,
+                "invoiced_at": order.invoiced_at.isoformat() if order.invoiced_at else None}
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def order_lines(session: Session, order_no: str) -> list[OrderLine]:
+    return list(session.exec(select(OrderLine).where(OrderLine.order_no == order_no)
+                             .order_by(col(OrderLine.line_no))))
+
+
+def summary(order: Order) -> dict[str, Any]:
+    return {"order_no": order.order_no, "workflow_id": order.workflow_id, "status": order.status,
+            "stage": order.stage, "channel": order.channel, "customer_id": order.customer_id,
+            "payment_method": order.payment_method, "total": order.total,
+            "shipping_fee": order.shipping_fee, "paid_amount": order.paid_amount,
+            "refunded_amount": order.refunded_amount,
+            "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat()}
+
+
+def order_view(session: Session, order: Order, temporal_url: str) -> dict[str, Any]:
+    no = order.order_no
+    shipments = session.exec(select(Shipment).where(Shipment.order_no == no,
+                                                    Shipment.case_kind == "order")
+                             .order_by(col(Shipment.shipped_at))).all()
+    followup = session.exec(select(FollowupDue).where(FollowupDue.source_kind == "order",
+                                                      FollowupDue.source_id == no)).first()
+    return {
+        **summary(order),
+        "currency": order.currency,
+        "customer": order.customer,
+        "shipping_address": order.shipping_address,
+        "items": [{"sku": line.sku, "name": line.name, "quantity": line.quantity,
+                   "unit_price": line.unit_price, "amount": line.amount}
+                  for line in order_lines(session, no)],
+        "payments": payments_of(session, no),
+        "shipments": [shipment_with_events(session, s) for s in shipments],
+        "refunds": refunds_of_order(session, no),
+        "returns": _returns_of(session, order),
+        "complaints": _complaints_of(session, order),
+        "backorder": [{"sku": w.sku, "quantity": w.quantity, "status": w.status,
+                       "since": w.since.isoformat()}
+                      for w in backorder_waits(session, order.workflow_id)],
+        "invoice": ({"invoice_no": order.invoice_no, "invoiced_at": _iso(order.invoiced_at),
+                     "url": f"/api/v1/orders/{no}/invoice"} if order.invoice_no else None),
+        "followup": ({"workflow_id": followup.workflow_id, "status": followup.status,
+                      "due_at": followup.due_at.isoformat()} if followup else None),
+        "kpi": {"received_at": order.created_at.isoformat(),
+                **{name: _iso(getattr(order, name)) for name in KPI_TIMES},
+                "exception_count": order.exception_count, "exceptions": order.exceptions},
+        "cancel_reason": order.cancel_reason,
+        "tasks": [task_view(t) for t in tasks_of(session, no)],
+        "timeline": timeline_of(session, no),
+        "temporal_url": temporal_url,
+    }
+
+
+def load_order_view(engine: Engine, order_no: str, temporal_url: str,
+                    document: bool = False) -> dict[str, Any]:
+    """The order as the API shows it (404 if unknown); ``document`` adds the address as one
+    line for the printable pick list, packing slip and invoice."""
+    with session_scope(engine, write=False) as session:
+        order = session.get(Order, order_no)
+        if order is None:
+            raise Refused(404, "not_found", f"no order {order_no}")
+        view = order_view(session, order, temporal_url)
+        if document:
+            view["address_text"] = address_text(order.shipping_address)
+        return view
+
+
+def list_orders(engine: Engine, offset: int, limit: int, status: str | None = None,
+                customer_id: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+    conds = []
+    if status:
+        conds.append(Order.status == status)
+    if customer_id:
+        conds.append(Order.customer_id == customer_id)
+    with session_scope(engine, write=False) as session:
+        total = session.exec(select(func.count()).select_from(Order).where(*conds)).one()
+        rows = session.exec(select(Order).where(*conds)
+                            .order_by(col(Order.created_at).desc(), col(Order.order_no))
+                            .offset(offset).limit(limit)).all()
+        return int(total), [summary(o) for o in rows]
+
+
+def _returns_of(session: Session, order: Order) -> list[dict[str, Any]]:
+    return [{"id": r.id, "kind": r.kind, "status": r.status, "outcome": r.outcome,
+             "reason": r.reason, "quality_issue": r.quality_issue,
+             "items": [{"sku": i["sku"], "quantity": i["quantity"], "result": i.get("result")}
+                       for i in r.items],
+             "refund_amount": r.refund_amount, "created_at": r.created_at.isoformat()}
+            for r in session.exec(select(Return).where(Return.order_no == order.order_no)
+                                  .order_by(col(Return.created_at)))]
+
+
+def _complaints_of(session: Session, order: Order) -> list[dict[str, Any]]:
+    from shopflow.models.care import Complaint
+
+    return [{"id": c.id, "status": c.status, "category": c.category,
+             "created_at": c.created_at.isoformat(),
+             "resolved_at": _iso(c.resolved_at)}
+            for c in session.exec(select(Complaint).where(Complaint.order_no == order.order_no)
+                                  .order_by(col(Complaint.created_at)))]
