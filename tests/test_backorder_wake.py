@@ -14,7 +14,7 @@ from shopflow.settings import Settings
 from shopflow.workflows.backorders import BackorderWakeWorkflow, wake_workflow_id
 from shopflow.workflows.shared import BackorderWake
 from tests.helpers import make_product
-from tests.test_orders_process import order, place, wait_order
+from tests.scenes import order, place, wait_order
 
 
 async def test_the_wake_up_workflow_serves_the_waiting_order_on_its_own(
