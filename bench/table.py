@@ -243,10 +243,31 @@ async def wait_for(probe: Callable[[], Awaitable[Any]], timeout: float = 300,
     raise TimeoutError("gave up waiting")
 
 
+async def call(http: httpx.AsyncClient, method: str, url: str, *, done_on: tuple[int, ...] = (),
+               **kw: Any) -> httpx.Response:
+    """One request, sent again when the connection drops before an answer (a kept-alive
+    connection the server closed at that moment) or the answer is a 503; a repeat whose
+    answer is in ``done_on`` (the first attempt did the work: 409 task already completed)
+    counts as done."""
+    for attempt in range(6):
+        try:
+            r = await http.request(method, url, **kw)
+        except (httpx.RemoteProtocolError, httpx.ConnectError, httpx.ReadError):
+            await asyncio.sleep(0.2 * 2 ** attempt)
+            continue
+        if r.status_code == 503:
+            await asyncio.sleep(0.2 * 2 ** attempt)
+            continue
+        if attempt and r.status_code in done_on:
+            return httpx.Response(200, json={}, request=r.request)
+        return r
+    raise RuntimeError(f"{method} {url}: no answer after retries")
+
+
 async def open_task(http: httpx.AsyncClient, url: str, case_id: str, kind: str) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
-        r = await http.get(f"{url}/api/v1/tasks", params={"case_id": case_id, "kind": kind},
-                           headers=H["ops"])
+        r = await call(http, "GET", f"{url}/api/v1/tasks", headers=H["ops"],
+                       params={"case_id": case_id, "kind": kind})
         items = r.json()["items"] if r.status_code == 200 else []
         return items[0] if items else None
 
@@ -254,7 +275,8 @@ async def open_task(http: httpx.AsyncClient, url: str, case_id: str, kind: str) 
 
 
 async def create_order(http: httpx.AsyncClient, url: str, order_no: str | None = None) -> str:
-    r = await http.post(f"{url}/api/v1/orders", headers=H["channel"], json=order_body(order_no))
+    r = await call(http, "POST", f"{url}/api/v1/orders", json=order_body(order_no),
+                   headers={**H["channel"], "Idempotency-Key": uuid.uuid4().hex})
     r.raise_for_status()
     return r.json()["order_no"]  # type: ignore[no-any-return]
 
@@ -267,16 +289,16 @@ async def drive_order(http: httpx.AsyncClient, url: str, steps_url: str | None =
     url = steps_url or url
     task = await open_task(http, url, no, "order.fulfil")
     tracking = f"T{uuid.uuid4().hex[:10]}"
-    r = await http.post(f"{url}/api/v1/tasks/{task['id']}/complete", headers=H["warehouse"],
-                        json={"decision": "shipped",
+    r = await call(http, "POST", f"{url}/api/v1/tasks/{task['id']}/complete", done_on=(409,),
+                   headers=H["warehouse"], json={"decision": "shipped",
                               "data": {"courier": "SF", "tracking_no": tracking}})
     r.raise_for_status()
-    r = await http.post(f"{url}/api/v1/shipments/{tracking}/events", headers=H["warehouse"],
-                        json={"type": "delivered"})
+    r = await call(http, "POST", f"{url}/api/v1/shipments/{tracking}/events",
+                   headers=H["warehouse"], json={"type": "delivered"})
     r.raise_for_status()
 
     async def completed() -> bool:
-        r = await http.get(f"{url}/api/v1/orders/{no}", headers=H["ops"])
+        r = await call(http, "GET", f"{url}/api/v1/orders/{no}", headers=H["ops"])
         return r.status_code == 200 and r.json()["status"] == "completed"
 
     await wait_for(completed)
