@@ -283,22 +283,33 @@ class CaseWorkflow:
     async def complete_task(self, inp: CompleteTaskInput) -> TaskOutcome:
         task = self.tasks[inp.task_id]
         task.applying = True
+        # One decision per task: once accepted, the task takes no other until it is done (or
+        # refused). Older cases cleared the flag before the close activity, which let a second
+        # decision in meanwhile.
+        hold = workflow.patched("one-decision-per-task")
         try:
             task.result = await self.apply_decision(task, inp)
         except ActivityError as err:
+            task.applying = False
             # A business rejection from an activity (say, stock gone since the task opened)
             # fails the Update with its own type, and the task stays open.
             if isinstance(err.cause, ApplicationError):
                 raise err.cause from None
             raise
-        finally:
+        except BaseException:
+            task.applying = False
+            raise
+        if not hold:
             task.applying = False
         if inp.decision in self.NON_FINAL_DECISIONS.get(task.kind, ()):
             # Done its work, and the task stays open for the next decision.
             task.progress.append({"decision": inp.decision, "data": _plain(inp.data),
                                   "comment": inp.comment, "actor": inp.actor.name,
                                   "at": workflow.now().isoformat()})
-            return await self._decided("task_progress", task, inp)
+            try:
+                return await self._decided("task_progress", task, inp)
+            finally:
+                task.applying = False
         task.decision, task.data, task.comment = inp.decision, dict(inp.data), inp.comment
         task.actor = inp.actor.name
         decision = {"decision": inp.decision, "data": _plain(inp.data), "comment": inp.comment}
@@ -306,6 +317,7 @@ class CaseWorkflow:
             Act.TASK_CLOSE, TaskClose(task.id, "done", workflow.now(), decision, inp.actor.name)
         )
         task.done = True
+        task.applying = False
         return await self._decided("task_completed", task, inp)
 
     async def _decided(self, event: str, task: HumanTask, inp: CompleteTaskInput) -> TaskOutcome:
