@@ -143,18 +143,20 @@ async def test_missed_first_response_escalates_to_ops(
     task = await open_task(api, cid, "complaint.handle")
     await tenv.sleep(timedelta(hours=25))
     escalated = await eventually(lambda: _if(task_of(api, task["id"]), lambda t: t["escalated"]))
-    assert escalated["role"] == "ops" and escalated["overdue"] is True
+    assert (escalated["role"], escalated["escalation_role"]) == ("cs", "ops")
+    assert escalated["overdue"] is True
     assert escalated["context"]["level"] == 1
     c = await wait_case(api, path(cid), lambda c: c["level"] == 1)
     assert ladder(c) == [(1, "response_sla_missed")]
     await eventually(lambda: ("complaint_escalated", "ops@localhost") in notices(engine, cid))
     assert record(engine, cid).response_sla_met is False
 
-    cs = await complete(api, escalated, "respond", role="cs", message="hello")
-    assert cs.status_code == 403
-    r = await complete(api, escalated, "respond", role="ops", message="We are on it.")
+    # cs keeps it, and ops may answer too
+    r = await complete(api, escalated, "respond", role="cs", message="hello")
     assert r.status_code == 200, r.text
     assert r.json()["result"]["first_response"] is True
+    r = await complete(api, escalated, "respond", role="ops", message="We are on it.")
+    assert r.status_code == 200, r.text
 
 
 async def test_missed_resolution_escalates_again_to_level_two_and_tells_the_customer(
@@ -167,7 +169,8 @@ async def test_missed_resolution_escalates_again_to_level_two_and_tells_the_cust
     c = await wait_case(api, path(cid), lambda c: c["level"] == 2)
     assert ladder(c) == [(1, "response_sla_missed"), (2, "resolution_sla_missed")]
     task = await open_task(api, cid, "complaint.handle")
-    assert task["role"] == "ops" and task["escalated"] and task["context"]["level"] == 2
+    assert (task["role"], task["escalation_role"]) == ("cs", "ops")
+    assert task["escalated"] and task["context"]["level"] == 2
     await eventually(lambda: ("complaint_status", "wang@example.com") in notices(engine, cid))
     assert [k for k, r in notices(engine, cid) if k == "complaint_escalated"] == [
         "complaint_escalated", "complaint_escalated"]

@@ -238,11 +238,12 @@ async def test_overdue_task_escalates_to_ops(
     assert task["escalated"] is False
     await tenv.sleep(timedelta(hours=25))
     escalated = await eventually(lambda: _task(api, task["id"], lambda t: t["escalated"]))
-    assert escalated["role"] == "ops"
+    # opened to ops as well: cs keeps it (escalation never takes work away)
+    assert (escalated["role"], escalated["escalation_role"]) == ("cs", "ops")
     assert escalated["overdue"] is True
     cs_inbox = (await api.get("/api/v1/tasks", params={"case_id": sid},
                               headers=auth("cs"))).json()
-    assert cs_inbox["total"] == 0
+    assert cs_inbox["total"] == 1
     await eventually(lambda: "task_escalated" in notices(engine, sid))
     with Session(engine) as s:
         ops_notice = s.exec(select(Notice).where(Notice.kind == "task_escalated")).one()

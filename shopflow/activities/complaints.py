@@ -134,10 +134,11 @@ class ComplaintActivities:
             task = session.get(Task, req.task_id, with_for_update=True)
             if task is None or task.status not in OPEN_TASK:
                 return
-            if task.role != req.role and task.status == "claimed":
-                # A level up goes to another role: a claim by the previous one lapses.
-                task.status, task.assignee = "open", None
-            task.role, task.escalated = req.role, req.escalated
+            if req.role != task.role:
+                # A level up opens the task to that role as well; its own role and assignee
+                # keep it (escalation never takes work away).
+                task.escalation_role = req.role
+            task.escalated = task.escalated or req.escalated
             if req.due_at is not None:
                 task.due_at = req.due_at
             task.context = {**task.context, "level": req.level}

@@ -45,7 +45,9 @@ class TaskActivities:
             session.execute(
                 update(Task)
                 .where(col(Task.id) == req.task_id, col(Task.status).in_(OPEN_STATUSES))
-                .values(role=req.role, escalated=True)
+                # Opened to the escalation role as well: the task keeps its own role and
+                # assignee (a row escalated before this kept only the escalation role).
+                .values(escalated=True, escalation_role=req.role)
             )
 
     @activity.defn(name=Act.TASK_CANCEL_OPEN)

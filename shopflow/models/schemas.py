@@ -179,11 +179,16 @@ class TaskPublic(BaseModel):
     due_at: str
     overdue: bool
     escalated: bool
+    escalation_role: str | None = None
     context: dict[str, Any]
     decision: dict[str, Any] | None
     completed_by: str | None
     completed_at: str | None
     created_at: str
+
+
+class TaskAssign(Strict):
+    to: Annotated[str, StringConstraints(min_length=1, max_length=120, strip_whitespace=True)]
 
 
 class TaskComplete(Strict):

@@ -26,6 +26,8 @@ class Task(SQLModel, table=True):
     assignee: str | None = None
     due_at: datetime = time_field(index=True, default_now=False, nullable=False)
     escalated: bool = False
+    # Escalation opens the task to this role as well (ops); its own role and assignee keep it.
+    escalation_role: str | None = None
     context: dict[str, Any] = json_field()
     decision: dict[str, Any] | None = json_field(lambda: None)
     completed_by: str | None = None

@@ -58,7 +58,7 @@ def inbox(engine: Engine, user: User, *, kind: str | None, role: str | None, min
     now = utcnow()
     base = [col(Task.status).in_(ACTIVE)]
     if user.role not in SEES_ALL:
-        base.append(Task.role == user.role)
+        base.append((col(Task.role) == user.role) | (col(Task.escalation_role) == user.role))
     elif role:
         base.append(Task.role == role)
     conds = list(base)

@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from shopflow.workflows.shared import (
     Act,
     ArchiveRequest,
+    AssignTaskInput,
     CancelInput,
     CaseRecord,
     CaseTasksCancel,
@@ -269,11 +270,14 @@ class CaseWorkflow:
 
     async def _escalate(self, task: HumanTask) -> None:
         task.escalated = True
-        task.role = ESCALATION_ROLE
+        if workflow.patched("escalation-adds-role"):
+            # Escalation adds ops; the task's own role and assignee keep it.
+            message = f"{task.kind} overdue, opened to {ESCALATION_ROLE} as well"
+        else:
+            task.role = ESCALATION_ROLE
+            message = f"{task.kind} overdue, reassigned to ops"
         await self._act(Act.TASK_ESCALATE, TaskEscalate(task.id, ESCALATION_ROLE, workflow.now()))
-        await self.record(
-            "task_escalated", f"{task.kind} overdue, reassigned to ops", task_id=task.id
-        )
+        await self.record("task_escalated", message, task_id=task.id, role=ESCALATION_ROLE)
         await self.notify(
             f"escalated:{task.id}", "task_escalated", to_customer=False, task_kind=task.kind,
             task_id=task.id,
@@ -328,6 +332,22 @@ class CaseWorkflow:
         return TaskOutcome(
             task.id, task.kind, inp.decision, self.case_id, self.status, self.stage, task.result
         )
+
+    @workflow.update
+    async def assign_task(self, inp: AssignTaskInput) -> str:
+        """Ops or admin hands an open task to a person: on the case's timeline."""
+        task = self.tasks[inp.task_id]
+        await self.record("task_assigned", f"{task.kind} assigned to {inp.to}",
+                          actor=inp.actor.name, task_id=task.id, to=inp.to)
+        return task.id
+
+    @assign_task.validator
+    def _validate_assign_task(self, inp: AssignTaskInput) -> None:
+        task = self.tasks.get(inp.task_id)
+        if task is None:
+            raise rejection(ErrorType.NOT_FOUND, "task_not_found", "no such task in this case")
+        if task.done or task.applying:
+            raise rejection(ErrorType.CONFLICT, "task_not_open", "the task is already decided")
 
     @complete_task.validator
     def _validate_complete_task(self, inp: CompleteTaskInput) -> None:

@@ -133,6 +133,16 @@ class CaseTasksCancel:
 
 
 @dataclass
+class AssignTaskInput:
+    """Ops or admin hands a task to a person (POST /tasks/{id}/assign): the case's timeline
+    records it."""
+
+    task_id: str
+    to: str
+    actor: Actor = field(default_factory=Actor)
+
+
+@dataclass
 class CompleteTaskInput:
     """What a person decided on a task, sent by the API as a Temporal Update."""
 

@@ -8,16 +8,22 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
-from shopflow.api.auth import User
+from shopflow.api.auth import ROLES, User
 from shopflow.api.cases import send_update
 from shopflow.api.deps import PageDep, ServicesDep, current_user
 from shopflow.api.errors import ApiError
 from shopflow.db import session_scope
-from shopflow.models import Task
-from shopflow.models.schemas import PageOf, TaskComplete, TaskOutcomePublic, TaskPublic
+from shopflow.models import ApiToken, Task
+from shopflow.models.schemas import (
+    PageOf,
+    TaskAssign,
+    TaskComplete,
+    TaskOutcomePublic,
+    TaskPublic,
+)
 from shopflow.models.types import utcnow
 from shopflow.services.audit import audit
-from shopflow.workflows.shared import Actor, CompleteTaskInput, TaskOutcome
+from shopflow.workflows.shared import Actor, AssignTaskInput, CompleteTaskInput, TaskOutcome
 from shopflow.workflows.vocab import ACTIVE_TASK_STATUSES, SEES_ALL_TASKS
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -34,7 +40,12 @@ def task_public(task: Task) -> dict[str, Any]:
 
 
 def _may_act(user: User, task: Task) -> bool:
-    return user.role == "admin" or user.role == task.role
+    """Its own role always; the escalation role (ops) once the task is overdue; admin."""
+    return user.role == "admin" or _role_may_act(user.role, task)
+
+
+def _role_may_act(role: str, task: Task) -> bool:
+    return role in ("admin", task.role) or (task.escalated and role == task.escalation_role)
 
 
 def _load(svc: Any, task_id: str, user: User, *, acting: bool) -> Task:
@@ -44,7 +55,7 @@ def _load(svc: Any, task_id: str, user: User, *, acting: bool) -> Task:
         raise ApiError(404, "not_found", f"no task {task_id}")
     if acting and not _may_act(user, task):
         raise ApiError(403, "forbidden", f"this task is for role {task.role}")
-    if not acting and not (user.role in SEES_ALL or user.role == task.role):
+    if not acting and not (user.role in SEES_ALL or _role_may_act(user.role, task)):
         raise ApiError(403, "forbidden", f"this task is for role {task.role}")
     return task
 
@@ -66,7 +77,8 @@ async def list_tasks(
         else:
             conds.append(Task.status == status)
         if user.role not in SEES_ALL:
-            conds.append(Task.role == user.role)
+            conds.append((col(Task.role) == user.role)
+                         | (col(Task.escalation_role) == user.role))
         if kind:
             conds.append(Task.kind == kind)
         if case_id:
@@ -127,6 +139,57 @@ def _set_claim(svc: Any, task_id: str, user: User, claim: bool) -> dict[str, Any
                            {"assignee": task.assignee})
         raise ApiError(409, "not_claimed_by_you", "only the assignee can release this task")
     return task_public(task)
+
+
+@router.post("/{task_id}/assign", response_model=TaskPublic,
+             responses={403: {}, 404: {}, 409: {}, 422: {}, 503: {}})
+async def assign_task(task_id: str, body: TaskAssign, svc: ServicesDep,
+                      user: UserDep) -> dict[str, Any]:
+    """Ops or admin hands a task to a person who may act on it (its own role, the escalation
+    role once escalated, or admin), taking it over from its assignee: on the case's timeline
+    and in the audit trail."""
+    if user.role not in SEES_ALL:
+        raise ApiError(403, "forbidden", "only ops or admin assign tasks")
+    task = await svc.db(_load, svc, task_id, user, acting=False)
+    if task.status not in ACTIVE_TASK_STATUSES:
+        raise ApiError(409, "task_not_open", f"the task is {task.status}")
+    role = await svc.db(_role_of, svc, body.to)
+    if role is None:
+        raise ApiError(422, "unknown_assignee", f"no one is called {body.to}",
+                       {"field": "to"})
+    if not _role_may_act(role, task):
+        raise ApiError(422, "assignee_cannot_act",
+                       f"{body.to} ({role}) may not work on a task for {task.role}",
+                       {"field": "to", "role": role})
+    await send_update(svc, task.workflow_id, "assign_task",
+                      AssignTaskInput(task_id, body.to, Actor(user.name, user.role)), str)
+    return await svc.db(_assign, svc, task_id, body.to, user)
+
+
+def _role_of(svc: Any, name: str) -> str | None:
+    """The role of the person a task is handed to (dev tokens are named dev-<role>)."""
+    if svc.settings.is_dev and name.startswith("dev-"):
+        return name[4:] if name[4:] in ROLES else None
+    with session_scope(svc.engine, write=False) as session:
+        row = session.exec(select(ApiToken).where(ApiToken.name == name,
+                                                  ApiToken.revoked == False)).first()  # noqa: E712
+    return row.role if row is not None else None
+
+
+def _assign(svc: Any, task_id: str, to: str, user: User) -> dict[str, Any]:
+    with session_scope(svc.engine) as session:
+        task = session.get(Task, task_id, with_for_update=True)
+        assert task is not None
+        if task.status not in ACTIVE_TASK_STATUSES:
+            raise ApiError(409, "task_not_open", f"the task is {task.status}")
+        before = {"status": task.status, "assignee": task.assignee}
+        task.status, task.assignee = "claimed", to
+        session.add(task)
+        audit(session, user.name, "task", task_id, "assigned", before,
+              {"status": "claimed", "assignee": to})
+        session.flush()
+        session.refresh(task)
+        return task_public(task)
 
 
 @router.post("/{task_id}/complete", response_model=TaskOutcomePublic,
