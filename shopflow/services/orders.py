@@ -4,8 +4,10 @@ delivery, and the views the API, the web UI and the documents share."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
@@ -59,18 +61,42 @@ def to_cents(value: Decimal) -> int:
 
 # --- intake --------------------------------------------------------------------------------
 
-def check_order(engine: Engine, body: OrderCreate) -> dict[str, str]:
-    """The 422s of the contract, before anything is written; returns the product names."""
+def intake(engine: Engine, body: OrderCreate, request_key: str | None,
+           digest_of: Callable[[str], str], submitted_by: str
+           ) -> tuple[bool, Order, list[OrderLine]]:
+    """The whole intake in one write transaction (one database round trip on the create path):
+    the contract's checks, the order number (when the channel sent none), the order row and its
+    lines, and the case row that makes it visible at once. Returns whether the order is new, the
+    row and its lines; the same number with other content is refused (409). ``digest_of`` gives
+    the request's hash once its number is known."""
+    check_shape(body)
+    for _ in range(20):
+        try:
+            with session_scope(engine) as session:
+                names = product_names(session, body)
+                order_no = body.order_no or next_order_no(session, request_key or uuid4().hex)
+                digest = digest_of(order_no)
+                new, order, lines = _insert_order(session, order_no, body, digest, submitted_by,
+                                                  names)
+                if new:
+                    _register_case(session, order)
+            break
+        except IntegrityError:
+            continue  # another intake took that number at the same moment: take the next
+    else:
+        raise Refused(503, "unavailable", "could not allocate an order number; try again",
+                      headers={"Retry-After": "1"})
+    if not new and order.request_hash != digest:
+        raise Refused(409, "order_exists", f"order {order_no} exists with different content",
+                      {"order_no": order_no})
+    return new, order, lines
+
+
+def check_shape(body: OrderCreate) -> None:
+    """The contract's 422s that need no database."""
     skus = [i.sku for i in body.items]
     if len(set(skus)) != len(skus):
         raise Refused(422, "duplicate_sku", "each SKU may appear once; add up the quantities")
-    with session_scope(engine, write=False) as session:
-        names = {p.sku: p.name for p in session.exec(
-            select(Product).where(col(Product.sku).in_(skus)))}
-    for i, item in enumerate(body.items):
-        if item.sku not in names:
-            raise Refused(422, "unknown_sku", f"unknown SKU {item.sku}",
-                          {"loc": ["body", "items", i, "sku"], "sku": item.sku})
     address = shipping_address(body)
     if not (body.customer.email or body.customer.phone or address.get("phone")):
         raise Refused(422, "missing_contact",
@@ -79,7 +105,25 @@ def check_order(engine: Engine, body: OrderCreate) -> dict[str, str]:
     if not address.get("name"):
         raise Refused(422, "incomplete_address", "the shipping address needs a recipient name",
                       {"loc": ["body", "shipping_address", "name"]})
+
+
+def product_names(session: Session, body: OrderCreate) -> dict[str, str]:
+    """The ordered products' names; an unknown SKU is a 422."""
+    skus = [i.sku for i in body.items]
+    names = {p.sku: p.name for p in session.exec(
+        select(Product).where(col(Product.sku).in_(skus)))}
+    for i, item in enumerate(body.items):
+        if item.sku not in names:
+            raise Refused(422, "unknown_sku", f"unknown SKU {item.sku}",
+                          {"loc": ["body", "items", i, "sku"], "sku": item.sku})
     return names
+
+
+def check_order(engine: Engine, body: OrderCreate) -> dict[str, str]:
+    """The 422s of the contract, before anything is written; returns the product names."""
+    check_shape(body)
+    with session_scope(engine, write=False) as session:
+        return product_names(session, body)
 
 
 def shipping_address(body: OrderCreate) -> dict[str, Any]:
@@ -96,24 +140,30 @@ def shipping_address(body: OrderCreate) -> dict[str, Any]:
     return data
 
 
+def next_order_no(session: Session, request_key: str) -> str:
+    """``SO-YYYYMMDD-NNNNNN``, the day's next number; the same request key gets the same one.
+    Two intakes taking one number at once: the second's commit fails (IntegrityError)."""
+    known = session.get(OrderNumber, request_key)
+    if known is not None:
+        return known.order_no
+    day = utcnow().strftime("%Y%m%d")
+    seq = int(session.exec(select(func.coalesce(func.max(OrderNumber.seq), 0))
+                           .where(OrderNumber.day == day)).one()) + 1
+    order_no = f"SO-{day}-{seq:06d}"
+    while session.get(Order, order_no) is not None:  # a channel used that number
+        seq += 1
+        order_no = f"SO-{day}-{seq:06d}"
+    session.add(OrderNumber(request_key=request_key, order_no=order_no, day=day, seq=seq))
+    session.flush()
+    return order_no
+
+
 def allocate_order_no(engine: Engine, request_key: str) -> str:
-    """``SO-YYYYMMDD-NNNNNN``, the day's next number; the same request key gets the same one."""
+    """``next_order_no`` in a transaction of its own."""
     for _ in range(20):
         try:
             with session_scope(engine) as session:
-                known = session.get(OrderNumber, request_key)
-                if known is not None:
-                    return known.order_no
-                day = utcnow().strftime("%Y%m%d")
-                seq = int(session.exec(select(func.coalesce(func.max(OrderNumber.seq), 0))
-                                       .where(OrderNumber.day == day)).one()) + 1
-                order_no = f"SO-{day}-{seq:06d}"
-                while session.get(Order, order_no) is not None:  # a channel used that number
-                    seq += 1
-                    order_no = f"SO-{day}-{seq:06d}"
-                session.add(OrderNumber(request_key=request_key, order_no=order_no, day=day,
-                                        seq=seq))
-            return order_no
+                return next_order_no(session, request_key)
         except IntegrityError:
             continue  # another intake took that number at the same moment: take the next
     raise Refused(503, "unavailable", "could not allocate an order number; try again",
@@ -126,51 +176,62 @@ def created_answer(order: Order) -> dict[str, Any]:
             "total": order.total}
 
 
+def _insert_order(session: Session, order_no: str, body: OrderCreate, digest: str,
+                  submitted_by: str, names: dict[str, str]
+                  ) -> tuple[bool, Order, list[OrderLine]]:
+    now = utcnow()
+    total = sum((item.unit_price * item.quantity for item in body.items), body.shipping_fee)
+    inserted = insert_ignore(session, Order.__table__, [{
+        "order_no": order_no, "customer_id": body.customer.id, "status": "received",
+        "total": float(round(total, 2)), "created_at": now,
+        "workflow_id": workflow_id_of(order_no), "stage": "intake", "channel": body.channel,
+        "payment_method": body.payment_method, "currency": "CNY",
+        "shipping_fee": float(body.shipping_fee),
+        "customer": body.customer.model_dump(mode="json"),
+        "shipping_address": shipping_address(body), "request_hash": digest,
+        "submitted_by": submitted_by, "paid_amount": 0.0, "refunded_amount": 0.0,
+        "version": 0, "exception_count": 0, "exceptions": [], "updated_at": now,
+    }], ["order_no"])
+    if inserted:
+        lines = [OrderLine(order_no=order_no, line_no=line_no, sku=item.sku, name=names[item.sku],
+                           quantity=item.quantity, unit_price=float(item.unit_price),
+                           amount=float(round(item.unit_price * item.quantity, 2)))
+                 for line_no, item in enumerate(body.items, start=1)]
+        session.add_all(lines)
+        session.flush()
+    order = session.get(Order, order_no)
+    assert order is not None
+    return bool(inserted), order, (lines if inserted else order_lines(session, order_no))
+
+
 def insert_order(engine: Engine, order_no: str, body: OrderCreate, digest: str,
                  submitted_by: str, names: dict[str, str]
                  ) -> tuple[bool, Order, list[OrderLine]]:
     """The order row and its lines, once per order number. Returns whether it is new, the row
     and its lines; the same number with other content is refused (409)."""
-    now = utcnow()
-    total = sum((item.unit_price * item.quantity for item in body.items), body.shipping_fee)
     with session_scope(engine) as session:
-        inserted = insert_ignore(session, Order.__table__, [{
-            "order_no": order_no, "customer_id": body.customer.id, "status": "received",
-            "total": float(round(total, 2)), "created_at": now,
-            "workflow_id": workflow_id_of(order_no), "stage": "intake", "channel": body.channel,
-            "payment_method": body.payment_method, "currency": "CNY",
-            "shipping_fee": float(body.shipping_fee),
-            "customer": body.customer.model_dump(mode="json"),
-            "shipping_address": shipping_address(body), "request_hash": digest,
-            "submitted_by": submitted_by, "paid_amount": 0.0, "refunded_amount": 0.0,
-            "version": 0, "exception_count": 0, "exceptions": [], "updated_at": now,
-        }], ["order_no"])
-        if inserted:
-            for line_no, item in enumerate(body.items, start=1):
-                session.add(OrderLine(
-                    order_no=order_no, line_no=line_no, sku=item.sku, name=names[item.sku],
-                    quantity=item.quantity, unit_price=float(item.unit_price),
-                    amount=float(round(item.unit_price * item.quantity, 2))))
-            session.flush()
-        order = session.get(Order, order_no)
-        assert order is not None
-        lines = order_lines(session, order_no)
+        inserted, order, lines = _insert_order(session, order_no, body, digest, submitted_by,
+                                               names)
     if not inserted and order.request_hash != digest:
         raise Refused(409, "order_exists", f"order {order_no} exists with different content",
                       {"order_no": order_no})
-    return bool(inserted), order, lines
+    return inserted, order, lines
+
+
+def _register_case(session: Session, order: Order) -> None:
+    # The workflow writes the case too; this row only makes it visible at once.
+    insert_ignore(session, Case.__table__, [{
+        "id": order.order_no, "kind": "order", "workflow_id": order.workflow_id,
+        "status": "received", "stage": "intake", "customer_id": order.customer_id,
+        "data": {"order_no": order.order_no, "total": f"{order.total:.2f}",
+                 "payment_method": order.payment_method, "channel": order.channel},
+        "version": 0, "created_at": order.created_at, "updated_at": order.created_at,
+    }], ["id"])
 
 
 def register_case(engine: Engine, order: Order) -> None:
-    # The workflow writes the case too; this row only makes it visible at once.
     with session_scope(engine) as session:
-        insert_ignore(session, Case.__table__, [{
-            "id": order.order_no, "kind": "order", "workflow_id": order.workflow_id,
-            "status": "received", "stage": "intake", "customer_id": order.customer_id,
-            "data": {"order_no": order.order_no, "total": f"{order.total:.2f}",
-                     "payment_method": order.payment_method, "channel": order.channel},
-            "version": 0, "created_at": order.created_at, "updated_at": order.created_at,
-        }], ["id"])
+        _register_case(session, order)
 
 
 # --- the one start path --------------------------------------------------------------------

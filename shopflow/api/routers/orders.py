@@ -3,7 +3,6 @@ list, packing slip and invoice. Each order is the workflow ``order-<order_no>``.
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import structlog
@@ -61,20 +60,16 @@ async def create_order(
 ) -> JSONResponse:
     """Take an order from a channel. The same order again (same number, same content) answers
     200 with the first answer and starts nothing; the same number with other content is 409."""
-    names = await svc.db(orders.check_order, svc.engine, body)
     request = body.model_dump(mode="json")
 
     async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
-        order_no = body.order_no or await svc.db(orders.allocate_order_no, svc.engine,
-                                                 seed or uuid.uuid4().hex)
-        digest = body_hash({**request, "order_no": order_no})
-        new, order, lines = await svc.db(orders.insert_order, svc.engine, order_no, body,
-                                         digest, user.name, names)
+        # One transaction: checks, number, order row, lines and case row.
+        new, order, lines = await svc.db(
+            orders.intake, svc.engine, body, seed,
+            lambda order_no: body_hash({**request, "order_no": order_no}), user.name)
         # Started on a repeat too: should the first request have stopped between the row and
         # the start, its retry finishes the job (the workflow id keeps it to one).
         await _start(svc, order, lines)
-        if new:
-            await svc.db(orders.register_case, svc.engine, order)
         return (201 if new else 200), orders.created_answer(order)
 
     return await idempotent(svc, user, "POST /orders", idempotency_key, request, create)
