@@ -1,4 +1,4 @@
-"""Time of the KPI figures (``shopflow.activities.reports.compute_kpis``, behind
+"""Time of the KPI figures (``shopflow.services.reports.compute_kpis``, behind
 ``GET /api/v1/reports/kpis``, the stored reports and the dashboard) over a big database.
 
 Seeds N cases (default 10,000) with bench/ui_pages.py's seeding (cases, tasks, timelines,
@@ -32,10 +32,10 @@ from sqlmodel import Session, SQLModel, col, select
 
 import shopflow.models  # noqa: F401  (every table)
 from bench.ui_pages import seed
-from shopflow.activities import reports
 from shopflow.db import make_engine, session_scope
 from shopflow.models import Case, Order, Return, Shipment
 from shopflow.models.types import utcnow
+from shopflow.services import reports
 
 RETURN_REASONS = ["quality", "changed my mind", "wrong item sent", "size", "漏发"]
 

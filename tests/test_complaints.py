@@ -310,20 +310,14 @@ async def test_quality_resolution_records_or_starts_a_return(
     assert bad.status_code == 422
     r = await complete(api, task, "resolve", resolution="Return it for a refund.",
                        start_return={"items": [{"sku": "POT", "quantity": 1}], "kind": "refund"})
-    if _return_starter() is None:  # no returns process in this tree: recorded for cs
-        assert r.status_code == 200, r.text
-        started = r.json()["result"]["return"]
-        assert started["status"] == "requested" and started["items"][0]["sku"] == "POT"
-        c = await case(api, path(cid))
-        assert c["return"] == started and c["order_no"] == "SO-1"
-    else:  # the returns process refuses (SO-1 has no such line): so does the resolution
-        assert r.status_code == 422, r.text
-        assert (await task_of(api, task["id"]))["status"] == "open"
-        r = await complete(api, task, "resolve", resolution="Refunded by bank transfer.")
-        assert r.status_code == 200, r.text
-        assert (await case(api, path(cid)))["return"] is None
+    # The returns process refuses (SO-1 has no such line): so does the resolution.
+    assert r.status_code == 422, r.text
+    assert (await task_of(api, task["id"]))["status"] == "open"
+    r = await complete(api, task, "resolve", resolution="Refunded by bank transfer.")
+    assert r.status_code == 200, r.text
+    assert (await case(api, path(cid)))["return"] is None
 
-    from shopflow.activities.complaints import complaints_for_order
+    from shopflow.services.complaints import complaints_for_order
     with Session(engine) as s:
         listed = complaints_for_order(s, "SO-1")
     assert [x["id"] for x in listed] == [cid] and listed[0]["category"] == "quality"
@@ -397,12 +391,6 @@ async def test_complaints_api_auth_validation_lookup_and_idempotency(
 
 def _closed(row: Complaint) -> Complaint | None:
     return row if row.status == "closed" else None
-
-
-def _return_starter() -> Any:
-    from shopflow.activities.complaints import _return_starter as starter
-
-    return starter()
 
 
 async def _if(awaitable: Any, check: Any) -> Any:

@@ -59,8 +59,6 @@ async def test_a_complaint_about_an_order_shows_on_the_order(api: httpx.AsyncCli
 
 async def test_quality_complaint_resolution_starts_a_return_when_the_process_exists(
         api: httpx.AsyncClient) -> None:
-    from shopflow.activities.complaints import _return_starter
-
     await delivered_order(api, "WEB-79")
     r = await api.post("/api/v1/complaints", headers=auth("channel"), json={
         "customer": {"id": "c-9", "name": "Li Wei"}, "order_no": "WEB-79",
@@ -68,18 +66,14 @@ async def test_quality_complaint_resolution_starts_a_return_when_the_process_exi
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     task = await open_task(api, cid, "complaint.handle")
-    if _return_starter() is not None:
-        too_many = await complete(api, task, "resolve", resolution="Return them",
-                                  start_return={"items": [{"sku": "TEA", "quantity": 5}],
-                                                "kind": "refund"})
-        assert too_many.status_code == 422, too_many.text  # refused by the returns process
+    too_many = await complete(api, task, "resolve", resolution="Return them",
+                              start_return={"items": [{"sku": "TEA", "quantity": 5}],
+                                            "kind": "refund"})
+    assert too_many.status_code == 422, too_many.text  # refused by the returns process
     r = await complete(api, task, "resolve", resolution="Send the leaking tin back for a refund.",
                        start_return={"items": [{"sku": "TEA", "quantity": 1}], "kind": "refund"})
     assert r.status_code == 200, r.text
     started = r.json()["result"]["return"]
-    if _return_starter() is None:  # no returns process in this tree: recorded as requested
-        assert started["status"] == "requested"
-        return
     assert started["status"] == "started" and started["order_no"] == "WEB-79"
     ret = await case(api, f"/api/v1/returns/{started['id']}")
     assert ret["order_no"] == "WEB-79" and ret["quality_issue"] is True

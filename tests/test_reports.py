@@ -282,7 +282,7 @@ async def test_reports_api_on_demand_and_errors(api: httpx.AsyncClient, engine: 
 async def test_report_periods_last_complete_on_the_first_else_so_far() -> None:
     from datetime import date
 
-    from shopflow.activities.reports import report_period
+    from shopflow.services.reports import report_period
 
     assert report_period("monthly", date(2025, 3, 1)) == (
         "monthly-2025-02", date(2025, 2, 1), date(2025, 3, 1))
@@ -304,7 +304,7 @@ async def test_kpi_edge_cases_conversion_window_offsets_and_odd_records(engine: 
     a return without a reason, an answer without a whole-number score, system work."""
     from datetime import timedelta
 
-    from shopflow.activities.reports import compute_kpis
+    from shopflow.services.reports import compute_kpis
 
     with Session(engine) as s:
         samples = [  # id, customer, shipped_at as the workflow wrote it

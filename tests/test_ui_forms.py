@@ -439,8 +439,8 @@ async def test_a_lost_parcel_is_reported_and_reshipped_from_the_pages(
 
 def test_a_case_view_keeps_the_process_own_kind() -> None:
     """A return's refund|exchange is not hidden by the process name in the case view."""
-    from shopflow.activities.cases import case_view
     from shopflow.models import Case
+    from shopflow.services.cases import case_view
 
     view = case_view(Case(id="RT-1", kind="return", workflow_id="return-RT-1", status="requested",
                           stage="review", data={"kind": "exchange"}))

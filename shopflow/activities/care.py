@@ -1,36 +1,14 @@
-"""Scheduled care: who has a birthday today, which key accounts are due a revisit (with their
-recent orders, returns and complaints), the stocktake sheet and the adjustment a count makes."""
+"""Scheduled care's activities, thin adapters over services/care.py."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Engine, String, cast, extract, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from shopflow.activities.errors import business_error
-from shopflow.activities.followups import NO_CONTACT_TAG
-from shopflow.db import insert_ignore, session_scope
-from shopflow.models import (
-    BirthdayGreeting,
-    Complaint,
-    Customer,
-    CustomerRevisit,
-    InventoryItem,
-    Order,
-    Product,
-    StockMovement,
-)
-from shopflow.models.types import utcnow
-from shopflow.services.inventory import lock_items
+from shopflow.services import care
 from shopflow.settings import Settings
 from shopflow.workflows.care import (
     BirthdayGreet,
@@ -40,81 +18,7 @@ from shopflow.workflows.care import (
     RevisitOpen,
     StocktakeAdjust,
 )
-from shopflow.workflows.shared import Act, ErrorType
-
-KEY_ACCOUNT_TAG = "key_account"
-COUPON_VALID_DAYS = 30
-CONTEXT_ROWS = 10
-
-
-def zone(settings: Settings) -> ZoneInfo:
-    try:
-        return ZoneInfo(settings.schedule_timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local_day(settings: Settings, at: datetime, as_of: str | None = None) -> date:
-    """The business day a run acts for: ``as_of`` when given, else ``at`` in the schedule's
-    time zone."""
-    if as_of:
-        return date.fromisoformat(as_of)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(zone(settings)).date()
-
-
-def birthday_matches(birthday: date, day: date) -> bool:
-    """29 February birthdays are greeted on 28 February in other years."""
-    if (birthday.month, birthday.day) == (day.month, day.day):
-        return True
-    leap = day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)
-    return (birthday.month, birthday.day) == (2, 29) and not leap and (day.month, day.day) == (2, 28)
-
-
-def coupon_code(customer_id: str, year: int) -> str:
-    digest = hashlib.sha256(f"birthday|{customer_id}|{year}".encode()).hexdigest()[:8].upper()
-    return f"BDAY{year % 100:02d}-{digest}"
-
-
-def tagged(customer: Customer, tag: str) -> bool:
-    return tag in (customer.tags or [])
-
-
-def optional_model(module: str, name: str) -> Any:
-    """A table of another process that may not exist in this installation (yet)."""
-    try:
-        return getattr(importlib.import_module(f"shopflow.models.{module}"), name, None)
-    except ImportError:
-        return None
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime | date) else value
-
-
-def recent_activity(session: Session, customer_id: str) -> dict[str, Any]:
-    """The context of a revisit: the customer's latest orders, returns and complaints."""
-    orders = session.exec(select(Order).where(Order.customer_id == customer_id)
-                          .order_by(col(Order.created_at).desc()).limit(CONTEXT_ROWS)).all()
-    complaints = session.exec(select(Complaint).where(Complaint.customer_id == customer_id)
-                              .order_by(col(Complaint.created_at).desc())
-                              .limit(CONTEXT_ROWS)).all()
-    context: dict[str, Any] = {
-        "recent_orders": [{"order_no": o.order_no, "status": o.status, "total": o.total,
-                           "created_at": _iso(o.created_at)} for o in orders],
-        "recent_complaints": [{"id": c.id, "category": c.category, "status": c.status,
-                               "level": c.level, "created_at": _iso(c.created_at)}
-                              for c in complaints],
-        "recent_returns": [],
-    }
-    returns = optional_model("returns", "Return")
-    if returns is not None and hasattr(returns, "customer_id"):
-        rows = session.exec(select(returns).where(returns.customer_id == customer_id)
-                            .order_by(col(returns.created_at).desc()).limit(CONTEXT_ROWS)).all()
-        keep = ("id", "order_no", "kind", "reason", "status", "created_at")
-        context["recent_returns"] = [{k: _iso(getattr(r, k, None)) for k in keep} for r in rows]
-    return context
+from shopflow.workflows.shared import Act
 
 
 class CareActivities:
@@ -128,156 +32,32 @@ class CareActivities:
         """Start a revisit or stocktake case by its business key; False if it exists."""
         if self.client is None:
             raise RuntimeError("care.start_case needs a Temporal client")
-        if req.revisit is not None:
-            workflow, arg = "CustomerRevisit", req.revisit
-        elif req.stocktake is not None:
-            workflow, arg = "Stocktake", req.stocktake
-        else:
-            raise ValueError("nothing to start")
-        try:
-            await self.client.start_workflow(
-                workflow, arg, id=req.workflow_id, task_queue=self.settings.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            )
-        except WorkflowAlreadyStartedError:
-            return False
-        return True
-
-    # --- birthdays -----------------------------------------------------------------------
+        return await care.start_case(self.client, self.settings, req)
 
     @activity.defn(name=Act.CARE_BIRTHDAYS_DUE)
     def birthdays_due(self, q: DayQuery) -> dict[str, Any]:
-        day = local_day(self.settings, q.at, q.as_of)
-        months = [day.month]
-        with session_scope(self.engine, write=False) as session:
-            rows = session.exec(select(Customer).where(
-                col(Customer.birthday).is_not(None),
-                extract("month", col(Customer.birthday)).in_(months)).order_by(col(Customer.id))
-            ).all()
-            greeted = set(session.exec(select(BirthdayGreeting.customer_id).where(
-                BirthdayGreeting.year == day.year)).all())
-        due, no_contact = [], []
-        for c in rows:
-            if c.birthday is None or not birthday_matches(c.birthday, day) or c.id in greeted:
-                continue
-            (no_contact if tagged(c, NO_CONTACT_TAG) else due).append(c.id)
-        return {"date": day.isoformat(), "year": day.year, "customers": due,
-                "no_contact": no_contact}
+        return care.birthdays_due(self.engine, self.settings, q)
 
     @activity.defn(name=Act.CARE_BIRTHDAY_GREET)
     def birthday_greet(self, req: BirthdayGreet) -> dict[str, Any]:
-        """Record the year's greeting (the key keeps it to one a year) and its coupon."""
-        code = coupon_code(req.customer_id, req.year)
-        with session_scope(self.engine) as session:
-            insert_ignore(session, BirthdayGreeting.__table__, [{
-                "customer_id": req.customer_id, "year": req.year, "coupon_code": code,
-                "status": "sent", "sent_at": utcnow()}], ["customer_id", "year"])
-            greeting = session.get(BirthdayGreeting, (req.customer_id, req.year))
-            customer = session.get(Customer, req.customer_id)
-        assert greeting is not None
-        valid_until = date.fromisoformat(req.day) + timedelta(days=COUPON_VALID_DAYS)
-        return {"coupon_code": greeting.coupon_code, "name": customer.name if customer else "",
-                "valid_until": valid_until.isoformat()}
-
-    # --- key-account revisits ------------------------------------------------------------
+        return care.birthday_greet(self.engine, self.settings, req)
 
     @activity.defn(name=Act.CARE_REVISITS_DUE)
     def revisits_due(self, q: DayQuery) -> dict[str, Any]:
-        day = local_day(self.settings, q.at, q.as_of)
-        at = q.at if q.at.tzinfo else q.at.replace(tzinfo=UTC)
-        since = at - self.settings.revisit_interval
-        with session_scope(self.engine, write=False) as session:
-            candidates = session.exec(select(Customer).where(
-                cast(col(Customer.tags), String).contains(f'"{KEY_ACCOUNT_TAG}"'))
-                .order_by(col(Customer.id))).all()
-            accounts = [c.id for c in candidates
-                        if tagged(c, KEY_ACCOUNT_TAG) and not tagged(c, NO_CONTACT_TAG)]
-            recent = set(session.exec(select(CustomerRevisit.customer_id).where(
-                col(CustomerRevisit.customer_id).in_(accounts),
-                (col(CustomerRevisit.opened_at) > since)
-                | (col(CustomerRevisit.status) == "open"))).all()) if accounts else set()
-        return {"date": day.isoformat(), "task_due": self.settings.task_due.total_seconds(),
-                "customers": [c for c in accounts if c not in recent]}
+        return care.revisits_due(self.engine, self.settings, q)
 
     @activity.defn(name=Act.CARE_REVISIT_OPEN)
     def revisit_open(self, req: RevisitOpen) -> dict[str, Any]:
-        with session_scope(self.engine) as session:
-            insert_ignore(session, CustomerRevisit.__table__, [{
-                "id": req.revisit_id, "customer_id": req.customer_id, "status": "open",
-                "notes": "", "opened_at": req.at}], ["id"])
-            customer = session.get(Customer, req.customer_id)
-            last = session.exec(select(CustomerRevisit).where(
-                CustomerRevisit.customer_id == req.customer_id,
-                CustomerRevisit.id != req.revisit_id, CustomerRevisit.status != "open")
-                .order_by(col(CustomerRevisit.opened_at).desc())).first()
-            profile = {"id": req.customer_id}
-            if customer is not None:
-                profile = {k: _iso(v) for k, v in customer.model_dump().items()
-                           if k in ("id", "name", "company", "email", "phone", "locale",
-                                    "tags", "credit_rating", "birthday")}
-            return {
-                "customer": profile,
-                **recent_activity(session, req.customer_id),
-                "last_revisit": None if last is None else {
-                    "id": last.id, "status": last.status, "notes": last.notes,
-                    "completed_at": _iso(last.completed_at)},
-            }
+        return care.revisit_open(self.engine, self.settings, req)
 
     @activity.defn(name=Act.CARE_REVISIT_CLOSE)
     def revisit_close(self, req: RevisitClose) -> None:
-        with session_scope(self.engine) as session:
-            session.execute(
-                update(CustomerRevisit)
-                .where(col(CustomerRevisit.id) == req.revisit_id,
-                       col(CustomerRevisit.status) == "open")
-                .values(status=req.status, notes=req.notes, completed_by=req.actor,
-                        completed_at=req.at)
-            )
-
-    # --- stocktake -----------------------------------------------------------------------
+        care.revisit_close(self.engine, self.settings, req)
 
     @activity.defn(name=Act.CARE_STOCKTAKE_SHEET)
     def stocktake_sheet(self, q: DayQuery) -> dict[str, Any]:
-        day = local_day(self.settings, q.at, q.as_of)
-        with session_scope(self.engine, write=False) as session:
-            rows = session.exec(select(InventoryItem, Product)
-                                .where(InventoryItem.sku == Product.sku)
-                                .order_by(col(InventoryItem.sku))).all()
-        lines = [{"sku": i.sku, "name": p.name, "on_hand": i.on_hand, "reserved": i.reserved,
-                  "damaged": i.damaged} for i, p in rows]
-        return {"date": day.isoformat(), "task_due": self.settings.task_due.total_seconds(),
-                "lines": lines}
+        return care.stocktake_sheet(self.engine, self.settings, q)
 
     @activity.defn(name=Act.CARE_STOCKTAKE_ADJUST)
     def stocktake_adjust(self, req: StocktakeAdjust) -> dict[str, Any]:
-        """Set on_hand to each counted quantity; the difference is a stock movement keyed by
-        stocktake and SKU, so a retry adjusts nothing twice."""
-        counts = {line["sku"]: int(line["counted"]) for line in req.counts}
-        with session_scope(self.engine) as session:
-            items = lock_items(session, sorted(counts))
-            unknown = sorted(set(counts) - set(items))
-            if unknown:
-                raise business_error(ErrorType.INVALID, "unknown_sku",
-                                     f"not in stock records: {', '.join(unknown)}", skus=unknown)
-            adjustments = []
-            for sku in sorted(counts):
-                item = items[sku]
-                key = f"{req.stocktake_id}:{sku}"
-                done = session.exec(select(StockMovement).where(
-                    StockMovement.dedup_key == key)).first()
-                if done is not None:  # a retry: report what was booked
-                    adjustments.append({"sku": sku, "book": item.on_hand - done.on_hand_delta,
-                                        "counted": counts[sku], "delta": done.on_hand_delta})
-                    continue
-                delta = counts[sku] - item.on_hand
-                adjustments.append({"sku": sku, "book": item.on_hand, "counted": counts[sku],
-                                    "delta": delta})
-                session.add(StockMovement(dedup_key=key, sku=sku, on_hand_delta=delta,
-                                          reason="stocktake", ref=req.stocktake_id,
-                                          actor=req.actor))
-                if delta:
-                    item.on_hand = counts[sku]
-                    item.updated_at = utcnow()
-                    session.add(item)
-        return {"adjustments": adjustments}
+        return care.stocktake_adjust(self.engine, self.settings, req)

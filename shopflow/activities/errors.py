@@ -1,4 +1,4 @@
-"""Business rejections raised by activities: defined with the services (services/errors.py)."""
+"""Business rejections raised by activities (defined with the services' refusals)."""
 
 from shopflow.services.errors import business_error, insufficient_stock
 

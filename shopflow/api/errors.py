@@ -5,8 +5,6 @@ Body: {"error": {"code": "<snake_case>", "message": "<human text>", "details": .
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -15,30 +13,27 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from shopflow.services.errors import Refused
-from shopflow.workflows.shared import ErrorType
+from shopflow.services.errors import (
+    RETRY_AFTER_SECONDS,
+    Refused,
+    from_temporal,
+    temporal_errors,
+    unavailable,
+)
+
+__all__ = ["RETRY_AFTER_SECONDS", "ApiError", "error_response", "from_temporal",
+           "install_error_handlers", "temporal_errors", "unavailable"]
 
 log = structlog.get_logger(__name__)
 
-RETRY_AFTER_SECONDS = "5"
+# The API's name for a refusal: one class, raised by services and routes alike.
+ApiError = Refused
 
-_TYPE_STATUS = {
-    ErrorType.INVALID: 422,
-    ErrorType.INSUFFICIENT_STOCK: 422,
-    ErrorType.CONFLICT: 409,
-    ErrorType.NOT_FOUND: 404,
-}
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
                415: "unsupported_media_type", 422: "invalid_input", 503: "unavailable"}
-
-
-class ApiError(Refused):
-    """A refusal raised by the API itself; services raise ``Refused`` (the same shape)."""
 
 
 def error_response(status: int, code: str, message: str, details: Any = None,
@@ -47,50 +42,6 @@ def error_response(status: int, code: str, message: str, details: Any = None,
         {"error": {"code": code, "message": message, "details": details}},
         status_code=status, headers=headers,
     )
-
-
-def unavailable(what: str) -> ApiError:
-    return ApiError(503, "unavailable", f"{what} is unreachable; try again shortly",
-                    headers={"Retry-After": RETRY_AFTER_SECONDS})
-
-
-def from_temporal(err: BaseException) -> ApiError:
-    """Map a Temporal client failure (a rejected Update, a closed case, an outage) to HTTP."""
-    if isinstance(err, WorkflowUpdateFailedError):
-        cause: BaseException | None = err.cause
-        while isinstance(cause, ActivityError):
-            cause = cause.cause
-        if isinstance(cause, ApplicationError) and cause.type in _TYPE_STATUS:
-            info = cause.details[0] if cause.details else {}
-            code = info.get("code", "rejected") if isinstance(info, dict) else "rejected"
-            details = info.get("details") if isinstance(info, dict) else None
-            return ApiError(_TYPE_STATUS[cause.type], code, cause.message, details)
-        log.error("update failed", error=repr(cause))
-        return ApiError(409, "update_failed", "the case could not apply this change")
-    if isinstance(err, RPCError):
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return ApiError(409, "case_closed", "the case is closed or no longer takes changes")
-        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
-                          RPCStatusCode.UNKNOWN, RPCStatusCode.CANCELLED):
-            return unavailable("Temporal")
-        if err.status == RPCStatusCode.INVALID_ARGUMENT:
-            return ApiError(422, "invalid_input", err.message)
-    log.error("temporal call failed", error=repr(err))
-    return unavailable("Temporal")
-
-
-@contextmanager
-def temporal_errors() -> Iterator[None]:
-    """Around every call to Temporal: its failures become the API's errors."""
-    try:
-        yield
-    except (WorkflowUpdateFailedError, RPCError) as err:
-        raise from_temporal(err) from None
-    except RuntimeError as err:
-        if "client connect" not in str(err):
-            raise
-        # A lazy client that cannot reach its server raises this on first use.
-        raise unavailable("Temporal") from None
 
 
 def install_error_handlers(app: FastAPI) -> None:

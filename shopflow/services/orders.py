@@ -16,7 +16,6 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from shopflow.activities.cases import task_view, tasks_of, timeline_of
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import (
     Case,
@@ -32,6 +31,7 @@ from shopflow.models import (
 )
 from shopflow.models.order_schemas import OrderCreate, ShippingAddressIn
 from shopflow.models.types import utcnow
+from shopflow.services.cases import task_view, tasks_of, timeline_of
 from shopflow.services.errors import Refused
 from shopflow.services.inventory import backorder_waits
 from shopflow.services.refunds import find_payment, payment_view, payments_of, refunds_of_order

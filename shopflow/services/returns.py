@@ -17,7 +17,6 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from shopflow.activities.cases import task_view, tasks_of, timeline_of
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import (
     Case,
@@ -32,6 +31,7 @@ from shopflow.models import (
     StockMovement,
 )
 from shopflow.models.types import utcnow
+from shopflow.services.cases import task_view, tasks_of, timeline_of
 from shopflow.services.errors import Refused
 from shopflow.services.inventory import lock_items
 from shopflow.services.refunds import refunds_of_case

@@ -1,5 +1,6 @@
-"""Actions on a case page besides tasks (answer a question for the customer, cancel …): each calls
-the API's own handler, so its rules and errors are the API's. A process adds its own with
+"""Actions on a case page besides tasks (answer a question for the customer, cancel …): each
+checks its input with the API's request model and calls the service the API calls, so its rules
+and errors are the API's. A process adds its own with
 ``register(CaseAction(...))``."""
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from typing import Any
 
 from shopflow.api.auth import User
 from shopflow.api.deps import Services
+from shopflow.services import complaints, samples
 from shopflow.ui.decisions import COURIERS, FormField
+from shopflow.workflows.shared import Actor
 
 # (services, user, case id, the form's values by field name; "_key": a one-time key per form,
 # for Idempotency-Key) -> a note code for the page it redirects to
@@ -52,18 +55,19 @@ def of_case(case: dict[str, Any], user: User) -> list[CaseAction]:
 # --- samples ----------------------------------------------------------------------------------
 
 async def _sample_info(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
-    from shopflow.api.routers.samples import answer_info
     from shopflow.models.schemas import InfoAnswer
 
-    await answer_info(case_id, InfoAnswer(text=values.get("text", "")), svc, user)
+    body = InfoAnswer(text=values.get("text", ""))  # the API's own checks
+    await samples.answer_info(svc.client(), svc.engine, case_id, body.text, user.name)
     return "info_sent"
 
 
 async def _sample_cancel(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
-    from shopflow.api.routers.samples import cancel_sample
     from shopflow.models.schemas import CancelRequest
 
-    await cancel_sample(case_id, svc, user, CancelRequest(reason=values.get("reason", "")))
+    body = CancelRequest(reason=values.get("reason", ""))
+    await samples.cancel(svc.client(), svc.engine, case_id, body.reason,
+                         Actor(user.name, user.role))
     return "cancelled"
 
 
@@ -208,17 +212,21 @@ register(CaseAction(
 
 async def _complaint_message(svc: Services, user: User, case_id: str,
                              values: dict[str, str]) -> str:
-    from shopflow.api.routers.complaints import MessageIn, customer_message
+    from shopflow.models.complaint_schemas import MessageIn
 
-    await customer_message(case_id, MessageIn(text=values.get("text", "")), svc, user)
+    body = MessageIn(text=values.get("text", ""))  # the API's own checks
+    await complaints.customer_message(svc.client(), svc.engine, case_id, body.text,
+                                      f"customer via {user.name}")
     return "message_recorded"
 
 
 async def _complaint_escalate(svc: Services, user: User, case_id: str,
                               values: dict[str, str]) -> str:
-    from shopflow.api.routers.complaints import EscalateIn, customer_escalate
+    from shopflow.models.complaint_schemas import EscalateIn
 
-    await customer_escalate(case_id, EscalateIn(reason=values.get("reason", "")), svc, user)
+    body = EscalateIn(reason=values.get("reason", ""))
+    await complaints.customer_escalate(svc.client(), svc.engine, case_id, body.reason,
+                                       f"customer via {user.name}")
     return "escalated"
 
 

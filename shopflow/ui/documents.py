@@ -1,8 +1,8 @@
 """Printable documents of a case (slips, pick lists, dossiers, invoices) reachable from the pages.
 
 The API serves them behind bearer tokens; a browser signed in with a cookie reaches them here, at
-``/ui/cases/{kind}/{id}/docs/{name}``, through the API's own handler (no second copy of its
-logic). A process adds its documents with ``register(Document(...))``.
+``/ui/cases/{kind}/{id}/docs/{name}``, from the same services and templates as the API (no
+second copy of its logic). A process adds its documents with ``register(Document(...))``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from starlette.responses import Response
 
 from shopflow.api.auth import User
 from shopflow.api.deps import Services
+from shopflow.api.pages import render_page
+from shopflow.services import cases, samples
 from shopflow.workflows.vocab import READ_ROLES, CaseKind
 
 Render = Callable[[Request, Services, User, str], Awaitable[Response]]
@@ -51,17 +53,13 @@ def may_open(doc: Document, user: User) -> bool:
 # --- samples ------------------------------------------------------------------------------------
 
 async def _sample_slip(request: Request, svc: Services, user: User, case_id: str) -> Response:
-    from shopflow.api.routers.samples import sample_slip
-
-    return await sample_slip(case_id, request, svc, user)
+    view, customer = await svc.db(samples.slip, svc.engine, svc.settings, case_id)
+    return render_page(request, "sample_slip.html", case=view, customer=customer)
 
 
 async def _sample_dossier(request: Request, svc: Services, user: User, case_id: str) -> Response:
-    from shopflow.api.routers.samples import sample_dossier
-
-    result = await sample_dossier(case_id, request, svc, user, format="html")
-    assert isinstance(result, Response)
-    return result
+    data = await svc.db(cases.dossier, svc.engine, CaseKind.SAMPLE, case_id)
+    return render_page(request, "dossier.html", dossier=data)
 
 
 _SAMPLE_READERS = READ_ROLES[CaseKind.SAMPLE]

@@ -1,4 +1,4 @@
-"""The dashboard's KPIs: the figures of the KPI report (``shopflow.activities.reports.
+"""The dashboard's KPIs: the figures of the KPI report (``shopflow.services.reports.
 compute_kpis``, the one definition behind ``GET /api/v1/reports/kpis`` and the stored reports),
 shaped for a chart and a table. Nothing is computed twice: this module only picks and labels."""
 
@@ -87,7 +87,7 @@ def figures_of(k: dict[str, Any]) -> list[Kpi]:
 
 def compute(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:
     """Figures and per-staff rows for [start, end). A failure leaves the dashboard standing."""
-    from shopflow.activities.reports import compute_kpis
+    from shopflow.services.reports import compute_kpis
 
     began = time.perf_counter()
     try:

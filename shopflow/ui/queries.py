@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from shopflow.activities.cases import case_view, timeline_of
 from shopflow.api.auth import User
 from shopflow.db import session_scope
 from shopflow.models import Case, Customer, Notice, Task
 from shopflow.models.types import utcnow
+from shopflow.services.cases import case_view, timeline_of
 from shopflow.services.customers import purchase_history
 from shopflow.services.inventory import availability
 from shopflow.workflows.vocab import ACTIVE_TASK_STATUSES, SEES_ALL_TASKS

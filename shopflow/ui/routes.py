@@ -1,6 +1,6 @@
 """The web pages under /ui/: sign-in, inbox, task, cases, case, documents, dashboard.
 
-Thin like the API: read through ``ui.queries``, act through the API's own functions (task
+Thin like the API: read through ``ui.queries``, act through the services the API calls (task
 completion, claims, sample requests …) so that a page and an API call can never disagree.
 """
 
@@ -15,14 +15,13 @@ from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 
 from shopflow.api.auth import User
-from shopflow.api.cases import temporal_url
 from shopflow.api.errors import ApiError
+from shopflow.api.idempotency import idempotent
+from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.routers import orders as orders_api
-from shopflow.api.routers.tasks import _load as load_task
-from shopflow.api.routers.tasks import _may_act as may_act
-from shopflow.api.routers.tasks import _set_claim as set_claim
-from shopflow.api.routers.tasks import complete_as
 from shopflow.models.schemas import TaskComplete
+from shopflow.services import samples, tasks
+from shopflow.services.cases import temporal_url
 from shopflow.services.errors import Refused
 from shopflow.ui import actions, decisions, documents, queries
 from shopflow.ui.charts import kpi_bars, throughput
@@ -42,6 +41,7 @@ from shopflow.ui.pages import (
     ui,
 )
 from shopflow.ui.session import close_session, open_session, token_user
+from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import READ_ROLES
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
@@ -54,6 +54,10 @@ CREATE_ORDER_ROLES = ("channel",)  # as POST /api/v1/orders
 CASE_READERS = READ_ROLES
 PageNo = Annotated[int, Query(ge=1, le=100000)]
 Filter = Annotated[str | None, Query(max_length=80)]
+
+
+def _actor(user: User) -> Actor:
+    return Actor(user.name, user.role)
 
 
 def _forbidden(message: str) -> ApiError:
@@ -145,7 +149,7 @@ async def _claim(request: Request, task_id: str, claim: bool) -> Response:
     svc = svc_of(request)
     back = safe_next(form.get("next"), f"/ui/tasks/{task_id}")
     try:
-        await svc.db(set_claim, svc, task_id, user, claim)
+        await svc.db(tasks.set_claim, svc.engine, task_id, _actor(user), claim)
     except Refused as err:
         if err.status != 409:
             raise
@@ -174,7 +178,7 @@ async def complete(request: Request, task_id: str) -> Response:
     user = await signed_in(request)
     form = await checked_form(request)
     svc = svc_of(request)
-    task = await svc.db(load_task, svc, task_id, user, acting=True)
+    task = await svc.db(tasks.load_task, svc.engine, task_id, _actor(user), acting=True)
     spec = decisions.form_for(task.kind)
     ctx = await svc.db(queries.form_context, svc.engine, task.context or {}, spec.needs)
     sub = decisions.read(spec, form, ctx)
@@ -187,7 +191,8 @@ async def complete(request: Request, task_id: str) -> Response:
                              for e in err.errors())
         return await _task(request, user, task_id, 422, values=form, errors={"": messages})
     try:
-        outcome = await complete_as(svc, task_id, user, body)
+        outcome = await tasks.complete(svc.client(), task, _actor(user), body.decision, body.data,
+                                       body.comment)
     except Refused as err:
         if err.status not in (404, 409, 422, 503):
             raise
@@ -206,12 +211,13 @@ async def _task(request: Request, user: User, task_id: str, status: int = 200, *
                 values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                 error_code: str | None = None) -> Response:
     svc = svc_of(request)
-    task = await svc.db(load_task, svc, task_id, user, acting=False)  # 403 / 404 pages
+    task = await svc.db(tasks.load_task, svc.engine, task_id, _actor(user),
+                        acting=False)  # 403 / 404 pages
     data = await svc.db(queries.task_page, svc.engine, task)
     spec = decisions.form_for(task.kind)
     form_ctx = await svc.db(queries.form_context, svc.engine, task.context or {}, spec.needs)
     case = data["case"] or {"kind": task.case_kind, "id": task.case_id}
-    actor = may_act(user, task)
+    actor = tasks.may_act(_actor(user), task)
     held_by_other = (task.status == "claimed" and task.assignee != user.name
                      and user.role != "admin")
     return render(
@@ -220,7 +226,7 @@ async def _task(request: Request, user: User, task_id: str, status: int = 200, *
         wanted_docs=spec.documents, may_act=actor, held_by_other=held_by_other,
         is_open=task.status in queries.ACTIVE, errors=errors or {},
         values=values if values is not None else decisions.initial_values(spec, form_ctx),
-        error_code=error_code, temporal=temporal_url(svc, task.workflow_id),
+        error_code=error_code, temporal=temporal_url(svc.settings, task.workflow_id),
         json_input=decisions.json_input, input_name=decisions.input_name,
         lines_of=decisions.lines_of, prefill=decisions.prefill, shown=decisions.shown,
         line_input=decisions.line_input, form_ctx=form_ctx,
@@ -276,7 +282,7 @@ async def _case(request: Request, user: User, kind: str, case_id: str, status: i
     shown = {"id", "kind", "workflow_id", "status", "stage", "customer_id", "created_at",
              "updated_at", "closed_at", "customer", "items", "shipment", "shipments", "feedback"}
     return render(request, "case.html", status, section="cases",
-                  temporal=temporal_url(svc, case["workflow_id"]),
+                  temporal=temporal_url(svc.settings, case["workflow_id"]),
                   docs=documents.of_case(case, user), case_actions=actions.of_case(case, user),
                   request_key=uuid.uuid4().hex,
                   action_errors=action_errors or {}, values=values or {},
@@ -360,7 +366,6 @@ def _products(svc: Any) -> list[dict[str, Any]]:
 
 @router.post("/samples/new")
 async def create_sample(request: Request) -> Response:
-    from shopflow.api.routers.samples import create_sample as api_create_sample
     from shopflow.models.schemas import SampleCreate
 
     user = await signed_in(request)
@@ -385,9 +390,20 @@ async def create_sample(request: Request) -> Response:
             f"{k}: {m}" for k, m in errors.items())
         return await _sample_form(request, 422, values=form, errors=errors)
     svc = svc_of(request)
+
+    async def file(seed: str | None) -> tuple[int, dict[str, Any]]:
+        created, started = await samples.create(svc.client(), svc.settings, svc.engine, body,
+                                                user.name, seed)
+        if started:
+            WORKFLOWS_STARTED.labels("sample").inc()
+        return 201, created
+
     try:
-        # The form's one-time key makes a double submit return the first request.
-        response = await api_create_sample(body, svc, user, form.get("request_key") or None)
+        await svc.db(samples.check_application, svc.engine, body)
+        # As POST /api/v1/samples: the form's one-time key makes a double submit return the
+        # first request.
+        response = await idempotent(svc, user, "POST /samples", form.get("request_key") or None,
+                                    body.model_dump(mode="json"), file)
     except Refused as err:
         if err.status not in (409, 422, 503):
             raise

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from shopflow.api.auth import User
-from shopflow.api.cases import list_cases, load_case
 from shopflow.api.deps import PageDep, ServicesDep, require
 from shopflow.models.schemas import CasePublic, CaseSummary, PageOf
+from shopflow.services import cases
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
 from shopflow.workflows.vocab import CaseKind
 
@@ -23,8 +23,8 @@ async def list_followups(
     status: Annotated[str | None, Query(max_length=40)] = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    return await svc.db(lambda: list_cases(svc, "followup", page, status=status,
-                                           customer_id=customer_id))
+    return await svc.db(cases.list_cases, svc.engine, CaseKind.FOLLOWUP, page.page,
+                        page.page_size, status=status, customer_id=customer_id)
 
 
 @router.get("/{followup_id}", response_model=CasePublic)
@@ -32,8 +32,5 @@ async def get_followup(followup_id: str, svc: ServicesDep,
                        _: Annotated[User, Depends(require(*READ_ROLES))]) -> dict[str, Any]:
     """``followup-<order_no>``: stage, the survey (with the customer's form ``url`` for staff
     who call the customer), the problem task, and the timeline."""
-    view = await svc.db(load_case, svc, "followup", followup_id)
-    feedback = view.get("feedback")
-    if isinstance(feedback, dict) and feedback.get("token"):
-        feedback["url"] = f"{svc.settings.public_url}/feedback/{feedback['token']}"
-    return view
+    return await svc.db(cases.case_detail, svc.engine, svc.settings, CaseKind.FOLLOWUP,
+                        followup_id, feedback_url=True)
