@@ -72,6 +72,7 @@ def insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], keys
     Counted with RETURNING: psycopg reports rowcount -1 for these statements."""
     if not rows:
         return 0
+    table = getattr(table, "__table__", table)  # a model class or its table
     dialect = session.get_bind().dialect.name
     insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (insert_fn(table).values(rows).on_conflict_do_nothing(index_elements=keys)

@@ -107,6 +107,7 @@ def recent_activity(session: Session, customer_id: str) -> dict[str, Any]:
 
 async def start_case(client: Client, settings: Settings, req: CaseStart) -> bool:
     """Start a revisit or stocktake case by its business key; False if it exists."""
+    arg: Any
     if req.revisit is not None:
         workflow, arg = "CustomerRevisit", req.revisit
     elif req.stocktake is not None:
@@ -126,7 +127,8 @@ def birthdays_due(engine: Engine, settings: Settings, q: DayQuery) -> dict[str, 
         ).all()
         greeted = set(session.exec(select(BirthdayGreeting.customer_id).where(
             BirthdayGreeting.year == day.year)).all())
-    due, no_contact = [], []
+    due: list[str] = []
+    no_contact: list[str] = []
     for c in rows:
         if c.birthday is None or not birthday_matches(c.birthday, day) or c.id in greeted:
             continue
@@ -139,7 +141,7 @@ def birthday_greet(engine: Engine, settings: Settings, req: BirthdayGreet) -> di
     """Record the year's greeting (the key keeps it to one a year) and its coupon."""
     code = coupon_code(req.customer_id, req.year)
     with session_scope(engine) as session:
-        insert_ignore(session, BirthdayGreeting.__table__, [{
+        insert_ignore(session, BirthdayGreeting, [{
             "customer_id": req.customer_id, "year": req.year, "coupon_code": code,
             "status": "sent", "sent_at": utcnow()}], ["customer_id", "year"])
         greeting = session.get(BirthdayGreeting, (req.customer_id, req.year))
@@ -170,7 +172,7 @@ def revisits_due(engine: Engine, settings: Settings, q: DayQuery) -> dict[str, A
 
 def revisit_open(engine: Engine, settings: Settings, req: RevisitOpen) -> dict[str, Any]:
     with session_scope(engine) as session:
-        insert_ignore(session, CustomerRevisit.__table__, [{
+        insert_ignore(session, CustomerRevisit, [{
             "id": req.revisit_id, "customer_id": req.customer_id, "status": "open",
             "notes": "", "opened_at": req.at}], ["id"])
         customer = session.get(Customer, req.customer_id)

@@ -5,7 +5,7 @@ API and the pages show, the archived dossier, and sending a person's change to a
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 from sqlalchemy import Engine, func
@@ -112,7 +112,7 @@ def register_case(session: Session, case_id: str, kind: str, workflow_id: str, s
     """The case row a request makes visible at once (its workflow writes it too: first wins,
     the workflow's snapshots replace it)."""
     now = utcnow()
-    insert_ignore(session, Case.__table__, [{
+    insert_ignore(session, Case, [{
         "id": case_id, "kind": kind, "workflow_id": workflow_id, "status": status,
         "stage": stage, "customer_id": customer_id, "data": data, "version": 0,
         "created_at": now, "updated_at": now}], ["id"])
@@ -123,7 +123,7 @@ def register_case(session: Session, case_id: str, kind: str, workflow_id: str, s
 def record_case(engine: Engine, rec: CaseRecord) -> None:
     """Write a case snapshot and its new timeline lines (idempotent: keyed by version/seq)."""
     with session_scope(engine) as session:
-        insert_ignore(session, Case.__table__, [{
+        insert_ignore(session, Case, [{
             "id": rec.case_id, "kind": rec.kind, "workflow_id": rec.workflow_id,
             "status": rec.status, "stage": rec.stage, "customer_id": rec.customer_id,
             "data": rec.data, "version": 0, "created_at": rec.at, "updated_at": rec.at,
@@ -138,7 +138,7 @@ def record_case(engine: Engine, rec: CaseRecord) -> None:
             if rec.closed:
                 case.closed_at = rec.at
             session.add(case)
-        insert_ignore(session, TimelineEvent.__table__, [
+        insert_ignore(session, TimelineEvent, [
             {"case_id": rec.case_id, "workflow_id": rec.workflow_id, **asdict(e)}
             for e in rec.events
         ], ["workflow_id", "seq"])
@@ -206,4 +206,4 @@ async def send_update(client: Client, workflow_id: str, update: str, arg: Any,
     """A Temporal Update to a case's workflow; its rejections become refusals."""
     handle = client.get_workflow_handle(workflow_id)
     with temporal_errors():
-        return await handle.execute_update(update, arg, result_type=result_type)
+        return cast(R, await handle.execute_update(update, arg, result_type=result_type))

@@ -74,7 +74,7 @@ def register_complaint(engine: Engine, inp: ComplaintInput) -> None:
              "order_no": inp.order_no, "category": inp.category,
              "description": inp.description, "channel": inp.channel, "level": 0,
              "messages": [], "feedback": None, "history": []})
-        insert_ignore(session, Complaint.__table__, [{
+        insert_ignore(session, Complaint, [{
             "id": inp.complaint_id, "workflow_id": workflow_id, "customer_id": c.id,
             "order_no": inp.order_no, "category": inp.category, "channel": inp.channel,
             "description": inp.description, "status": ComplaintStatus.OPEN, "level": 0,
@@ -177,7 +177,7 @@ def record_snapshot(engine: Engine, snap: ComplaintSnapshot) -> None:
     values = asdict(snap)
     at = values.pop("at")
     with session_scope(engine) as session:
-        insert_ignore(session, Complaint.__table__, [{
+        insert_ignore(session, Complaint, [{
             **values, "version": 0, "created_at": at, "updated_at": at}], ["id"])
         # Activities of one case may finish out of order; the newest snapshot wins.
         session.execute(

@@ -68,7 +68,7 @@ def contactable(engine: Engine, customer_id: str) -> dict[str, Any]:
     """Whether the customer may be contacted, and how (for the person who calls them)."""
     with session_scope(engine, write=False) as session:
         customer = session.get(Customer, customer_id)
-    profile = {"id": customer_id}
+    profile: dict[str, Any] = {"id": customer_id}
     if customer is not None:
         profile = {"id": customer.id, "name": customer.name, "company": customer.company,
                    "email": customer.email, "phone": customer.phone, "locale": customer.locale}

@@ -30,11 +30,13 @@ import math
 import statistics
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import Environment, PackageLoader
 from sqlalchemy import Engine, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowHandle
 
@@ -77,7 +79,7 @@ def p90(values: list[float]) -> float | None:
     return round(ordered[max(math.ceil(0.9 * len(ordered)) - 1, 0)], 2)
 
 
-def mean(values: list[float]) -> float | None:
+def mean(values: Sequence[float]) -> float | None:
     return round(sum(values) / len(values), 2) if values else None
 
 
@@ -165,11 +167,12 @@ def is_fulfilment_error(reason: str) -> bool:
 
 
 def _complaints(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
-    rows = session.exec(select(
+    columns: list[Any] = [
         Complaint.created_at, Complaint.first_response_at, Complaint.response_sla_met,
         Complaint.resolved_at, Complaint.resolution_sla_met, Complaint.category,
-        Complaint.escalations, Complaint.reopened).where(
-        col(Complaint.created_at) >= start, col(Complaint.created_at) < end)).all()
+        Complaint.escalations, Complaint.reopened]
+    rows: list[Any] = list(session.execute(sa_select(*columns).where(
+        col(Complaint.created_at) >= start, col(Complaint.created_at) < end)).all())
     first = [hours(_utc(c.first_response_at) - _utc(c.created_at))
              for c in rows if c.first_response_at is not None]
     resolved = [c for c in rows if c.resolved_at is not None]
@@ -198,7 +201,7 @@ def _samples(session: Session, start: datetime, end: datetime) -> dict[str, Any]
     (``data.shipment.shipped_at``): only that string is read from the database (not the whole
     case), then parsed and compared here, exactly as written."""
     shipped: list[tuple[str, datetime]] = []
-    shipped_at = Case.data[("shipment", "shipped_at")].as_string()
+    shipped_at = cast(Any, Case.data)[("shipment", "shipped_at")].as_string()
     for customer_id, at in session.exec(select(Case.customer_id, shipped_at).where(
             Case.kind == "sample", col(Case.created_at) < end,
             col(Case.customer_id).is_not(None), shipped_at.is_not(None))).all():
@@ -260,7 +263,7 @@ def _staff(session: Session, start: datetime, end: datetime) -> list[dict[str, A
         col(Task.completed_by).is_not(None), col(Task.completed_by).not_in(sorted(NOT_STAFF)))).all()
     people: dict[str, list[tuple[datetime, datetime, datetime]]] = defaultdict(list)
     for by, created, completed, due in done:
-        if by and by not in NOT_STAFF:
+        if by and by not in NOT_STAFF and completed is not None:
             people[by].append((_utc(created), _utc(completed), _utc(due)))
     out = []
     for name, tasks in sorted(people.items()):

@@ -79,7 +79,7 @@ def list_tasks(engine: Engine, actor: Actor, page: int, page_size: int, *,
                status: str = "active", kind: str | None = None,
                case_id: str | None = None) -> dict[str, Any]:
     """Tasks for the actor's role (ops and admin: every role's), due first."""
-    conds = []
+    conds: list[Any] = []
     if status in ("open", "active"):
         conds.append(col(Task.status).in_(ACTIVE_TASK_STATUSES))
     else:
@@ -206,7 +206,7 @@ def _assigned(engine: Engine, task_id: str, to: str, actor: Actor) -> dict[str, 
 
 def create_task(engine: Engine, req: TaskCreate) -> None:
     with session_scope(engine) as session:
-        insert_ignore(session, Task.__table__, [{
+        insert_ignore(session, Task, [{
             "id": req.task_id, "kind": req.kind, "role": req.role, "status": TaskStatus.OPEN,
             "case_id": req.case_id, "case_kind": req.case_kind,
             "workflow_id": req.workflow_id, "due_at": req.due_at, "escalated": False,
