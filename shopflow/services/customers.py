@@ -21,7 +21,7 @@ PROFILE_FIELDS = ("name", "company", "email", "phone", "address", "locale")
 
 def upsert_customer(session: Session, data: CustomerData) -> Customer:
     """Create the profile, or fill in what the request brings; never blank a known field."""
-    insert_ignore(session, Customer.__table__, [{
+    insert_ignore(session, Customer, [{
         "id": data.id, "name": data.name or "", "locale": data.locale or "zh-CN", "tags": [],
         "credit_rating": "B", "created_at": utcnow(), "updated_at": utcnow(),
     }], ["id"])

@@ -43,7 +43,7 @@ def inventory_public(item: InventoryItem) -> dict[str, Any]:
 def create_product(engine: Engine, product: dict[str, Any], actor: str) -> dict[str, Any]:
     """A product and its (empty) stock record, audited; the same product again is a no-op."""
     with session_scope(engine) as session:
-        inserted = insert_ignore(session, Product.__table__, [{
+        inserted = insert_ignore(session, Product, [{
             **product, "created_at": utcnow()}], ["sku"])
         if not inserted:
             existing = session.get(Product, product["sku"])
@@ -53,7 +53,7 @@ def create_product(engine: Engine, product: dict[str, Any], actor: str) -> dict[
                 raise Refused(409, "sku_exists", f"product {product['sku']} exists already")
         else:
             audit(session, actor, "product", product["sku"], "created", None, product)
-        insert_ignore(session, InventoryItem.__table__, [{
+        insert_ignore(session, InventoryItem, [{
             "sku": product["sku"], "on_hand": 0, "reserved": 0, "damaged": 0,
             "updated_at": utcnow()}], ["sku"])
     return product
@@ -104,10 +104,10 @@ def receive(session: Session, sku: str, quantity: int, note: str, actor: str,
     items = lock_items(session, [sku])
     item = items.get(sku)
     if item is None:
-        insert_ignore(session, InventoryItem.__table__, [{"sku": sku, "on_hand": 0,
+        insert_ignore(session, InventoryItem, [{"sku": sku, "on_hand": 0,
                       "reserved": 0, "damaged": 0, "updated_at": utcnow()}], ["sku"])
         item = lock_items(session, [sku])[sku]
-    inserted = insert_ignore(session, StockMovement.__table__, [{
+    inserted = insert_ignore(session, StockMovement, [{
         "dedup_key": dedup_key, "sku": sku, "on_hand_delta": quantity, "reserved_delta": 0,
         "damaged_delta": 0, "reason": "receipt", "ref": note, "actor": actor, "at": utcnow(),
     }], ["dedup_key"])
@@ -216,7 +216,7 @@ def reserve_lines(session: Session, req: OrderReserve) -> dict[str, Any]:
         reserved.append(line.sku)
     now = utcnow()
     if short:
-        insert_ignore(session, BackorderWait.__table__, [{
+        insert_ignore(session, BackorderWait, [{
             "workflow_id": req.workflow_id, "case_kind": req.case_kind, "case_id": req.case_id,
             "sku": sku, "quantity": qty, "status": "waiting", "since": now, "updated_at": now,
         } for sku, qty in short.items()], ["workflow_id", "sku"])

@@ -181,7 +181,7 @@ def _insert_order(session: Session, order_no: str, body: OrderCreate, digest: st
                   ) -> tuple[bool, Order, list[OrderLine]]:
     now = utcnow()
     total = sum((item.unit_price * item.quantity for item in body.items), body.shipping_fee)
-    inserted = insert_ignore(session, Order.__table__, [{
+    inserted = insert_ignore(session, Order, [{
         "order_no": order_no, "customer_id": body.customer.id, "status": "received",
         "total": float(round(total, 2)), "created_at": now,
         "workflow_id": workflow_id_of(order_no), "stage": "intake", "channel": body.channel,
@@ -220,7 +220,7 @@ def insert_order(engine: Engine, order_no: str, body: OrderCreate, digest: str,
 
 def _register_case(session: Session, order: Order) -> None:
     # The workflow writes the case too; this row only makes it visible at once.
-    insert_ignore(session, Case.__table__, [{
+    insert_ignore(session, Case, [{
         "id": order.order_no, "kind": "order", "workflow_id": order.workflow_id,
         "status": "received", "stage": "intake", "customer_id": order.customer_id,
         "data": {"order_no": order.order_no, "total": f"{order.total:.2f}",
@@ -342,14 +342,14 @@ def settle_delivery(engine: Engine, req: OrderSettle) -> dict[str, Any]:
             session.add(order)
         payments = session.exec(select(Payment).where(Payment.order_no == req.order_no)
                                 .order_by(col(Payment.id))).all()
-        insert_ignore(session, Reconciliation.__table__, [{
+        insert_ignore(session, Reconciliation, [{
             "key": f"sale:{req.order_no}", "order_no": req.order_no, "kind": "sale",
             "amount": round(sum(p.amount for p in payments), 2),
             "method": order.payment_method,
             "reference": ",".join(p.transaction_id for p in payments),
             "invoice_no": order.invoice_no, "status": "open", "created_at": req.at,
         }], ["key"])
-        insert_ignore(session, FollowupDue.__table__, [{
+        insert_ignore(session, FollowupDue, [{
             "workflow_id": req.followup_workflow_id, "source_kind": "order",
             "source_id": req.order_no, "order_no": req.order_no,
             "customer_id": order.customer_id, "reason": "delivered",

@@ -68,7 +68,7 @@ def book_payment(engine: Engine, req: PaymentCapture, status: str,
     """Book a payment on the order once per transaction id."""
     amount = round(req.amount_cents / 100, 2)
     with session_scope(engine) as session:
-        inserted = insert_ignore(session, Payment.__table__, [{
+        inserted = insert_ignore(session, Payment, [{
             "order_no": req.order_no, "transaction_id": req.transaction_id,
             "method": req.method, "amount": amount, "status": status,
             "provider_ref": provider_ref, "received_at": req.at, "recorded_by": req.actor,
@@ -134,7 +134,7 @@ def _new_refund(session: Session, req: RefundRequest) -> Refund:
     online = session.exec(select(Payment).where(Payment.order_no == req.order_no,
                                                 Payment.method == "online")
                           .order_by(col(Payment.id))).first()
-    insert_ignore(session, Refund.__table__, [{
+    insert_ignore(session, Refund, [{
         "key": req.key, "order_no": req.order_no, "case_kind": req.case_kind,
         "case_id": req.case_id, "amount": amount,
         # Cash on delivery went to the courier: finance pays it back by bank transfer.
@@ -158,7 +158,7 @@ def _complete(session: Session, row: Refund, status: str, provider_ref: str | No
     order.refunded_amount = round(order.refunded_amount + row.amount, 2)
     order.updated_at = utcnow()
     session.add(order)
-    insert_ignore(session, Reconciliation.__table__, [{
+    insert_ignore(session, Reconciliation, [{
         "key": f"refund:{row.key}", "order_no": row.order_no, "kind": "refund",
         "amount": -row.amount, "method": row.method,
         "reference": provider_ref or row.transaction_id or "", "invoice_no": order.invoice_no,

@@ -169,7 +169,7 @@ def open_return(engine: Engine, settings: Settings, req: ReturnRequest,
             requested_by=req.requested_by, created_at=now, updated_at=now)
         session.add(ret)
         session.flush()
-        insert_ignore(session, Case.__table__, [{
+        insert_ignore(session, Case, [{
             "id": ret.id, "kind": "return", "workflow_id": ret.workflow_id,
             "status": "requested", "stage": "review", "customer_id": ret.customer_id,
             "data": {"id": ret.id, "order_no": ret.order_no, "kind": ret.kind,
@@ -315,12 +315,12 @@ def restock(engine: Engine, req: Restock) -> dict[str, int]:
         for line in req.lines:
             item = items.get(line.sku)
             if item is None:
-                insert_ignore(session, InventoryItem.__table__, [{
+                insert_ignore(session, InventoryItem, [{
                     "sku": line.sku, "on_hand": 0, "reserved": 0, "damaged": 0,
                     "updated_at": now}], ["sku"])
                 item = lock_items(session, [line.sku])[line.sku]
             outcome = "restock" if line.resaleable else "damaged"
-            new = insert_ignore(session, StockMovement.__table__, [{
+            new = insert_ignore(session, StockMovement, [{
                 "dedup_key": f"{req.key}:{line.sku}:{outcome}", "sku": line.sku,
                 "on_hand_delta": line.quantity if line.resaleable else 0,
                 "reserved_delta": 0,
@@ -340,7 +340,7 @@ def restock(engine: Engine, req: Restock) -> dict[str, int]:
 
 def record_followup_due(engine: Engine, req: FollowupDueRecord) -> None:
     with session_scope(engine) as session:
-        insert_ignore(session, FollowupDue.__table__, [{
+        insert_ignore(session, FollowupDue, [{
             "workflow_id": req.workflow_id, "source_kind": req.source_kind,
             "source_id": req.source_id, "order_no": req.order_no,
             "customer_id": req.customer_id, "reason": req.reason, "due_at": req.due_at,

@@ -64,7 +64,7 @@ def known_event(engine: Engine, key: str) -> ShipmentEvent | None:
 
 def record_shipment_event(session: Session, ev: ShipmentEventInput) -> dict[str, Any]:
     """The event row (once per tracking number, type and time) and the parcel's status."""
-    insert_ignore(session, ShipmentEvent.__table__, [{
+    insert_ignore(session, ShipmentEvent, [{
         "dedup_key": event_key(ev.tracking_no, ev.type, ev.at),
         "tracking_no": ev.tracking_no, "type": ev.type, "at": ev.at, "note": ev.note,
         "recorded_by": ev.actor, "created_at": utcnow(),
@@ -95,7 +95,7 @@ def known_registration(engine: Engine, req: ShipmentRegister) -> dict[str, Any] 
 
 def save_registration(engine: Engine, req: ShipmentRegister, tracking_url: str) -> dict[str, Any]:
     with session_scope(engine) as session:
-        insert_ignore(session, Shipment.__table__, [{
+        insert_ignore(session, Shipment, [{
             "tracking_no": req.tracking_no, "courier": req.courier,
             "order_no": req.order_no, "case_kind": req.case_kind, "case_id": req.case_id,
             "workflow_id": req.workflow_id, "direction": req.direction, "round": req.round,
