@@ -422,7 +422,7 @@ def list_returns(engine: Engine, offset: int, limit: int, *, status: str | None 
                  reason: str | None = None, customer_id: str | None = None,
                  order_no: str | None = None, kind: str | None = None
                  ) -> tuple[int, list[dict[str, Any]]]:
-    conds = []
+    conds: list[Any] = []
     if status:
         conds.append(Return.status == status)
     if reason:

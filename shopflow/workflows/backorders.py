@@ -23,6 +23,7 @@ def wake_workflow_id(receipt_key: str) -> str:
 class BackorderWakeWorkflow:
     @workflow.run
     async def run(self, inp: BackorderWake) -> BackordersWoken:
-        return await workflow.execute_activity(
+        woken: BackordersWoken = await workflow.execute_activity(
             Act.BACKORDER_WAKE, inp, result_type=BackordersWoken,
             start_to_close_timeout=timedelta(minutes=5), retry_policy=WAKE_RETRY)
+        return woken
