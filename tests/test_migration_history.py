@@ -28,6 +28,7 @@ VERSIONS = MIGRATIONS_DIR / "versions"
 LANDED = {
     "0001_initial_tables.py": "255d9e7b47f7afe501944a4e18a73763a510da208544daa41158ec892936b3d1",
     "0002_security.py": "787e2dc0ba8f649a995bce61c7dec611d31d7f8edb5ebb485a2e1ea7d4bc1d23",
+    "0003_task_escalation_role.py": "13b80f345fce0d86657b96997ebe5ed9d503fd6373277e0e48c024363af00705",
 }
 # 0001's git blob as it was frozen (`git hash-object`): the same check in git's own terms.
 FROZEN_0001_BLOB = "3ceffe5e62081a0b3a5e0eedf4cbb4ccb81eb3a3"
