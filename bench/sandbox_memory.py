@@ -63,14 +63,15 @@ _KEEP: list[Any] = []
 
 
 async def main(n: int) -> None:
-    runner = workflow_runner()
-    bare = per_instance_kib(runner, BareCase, n)
-    print(f"sandbox memory per cached case, {n} instances each (KiB):")
-    print(f"  {'BareCase (bench.common)':40} {bare:8.0f}   1.0x")
+    strict, shared = workflow_runner("strict"), workflow_runner("shared")
+    bare = per_instance_kib(strict, BareCase, n)
+    print(f"sandbox memory per cached case, {n} instances each (KiB; ratio to the bare case):")
+    print(f"  {'workflow':40} {'strict':>14} {'shared':>14}")
+    print(f"  {'BareCase (bench.bare, SDK default)':40} {bare:8.0f} {1.0:4.1f}x")
     for cls in WORKFLOWS:
-        kib = per_instance_kib(runner, cls, n)
-        print(f"  {cls.__module__.rsplit('.', 1)[-1] + '.' + cls.__name__:40} {kib:8.0f} "
-              f"{kib / max(bare, 1):5.1f}x")
+        a, b = per_instance_kib(strict, cls, n), per_instance_kib(shared, cls, n)
+        name = cls.__module__.rsplit(".", 1)[-1] + "." + cls.__name__
+        print(f"  {name:40} {a:8.0f} {a / max(bare, 1):4.1f}x {b:8.0f} {b / max(bare, 1):4.1f}x")
 
 
 if __name__ == "__main__":
