@@ -30,7 +30,7 @@ from shopflow.providers import Providers, build_providers
 from shopflow.settings import Settings
 from shopflow.temporal import ensure_search_attributes
 from shopflow.worker import build_worker
-from tests.helpers import make_product
+from tests.helpers import SERVER_STARTUP, make_product
 
 BIN = Path(sys.executable).parent
 # Every test's worker runs the SDK's strict sandbox (each case re-imports its workflow module and
@@ -166,6 +166,7 @@ async def tenv() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=str(BIN / "temporal-test-server"),
+        test_server_startup_timeout=SERVER_STARTUP,
     )
     await ensure_search_attributes(env.client, "default")
     yield env

