@@ -4,6 +4,7 @@ days after the start, reminder 3 days later, closed unanswered 14 days after the
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
@@ -32,9 +33,10 @@ async def customer(api: httpx.AsyncClient, customer_id: str = "c-1", **fields: A
 async def start(client: Client, settings: Settings, engine: Engine, order_no: str = "SO-1",
                 customer_id: str = "c-1", reason: str = "delivered") -> dict[str, str]:
     acts = FollowupActivities(engine, settings, client)
-    return await ActivityEnvironment().run(
+    started = await ActivityEnvironment().run(
         acts.start, FollowupStart(order_no, customer_id, reason, ref="SF1001",
                                   items=[{"sku": "TEA", "quantity": 2}]))
+    return asdict(started)
 
 
 def path(fid: str) -> str:

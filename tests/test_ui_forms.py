@@ -321,7 +321,7 @@ async def test_a_follow_up_problem_becomes_a_complaint_from_its_form(
         FollowupActivities(engine, settings, client).start,
         FollowupStart("SO-1", "c-1", "delivered", ref="SF1001",
                       items=[{"sku": "TEA", "quantity": 2}]))
-    fid, fwf = started["case_id"], started["workflow_id"]
+    fid, fwf = started.case_id, started.workflow_id
     await tenv.sleep(timedelta(days=7, hours=1))
     c = await wait_case(api, f"/api/v1/followups/{fid}",
                         lambda c: (c.get("feedback") or {}).get("status") == "requested")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
@@ -12,11 +10,17 @@ from shopflow.services import care
 from shopflow.settings import Settings
 from shopflow.workflows.care import (
     BirthdayGreet,
+    BirthdaysDue,
     CaseStart,
     DayQuery,
+    Greeting,
     RevisitClose,
+    RevisitContext,
     RevisitOpen,
+    RevisitsDue,
     StocktakeAdjust,
+    StocktakeAdjusted,
+    StocktakeSheet,
 )
 from shopflow.workflows.shared import Act
 
@@ -35,19 +39,19 @@ class CareActivities:
         return await care.start_case(self.client, self.settings, req)
 
     @activity.defn(name=Act.CARE_BIRTHDAYS_DUE)
-    def birthdays_due(self, q: DayQuery) -> dict[str, Any]:
+    def birthdays_due(self, q: DayQuery) -> BirthdaysDue:
         return care.birthdays_due(self.engine, self.settings, q)
 
     @activity.defn(name=Act.CARE_BIRTHDAY_GREET)
-    def birthday_greet(self, req: BirthdayGreet) -> dict[str, Any]:
+    def birthday_greet(self, req: BirthdayGreet) -> Greeting:
         return care.birthday_greet(self.engine, self.settings, req)
 
     @activity.defn(name=Act.CARE_REVISITS_DUE)
-    def revisits_due(self, q: DayQuery) -> dict[str, Any]:
+    def revisits_due(self, q: DayQuery) -> RevisitsDue:
         return care.revisits_due(self.engine, self.settings, q)
 
     @activity.defn(name=Act.CARE_REVISIT_OPEN)
-    def revisit_open(self, req: RevisitOpen) -> dict[str, Any]:
+    def revisit_open(self, req: RevisitOpen) -> RevisitContext:
         return care.revisit_open(self.engine, self.settings, req)
 
     @activity.defn(name=Act.CARE_REVISIT_CLOSE)
@@ -55,9 +59,9 @@ class CareActivities:
         care.revisit_close(self.engine, self.settings, req)
 
     @activity.defn(name=Act.CARE_STOCKTAKE_SHEET)
-    def stocktake_sheet(self, q: DayQuery) -> dict[str, Any]:
+    def stocktake_sheet(self, q: DayQuery) -> StocktakeSheet:
         return care.stocktake_sheet(self.engine, self.settings, q)
 
     @activity.defn(name=Act.CARE_STOCKTAKE_ADJUST)
-    def stocktake_adjust(self, req: StocktakeAdjust) -> dict[str, Any]:
+    def stocktake_adjust(self, req: StocktakeAdjust) -> StocktakeAdjusted:
         return care.stocktake_adjust(self.engine, self.settings, req)

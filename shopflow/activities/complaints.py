@@ -14,7 +14,7 @@ from shopflow.services import complaints
 from shopflow.services.returns import start_return_for_complaint
 from shopflow.settings import Settings
 from shopflow.workflows.complaint import ComplaintSnapshot, ReturnStart, TaskSync
-from shopflow.workflows.shared import Act, ComplaintOpen
+from shopflow.workflows.shared import Act, ComplaintOpen, ComplaintOpened
 
 
 class ComplaintActivities:
@@ -37,7 +37,7 @@ class ComplaintActivities:
         complaints.sync_task(self.engine, req)
 
     @activity.defn(name=Act.COMPLAINT_OPEN)
-    async def open(self, req: ComplaintOpen) -> dict[str, str]:
+    async def open(self, req: ComplaintOpen) -> ComplaintOpened:
         return await complaints.open_for_process(self._client(), self.settings, self.engine, req)
 
     @activity.defn(name=Act.COMPLAINT_START_RETURN)

@@ -3,16 +3,14 @@ process, start the due ones, whether a customer may be contacted."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
 
 from shopflow.services import followups
 from shopflow.settings import Settings
-from shopflow.workflows.feedback_follow_up import ContactCheck
-from shopflow.workflows.shared import Act, FollowupStart
+from shopflow.workflows.feedback_follow_up import Contact, ContactCheck
+from shopflow.workflows.shared import Act, FollowupStart, FollowupStarted
 
 
 class FollowupActivities:
@@ -28,7 +26,7 @@ class FollowupActivities:
         return self.client
 
     @activity.defn(name=Act.FOLLOWUP_START)
-    async def start(self, req: FollowupStart) -> dict[str, str]:
+    async def start(self, req: FollowupStart) -> FollowupStarted:
         return await followups.start_followup(self._client(), self.settings, self.engine, req)
 
     @activity.defn(name=Act.FOLLOWUP_START_DUE)
@@ -36,5 +34,5 @@ class FollowupActivities:
         return await followups.start_due(self._client(), self.settings, self.engine)
 
     @activity.defn(name=Act.FOLLOWUP_CONTACT)
-    def contact(self, req: ContactCheck) -> dict[str, Any]:
+    def contact(self, req: ContactCheck) -> Contact:
         return followups.contactable(self.engine, req.customer_id)

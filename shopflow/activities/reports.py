@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine
 from temporalio import activity
 
 from shopflow.services import reports
 from shopflow.settings import Settings
-from shopflow.workflows.care import ReportGenerate
+from shopflow.workflows.care import ReportGenerate, ReportStored
 from shopflow.workflows.shared import Act
 
 
@@ -19,5 +17,5 @@ class ReportActivities:
         self.settings = settings
 
     @activity.defn(name=Act.REPORT_GENERATE)
-    def generate(self, req: ReportGenerate) -> dict[str, Any]:
+    def generate(self, req: ReportGenerate) -> ReportStored:
         return reports.generate(self.engine, self.settings, req)

@@ -33,11 +33,17 @@ from shopflow.services.inventory import lock_items
 from shopflow.settings import Settings
 from shopflow.workflows.care import (
     BirthdayGreet,
+    BirthdaysDue,
     CaseStart,
     DayQuery,
+    Greeting,
     RevisitClose,
+    RevisitContext,
     RevisitOpen,
+    RevisitsDue,
     StocktakeAdjust,
+    StocktakeAdjusted,
+    StocktakeSheet,
 )
 from shopflow.workflows.shared import ErrorType
 
@@ -117,7 +123,7 @@ async def start_case(client: Client, settings: Settings, req: CaseStart) -> bool
     return await cases.start_once(client, settings, workflow, arg, req.workflow_id)
 
 
-def birthdays_due(engine: Engine, settings: Settings, q: DayQuery) -> dict[str, Any]:
+def birthdays_due(engine: Engine, settings: Settings, q: DayQuery) -> BirthdaysDue:
     day = local_day(settings, q.at, q.as_of)
     months = [day.month]
     with session_scope(engine, write=False) as session:
@@ -133,11 +139,10 @@ def birthdays_due(engine: Engine, settings: Settings, q: DayQuery) -> dict[str, 
         if c.birthday is None or not birthday_matches(c.birthday, day) or c.id in greeted:
             continue
         (no_contact if tagged(c, NO_CONTACT_TAG) else due).append(c.id)
-    return {"date": day.isoformat(), "year": day.year, "customers": due,
-            "no_contact": no_contact}
+    return BirthdaysDue(day.isoformat(), day.year, due, no_contact)
 
 
-def birthday_greet(engine: Engine, settings: Settings, req: BirthdayGreet) -> dict[str, Any]:
+def birthday_greet(engine: Engine, settings: Settings, req: BirthdayGreet) -> Greeting:
     """Record the year's greeting (the key keeps it to one a year) and its coupon."""
     code = coupon_code(req.customer_id, req.year)
     with session_scope(engine) as session:
@@ -148,11 +153,11 @@ def birthday_greet(engine: Engine, settings: Settings, req: BirthdayGreet) -> di
         customer = session.get(Customer, req.customer_id)
     assert greeting is not None
     valid_until = date.fromisoformat(req.day) + timedelta(days=COUPON_VALID_DAYS)
-    return {"coupon_code": greeting.coupon_code, "name": customer.name if customer else "",
-            "valid_until": valid_until.isoformat()}
+    return Greeting(greeting.coupon_code, customer.name if customer else "",
+                    valid_until.isoformat())
 
 
-def revisits_due(engine: Engine, settings: Settings, q: DayQuery) -> dict[str, Any]:
+def revisits_due(engine: Engine, settings: Settings, q: DayQuery) -> RevisitsDue:
     day = local_day(settings, q.at, q.as_of)
     at = q.at if q.at.tzinfo else q.at.replace(tzinfo=UTC)
     since = at - settings.revisit_interval
@@ -166,11 +171,11 @@ def revisits_due(engine: Engine, settings: Settings, q: DayQuery) -> dict[str, A
             col(CustomerRevisit.customer_id).in_(accounts),
             (col(CustomerRevisit.opened_at) > since)
             | (col(CustomerRevisit.status) == "open"))).all()) if accounts else set()
-    return {"date": day.isoformat(), "task_due": settings.task_due.total_seconds(),
-            "customers": [c for c in accounts if c not in recent]}
+    return RevisitsDue(day.isoformat(), settings.task_due.total_seconds(),
+                       [c for c in accounts if c not in recent])
 
 
-def revisit_open(engine: Engine, settings: Settings, req: RevisitOpen) -> dict[str, Any]:
+def revisit_open(engine: Engine, settings: Settings, req: RevisitOpen) -> RevisitContext:
     with session_scope(engine) as session:
         insert_ignore(session, CustomerRevisit, [{
             "id": req.revisit_id, "customer_id": req.customer_id, "status": "open",
@@ -185,13 +190,13 @@ def revisit_open(engine: Engine, settings: Settings, req: RevisitOpen) -> dict[s
             profile = {k: _iso(v) for k, v in customer.model_dump().items()
                        if k in ("id", "name", "company", "email", "phone", "locale",
                                 "tags", "credit_rating", "birthday")}
-        return {
-            "customer": profile,
+        return RevisitContext(
+            customer=profile,
             **recent_activity(session, req.customer_id),
-            "last_revisit": None if last is None else {
+            last_revisit=None if last is None else {
                 "id": last.id, "status": last.status, "notes": last.notes,
                 "completed_at": _iso(last.completed_at)},
-        }
+        )
 
 
 def revisit_close(engine: Engine, settings: Settings, req: RevisitClose) -> None:
@@ -205,7 +210,7 @@ def revisit_close(engine: Engine, settings: Settings, req: RevisitClose) -> None
         )
 
 
-def stocktake_sheet(engine: Engine, settings: Settings, q: DayQuery) -> dict[str, Any]:
+def stocktake_sheet(engine: Engine, settings: Settings, q: DayQuery) -> StocktakeSheet:
     day = local_day(settings, q.at, q.as_of)
     with session_scope(engine, write=False) as session:
         rows = session.exec(select(InventoryItem, Product)
@@ -213,11 +218,11 @@ def stocktake_sheet(engine: Engine, settings: Settings, q: DayQuery) -> dict[str
                             .order_by(col(InventoryItem.sku))).all()
     lines = [{"sku": i.sku, "name": p.name, "on_hand": i.on_hand, "reserved": i.reserved,
               "damaged": i.damaged} for i, p in rows]
-    return {"date": day.isoformat(), "task_due": settings.task_due.total_seconds(),
-            "lines": lines}
+    return StocktakeSheet(day.isoformat(), settings.task_due.total_seconds(), lines)
 
 
-def stocktake_adjust(engine: Engine, settings: Settings, req: StocktakeAdjust) -> dict[str, Any]:
+def stocktake_adjust(engine: Engine, settings: Settings, req: StocktakeAdjust
+                     ) -> StocktakeAdjusted:
     """Set on_hand to each counted quantity; the difference is a stock movement keyed by
     stocktake and SKU, so a retry adjusts nothing twice."""
     counts = {line["sku"]: int(line["counted"]) for line in req.counts}
@@ -247,4 +252,4 @@ def stocktake_adjust(engine: Engine, settings: Settings, req: StocktakeAdjust) -
                 item.on_hand = counts[sku]
                 item.updated_at = utcnow()
                 session.add(item)
-    return {"adjustments": adjustments}
+    return StocktakeAdjusted(adjustments)

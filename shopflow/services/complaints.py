@@ -30,7 +30,7 @@ from shopflow.workflows.complaint import (
     CustomerMessage,
     TaskSync,
 )
-from shopflow.workflows.shared import ComplaintOpen, CustomerData
+from shopflow.workflows.shared import ComplaintOpen, ComplaintOpened, CustomerData
 from shopflow.workflows.vocab import CaseKind, ComplaintStage, ComplaintStatus
 
 
@@ -116,7 +116,7 @@ def customer_data(engine: Engine, customer_id: str) -> CustomerData:
 
 
 async def open_for_process(client: Client, settings: Settings, engine: Engine,
-                           req: ComplaintOpen) -> dict[str, str]:
+                           req: ComplaintOpen) -> ComplaintOpened:
     """Open a complaint for another process (a follow-up); ``req.key`` makes the id, so a retry
     opens the same complaint."""
     complaint_id = new_complaint_id(f"open|{req.key}")
@@ -124,7 +124,7 @@ async def open_for_process(client: Client, settings: Settings, engine: Engine,
     inp = complaint_input(settings, complaint_id, customer, req.category, req.description,
                           req.channel, req.order_no, req.opened_by)
     await file(client, settings, engine, inp)
-    return {"id": complaint_id, "workflow_id": complaint_workflow_id(complaint_id)}
+    return ComplaintOpened(complaint_id, complaint_workflow_id(complaint_id))
 
 
 # --- reads ------------------------------------------------------------------------------------

@@ -17,8 +17,13 @@ from shopflow.models.orders import FollowupDue
 from shopflow.services import cases
 from shopflow.services.timers import timers_for
 from shopflow.settings import Settings
-from shopflow.workflows.feedback_follow_up import FeedbackFollowUp, FollowupInput, FollowupTimers
-from shopflow.workflows.shared import FollowupStart
+from shopflow.workflows.feedback_follow_up import (
+    Contact,
+    FeedbackFollowUp,
+    FollowupInput,
+    FollowupTimers,
+)
+from shopflow.workflows.shared import FollowupStart, FollowupStarted
 from shopflow.workflows.vocab import CaseKind, FollowupStage
 
 NO_CONTACT_TAG = "no_contact"
@@ -45,14 +50,14 @@ def followup_input(settings: Settings, req: FollowupStart) -> FollowupInput:
 
 
 async def start_followup(client: Client, settings: Settings, engine: Engine,
-                         req: FollowupStart) -> dict[str, str]:
+                         req: FollowupStart) -> FollowupStarted:
     """Start the follow-up unless it exists (running or finished): one per order and reason."""
     workflow_id = followup_workflow_id(req.order_no, req.reason)
     inp = followup_input(settings, req)
     started = await cases.start_once(client, settings, FeedbackFollowUp.run, inp, workflow_id)
     status = "started" if started else "already_started"
     await asyncio.to_thread(register_followup, engine, inp, workflow_id)
-    return {"workflow_id": workflow_id, "case_id": inp.case_id, "status": status}
+    return FollowupStarted(workflow_id, inp.case_id, status)
 
 
 def register_followup(engine: Engine, inp: FollowupInput, workflow_id: str) -> None:
@@ -64,7 +69,7 @@ def register_followup(engine: Engine, inp: FollowupInput, workflow_id: str) -> N
              "items": inp.items, "customer": {"id": inp.customer_id}, "feedback": None})
 
 
-def contactable(engine: Engine, customer_id: str) -> dict[str, Any]:
+def contactable(engine: Engine, customer_id: str) -> Contact:
     """Whether the customer may be contacted, and how (for the person who calls them)."""
     with session_scope(engine, write=False) as session:
         customer = session.get(Customer, customer_id)
@@ -73,9 +78,8 @@ def contactable(engine: Engine, customer_id: str) -> dict[str, Any]:
         profile = {"id": customer.id, "name": customer.name, "company": customer.company,
                    "email": customer.email, "phone": customer.phone, "locale": customer.locale}
     if customer is not None and NO_CONTACT_TAG in (customer.tags or []):
-        return {"contactable": False, "reason": "customer is tagged no_contact",
-                "customer": profile}
-    return {"contactable": True, "reason": "", "customer": profile}
+        return Contact(False, "customer is tagged no_contact", profile)
+    return Contact(True, "", profile)
 
 
 # --- follow-ups recorded as due by orders and returns -----------------------------------------
@@ -106,5 +110,5 @@ async def start_due(client: Client, settings: Settings, engine: Engine) -> list[
             row["order_no"], row["customer_id"], row["reason"] or "delivered",
             ref=row["source_id"]))
         await asyncio.to_thread(mark_started, engine, row["workflow_id"])
-        started.append(result["workflow_id"])
+        started.append(result.workflow_id)
     return started

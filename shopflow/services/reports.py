@@ -56,7 +56,7 @@ from shopflow.security.csvsafe import safe_rows
 from shopflow.services.care import local_day, zone
 from shopflow.services.errors import Refused, temporal_errors
 from shopflow.settings import Settings
-from shopflow.workflows.care import KpiReport, ReportGenerate, ReportRequest
+from shopflow.workflows.care import KpiReport, ReportGenerate, ReportRequest, ReportStored
 
 CONVERSION_WINDOW = timedelta(days=90)
 # A return's reason is free text: these words mark a fulfilment error (wrong or missing item).
@@ -347,7 +347,7 @@ def render_html(report_id: str, kind: str, figures: dict[str, Any], generated: s
 
 # --- the stored report -------------------------------------------------------------------
 
-def generate(engine: Engine, settings: Settings, req: ReportGenerate) -> dict[str, Any]:
+def generate(engine: Engine, settings: Settings, req: ReportGenerate) -> ReportStored:
     """Compute, render and store the report of a period (the same id again replaces it)."""
     if req.kind == "adhoc":
         if not (req.start and req.end):
@@ -371,10 +371,10 @@ def generate(engine: Engine, settings: Settings, req: ReportGenerate) -> dict[st
         report.figures, report.html, report.csv = figures, html, text
         report.created_at = datetime.fromisoformat(generated)
         session.add(report)
-    return {
-        "id": report_id, "kind": req.kind, "generated": generated,
-        "period": f"{first.isoformat()} – {(after - timedelta(days=1)).isoformat()}",
-        "summary": {
+    return ReportStored(
+        id=report_id, kind=req.kind, generated=generated,
+        period=f"{first.isoformat()} – {(after - timedelta(days=1)).isoformat()}",
+        summary={
             "orders_received": figures["orders"]["received"],
             "orders_shipped": figures["orders"]["shipped"],
             "on_time_rate": figures["orders"]["on_time_rate"],
@@ -382,7 +382,7 @@ def generate(engine: Engine, settings: Settings, req: ReportGenerate) -> dict[st
             "resolution_within_sla_rate": figures["complaints"]["resolution_within_sla_rate"],
             "satisfaction_average": figures["satisfaction"]["average"],
         },
-    }
+    )
 
 
 # --- what the API and the pages ask ---------------------------------------------------------

@@ -9,7 +9,7 @@ schedule's time zone (the activities work it out, outside the sandbox).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -122,6 +122,62 @@ class CaseStart:
 
 
 @dataclass
+class BirthdaysDue:
+    """Who is greeted on ``date`` (and who has a birthday but may not be contacted)."""
+
+    date: str
+    year: int
+    customers: list[str] = field(default_factory=list)
+    no_contact: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Greeting:
+    coupon_code: str
+    name: str
+    valid_until: str
+
+
+@dataclass
+class RevisitsDue:
+    date: str
+    task_due: float
+    customers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RevisitContext:
+    """What the person who calls a key account sees (the revisit task's context)."""
+
+    customer: dict[str, Any]
+    recent_orders: list[dict[str, Any]] = field(default_factory=list)
+    recent_complaints: list[dict[str, Any]] = field(default_factory=list)
+    recent_returns: list[dict[str, Any]] = field(default_factory=list)
+    last_revisit: dict[str, Any] | None = None
+
+
+@dataclass
+class StocktakeSheet:
+    date: str
+    task_due: float
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class StocktakeAdjusted:
+    adjustments: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ReportStored:
+    id: str
+    kind: str
+    generated: str
+    period: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class CareResult:
     day: str
     started: list[str] = field(default_factory=list)
@@ -148,20 +204,21 @@ class BirthdayCare:
 
     @workflow.run
     async def run(self, run: CareRun) -> CareResult:
-        due = await _act(Act.CARE_BIRTHDAYS_DUE, DayQuery(workflow.now(), run.as_of),
-                         result_type=dict)
-        result = CareResult(day=due["date"], skipped=list(due["no_contact"]))
-        for customer_id in due["customers"]:
-            greeting = await _act(Act.CARE_BIRTHDAY_GREET,
-                                  BirthdayGreet(customer_id, int(due["year"]), due["date"]),
-                                  result_type=dict)
+        due: BirthdaysDue = await _act(Act.CARE_BIRTHDAYS_DUE,
+                                       DayQuery(workflow.now(), run.as_of),
+                                       result_type=BirthdaysDue)
+        result = CareResult(day=due.date, skipped=list(due.no_contact))
+        for customer_id in due.customers:
+            greeting: Greeting = await _act(Act.CARE_BIRTHDAY_GREET,
+                                            BirthdayGreet(customer_id, due.year, due.date),
+                                            result_type=Greeting)
             await workflow.execute_activity(
                 Act.NOTICE_SEND,
-                NoticeRequest(dedup_key=f"birthday:{customer_id}:{due['year']}",
+                NoticeRequest(dedup_key=f"birthday:{customer_id}:{due.year}",
                               kind="birthday_greeting", case_id=None,
-                              data={"name": greeting["name"],
-                                    "coupon_code": greeting["coupon_code"],
-                                    "valid_until": greeting["valid_until"]},
+                              data={"name": greeting.name,
+                                    "coupon_code": greeting.coupon_code,
+                                    "valid_until": greeting.valid_until},
                               customer_id=customer_id),
                 start_to_close_timeout=timedelta(seconds=60), retry_policy=NOTICE_RETRY,
             )
@@ -177,13 +234,14 @@ class KeyAccountRevisits:
 
     @workflow.run
     async def run(self, run: CareRun) -> CareResult:
-        due = await _act(Act.CARE_REVISITS_DUE, DayQuery(workflow.now(), run.as_of),
-                         result_type=dict)
-        result = CareResult(day=due["date"])
-        for customer_id in due["customers"]:
-            revisit_id = f"revisit-{customer_id}-{due['date'].replace('-', '')}"
+        due: RevisitsDue = await _act(Act.CARE_REVISITS_DUE,
+                                      DayQuery(workflow.now(), run.as_of),
+                                      result_type=RevisitsDue)
+        result = CareResult(day=due.date)
+        for customer_id in due.customers:
+            revisit_id = f"revisit-{customer_id}-{due.date.replace('-', '')}"
             started = await _start_case(CaseStart(revisit_id, revisit=RevisitInput(
-                revisit_id, customer_id, float(due["task_due"]))))
+                revisit_id, customer_id, float(due.task_due))))
             (result.started if started else result.skipped).append(revisit_id)
         return result
 
@@ -195,12 +253,12 @@ class CustomerRevisit(CaseWorkflow):
     @workflow.run
     async def run(self, inp: RevisitInput) -> dict[str, Any]:
         self.start_case(inp.revisit_id, inp.customer_id, inp.task_due)
-        context = await _act(Act.CARE_REVISIT_OPEN,
-                             RevisitOpen(inp.revisit_id, inp.customer_id, workflow.now()),
-                             result_type=dict)
-        self.data = {"id": inp.revisit_id, "customer": context["customer"], "outcome": None}
+        context: RevisitContext = await _act(
+            Act.CARE_REVISIT_OPEN, RevisitOpen(inp.revisit_id, inp.customer_id, workflow.now()),
+            result_type=RevisitContext)
+        self.data = {"id": inp.revisit_id, "customer": context.customer, "outcome": None}
         await self.record("opened", "key-account revisit due", status="open", stage="revisit")
-        task = await self.human_task(REVISIT, "cs", context)
+        task = await self.human_task(REVISIT, "cs", asdict(context))
         status = "done" if task.decision == "done" else "unreachable"
         await _act(Act.CARE_REVISIT_CLOSE, RevisitClose(
             inp.revisit_id, status, task.data.get("notes", ""), task.actor or "system",
@@ -231,12 +289,13 @@ class WeeklyStocktake:
 
     @workflow.run
     async def run(self, run: CareRun) -> CareResult:
-        day = await _act(Act.CARE_STOCKTAKE_SHEET, DayQuery(workflow.now(), run.as_of),
-                         result_type=dict)
-        stocktake_id = f"stocktake-{day['date'].replace('-', '')}"
+        day: StocktakeSheet = await _act(Act.CARE_STOCKTAKE_SHEET,
+                                         DayQuery(workflow.now(), run.as_of),
+                                         result_type=StocktakeSheet)
+        stocktake_id = f"stocktake-{day.date.replace('-', '')}"
         started = await _start_case(CaseStart(stocktake_id, stocktake=StocktakeInput(
-            stocktake_id, float(day["task_due"]))))
-        return CareResult(day=day["date"], started=[stocktake_id] if started else [],
+            stocktake_id, float(day.task_due))))
+        return CareResult(day=day.date, started=[stocktake_id] if started else [],
                           skipped=[] if started else [stocktake_id])
 
 
@@ -250,12 +309,13 @@ class Stocktake(CaseWorkflow):
     @workflow.run
     async def run(self, inp: StocktakeInput) -> dict[str, Any]:
         self.start_case(inp.stocktake_id, None, inp.task_due)
-        sheet = await _act(Act.CARE_STOCKTAKE_SHEET, DayQuery(workflow.now()), result_type=dict)
-        self.data = {"id": inp.stocktake_id, "lines": sheet["lines"], "adjustments": None}
-        await self.record("opened", f"stocktake of {len(sheet['lines'])} SKUs", status="open",
+        sheet: StocktakeSheet = await _act(Act.CARE_STOCKTAKE_SHEET, DayQuery(workflow.now()),
+                                           result_type=StocktakeSheet)
+        self.data = {"id": inp.stocktake_id, "lines": sheet.lines, "adjustments": None}
+        await self.record("opened", f"stocktake of {len(sheet.lines)} SKUs", status="open",
                           stage="counting")
         task = await self.human_task(STOCKTAKE, "warehouse", {
-            "lines": sheet["lines"],
+            "lines": sheet.lines,
             "decisions": {"counted": "{counts: [{sku, counted}]} (SKUs not listed stay as "
                                      "booked)"},
         })
@@ -287,11 +347,12 @@ class Stocktake(CaseWorkflow):
                                 f"counted for {sku} must be a whole number, 0 or more", sku=sku)
 
     async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
-        result: dict[str, Any] = await _act(Act.CARE_STOCKTAKE_ADJUST,
-                            StocktakeAdjust(self.case_id, inp.data["counts"], inp.actor.name),
-                            result_type=dict)
-        self.data["adjustments"] = result["adjustments"]
-        return result
+        result: StocktakeAdjusted = await _act(
+            Act.CARE_STOCKTAKE_ADJUST,
+            StocktakeAdjust(self.case_id, inp.data["counts"], inp.actor.name),
+            result_type=StocktakeAdjusted)
+        self.data["adjustments"] = result.adjustments
+        return {"adjustments": result.adjustments}
 
 
 # --- due follow-ups ------------------------------------------------------------------------
@@ -315,16 +376,16 @@ class KpiReport:
     """Renders and stores a KPI report (HTML and CSV) and mails it to the ops address."""
 
     @workflow.run
-    async def run(self, req: ReportRequest) -> dict[str, Any]:
-        report: dict[str, Any] = await _act(Act.REPORT_GENERATE, ReportGenerate(
+    async def run(self, req: ReportRequest) -> ReportStored:
+        report: ReportStored = await _act(Act.REPORT_GENERATE, ReportGenerate(
             req.kind, workflow.now(), req.as_of, req.start, req.end, req.requested_by),
-            result_type=dict)
+            result_type=ReportStored)
         await workflow.execute_activity(
             Act.NOTICE_SEND,
-            NoticeRequest(dedup_key=f"report:{report['id']}:{report['generated']}",
+            NoticeRequest(dedup_key=f"report:{report.id}:{report.generated}",
                           kind="kpi_report", case_id=None,
-                          data={"report_id": report["id"], "kind": report["kind"],
-                                "period": report["period"], "summary": report["summary"]}),
+                          data={"report_id": report.id, "kind": report.kind,
+                                "period": report.period, "summary": report.summary}),
             start_to_close_timeout=timedelta(seconds=60), retry_policy=NOTICE_RETRY,
         )
         return report

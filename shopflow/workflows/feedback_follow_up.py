@@ -13,7 +13,7 @@ or care message, and the case says why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +21,13 @@ from temporalio import workflow
 
 from shopflow.workflows.base import HumanTask, rejection
 from shopflow.workflows.feedback import FeedbackMixin
-from shopflow.workflows.shared import Act, ComplaintOpen, CompleteTaskInput, ErrorType
+from shopflow.workflows.shared import (
+    Act,
+    ComplaintOpen,
+    ComplaintOpened,
+    CompleteTaskInput,
+    ErrorType,
+)
 from shopflow.workflows.vocab import COMPLAINT_CATEGORIES, FollowupDecision, TaskKind
 
 PROBLEM = TaskKind.FOLLOWUP_PROBLEM
@@ -58,6 +64,15 @@ class ContactCheck:
     customer_id: str
 
 
+@dataclass
+class Contact:
+    """Whether the customer may be contacted (``reason`` when not), and their profile."""
+
+    contactable: bool
+    reason: str = ""
+    customer: dict[str, Any] = field(default_factory=dict)
+
+
 @workflow.defn(name="FeedbackFollowUp")
 class FeedbackFollowUp(FeedbackMixin):
     KIND = "followup"
@@ -80,15 +95,15 @@ class FeedbackFollowUp(FeedbackMixin):
                           status="open", stage="scheduled")
         await workflow.sleep(timedelta(seconds=inp.timers.feedback_delay))
         contact = await self._contact()
-        self.data["customer"] = contact.get("customer") or self.data["customer"]
-        if not contact["contactable"]:
-            self.data["no_contact"] = contact["reason"]
-            await self.record("not_contacted", f"no survey sent: {contact['reason']}",
+        self.data["customer"] = contact.customer or self.data["customer"]
+        if not contact.contactable:
+            self.data["no_contact"] = contact.reason
+            await self.record("not_contacted", f"no survey sent: {contact.reason}",
                               status="closed", stage="closed", closed=True,
-                              reason=contact["reason"])
+                              reason=contact.reason)
             await self.archive()
             await self.finish()
-            return {"status": "closed", "reason": contact["reason"]}
+            return {"status": "closed", "reason": contact.reason}
         await self.record(stage="awaiting_feedback")
         feedback = await self.collect_feedback(
             timedelta(seconds=inp.timers.feedback_reminder),
@@ -141,15 +156,15 @@ class FeedbackFollowUp(FeedbackMixin):
     async def _open_complaint(self, category: str, description: str,
                               actor: str) -> dict[str, Any]:
         assert self.inp is not None
-        opened = await self._act(Act.COMPLAINT_OPEN, ComplaintOpen(
+        opened: ComplaintOpened = await self._act(Act.COMPLAINT_OPEN, ComplaintOpen(
             key=workflow.info().workflow_id, customer_id=self.inp.customer_id,
             category=category, description=description,
             order_no=self.inp.order_no, channel="followup", opened_by=actor,
-        ), result_type=dict)
-        self.data["complaint"] = opened
-        await self.record("complaint_opened", f"complaint {opened['id']} opened",
-                          actor=actor, complaint_id=opened["id"])
-        return opened
+        ), result_type=ComplaintOpened)
+        self.data["complaint"] = asdict(opened)
+        await self.record("complaint_opened", f"complaint {opened.id} opened",
+                          actor=actor, complaint_id=opened.id)
+        return asdict(opened)
 
     # --- decisions -----------------------------------------------------------------------
 
@@ -177,19 +192,19 @@ class FeedbackFollowUp(FeedbackMixin):
 
     # --- contact -------------------------------------------------------------------------
 
-    async def _contact(self) -> dict[str, Any]:
+    async def _contact(self) -> Contact:
         assert self.inp is not None
         return await self._act(Act.FOLLOWUP_CONTACT, ContactCheck(self.inp.customer_id),
-                               result_type=dict)
+                               result_type=Contact)
 
     async def notify(self, step: str, kind: str, to_customer: bool = True, **data: Any) -> None:
         # The tag is read at every message: a customer who asks for no contact mid-way gets
         # no reminder either.
         if to_customer:
             contact = await self._contact()
-            if not contact["contactable"]:
-                await self.record("notice_suppressed", f"{kind} not sent: {contact['reason']}",
-                                  step=step, reason=contact["reason"])
+            if not contact.contactable:
+                await self.record("notice_suppressed", f"{kind} not sent: {contact.reason}",
+                                  step=step, reason=contact.reason)
                 return
         assert self.inp is not None
         data.setdefault("order_no", self.inp.order_no)

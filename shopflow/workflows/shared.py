@@ -279,6 +279,19 @@ class FollowupStart:
 
 
 @dataclass
+class FollowupStarted:
+    workflow_id: str
+    case_id: str
+    status: str  # started | already_started
+
+
+@dataclass
+class ComplaintOpened:
+    id: str
+    workflow_id: str
+
+
+@dataclass
 class ComplaintOpen:
     """Open a complaint from another process (activity ``complaints.open``); ``key`` makes the
     complaint id, so a retry opens the same complaint."""
