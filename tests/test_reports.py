@@ -202,8 +202,8 @@ async def test_report_workflow_renders_stores_and_mails_the_report(
         result = await client.execute_workflow(
             KpiReport.run, ReportRequest(kind="monthly", as_of="2025-03-01"),
             id=f"report-{uuid.uuid4().hex[:6]}", task_queue=settings.task_queue)
-    assert result["id"] == "monthly-2025-02"
-    assert result["period"] == "2025-02-01 – 2025-02-28"
+    assert result.id == "monthly-2025-02"
+    assert result.period == "2025-02-01 – 2025-02-28"
 
     listed = await api.get("/api/v1/reports", headers=auth("ops"))
     assert listed.status_code == 200, listed.text
@@ -240,7 +240,7 @@ async def test_report_workflow_renders_stores_and_mails_the_report(
         quarterly = await client.execute_workflow(
             KpiReport.run, ReportRequest(kind="quarterly", as_of="2025-04-01"),
             id=f"report-{uuid.uuid4().hex[:6]}", task_queue=settings.task_queue)
-    assert quarterly["id"] == "quarterly-2025-Q1"
+    assert quarterly.id == "quarterly-2025-Q1"
 
 
 async def test_reports_api_on_demand_and_errors(api: httpx.AsyncClient, engine: Engine) -> None:

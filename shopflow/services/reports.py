@@ -436,7 +436,7 @@ def report_workflow_id() -> str:
 
 
 async def start_report(client: Client, settings: Settings,
-                       req: ReportRequest) -> tuple[str, WorkflowHandle[Any, Any]]:
+                       req: ReportRequest) -> tuple[str, WorkflowHandle[Any, ReportStored]]:
     """Start a KPI report now (the schedules start theirs by themselves)."""
     workflow_id = report_workflow_id()
     with temporal_errors():

@@ -82,8 +82,8 @@ async def create_report(body: ReportCreate, svc: ServicesDep, user: OpsUser) -> 
         except TimeoutError:
             return JSONResponse({"workflow_id": workflow_id, "status": "running"},
                                 status_code=202)
-    return JSONResponse({"id": result["id"], "workflow_id": workflow_id, "status": "stored",
-                         "url": f"/api/v1/reports/{result['id']}"}, status_code=201)
+    return JSONResponse({"id": result.id, "workflow_id": workflow_id, "status": "stored",
+                         "url": f"/api/v1/reports/{result.id}"}, status_code=201)
 
 
 @router.get("/{report_id}", response_class=HTMLResponse,
