@@ -35,6 +35,11 @@ GROUPS = [
 ]
 
 
+# Frames every stack passes through (the command line, the event loop, thread start-up).
+_GENERIC = ("typer/", "(asyncio/runners", "(asyncio/base_events", "(asyncio/events", "(threading",
+            "(concurrent/futures", "(shopflow:", "shopflow/cli.py", "anyio/_backends")
+
+
 def record(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([str(BIN / "py-spy"), "record", "--pid", str(pid), "--duration",
                              str(seconds), "--format", "raw", "--rate", "200", "--idle",
@@ -59,11 +64,12 @@ def summarise(path: Path, title: str, top: int = 18) -> None:
             idle += count
             continue
         for frame in set(parts):
-            frames[frame] += count
+            if not any(g in frame for g in _GENERIC):
+                frames[frame] += count
         seen = set()
         for label, needles in GROUPS:
-            if any(any(f"/{n}/" in p or f"{n}." in p.split(" (")[-1] for n in needles)
-                   for p in parts) and label not in seen:
+            if any(any(f"({n}/" in p or f"({n}.py" in p or f"/{n}/" in p for n in needles)
+                   and not any(g in p for g in _GENERIC) for p in parts) and label not in seen:
                 seen.add(label)
                 groups[label] += count
     busy = max(total - idle, 1)
