@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     # timeout): an attempt cut off (its worker killed, the provider hung) is retried after it.
     # Copied into each case's input when the case starts, like the business durations.
     notice_send_timeout: Duration = timedelta(seconds=60)
+    # A process that can loop (a complaint's messages) continues as new, carrying its state,
+    # once its history has this many events: each run's history stays bounded.
+    history_event_limit: int = Field(default=2000, ge=100)
     sms_adapter: str | None = None  # "package.module:Class" built with the settings; log-only
     ops_email: str = "ops@localhost"
     ops_locale: Literal["zh-CN", "en"] = "zh-CN"  # language of staff notices

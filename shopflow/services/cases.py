@@ -130,9 +130,25 @@ def record_case(engine: Engine, rec: CaseRecord) -> None:
         }], ["id"])
         case = session.get(Case, rec.case_id, with_for_update=True)
         assert case is not None
-        # Activities of one case may finish out of order; the newest snapshot wins.
+        # Activities of one case may finish out of order; the newest snapshot wins (a
+        # partial record holds every change since the last acknowledged one, so an older one
+        # arriving late has nothing the newer lacks).
+        data = case.data
         if rec.version > case.version:
-            case.status, case.stage, case.data = rec.status, rec.stage, rec.data
+            data = {**case.data, **rec.data} if rec.partial else rec.data
+        if rec.appends:
+            # Lists the database keeps (long texts): each item once, whatever the order.
+            data = dict(data)
+            for name, items in rec.appends.items():
+                kept = list(data.get(name) or [])
+                keys = {item.get("key") for item in kept}
+                kept.extend(item for item in items if item.get("key") not in keys)
+                data[name] = kept
+        if data is not case.data:
+            case.data = data
+            session.add(case)
+        if rec.version > case.version:
+            case.status, case.stage = rec.status, rec.stage
             case.customer_id = rec.customer_id
             case.version, case.updated_at = rec.version, rec.at
             if rec.closed:

@@ -27,6 +27,7 @@ SETTING_OF: dict[str, str] = {
     "response_sla": "complaint_response_sla",
     "resolution_sla": "complaint_resolution_sla",
     "reopen_window": "complaint_reopen_window",
+    "history_limit": "history_event_limit",
 }
 
 
@@ -43,6 +44,9 @@ def timers_for(cls: type[T], settings: Settings, **given: timedelta) -> T:
         else:
             setting = SETTING_OF.get(f.name, f.name)
             found = getattr(settings, setting, None)
+            if hints[f.name] is int and isinstance(found, int):
+                values[f.name] = found  # a count, not a duration (history_limit)
+                continue
             if not isinstance(found, timedelta):
                 raise LookupError(f"{cls.__name__}.{f.name}: no duration setting {setting!r}")
             duration = found

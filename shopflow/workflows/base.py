@@ -5,7 +5,7 @@ escalation, and cancellation. Deterministic, no I/O: everything outside goes thr
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -110,6 +110,9 @@ class CaseWorkflow:
     # Decisions that do their work (apply_decision) but leave the task open, per task kind:
     # a complaint's "respond" answers the customer and the case goes on.
     NON_FINAL_DECISIONS: ClassVar[dict[str, frozenset[str]]] = {}
+    # Keys of ``data`` whose lists the database keeps (record(append=...)); the workflow holds
+    # no copy, so they are never diffed.
+    DB_LISTS: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self) -> None:
         self.case_id = ""
@@ -126,6 +129,10 @@ class CaseWorkflow:
         self._version = 0
         self._pending_events: list[TimelineEntry] = []
         self._task_counter = 0
+        # What the read-model holds (the last acknowledged record), for sending only changes.
+        self._acked: dict[str, Any] = {}
+        self._acked_version = 0
+        self._pending_appends: dict[str, list[dict[str, Any]]] = {}
 
     # --- read-model ----------------------------------------------------------------------
 
@@ -138,9 +145,11 @@ class CaseWorkflow:
         status: str | None = None,
         stage: str | None = None,
         closed: bool = False,
+        append: dict[str, list[dict[str, Any]]] | None = None,
         **event_data: Any,
     ) -> None:
-        """Write the case snapshot (and a timeline event) to the read-model."""
+        """Write what changed in the case (and a timeline event) to the read-model. ``append``
+        adds items to lists the database keeps (DB_LISTS), never held in workflow state."""
         if stage is not None and stage != self.stage:
             self.stage = stage
             workflow.upsert_search_attributes([SA_STAGE.value_set(stage)])
@@ -153,7 +162,21 @@ class CaseWorkflow:
                 TimelineEntry(self._seq, now, event, message, actor, _plain(event_data))
             )
         self._version += 1
+        version = self._version
         events, self._pending_events = self._pending_events, []
+        plain = _plain(self.data)
+        appends, self._pending_appends = self._pending_appends, {}
+        for name, items in (append or {}).items():
+            appends[name] = [*appends.get(name, []), *items]
+        delta = workflow.patched("record-delta")
+        if delta:
+            # Only what changed since the read-model's last acknowledged state: a case's
+            # history grows by its changes, not by its size on every step.
+            acked = self._acked
+            data = {k: v for k, v in plain.items()
+                    if k not in acked or (acked[k] != v and k not in self.DB_LISTS)}
+        else:
+            data = plain
         await self._act(
             Act.CASE_RECORD,
             CaseRecord(
@@ -163,13 +186,17 @@ class CaseWorkflow:
                 status=self.status,
                 stage=self.stage,
                 customer_id=self.customer_id,
-                data=_plain(self.data),
-                version=self._version,
+                data=data,
+                version=version,
                 at=now,
                 events=events,
                 closed=closed,
+                partial=delta,
+                appends=_plain(appends),
             ),
         )
+        if delta and version > self._acked_version:
+            self._acked, self._acked_version = plain, version
         self.recorded_status = self.status
 
     def start_case(self, case_id: str, customer_id: str | None,
@@ -399,6 +426,29 @@ class CaseWorkflow:
     def cancellable(self) -> bool:
         return self.stage in self.CANCELLABLE_STAGES and self.status not in CASE_END_STATUSES
 
+    # --- continue-as-new -------------------------------------------------------------------
+
+    CARRIED: ClassVar[tuple[str, ...]] = (
+        "case_id", "customer_id", "status", "stage", "data", "tasks", "task_due",
+        "notice_timeout", "recorded_status", "_seq", "_version", "_task_counter", "_acked",
+        "_acked_version",
+    )
+
+    def carry(self, *extra: str) -> dict[str, Any]:
+        """The case's state for the next run of a continued-as-new workflow (plain JSON)."""
+        return {name: _encode(getattr(self, name)) for name in (*self.CARRIED, *extra)}
+
+    def restore(self, carried: dict[str, Any]) -> None:
+        for name, value in carried.items():
+            setattr(self, name, _decode(value))
+
+    def history_too_long(self, limit: int) -> bool:
+        """Above ``limit`` events (or when the server suggests it) a looping process continues
+        as new."""
+        info = workflow.info()
+        return limit > 0 and (info.get_current_history_length() >= limit
+                              or info.is_continue_as_new_suggested())
+
     # --- helpers -------------------------------------------------------------------------
 
     async def _act(self, name: str, arg: Any, result_type: type[R] | None = None) -> R:
@@ -414,6 +464,37 @@ class CaseWorkflow:
         """Let running Update handlers answer before the workflow completes."""
         await workflow.wait_condition(workflow.all_handlers_finished)
 
+
+
+def _encode(value: Any) -> Any:
+    """Workflow state to plain JSON that _decode turns back (datetimes, durations, tasks)."""
+    if isinstance(value, HumanTask):
+        return {"$task": {f.name: _encode(getattr(value, f.name)) for f in fields(value)}}
+    if isinstance(value, datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, timedelta):
+        return {"$td": value.total_seconds()}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (key, inner), = value.items()
+            if key == "$task":
+                return HumanTask(**{k: _decode(v) for k, v in inner.items()})
+            if key == "$dt":
+                return datetime.fromisoformat(inner)
+            if key == "$td":
+                return timedelta(seconds=inner)
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
 
 
 def _plain(value: Any) -> Any:

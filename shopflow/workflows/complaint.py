@@ -45,6 +45,7 @@ class ComplaintTimers:
     reopen_window: float
     feedback_reminder: float
     notice_send: float = 60.0  # one notice attempt (absent from inputs of older cases)
+    history_limit: int = 0  # events before continuing as new (0: older cases, never)
 
 
 @dataclass
@@ -57,6 +58,8 @@ class ComplaintInput:
     timers: ComplaintTimers
     order_no: str | None = None
     submitted_by: str = "system"
+    # The state carried into a run continued as new (None: a new complaint).
+    carry: dict[str, Any] | None = None
 
 
 @dataclass
@@ -132,6 +135,16 @@ def role_for(level: int) -> str:
 class ComplaintWorkflow(FeedbackMixin):
     KIND = "complaint"
     NON_FINAL_DECISIONS = {HANDLE: frozenset({"respond"})}
+    # The messages' texts live in the database (the case's "messages"), not in workflow state.
+    DB_LISTS = frozenset({"messages"})
+    CARRIED_HERE = (
+        "level", "escalations", "reopened", "round", "round_start", "paused_total",
+        "paused_since", "responded", "response_missed", "resolution_missed",
+        "first_response_at", "response_sla_met", "resolution_sla_met", "resolved_at",
+        "closed_at", "messages", "customer_escalation", "_wake", "_snapshots", "message_count",
+        "recent", "feedback_token", "feedback",
+    )
+    RECENT = 5  # messages (with text) a new handle task shows in its context
 
     def __init__(self) -> None:
         super().__init__()
@@ -152,6 +165,9 @@ class ComplaintWorkflow(FeedbackMixin):
         self.resolved_at: datetime | None = None
         self.closed_at: datetime | None = None
         self.messages: list[dict[str, Any]] = []
+        # Messages whose text went to the database (complaint-texts-in-db), and the last few.
+        self.message_count = 0
+        self.recent: list[dict[str, Any]] = []
         self.customer_escalation: dict[str, Any] | None = None
         self.task: HumanTask | None = None
         self._wake = 0
@@ -161,6 +177,27 @@ class ComplaintWorkflow(FeedbackMixin):
 
     @workflow.run
     async def run(self, inp: ComplaintInput) -> dict[str, Any]:
+        if inp.carry is not None:
+            # Continued as new: the same case, its state carried, inside its handling round.
+            self.inp = inp
+            carried = dict(inp.carry)
+            task_id = carried.pop("task_id", None)
+            self.restore(carried)
+            self.data["messages"] = self.messages
+            self.task = self.tasks.get(task_id) if task_id else None
+            assert self.task is not None
+            await self._until_resolved(self.task)
+        else:
+            await self._start(inp)
+            await self._handling_round()
+        while await self._ask_satisfaction():
+            await self._reopen()
+            await self._handling_round()
+        await self.archive()
+        await self.finish()
+        return {"status": "closed", "level": self.level, "rounds": self.round}
+
+    async def _start(self, inp: ComplaintInput) -> None:
         self.inp = inp
         self.start_case(inp.complaint_id, inp.customer.id, inp.timers.response_sla,
                         inp.timers.notice_send)
@@ -188,14 +225,6 @@ class ComplaintWorkflow(FeedbackMixin):
                          actor=inp.submitted_by, status="open", stage="handling")
         await self.notify("received", "complaint_received", complaint_no=inp.complaint_id,
                           category=inp.category, order_no=inp.order_no or "")
-        while True:
-            await self._handling_round()
-            if not await self._ask_satisfaction():
-                break
-            await self._reopen()
-        await self.archive()
-        await self.finish()
-        return {"status": "closed", "level": self.level, "rounds": self.round}
 
     async def _handling_round(self) -> None:
         """Until a resolve decision: one task at a time, the two clocks, the ladder."""
@@ -206,6 +235,9 @@ class ComplaintWorkflow(FeedbackMixin):
         self.data["round"] = self.round
         self._sla_view()
         task = await self._open_handle_task()
+        await self._until_resolved(task)
+
+    async def _until_resolved(self, task: HumanTask) -> None:
         while True:
             await self._clocks(task)
             if task.decision == "resolve":
@@ -227,7 +259,7 @@ class ComplaintWorkflow(FeedbackMixin):
             "channel": self.inp.channel,
             "level": self.level,
             "round": self.round,
-            "messages": self.messages,
+            "messages": self.messages or self.recent,
             "history": self.data["history"],
             "decisions": {"respond": "{message, await_reply?: bool}",
                           "resolve": "{resolution, start_return?: {items, kind}}",
@@ -241,6 +273,7 @@ class ComplaintWorkflow(FeedbackMixin):
     async def _clocks(self, task: HumanTask) -> None:
         """Wait for the task's final decision while the clocks run; act on each missed one."""
         while not task.done:
+            await self._continue_as_new_if_long(task)
             deadline = self._deadline()
             if deadline is not None and deadline <= workflow.now():
                 await self._missed(task)
@@ -252,6 +285,25 @@ class ComplaintWorkflow(FeedbackMixin):
             except TimeoutError:
                 if not task.done:
                     await self._missed(task)
+
+    async def _continue_as_new_if_long(self, task: HumanTask) -> None:
+        """A complaint can take messages without end: above the history limit it continues
+        as new with its state (the open task, the clocks, the ladder) carried."""
+        assert self.inp is not None
+        if not self.history_too_long(self.inp.timers.history_limit):
+            return
+        if not workflow.patched("complaint-continue-as-new"):
+            return
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not task.applying)
+        if task.done:
+            return
+        carried = self.carry(*self.CARRIED_HERE)
+        carried["task_id"] = task.id
+        nxt = ComplaintInput(**{**{f: getattr(self.inp, f) for f in (
+            "complaint_id", "customer", "category", "description", "channel", "timers",
+            "order_no", "submitted_by")}, "carry": carried})
+        workflow.continue_as_new(nxt)
 
     def _response_deadline(self) -> datetime | None:
         if self.responded or self.response_missed or self.paused_since is not None:
@@ -268,6 +320,8 @@ class ComplaintWorkflow(FeedbackMixin):
                 + self.paused_total)
 
     def _woken(self, task: HumanTask, seen: int) -> bool:
+        if self.inp is not None and self.history_too_long(self.inp.timers.history_limit):
+            return True  # a long history: continue as new (messages do not wake the clocks)
         return task.done or self._wake != seen
 
     def _deadline(self) -> datetime | None:
@@ -435,10 +489,23 @@ class ComplaintWorkflow(FeedbackMixin):
             return result
         return {}
 
+    def _add_message(self, sender: str, by: str, text: str, now: datetime) -> bool:
+        """A message of the case: its text goes to the database with the next record
+        (complaint-texts-in-db); older cases kept it in workflow state. True if in the DB."""
+        entry = {"from": sender, "by": by, "text": text, "at": now.isoformat()}
+        if not workflow.patched("complaint-texts-in-db"):
+            self.messages.append(entry)
+            return False
+        self.message_count += 1
+        entry["key"] = f"m{len(self.messages) + self.message_count}"
+        self._pending_appends.setdefault("messages", []).append(entry)
+        self.recent = [*self.recent, entry][-self.RECENT:]
+        return True
+
     async def _respond(self, inp: CompleteTaskInput, now: datetime) -> dict[str, Any]:
-        self.messages.append({"from": "staff", "by": inp.actor.name, "text": inp.data["message"],
-                              "at": now.isoformat()})
-        await self.notify(f"response:{len(self.messages)}", "complaint_response",
+        self._add_message("staff", inp.actor.name, inp.data["message"], now)
+        await self.notify(f"response:{len(self.messages) + self.message_count}",
+                          "complaint_response",
                           complaint_no=self.case_id, message=inp.data["message"])
         first = not self.responded
         if first:
@@ -474,12 +541,13 @@ class ComplaintWorkflow(FeedbackMixin):
     @workflow.update
     async def customer_message(self, msg: CustomerMessage) -> dict[str, Any]:
         now = workflow.now()
-        self.messages.append({"from": "customer", "by": msg.actor, "text": msg.text,
-                              "at": now.isoformat()})
+        in_db = self._add_message("customer", msg.actor, msg.text, now)
         resumed = self._resume_clocks(now)
         if resumed:
             self.status = "open"
-        await self._save("customer_message", msg.text, actor=msg.actor,
+        # The timeline line shows the start; the whole text is the case's message.
+        line = msg.text if not in_db or len(msg.text) <= 200 else msg.text[:199] + "…"
+        await self._save("customer_message", line, actor=msg.actor,
                          clocks="resumed" if resumed else "unchanged")
         if resumed and self.task is not None and not self.task.done:
             await self._sync_task(escalated=self.task.escalated)

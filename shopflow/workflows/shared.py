@@ -195,6 +195,11 @@ class CaseRecord:
     at: datetime
     events: list[TimelineEntry] = field(default_factory=list)
     closed: bool = False
+    # partial: ``data`` holds only the keys changed since the last acknowledged record (merged
+    # into the stored case); appends: items added to a list the database keeps (long texts
+    # such as a complaint's messages), each with a "key" so a retried write adds it once.
+    partial: bool = False
+    appends: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
