@@ -18,7 +18,8 @@ from shopflow.activities.tasks import TaskActivities
 from shopflow.providers import CourierSimulator, PaymentSimulator, Providers
 from shopflow.workflows.shared import Act, TaskClose
 from tests.helpers import complete, eventually, make_product, open_task
-from tests.test_orders_process import event, inv, levels, order, pay, place, ship
+from tests.scenes import event, order, pay, place, ship
+from tests.test_orders_process import inv, levels
 
 pytestmark = pytest.mark.asyncio
 

@@ -49,9 +49,15 @@ class PaymentActivities:
     def refund(self, req: RefundRequest) -> dict[str, Any]:
         view, transaction_id = refunds.open_refund(self.engine, req)
         if transaction_id is None:
+            view.pop("provider_key", None)
             return view
+        # The books' amount under the attempt's key: what moves is what the books say.
+        cents = round(view["amount"] * 100)
         try:
-            result = self.provider.refund(transaction_id, req.amount_cents, req.key, req.reason)
+            result = self.provider.refund(transaction_id, cents, view["provider_key"],
+                                          req.reason)
         except ProviderError as err:
+            if not err.transient:
+                refunds.refuse_refund(self.engine, req, str(err))
             raise provider_failure(err) from None
         return refunds.complete_refund(self.engine, req, result.refund_id)

@@ -154,7 +154,7 @@ class Refund(SQLModel, table=True):
     case_id: str = ""
     amount: float
     method: str = "original"  # original (through the provider) | bank_transfer (COD orders)
-    status: str = "pending"  # pending | succeeded | transfer_due
+    status: str = "pending"  # pending | succeeded | transfer_due | refused
     transaction_id: str | None = None
     provider_ref: str | None = None
     reason: str = ""

@@ -101,12 +101,50 @@ def find_refund(session: Session, key: str, lock: bool = False) -> Refund | None
 
 def open_refund(engine: Engine, req: RefundRequest) -> tuple[dict[str, Any], str | None]:
     """The refund row under its key (written ``pending`` the first time). Returns its view and,
-    while the provider still has to pay it, the transaction to refund against."""
+    while the provider still has to pay it, the transaction to refund against.
+
+    The books equal what moves: the provider is asked for the row's amount under the row's
+    attempt key (``provider_key``). Another amount under a key still in progress (or done) is
+    a clear 409; a refused attempt keeps its row as ``refused`` (under ``<key>~refused<n>``,
+    counted nowhere), so the next request is a new attempt with a new provider key."""
     with session_scope(engine) as session:
-        row = find_refund(session, req.key)
+        row = find_refund(session, req.key, lock=True)
+        if row is not None and row.status == "refused":
+            row.key = f"{req.key}~refused{_refused_attempts(session, req.key) + 1}"
+            session.add(row)
+            session.flush()
+            row = None
         if row is None:
             row = _new_refund(session, req)
-        return refund_view(row), (row.transaction_id if row.status == "pending" else None)
+        elif round(row.amount * 100) != req.amount_cents:
+            raise business_error(ErrorType.CONFLICT, "refund_in_progress",
+                                 f"a refund of {row.amount:.2f} is already {row.status} under "
+                                 f"this key; {req.amount_cents / 100:.2f} is another refund",
+                                 amount=row.amount, status=row.status)
+        view = refund_view(row)
+        view["provider_key"] = provider_key(req.key, _refused_attempts(session, req.key))
+        return view, (row.transaction_id if row.status == "pending" else None)
+
+
+def provider_key(key: str, refused: int) -> str:
+    """The idempotency key the provider sees: the case's key for the first attempt, a new one
+    for each attempt after a refusal (the provider may remember the refusal)."""
+    return key if refused == 0 else f"{key}#{refused + 1}"
+
+
+def _refused_attempts(session: Session, key: str) -> int:
+    return len(session.exec(select(Refund.id).where(
+        col(Refund.key).startswith(f"{key}~refused"))).all())
+
+
+def refuse_refund(engine: Engine, req: RefundRequest, reason: str) -> None:
+    """The provider refused: the row stops blocking later refunds and says why."""
+    with session_scope(engine) as session:
+        row = find_refund(session, req.key, lock=True)
+        if row is not None and row.status == "pending":
+            row.status, row.completed_at = "refused", req.at
+            row.reason = f"{row.reason} (refused: {reason})"[:500]
+            session.add(row)
 
 
 def complete_refund(engine: Engine, req: RefundRequest, provider_ref: str) -> dict[str, Any]:
@@ -125,7 +163,7 @@ def _new_refund(session: Session, req: RefundRequest) -> Refund:
     amount = round(req.amount_cents / 100, 2)
     # Pending refunds count too: two cases refunding at once never give back more than paid.
     claimed = sum(r.amount for r in session.exec(
-        select(Refund).where(Refund.order_no == req.order_no)))
+        select(Refund).where(Refund.order_no == req.order_no, Refund.status != "refused")))
     refundable = round(order.paid_amount - claimed, 2)
     if req.amount_cents <= 0 or amount > refundable + 1e-9:
         raise business_error(ErrorType.INVALID, "refund_exceeds_paid",

@@ -130,6 +130,7 @@ class OrderFulfilment(CaseWorkflow):
         self.closing = False
         self.received_at: datetime | None = None
         self._order_version = 0
+        self._events_in_flight: set[str] = set()
 
     @workflow.run
     async def run(self, inp: OrderInput) -> dict[str, Any]:
@@ -428,6 +429,21 @@ class OrderFulfilment(CaseWorkflow):
         at = ev.at.isoformat()
         if any(e["type"] == ev.type and e["at"] == at for e in shipment["events"]):
             return self._event_answer(ev, duplicate=True)
+        key = f"{ev.tracking_no}|{ev.type}|{at}"
+        if workflow.patched("courier-event-once"):
+            # The same event twice at once (a courier's retry): the second waits for the first
+            # and is answered as the duplicate it is (one timeline line, one notice).
+            if key in self._events_in_flight:
+                await workflow.wait_condition(lambda: key not in self._events_in_flight)
+                return self._event_answer(ev, duplicate=True)
+            self._events_in_flight.add(key)
+        try:
+            return await self._apply_event(ev, shipment, at)
+        finally:
+            self._events_in_flight.discard(key)
+
+    async def _apply_event(self, ev: ShipmentEventInput, shipment: dict[str, Any],
+                           at: str) -> dict[str, Any]:
         await self._act(Act.SHIPMENT_EVENT, ev, dict)
         shipment["events"].append({"type": ev.type, "at": at, "note": ev.note, "by": ev.actor})
         shipment["status"] = ev.type

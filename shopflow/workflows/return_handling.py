@@ -175,6 +175,7 @@ class ReturnHandling(CaseWorkflow):
         self.refundable_cents = 0
         self.exchange_parcel: dict[str, Any] | None = None
         self._return_version = 0
+        self._courier_seen: set[str] = set()
 
     @workflow.run
     async def run(self, inp: ReturnInput) -> dict[str, Any]:
@@ -361,6 +362,15 @@ class ReturnHandling(CaseWorkflow):
     async def shipment_event(self, ev: ShipmentEventInput) -> dict[str, Any]:
         """The courier's events for the customer's parcel (delivered: inspection opens) or the
         replacement of an exchange."""
+        if workflow.patched("courier-event-once"):
+            # Same parcel, type and time once, also when two arrive at the same moment.
+            key = f"{ev.tracking_no}|{ev.type}|{ev.at.isoformat()}"
+            if key in self._courier_seen:
+                parcel = self._parcel_of(ev.tracking_no)
+                return {"tracking_no": ev.tracking_no, "return_id": self.return_id,
+                        "type": ev.type, "duplicate": True,
+                        "shipment_status": parcel["status"] if parcel else ev.type}
+            self._courier_seen.add(key)
         await self._act(Act.SHIPMENT_EVENT, ev, dict)
         parcel = self._parcel_of(ev.tracking_no)
         assert parcel is not None

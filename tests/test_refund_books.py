@@ -1,0 +1,102 @@
+"""The books equal what moved (issue 14.3): a refund's provider call and its ledger row carry
+the same amount under the same key; a retry with another amount after a refusal is a new
+attempt with a new key, never "provider moved 50, books say 80"; a refused attempt leaves no
+pending row that blocks later refunds; another amount while one is in progress is a clear 409."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from temporalio.exceptions import ApplicationError
+
+from shopflow.activities.payments import PaymentActivities
+from shopflow.models import Order, Refund
+from shopflow.providers import CourierSimulator, PaymentSimulator, Providers
+from shopflow.providers.payments import ProviderError
+from shopflow.workflows.shared import RefundRequest
+from tests.helpers import eventually, make_product
+from tests.scenes import pay, place
+
+pytestmark = pytest.mark.asyncio
+
+
+class Declining(PaymentSimulator):
+    """Declines the next ``declines`` refunds (a final answer, not an outage)."""
+
+    declines: int = 0
+
+    def refund(self, transaction_id: str, amount_cents: int, idempotency_key: str,
+               reason: str) -> Any:
+        self.calls.append(f"refund:{idempotency_key}:{amount_cents}")
+        if self.declines:
+            self.declines -= 1
+            raise ProviderError("declined by the bank", transient=False, code="declined")
+        return super().refund(transaction_id, amount_cents, idempotency_key, reason)
+
+
+@pytest.fixture
+def providers() -> Providers:
+    return Providers(payments=Declining(seed=7), courier=CourierSimulator(seed=7))
+
+
+def req(cents: int, key: str = "order-WEB-1001:goodwill") -> RefundRequest:
+    return RefundRequest(key, "WEB-1001", cents, "goodwill", "order", "WEB-1001",
+                         datetime.now(UTC), "finance")
+
+
+def books(engine: Engine) -> list[tuple[str, float, str]]:
+    with Session(engine) as s:
+        return [(r.key, r.amount, r.status) for r in s.exec(select(Refund).order_by(Refund.id))]
+
+
+async def test_refused_refund_then_another_amount_moves_what_the_books_say(
+        api: httpx.AsyncClient, engine: Engine, providers: Providers) -> None:
+    await make_product(api, "TEA", stock=10)
+    await make_product(api, "CUP", stock=5)
+    no = await place(api)
+    assert (await pay(api, no)).status_code == 201
+
+    def paid() -> bool:
+        with Session(engine) as s:
+            order = s.get(Order, no)
+            return order is not None and order.paid_amount == 161.5
+
+    await eventually(paid)
+    gateway = providers.payments
+    assert isinstance(gateway, Declining)
+    money = PaymentActivities(engine, gateway)
+
+    gateway.declines = 1
+    with pytest.raises(ApplicationError) as refused:
+        money.refund(req(8000))
+    assert refused.value.type is not None
+    # the refused attempt is kept as refused and blocks nothing
+    assert books(engine) == [("order-WEB-1001:goodwill", 80.0, "refused")]
+
+    done = money.refund(req(5000))
+    assert done["status"] == "succeeded" and done["amount"] == 50.0
+    assert gateway.refunded_cents(["PAY-1"]) == 5000  # what moved ...
+    assert sorted(books(engine)) == [("order-WEB-1001:goodwill", 50.0, "succeeded"),
+                                     ("order-WEB-1001:goodwill~refused1", 80.0, "refused")]
+    with Session(engine) as s:
+        order = s.get(Order, no)
+        assert order is not None and order.refunded_amount == 50.0  # ... is what the books say
+    # the second attempt went to the provider under a new key
+    assert [c for c in gateway.calls if c.startswith("refund:")] == [
+        "refund:order-WEB-1001:goodwill:8000", "refund:order-WEB-1001:goodwill#2:5000"]
+
+    # the same key again: the same refund, whatever is asked; another amount is a clear 409
+    assert money.refund(req(5000))["amount"] == 50.0
+    with pytest.raises(ApplicationError) as other:
+        money.refund(req(3000))
+    assert (other.value.details or [{}])[0].get("code") == "refund_in_progress"
+    assert gateway.refunded_cents(["PAY-1"]) == 5000
+    # the refused 80 did not use up what is refundable: the rest can still be given back
+    rest = money.refund(req(16150 - 5000, key="order-WEB-1001:rest"))
+    assert rest["status"] == "succeeded"
+    assert gateway.refunded_cents(["PAY-1"]) == 16150
