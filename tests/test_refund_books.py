@@ -100,3 +100,39 @@ async def test_refused_refund_then_another_amount_moves_what_the_books_say(
     rest = money.refund(req(16150 - 5000, key="order-WEB-1001:rest"))
     assert rest["status"] == "succeeded"
     assert gateway.refunded_cents(["PAY-1"]) == 16150
+
+
+async def test_customer_is_told_refunded_only_after_the_refund_succeeded(
+        api: httpx.AsyncClient, engine: Engine, providers: Providers) -> None:
+    from shopflow.models import Notice
+    from tests.helpers import complete, open_task
+    from tests.scenes import event, ship, wait_order
+
+    await make_product(api, "TEA", stock=10)
+    await make_product(api, "CUP", stock=5)
+    no = await place(api)
+    assert (await pay(api, no)).status_code == 201
+    await ship(api, no, tracking="SF9")
+    assert (await event(api, "SF9", "lost")).status_code == 201
+    task = await open_task(api, no, "order.lost_parcel")
+    gateway = providers.payments
+    assert isinstance(gateway, Declining)
+    gateway.declines = 1
+    r = await complete(api, task, "refund")
+    assert r.status_code == 200, r.text
+    await wait_order(api, no, "refunded")
+
+    def told() -> list[Notice]:
+        with Session(engine) as s:
+            return list(s.exec(select(Notice).where(Notice.case_id == no,
+                                                    Notice.kind.in_(  # type: ignore[attr-defined]
+                                                        ["order_refunded",
+                                                         "order_refund_failed"]))))
+
+    notices = await eventually(lambda: len(told()) == 2 and told())
+    by_kind = {n.kind: n for n in notices}
+    customer = by_kind["order_refunded"]
+    assert "being processed" in customer.body_text or "正在处理" in customer.body_text
+    assert "已为您退款" not in customer.body_text and "We have refunded" not in customer.body_text
+    assert gateway.refunded_cents(["PAY-1"]) == 0
+    assert books(engine) == [(f"order-{no}:lost:SF9", 161.5, "refused")]

@@ -510,15 +510,20 @@ class OrderFulfilment(CaseWorkflow):
 
     async def _close_refunded(self, tracking: str, actor: str) -> None:
         due = self.paid_cents - self.refunded_cents
+        refunded = True
         if due > 0:
-            await self._refund(f"{workflow.info().workflow_id}:lost:{tracking}", due,
-                               f"parcel {tracking} lost", actor)
+            refunded = await self._refund(f"{workflow.info().workflow_id}:lost:{tracking}", due,
+                                          f"parcel {tracking} lost", actor)
+        # The customer hears "refunded" only once it is; otherwise "being processed" (ops were
+        # told the refund failed).
+        processing = not refunded and workflow.patched("refund-told-after-success")
         await self._transition("refunded", "closed", "closed_refunded",
-                               f"parcel {tracking} lost; {amount(due)} refunded", actor=actor,
-                               closed=True, refunded=amount(due))
+                               f"parcel {tracking} lost; {amount(due)} "
+                               f"{'refund being processed' if processing else 'refunded'}",
+                               actor=actor, closed=True, refunded=amount(due))
         await self.notify(f"refunded:{tracking}", "order_refunded", order_no=self.order_no,
                           amount=amount(due), reason=f"parcel {tracking} lost",
-                          cod=self.method == "cod")
+                          cod=self.method == "cod", processing=processing)
         await self.archive()
         await self.finish()
 
@@ -588,17 +593,21 @@ class OrderFulfilment(CaseWorkflow):
         await self._act(Act.ORDER_STOCK_SETTLE, StockSettle(
             keys, "released", actor, f"order {self.order_no} cancelled", close_waits_of=wf_id))
         due = self.paid_cents - self.refunded_cents
+        refunded = True
         if due > 0:
-            await self._refund(f"{wf_id}:cancel", due, reason, actor)
+            refunded = await self._refund(f"{wf_id}:cancel", due, reason, actor)
+        processing = not refunded and workflow.patched("refund-told-after-success")
         await self._transition("cancelled", "cancelled", "cancelled", reason, actor=actor,
                                times={"cancelled_at": workflow.now()}, cancel_reason=reason,
                                closed=True, code=code, refunded=amount(due))
         await self.notify("cancelled", "order_cancelled", order_no=self.order_no, code=code,
-                          reason=reason, refund=amount(due) if due > 0 else "")
+                          reason=reason, refund=amount(due) if due > 0 else "",
+                          refund_processing=processing)
         await self.archive()
         await self.finish()
 
-    async def _refund(self, key: str, cents: int, reason: str, actor: str) -> None:
+    async def _refund(self, key: str, cents: int, reason: str, actor: str) -> bool:
+        """Refund through the provider; False when it was refused (ops are told)."""
         try:
             refund = await workflow.execute_activity(
                 Act.PAYMENT_REFUND,
@@ -612,11 +621,12 @@ class OrderFulfilment(CaseWorkflow):
             await self.notify(f"refund_failed:{key}", "order_refund_failed", to_customer=False,
                               order_no=self.order_no, amount=amount(cents),
                               error=str(err.cause))
-            return
+            return False
         self.refunded_cents += cents
         self.data["refunds"] = [*self.data["refunds"], refund]
         await self.record("refund_issued", f"{amount(cents)} refunded ({refund['method']})",
                           actor=actor, key=key, amount=amount(cents), method=refund["method"])
+        return True
 
     def cancellable(self) -> bool:
         if self.shipments:
