@@ -117,6 +117,14 @@ def _pg_fresh_database(purpose: str) -> Iterator[str]:
         conn.close()
 
 
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database for this test alone, dropped after (for tests
+    that need PostgreSQL whatever --db says, e.g. several processes on one database)."""
+    with _pg_fresh_database("own") as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def pg_engine() -> Iterator[Engine]:
     """This worker's PostgreSQL database with every table (made on first use, dropped at the

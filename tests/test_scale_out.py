@@ -6,10 +6,7 @@ no process keeps state of its own. (bench/scale_out.py measures the throughput.)
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,28 +21,7 @@ from bench.table import Stack, drive_order, start_stack
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
-PG_ADMIN = os.environ.get("SHOPFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 ORDERS = 8
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    import psycopg
-
-    admin = PG_ADMIN.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        conn = psycopg.connect(admin + "/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as err:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and PostgreSQL at {admin} is unreachable: {err}")
-        pytest.skip(f"no PostgreSQL server at {admin}")
-    name = f"shopflow_scale_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{admin}/{name}"
-    finally:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
 
 
 async def pollers(client: Client, task_queue: str) -> set[str]:
@@ -68,13 +44,13 @@ async def worker_identities(client: Client, workflow_id: str) -> set[str]:
     return found
 
 
-async def test_two_workers_and_two_apis_share_the_cases(pg_url: str) -> None:
+async def test_two_workers_and_two_apis_share_the_cases(pg_database: str) -> None:
     env: WorkflowEnvironment = await dev_server()
     logs = Path(tempfile.mkdtemp(prefix="shopflow-scale-"))
     stacks: list[Stack] = []
     try:
         address = env.client.service_client.config.target_host
-        stacks = await start_stack("scale", address, pg_url, logs, workers=2, apis=2)
+        stacks = await start_stack("scale", address, pg_database, logs, workers=2, apis=2)
         worker_pids = {str(s.worker.pid) for s in stacks}
         # Both workers poll before the first order, so either may take it.
         await eventually(lambda: _both_polling(env.client, stacks[0].task_queue), timeout=180,
