@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from shopflow.services.errors import (
@@ -67,6 +68,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _rpc(_: Request, exc: RPCError) -> JSONResponse:
         err = from_temporal(exc)
         return error_response(err.status, err.code, err.message, err.details, err.headers)
+
+    @app.exception_handler(RPCTimeoutOrCancelledError)
+    async def _temporal_timeout(_: Request, exc: RPCTimeoutOrCancelledError) -> JSONResponse:
+        # An Update (or start) whose call timed out on a loaded server: it may yet apply, and a
+        # repeat is safe (a decided task answers 409), so: try again.
+        log.warning("temporal call timed out", error=repr(exc))
+        err = unavailable("Temporal")
+        return error_response(err.status, err.code, err.message, None, err.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
