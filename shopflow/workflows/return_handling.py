@@ -371,7 +371,13 @@ class ReturnHandling(CaseWorkflow):
                         "type": ev.type, "duplicate": True,
                         "shipment_status": parcel["status"] if parcel else ev.type}
             self._courier_seen.add(key)
-        await self._act(Act.SHIPMENT_EVENT, ev, dict)
+            try:
+                await self._act(Act.SHIPMENT_EVENT, ev, dict)
+            except BaseException:
+                self._courier_seen.discard(key)  # not recorded: the next one is not a repeat
+                raise
+        else:
+            await self._act(Act.SHIPMENT_EVENT, ev, dict)
         parcel = self._parcel_of(ev.tracking_no)
         assert parcel is not None
         parcel["status"] = ev.type
