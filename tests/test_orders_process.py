@@ -80,7 +80,7 @@ async def test_online_order_from_intake_to_completed(
     for url in (ctx["pick_list_url"], ctx["packing_slip_url"]):
         page = await api.get(url, headers=auth("warehouse"))
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-        assert "Product TEA" in page.text and "window.print()" in page.text
+        assert "Product TEA" in page.text and "data-print" in page.text
     o = await order(api, "WEB-1001")
     assert o["status"] == "fulfilling" and o["paid_amount"] == TOTAL
     assert o["kpi"]["paid_at"] and o["kpi"]["stock_secured_at"]
