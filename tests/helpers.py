@@ -125,3 +125,11 @@ async def record_history(tenv: Any, workflow_id: str, name: str) -> None:
     # The file name carries the workflow id: replay needs it (task ids are derived from it).
     path = Path(__file__).parent / "histories" / f"{name}__{workflow_id}.json"
     path.write_text(history.to_json())
+
+
+def form_token(case_view: dict[str, Any]) -> str:
+    """The customer's feedback link secret, from the form url cs/ops see on the case (the case
+    itself keeps only a ref and the link's hash)."""
+    url = case_view["feedback"]["url"]
+    assert "/feedback/" in url, url
+    return url.rsplit("/", 1)[1]  # type: ignore[no-any-return]

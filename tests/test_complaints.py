@@ -12,7 +12,16 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import Complaint, Notice, Order
-from tests.helpers import auth, case, complete, eventually, open_task, record_history, wait_case
+from tests.helpers import (
+    auth,
+    case,
+    complete,
+    eventually,
+    form_token,
+    open_task,
+    record_history,
+    wait_case,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -116,7 +125,7 @@ async def test_complaint_answered_in_time_and_closed_when_satisfied(
                         lambda c: (c.get("feedback") or {}).get("status") == "requested")
     assert (c["status"], c["stage"]) == ("resolved", "satisfaction")
     assert c["feedback"]["url"].startswith("http://shop.test/feedback/")
-    token = c["feedback"]["token"]
+    token = form_token(c)
     r = await api.post(f"/api/v1/feedback/{token}", json={"satisfaction": 5})
     assert r.status_code == 200, r.text
 
@@ -231,7 +240,7 @@ async def test_customer_escalates_after_resolution_and_reopens_one_level_up(
                            json={"reason": "too slow"})
     assert early.status_code == 409 and early.json()["error"]["code"] == "not_resolved"
     c = await resolve(api, cid)
-    token = c["feedback"]["token"]
+    token = form_token(c)
 
     r = await api.post(f"{path(cid)}/escalate", headers=auth("channel"),
                        json={"reason": "The new lid does not fit either."})
@@ -247,7 +256,7 @@ async def test_customer_escalates_after_resolution_and_reopens_one_level_up(
 
     # not satisfied with the second resolution: one more level up
     c = await resolve(api, cid, role="ops")
-    r = await api.post(f"/api/v1/feedback/{c['feedback']['token']}",
+    r = await api.post(f"/api/v1/feedback/{form_token(c)}",
                        json={"satisfaction": 2, "problem": "still leaking"})
     assert r.status_code == 200, r.text
     c = await wait_case(api, path(cid), lambda c: c["round"] == 3 and c["stage"] == "handling")

@@ -17,6 +17,7 @@ from tests.helpers import (
     case,
     complete,
     eventually,
+    form_token,
     make_product,
     open_task,
     record_history,
@@ -295,7 +296,7 @@ async def test_feedback_with_a_problem_opens_a_cs_task(
     await tenv.sleep(timedelta(days=7, hours=1))
     sample = await wait_case(api, f"/api/v1/samples/{sid}",
                              lambda c: (c.get("feedback") or {}).get("status") == "requested")
-    token = sample["feedback"]["token"]
+    token = form_token(sample)
     r = await api.post(f"/api/v1/feedback/{token}",
                        json={"satisfaction": 2, "problem": "the tin arrived dented"})
     assert r.status_code == 200
@@ -316,7 +317,7 @@ async def test_no_feedback_is_reminded_then_closed_as_no_response(
     await tenv.sleep(timedelta(days=7, hours=1))
     sample = await wait_case(api, f"/api/v1/samples/{sid}",
                              lambda c: (c.get("feedback") or {}).get("status") == "requested")
-    token = sample["feedback"]["token"]
+    token = form_token(sample)
     await tenv.sleep(timedelta(days=3, hours=1))
     await eventually(lambda: "sample_feedback_reminder" in notices(engine, sid))
     await tenv.sleep(timedelta(days=11))

@@ -23,7 +23,7 @@ from shopflow.models import Complaint, Return
 from shopflow.settings import Settings
 from shopflow.workflows.care import CareRun, KeyAccountRevisits, WeeklyStocktake
 from shopflow.workflows.shared import FollowupStart
-from tests.helpers import auth, case, eventually, make_product, stock, wait_case
+from tests.helpers import auth, case, eventually, form_token, make_product, stock, wait_case
 from tests.scenes import delivered_order
 from tests.test_ui_pages import csrf_of, inbox_task, page_shows, post_form, sign_in
 
@@ -325,7 +325,7 @@ async def test_a_follow_up_problem_becomes_a_complaint_from_its_form(
     await tenv.sleep(timedelta(days=7, hours=1))
     c = await wait_case(api, f"/api/v1/followups/{fid}",
                         lambda c: (c.get("feedback") or {}).get("status") == "requested")
-    r = await api.post(f"/api/v1/feedback/{c['feedback']['token']}",
+    r = await api.post(f"/api/v1/feedback/{form_token(c)}",
                        json={"satisfaction": 2, "problem": "the lid leaks"})
     assert r.status_code in (200, 201), r.text
 

@@ -57,6 +57,7 @@ from shopflow.notifications.channels import (
     message_id_for,
 )
 from shopflow.notifications.render import NoticeRenderer, RenderedNotice
+from shopflow.security.links import with_link
 from shopflow.settings import Settings
 from shopflow.workflows.base import NOTICE_RETRY
 from shopflow.workflows.notice_resend import (
@@ -189,7 +190,7 @@ class NoticeActivities:
         """Columns of a rendered notice; a template error gives a failed row instead (kept,
         with its data, so it can be resent once the template is fixed)."""
         try:
-            r = self.renderer.render(kind, locale, data)
+            r = self.renderer.render(kind, locale, with_link(self.settings, data))
         except Exception as err:
             log.error("notice template failed", kind=kind, error=repr(err))
             return {"locale": locale or "zh-CN", "subject": "", "body_text": "", "body_html": "",

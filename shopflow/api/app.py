@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
@@ -35,6 +35,7 @@ from shopflow.api.routers import (
     shipments,
     tasks,
 )
+from shopflow.api.scope import channel_scope
 from shopflow.db import make_engine
 from shopflow.security.headers import SecurityHeaders
 from shopflow.settings import Settings
@@ -71,9 +72,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     install_error_handlers(app)
 
     v1 = APIRouter(prefix="/api/v1")
-    for module in (catalogue, customers, samples, tasks, notices, orders, shipments, returns,
-                   complaints, followups, reports, security):
+    scoped = [Depends(channel_scope)]  # channel tokens see only their channels' cases
+    for module in (catalogue, customers, notices, reports, security):
         v1.include_router(module.router)
+    for module in (samples, tasks, orders, shipments, returns, complaints, followups):
+        v1.include_router(module.router, dependencies=scoped)
     v1.include_router(feedback.api_router)
     app.include_router(v1)
     app.include_router(feedback.page_router)

@@ -22,8 +22,9 @@ def case_workflow_id(svc: Services, kind: str, case_id: str) -> str:
     return cases.case_workflow_id(svc.engine, kind, case_id)
 
 
-def list_cases(svc: Services, kind: str, page: Page, **filters: str | None) -> dict[str, Any]:
-    return cases.list_cases(svc.engine, kind, page.page, page.page_size, **filters)
+def list_cases(svc: Services, kind: str, page: Page, *, scope: Any = None,
+               **filters: str | None) -> dict[str, Any]:
+    return cases.list_cases(svc.engine, kind, page.page, page.page_size, scope=scope, **filters)
 
 
 async def send_update(svc: Services, workflow_id: str, update: str, arg: Any,

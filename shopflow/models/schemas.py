@@ -99,6 +99,7 @@ class CustomerPublic(BaseModel):
     tags: list[str]
     credit_rating: str
     purchase_history: dict[str, Any]
+    proposals: list[dict[str, Any]] | None = None  # cs only: a channel's differing details
 
 
 # --- samples -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import Case, Dossier, Notice, Task, TimelineEvent
 from shopflow.models.types import utcnow
+from shopflow.security.links import present_feedback
 from shopflow.services.errors import Refused, temporal_errors
 from shopflow.settings import Settings
 from shopflow.workflows.shared import ArchiveRequest, CaseRecord
@@ -71,16 +72,15 @@ def _case_of(session: Session, kind: str, case_id: str) -> Case:
 def case_detail(engine: Engine, settings: Settings, kind: str, case_id: str, *,
                 feedback_url: bool = False) -> dict[str, Any]:
     """A case with its tasks, timeline and Temporal link (404 if there is no such case);
-    ``feedback_url``: the customer's survey link too, for staff who call the customer."""
+    ``feedback_url``: the customer's survey link too, for staff who call the customer (cs,
+    ops: security.links.LINK_ROLES)."""
     with session_scope(engine, write=False) as session:
         case = _case_of(session, kind, case_id)
         view = case_view(case)
         view["tasks"] = [task_view(t) for t in tasks_of(session, case_id)]
         view["timeline"] = timeline_of(session, case_id)
         view["temporal_url"] = temporal_url(settings, case.workflow_id)
-    feedback = view.get("feedback")
-    if feedback_url and isinstance(feedback, dict) and feedback.get("token"):
-        feedback["url"] = f"{settings.public_url}/feedback/{feedback['token']}"
+    present_feedback(settings, feedback_url, view)  # never the ref/hash; the url if allowed
     return view
 
 
@@ -89,9 +89,12 @@ def case_workflow_id(engine: Engine, kind: str, case_id: str) -> str:
         return _case_of(session, kind, case_id).workflow_id
 
 
-def list_cases(engine: Engine, kind: str, page: int, page_size: int,
+def list_cases(engine: Engine, kind: str, page: int, page_size: int, *, scope: Any = None,
                **filters: str | None) -> dict[str, Any]:
+    """``scope``: an extra condition (a channel token's own cases, services.scoping)."""
     conditions = [Case.kind == kind]
+    if scope is not None:
+        conditions.append(scope)
     for name, value in filters.items():
         if value is not None:
             conditions.append(getattr(Case, name) == value)

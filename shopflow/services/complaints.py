@@ -140,11 +140,14 @@ def complaints_for_order(session: Session, order_no: str) -> list[dict[str, Any]
              "url": f"/api/v1/complaints/{c.id}"} for c in rows]
 
 
-def list_complaints(engine: Engine, page: int, page_size: int,
+def list_complaints(engine: Engine, page: int, page_size: int, *, scope: Any = None,
                     **filters: str | None) -> tuple[list[Complaint], int]:
-    """Complaints newest first, filtered by status, category, customer_id, order_no."""
+    """Complaints newest first, filtered by status, category, customer_id, order_no (and
+    ``scope``: a channel token's own)."""
     conds = [getattr(Complaint, name) == value for name, value in filters.items()
              if value is not None]
+    if scope is not None:
+        conds.append(scope)
     with session_scope(engine, write=False) as session:
         total = session.exec(select(func.count()).select_from(Complaint).where(*conds)).one()
         rows = session.exec(select(Complaint).where(*conds)

@@ -14,25 +14,41 @@ from shopflow.models.types import utcnow
 from shopflow.services.audit import audit, profile_of
 from shopflow.services.errors import Refused
 from shopflow.services.inventory import availability
+from shopflow.services.proposals import open_proposals, propose
 from shopflow.workflows.shared import CustomerData, ReviewContextRequest
 
 PROFILE_FIELDS = ("name", "company", "email", "phone", "address", "locale")
+# Who reads profiles (credit rating, purchase history): the API and the web pages alike.
+READ_ROLES = ("cs", "finance", "reviewer", "ops")
 
 
 def upsert_customer(session: Session, data: CustomerData) -> Customer:
-    """Create the profile, or fill in what the request brings; never blank a known field."""
-    insert_ignore(session, Customer, [{
+    """Create the profile, or fill in what the request brings; never blank a known field.
+    A known customer's details are changed only by a request that may (customer service,
+    ``data.overwrite``); others' differing details are kept as a proposal for cs (issue 16)."""
+    new = insert_ignore(session, Customer, [{
         "id": data.id, "name": data.name or "", "locale": data.locale or "zh-CN", "tags": [],
         "credit_rating": "B", "created_at": utcnow(), "updated_at": utcnow(),
     }], ["id"])
     customer = session.get(Customer, data.id, with_for_update=True)
     assert customer is not None
+    before = profile_of(customer)
+    proposed: dict[str, Any] = {}
     for name in PROFILE_FIELDS:
         value = getattr(data, name)
-        if value:
-            setattr(customer, name, value)
+        if not value or value == getattr(customer, name):
+            continue
+        if new or data.overwrite or not getattr(customer, name):
+            setattr(customer, name, value)  # a new customer, cs, or a blank field filled in
+        else:
+            proposed[name] = value
+    if proposed:
+        propose(session, customer.id, data.source or "unknown", proposed)
     customer.updated_at = utcnow()
     session.add(customer)
+    after = profile_of(customer)
+    if not new and after != before:
+        audit(session, data.source or "system", "customer", customer.id, "updated", before, after)
     return customer
 
 
@@ -54,12 +70,17 @@ def customer_public(session: Session, customer: Customer) -> dict[str, Any]:
             "purchase_history": purchase_history(session, customer.id)}
 
 
-def customer_view(engine: Engine, customer_id: str) -> dict[str, Any]:
+def customer_view(engine: Engine, customer_id: str, *,
+                  with_proposals: bool = False) -> dict[str, Any]:
+    """The profile; ``with_proposals`` (customer service): also the open proposals."""
     with session_scope(engine, write=False) as session:
         c = session.get(Customer, customer_id)
         if c is None:
             raise Refused(404, "not_found", f"no customer {customer_id}")
-        return customer_public(session, c)
+        out = customer_public(session, c)
+        if with_proposals:
+            out["proposals"] = open_proposals(session, customer_id)
+        return out
 
 
 def edit_customer(engine: Engine, customer_id: str, fields: dict[str, Any],
@@ -70,7 +91,8 @@ def edit_customer(engine: Engine, customer_id: str, fields: dict[str, Any],
     with session_scope(engine) as session:
         existing = session.get(Customer, customer_id)
         before = profile_of(existing) if existing is not None else None
-        c = upsert_customer(session, CustomerData(id=customer_id, name=fields.get("name") or ""))
+        c = upsert_customer(session, CustomerData(id=customer_id, name=fields.get("name") or "",
+                                                  source=actor, overwrite=True))
         for name, value in fields.items():
             setattr(c, name, value)
         c.updated_at, c.updated_by = utcnow(), actor

@@ -246,7 +246,8 @@ def order_input(settings: Settings, order: Order, lines: list[OrderLine]) -> Ord
         customer=CustomerData(
             id=order.customer_id, name=c.get("name") or "", company=c.get("company"),
             email=c.get("email"), phone=c.get("phone"),
-            address=c.get("address") or address_text(address), locale=c.get("locale")),
+            address=c.get("address") or address_text(address), locale=c.get("locale"),
+            source=order.submitted_by),  # a channel: a known customer's details become a proposal
         lines=[OrderLineData(line.sku, line.quantity, round(line.unit_price * 100), line.name)
                for line in lines],
         shipping_address=address,
@@ -432,8 +433,9 @@ def load_order_view(engine: Engine, order_no: str, temporal_url: str,
 
 
 def list_orders(engine: Engine, offset: int, limit: int, status: str | None = None,
-                customer_id: str | None = None) -> tuple[int, list[dict[str, Any]]]:
-    conds = []
+                customer_id: str | None = None,
+                scope: Any = None) -> tuple[int, list[dict[str, Any]]]:
+    conds = [] if scope is None else [scope]  # a channel token's own orders
     if status:
         conds.append(Order.status == status)
     if customer_id:

@@ -420,9 +420,9 @@ def replacement_slip(engine: Engine, return_id: str, temporal_url: str) -> dict[
 
 def list_returns(engine: Engine, offset: int, limit: int, *, status: str | None = None,
                  reason: str | None = None, customer_id: str | None = None,
-                 order_no: str | None = None, kind: str | None = None
+                 order_no: str | None = None, kind: str | None = None, scope: Any = None
                  ) -> tuple[int, list[dict[str, Any]]]:
-    conds: list[Any] = []
+    conds: list[Any] = [] if scope is None else [scope]  # a channel token's own returns
     if status:
         conds.append(Return.status == status)
     if reason:

@@ -16,6 +16,7 @@ from shopflow.models import Customer, Product
 from shopflow.models.schemas import SampleCreate
 from shopflow.services import cases
 from shopflow.services.errors import Refused
+from shopflow.services.scoping import record_channel
 from shopflow.services.timers import timers_for
 from shopflow.settings import Settings
 from shopflow.workflows.sample_approval import (
@@ -59,10 +60,13 @@ def check_application(engine: Engine, body: SampleCreate) -> None:
 
 
 def sample_input(settings: Settings, sample_id: str, body: SampleCreate,
-                 submitted_by: str) -> SampleInput:
+                 submitted_by: str, may_update_customer: bool = False) -> SampleInput:
+    """``may_update_customer``: customer service may change a known customer's contact
+    details; a channel's differing details become a proposal (services.proposals)."""
     return SampleInput(
         sample_id=sample_id,
-        customer=CustomerData(**body.customer.model_dump()),
+        customer=CustomerData(**body.customer.model_dump(), source=submitted_by,
+                              overwrite=may_update_customer),
         channel=body.channel,
         items=[SampleItem(i.sku, i.quantity) for i in body.items],
         purpose=body.purpose,
@@ -79,10 +83,12 @@ async def start_sample(client: Client, settings: Settings, inp: SampleInput) -> 
 
 
 async def create(client: Client, settings: Settings, engine: Engine, body: SampleCreate,
-                 submitted_by: str, seed: str | None) -> tuple[dict[str, Any], bool]:
+                 submitted_by: str, seed: str | None,
+                 may_update_customer: bool = False) -> tuple[dict[str, Any], bool]:
     """File a checked application: start its workflow and show the case at once. The answer,
     and whether this call started the workflow (False: a retry of the same request)."""
-    inp = sample_input(settings, new_sample_id(seed), body, submitted_by)
+    inp = sample_input(settings, new_sample_id(seed), body, submitted_by, may_update_customer)
+    await asyncio.to_thread(record_channel, engine, inp.sample_id, body.channel, submitted_by)
     started = await start_sample(client, settings, inp)
     await asyncio.to_thread(register_sample, engine, inp)
     return {"id": inp.sample_id, "workflow_id": sample_workflow_id(inp.sample_id),

@@ -19,10 +19,14 @@ from shopflow.api.errors import ApiError
 from shopflow.api.idempotency import idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.routers import orders as orders_api
+from shopflow.db import session_scope
 from shopflow.models.schemas import TaskComplete
+from shopflow.security.links import LINK_ROLES, present_feedback
 from shopflow.services import samples, tasks
 from shopflow.services.cases import temporal_url
+from shopflow.services.customers import READ_ROLES as CUSTOMER_READ_ROLES
 from shopflow.services.errors import Refused
+from shopflow.services.proposals import PROPOSAL_ROLES, open_proposals
 from shopflow.ui import actions, decisions, documents, queries
 from shopflow.ui.charts import kpi_bars, throughput
 from shopflow.ui.pages import (
@@ -45,6 +49,14 @@ from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import READ_ROLES
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
+CUSTOMER_READERS = CUSTOMER_READ_ROLES  # who sees credit rating and purchase history
+PROFILE_ONLY = ("credit_rating", "purchase_history")
+
+
+def _proposals(engine: Any, customer_id: str) -> list[dict[str, Any]]:
+    with session_scope(engine, write=False) as session:
+        return open_proposals(session, customer_id)
+
 PAGE_SIZE = 20
 DASHBOARD_ROLES = ("ops",)  # and admin
 CREATE_SAMPLE_ROLES = ("channel", "cs")
@@ -214,6 +226,9 @@ async def _task(request: Request, user: User, task_id: str, status: int = 200, *
     task = await svc.db(tasks.load_task, svc.engine, task_id, _actor(user),
                         acting=False)  # 403 / 404 pages
     data = await svc.db(queries.task_page, svc.engine, task)
+    if not user.has(*CUSTOMER_READERS):  # credit rating and purchase history: as the API
+        data["customer"] = None
+        task.context = {k: v for k, v in (task.context or {}).items() if k not in PROFILE_ONLY}
     spec = decisions.form_for(task.kind)
     form_ctx = await svc.db(queries.form_context, svc.engine, task.context or {}, spec.needs)
     case = data["case"] or {"kind": task.case_kind, "id": task.case_id}
@@ -279,6 +294,11 @@ async def _case(request: Request, user: User, kind: str, case_id: str, status: i
     if data is None:
         raise ApiError(404, "not_found", f"no {kind} {case_id}")
     case = data["case"]
+    present_feedback(svc.settings, user.has(*LINK_ROLES), case)  # the form link for cs/ops only
+    if not user.has(*CUSTOMER_READERS):  # credit rating and purchase history: as the API
+        data["customer"] = None
+    data["proposals"] = (await svc.db(_proposals, svc.engine, data["customer"]["id"])
+                         if data.get("customer") and user.has(*PROPOSAL_ROLES) else [])
     shown = {"id", "kind", "workflow_id", "status", "stage", "customer_id", "created_at",
              "updated_at", "closed_at", "customer", "items", "shipment", "shipments", "feedback"}
     return render(request, "case.html", status, section="cases",

@@ -93,6 +93,10 @@ class CustomerData:
     phone: str | None = None
     address: str | None = None
     locale: str | None = None
+    # Who sent these details, and whether they may change a known customer's contact details
+    # (customer service may; a channel's differing details become a proposal for cs).
+    source: str | None = None
+    overwrite: bool = False
 
 
 # --- human tasks ---------------------------------------------------------------------------
@@ -244,10 +248,11 @@ class NoticeRequest:
 
 @dataclass
 class FeedbackOpen:
-    token: str
+    token: str  # hashed=True: the link's ref (the secret is derived outside); else the old token
     case_id: str
     workflow_id: str
     kind: str
+    hashed: bool = False  # set by cases from patch feedback-link-hashed on
 
 
 @dataclass

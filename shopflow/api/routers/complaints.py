@@ -11,6 +11,8 @@ from shopflow.api.auth import User
 from shopflow.api.deps import PageDep, ServicesDep, require
 from shopflow.api.idempotency import idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
+from shopflow.api.scope import require_channel
+from shopflow.models import Complaint
 from shopflow.models.complaint_schemas import (
     Category,
     ComplaintAnswer,
@@ -21,7 +23,9 @@ from shopflow.models.complaint_schemas import (
     Status,
 )
 from shopflow.models.schemas import CaseCreated, CasePublic, PageOf
+from shopflow.security.links import LINK_ROLES
 from shopflow.services import cases, complaints
+from shopflow.services.scoping import case_filter, record_channel
 from shopflow.workflows.shared import CustomerData
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
 from shopflow.workflows.vocab import CaseKind
@@ -36,13 +40,17 @@ async def create_complaint(
     user: Annotated[User, Depends(require("channel", "cs"))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
+    require_channel(user, body.channel)
     await svc.db(complaints.check_order, svc.engine, body.order_no, body.customer.id)
 
     async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
+        complaint_id = complaints.new_complaint_id(seed)
+        await svc.db(record_channel, svc.engine, complaint_id, body.channel, user.name)
         inp = complaints.complaint_input(
-            svc.settings, complaints.new_complaint_id(seed),
-            CustomerData(**body.customer.model_dump()), body.category, body.description,
-            body.channel, body.order_no, user.name)
+            svc.settings, complaint_id,
+            CustomerData(**body.customer.model_dump(), source=user.name,
+                         overwrite=user.has("cs")),  # a channel's changes: a proposal for cs
+            body.category, body.description, body.channel, body.order_no, user.name)
         created, started = await complaints.file(svc.client(), svc.settings, svc.engine, inp)
         if started:
             WORKFLOWS_STARTED.labels("complaint").inc()
@@ -54,7 +62,7 @@ async def create_complaint(
 
 @router.get("", response_model=PageOf[ComplaintSummary])
 async def list_complaints(
-    svc: ServicesDep, page: PageDep, _: Annotated[User, Depends(require(*READ_ROLES))],
+    svc: ServicesDep, page: PageDep, user: Annotated[User, Depends(require(*READ_ROLES))],
     status: Status | None = None,
     category: Category | None = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -62,16 +70,16 @@ async def list_complaints(
 ) -> dict[str, Any]:
     rows, total = await svc.db(complaints.list_complaints, svc.engine, page.page, page.page_size,
                                status=status, category=category, customer_id=customer_id,
-                               order_no=order_no)
+                               order_no=order_no, scope=case_filter(user, Complaint.id))
     return {"items": [ComplaintSummary.model_validate(r, from_attributes=True) for r in rows],
             "total": total, "page": page.page, "page_size": page.page_size}
 
 
 @router.get("/{complaint_id}", response_model=CasePublic)
 async def get_complaint(complaint_id: str, svc: ServicesDep,
-                        _: Annotated[User, Depends(require(*READ_ROLES))]) -> dict[str, Any]:
+                        user: Annotated[User, Depends(require(*READ_ROLES))]) -> dict[str, Any]:
     return await svc.db(cases.case_detail, svc.engine, svc.settings, CaseKind.COMPLAINT,
-                        complaint_id, feedback_url=True)
+                        complaint_id, feedback_url=user.has(*LINK_ROLES))
 
 
 @router.post("/{complaint_id}/messages", response_model=ComplaintAnswer,

@@ -15,6 +15,8 @@ from shopflow.api.pages import render_page
 from shopflow.db import session_scope
 from shopflow.models import FeedbackRequest
 from shopflow.models.schemas import FeedbackIn
+from shopflow.models.types import utcnow
+from shopflow.security.links import token_hash
 from shopflow.workflows.shared import FeedbackInput
 
 api_router = APIRouter(prefix="/feedback", tags=["feedback"])
@@ -22,14 +24,17 @@ page_router = APIRouter(prefix="/feedback", tags=["feedback"], include_in_schema
 
 
 def _open_request(svc: Any, token: str) -> FeedbackRequest:
+    """The link's row, found by the hash of the link (only the hash is stored)."""
     with session_scope(svc.engine, write=False) as session:
-        req = session.get(FeedbackRequest, token[:64])
+        req = session.get(FeedbackRequest, token_hash(token[:200]))
     if req is None:
         raise ApiError(404, "not_found", "unknown feedback link")
     if req.status != "open":
         raise ApiError(409, "feedback_closed",
                        "this feedback link was used already" if req.status == "answered"
                        else "this feedback link has expired")
+    if req.expires_at is not None and req.expires_at <= utcnow():
+        raise ApiError(409, "feedback_closed", "this feedback link has expired")
     return req
 
 
@@ -37,13 +42,14 @@ def _complaint_box(svc: Any, token: str) -> bool:
     """The form offers "I want to file a complaint" on follow-up surveys (the ones that act on
     it; a complaint's own survey has its escalation, a sample's has the problem task)."""
     with session_scope(svc.engine, write=False) as session:
-        req = session.get(FeedbackRequest, token[:64])
+        req = session.get(FeedbackRequest, token_hash(token[:200]))
     return req is not None and req.kind == "followup"
 
 
 async def _submit(svc: Any, token: str, body: FeedbackIn) -> dict[str, Any]:
     req = await svc.db(_open_request, svc, token)
-    inp = FeedbackInput(token, body.satisfaction, body.usage, body.suggestions, body.problem,
+    # The workflow gets the hash, never the link: the Update's input is in its history.
+    inp = FeedbackInput(req.token, body.satisfaction, body.usage, body.suggestions, body.problem,
                         complaint=body.complaint, complaint_text=body.complaint_text)
     return await send_update(svc, req.workflow_id, "submit_feedback", inp, dict)
 

@@ -17,6 +17,7 @@ from shopflow.api.errors import ApiError, from_temporal
 from shopflow.api.idempotency import body_hash, idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.pages import render_page
+from shopflow.api.scope import require_channel
 from shopflow.models import Order, OrderLine
 from shopflow.models.order_schemas import (
     OrderCancel,
@@ -30,6 +31,7 @@ from shopflow.models.order_schemas import (
 )
 from shopflow.models.schemas import PageOf
 from shopflow.services import orders
+from shopflow.services.scoping import case_filter
 from shopflow.workflows.order_fulfilment import PaymentInput
 from shopflow.workflows.shared import Actor, CancelInput
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
@@ -60,6 +62,7 @@ async def create_order(
 ) -> JSONResponse:
     """Take an order from a channel. The same order again (same number, same content) answers
     200 with the first answer and starts nothing; the same number with other content is 409."""
+    require_channel(user, body.channel)
     request = body.model_dump(mode="json")
 
     async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
@@ -136,12 +139,12 @@ async def cancel_order(order_no: str, body: OrderCancel, svc: ServicesDep,
 
 @router.get("", response_model=PageOf[OrderSummary])
 async def list_orders(
-    svc: ServicesDep, page: PageDep, _: Annotated[User, Depends(require(*READ_ROLES))],
+    svc: ServicesDep, page: PageDep, user: Annotated[User, Depends(require(*READ_ROLES))],
     status: Annotated[str | None, Query(max_length=40)] = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     total, items = await svc.db(orders.list_orders, svc.engine, page.offset, page.page_size,
-                                status, customer_id)
+                                status, customer_id, case_filter(user, Order.order_no))
     return {"items": items, "total": total, "page": page.page, "page_size": page.page_size}
 
 

@@ -18,6 +18,7 @@ from shopflow.api.errors import ApiError, from_temporal
 from shopflow.api.idempotency import idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.pages import render_page
+from shopflow.models import Return
 from shopflow.models.return_schemas import (
     ReturnCancelIn,
     ReturnCreate,
@@ -29,6 +30,7 @@ from shopflow.models.return_schemas import (
 )
 from shopflow.models.schemas import PageOf
 from shopflow.services import returns
+from shopflow.services.scoping import case_filter, visible
 from shopflow.workflows.return_handling import ParcelInput, ReceivedInput
 from shopflow.workflows.shared import Actor, CancelInput
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
@@ -50,6 +52,8 @@ async def create_return(
     """Ask to return delivered goods for a refund or an exchange. Refused with 422 (and
     nothing started) outside the return window (longer for a quality issue), before
     delivery, or for more than was delivered minus what earlier returns claim."""
+    if not await svc.db(visible, svc.engine, user, "order", body.order_no):  # another channel's
+        raise ApiError(422, "unknown_order", f"no order {body.order_no}")
 
     async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
         req = returns.ReturnRequest(
@@ -126,7 +130,7 @@ async def cancel_return(return_id: str, svc: ServicesDep,
 
 @router.get("", response_model=PageOf[ReturnSummary])
 async def list_returns(
-    svc: ServicesDep, page: PageDep, _: Annotated[User, Depends(require(*READ_ROLES))],
+    svc: ServicesDep, page: PageDep, user: Annotated[User, Depends(require(*READ_ROLES))],
     status: Annotated[str | None, Query(max_length=40)] = None,
     reason: Annotated[str | None, Query(max_length=200,
                                         description="words in the reason")] = None,
@@ -136,7 +140,8 @@ async def list_returns(
 ) -> dict[str, Any]:
     total, items = await svc.db(returns.list_returns, svc.engine, page.offset, page.page_size,
                                 status=status, reason=reason, customer_id=customer_id,
-                                order_no=order_no, kind=kind)
+                                order_no=order_no, kind=kind,
+                                scope=case_filter(user, Return.order_no))
     return {"items": items, "total": total, "page": page.page, "page_size": page.page_size}
 
 

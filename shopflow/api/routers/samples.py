@@ -12,6 +12,8 @@ from shopflow.api.deps import PageDep, ServicesDep, require
 from shopflow.api.idempotency import idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.pages import render_page
+from shopflow.api.scope import require_channel
+from shopflow.models import Case
 from shopflow.models.schemas import (
     CancelRequest,
     CaseCreated,
@@ -21,7 +23,9 @@ from shopflow.models.schemas import (
     PageOf,
     SampleCreate,
 )
+from shopflow.security.links import LINK_ROLES
 from shopflow.services import cases, samples
+from shopflow.services.scoping import case_filter
 from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
 from shopflow.workflows.vocab import CaseKind
@@ -36,11 +40,12 @@ async def create_sample(
     body: SampleCreate, svc: ServicesDep, user: Annotated[User, Depends(require("channel", "cs"))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
+    require_channel(user, body.channel)
     await svc.db(samples.check_application, svc.engine, body)
 
     async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
         created, started = await samples.create(svc.client(), svc.settings, svc.engine, body,
-                                                user.name, seed)
+                                                user.name, seed, user.has("cs"))
         if started:
             WORKFLOWS_STARTED.labels("sample").inc()
         return 201, created
@@ -51,19 +56,20 @@ async def create_sample(
 
 @router.get("", response_model=PageOf[CaseSummary])
 async def list_samples(
-    svc: ServicesDep, page: PageDep, _: Annotated[User, Depends(require(*READ_ROLES))],
+    svc: ServicesDep, page: PageDep, user: Annotated[User, Depends(require(*READ_ROLES))],
     status: Annotated[str | None, Query(max_length=40)] = None,
     customer_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     return await svc.db(cases.list_cases, svc.engine, CaseKind.SAMPLE, page.page,
-                        page.page_size, status=status, customer_id=customer_id)
+                        page.page_size, status=status, customer_id=customer_id,
+                        scope=case_filter(user, Case.id))
 
 
 @router.get("/{sample_id}", response_model=CasePublic)
 async def get_sample(sample_id: str, svc: ServicesDep,
-                     _: Annotated[User, Depends(require(*READ_ROLES))]) -> dict[str, Any]:
+                     user: Annotated[User, Depends(require(*READ_ROLES))]) -> dict[str, Any]:
     return await svc.db(cases.case_detail, svc.engine, svc.settings, CaseKind.SAMPLE, sample_id,
-                        feedback_url=True)
+                        feedback_url=user.has(*LINK_ROLES))  # the form url for cs/ops only
 
 
 @router.post("/{sample_id}/info")

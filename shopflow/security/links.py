@@ -1,0 +1,67 @@
+"""Customer feedback/survey links that are safe to e-mail.
+
+A link's secret is ``HMAC-SHA256(key, "feedback:" + ref)`` (256 bits, base64url): ``ref`` is the
+case's random reference (``workflow.uuid4()``, in the workflow's history), the key is
+``SHOPFLOW_LINK_SECRET`` (or derived from ``SHOPFLOW_UI_SECRET``) and never leaves the API and
+worker processes. So neither the Temporal history nor the read-model holds a usable link: the
+workflow keeps the ref and the SHA-256 of the secret, ``feedback_requests`` keeps the SHA-256
+(plus an expiry, SHOPFLOW_FEEDBACK_LINK_TTL), and the customer's answer reaches the workflow as
+that hash. The secret exists only in the e-mail (rendered when the notice is written) and on the
+case pages of the roles that call customers (cs, ops, admin), derived again from the ref.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any
+
+from shopflow.settings import Settings
+
+LINK_ROLES = ("cs", "ops")  # and admin: the roles that contact customers
+DEV_KEY = b"shopflow dev/test feedback-link key: never used in production"
+
+
+def link_key(settings: Settings) -> bytes:
+    if settings.link_secret:
+        return settings.link_secret.encode()
+    if settings.ui_secret:
+        return hmac.new(settings.ui_secret.encode(), b"shopflow feedback links",
+                        hashlib.sha256).digest()
+    if settings.env != "prod":
+        return DEV_KEY  # stable across the dev API and worker processes
+    raise RuntimeError("feedback links need SHOPFLOW_LINK_SECRET or SHOPFLOW_UI_SECRET")
+
+
+def link_token(key: bytes, ref: str) -> str:
+    digest = hmac.new(key, b"feedback:" + ref.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def with_link(settings: Settings, data: dict[str, Any]) -> dict[str, Any]:
+    """Notice data for rendering: ``feedback_ref`` becomes the link's ``token``."""
+    ref = data.get("feedback_ref")
+    if not isinstance(ref, str) or not ref:
+        return data
+    return {**data, "token": link_token(link_key(settings), ref)}
+
+
+def present_feedback(settings: Settings, may_see_link: bool, view: dict[str, Any]) -> None:
+    """A case view's feedback as the caller may see it: the form ``url`` while the link is
+    open, for cs/ops/admin only (``may_see_link``); never the ref, the hash or (older cases)
+    the clear token."""
+    fb = view.get("feedback")
+    if not isinstance(fb, dict):
+        return
+    ref, legacy = fb.pop("link", None), fb.pop("token", None)
+    fb.pop("url", None)
+    if fb.get("status") != "requested" or not may_see_link:
+        return
+    token = link_token(link_key(settings), ref) if isinstance(ref, str) and ref else legacy
+    if isinstance(token, str) and token:
+        fb["url"] = f"{settings.public_url}/feedback/{token}"
