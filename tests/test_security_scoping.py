@@ -25,7 +25,8 @@ async def test_channel_tokens_see_only_their_channels_cases(api: httpx.AsyncClie
     await make_product(api, "TEA", stock=10)
     await make_product(api, "CUP", stock=5)
     web = bearer(create_token(engine, "channel", "web-shop", channels=["web"]))
-    mail = bearer(create_token(engine, "channel", "mail-desk", channels=["email"]))
+    mail_secret = create_token(engine, "channel", "mail-desk", channels=["email"])
+    mail = bearer(mail_secret)
     r = await api.post("/api/v1/orders", headers=web, json=order_body("WEB-1"))
     assert r.status_code == 201, r.text
     # Its own order: seen, listed, paid. Another channel's: 404 everywhere, never listed.
@@ -60,6 +61,12 @@ async def test_channel_tokens_see_only_their_channels_cases(api: httpx.AsyncClie
     assert (await api.get(f"/api/v1/complaints/{cid}", headers=web)).status_code == 200
     # Unbound staff roles see everything as before.
     assert (await api.get("/api/v1/orders/WEB-1", headers=auth("ops"))).status_code == 200
+    # The web pages follow the same scope.
+    await sign_in(api, mail_secret)
+    assert (await api.get("/ui/cases/order/WEB-1")).status_code == 404
+    assert (await api.get(f"/ui/cases/sample/{sid}")).status_code == 200
+    listing = await api.get("/ui/cases?kind=order")
+    assert listing.status_code == 200 and "WEB-1" not in listing.text
 
 
 async def test_a_channel_never_overwrites_a_known_customers_contact(

@@ -21,7 +21,7 @@ from shopflow.models.types import utcnow
 
 def record_channel(engine: Engine, case_id: str, channel: str, created_by: str) -> None:
     with session_scope(engine) as session:
-        insert_ignore(session, CaseChannel.__table__, [{
+        insert_ignore(session, CaseChannel.__table__, [{  # type: ignore[attr-defined]
             "case_id": case_id, "channel": channel, "created_by": created_by,
             "created_at": utcnow()}], ["case_id"])
 
@@ -74,5 +74,6 @@ def case_filter(user: Any, id_column: Any) -> Any | None:
     orders = select(Order.order_no).where(col(Order.channel).in_(channels))
     followups = select(literal("followup-", String) + col(Order.order_no)).where(
         col(Order.channel).in_(channels))
+    returns = select(Return.id).where(col(Return.order_no).in_(orders))
     return or_(col(id_column).in_(own), col(id_column).in_(orders),
-               col(id_column).in_(followups))
+               col(id_column).in_(followups), col(id_column).in_(returns))

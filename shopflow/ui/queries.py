@@ -131,8 +131,9 @@ def case_kinds(engine: Engine) -> list[str]:
 
 
 def cases(engine: Engine, *, kind: str | None, status: str | None, stage: str | None,
-          q: str | None, open_only: bool, page: int, page_size: int) -> Paged:
-    conds: list[Any] = []
+          q: str | None, open_only: bool, page: int, page_size: int,
+          scope: Any = None) -> Paged:
+    conds: list[Any] = [] if scope is None else [scope]  # a channel token's own cases
     if kind:
         conds.append(Case.kind == kind)
     if status:

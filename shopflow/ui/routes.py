@@ -20,6 +20,7 @@ from shopflow.api.idempotency import idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.routers import orders as orders_api
 from shopflow.db import session_scope
+from shopflow.models import Case
 from shopflow.models.schemas import TaskComplete
 from shopflow.security.links import LINK_ROLES, present_feedback
 from shopflow.services import samples, tasks
@@ -27,6 +28,7 @@ from shopflow.services.cases import temporal_url
 from shopflow.services.customers import READ_ROLES as CUSTOMER_READ_ROLES
 from shopflow.services.errors import Refused
 from shopflow.services.proposals import PROPOSAL_ROLES, open_proposals
+from shopflow.services.scoping import case_filter, visible
 from shopflow.ui import actions, decisions, documents, queries
 from shopflow.ui.charts import kpi_bars, throughput
 from shopflow.ui.pages import (
@@ -225,6 +227,8 @@ async def _task(request: Request, user: User, task_id: str, status: int = 200, *
     svc = svc_of(request)
     task = await svc.db(tasks.load_task, svc.engine, task_id, _actor(user),
                         acting=False)  # 403 / 404 pages
+    if not await svc.db(visible, svc.engine, user, "task", task_id):  # another channel's case
+        raise ApiError(404, "not_found", f"no task {task_id}")
     data = await svc.db(queries.task_page, svc.engine, task)
     if not user.has(*CUSTOMER_READERS):  # credit rating and purchase history: as the API
         data["customer"] = None
@@ -269,7 +273,8 @@ async def cases(request: Request, kind: Filter = None, status: Filter = None,
     if not kind and len(kinds) == 1:
         kind = kinds[0]
     result = await svc.db(queries.cases, svc.engine, kind=kind or None, status=status,
-                          stage=stage, q=q, open_only=open, page=page, page_size=PAGE_SIZE)
+                          stage=stage, q=q, open_only=open, page=page, page_size=PAGE_SIZE,
+                          scope=case_filter(user, Case.id))
     if not kind:  # rows of processes this role may not read stay hidden
         result.items = [c for c in result.items if _may_read(user, c["kind"])]
     filters = {"kind": kind, "status": status, "stage": stage, "q": q,
@@ -290,6 +295,8 @@ async def _case(request: Request, user: User, kind: str, case_id: str, status: i
     if not _may_read(user, kind):
         raise _forbidden(f"role {user.role} may not read {kind} cases")
     svc = svc_of(request)
+    if not await svc.db(visible, svc.engine, user, kind, case_id):  # another channel's case
+        raise ApiError(404, "not_found", f"no {kind} {case_id}")
     data = await svc.db(queries.case_page, svc.engine, kind, case_id)
     if data is None:
         raise ApiError(404, "not_found", f"no {kind} {case_id}")
