@@ -15,13 +15,13 @@ import httpx
 import pytest
 from sqlalchemy import Engine, event
 
-from shopflow.activities.reports import render_csv
 from shopflow.api.app import create_app, create_metrics_app
 from shopflow.api.metrics import TASKS
 from shopflow.db import session_scope
 from shopflow.models import Report, Task
 from shopflow.models.types import utcnow
 from shopflow.security.csvsafe import neutralise_csv, safe_cell
+from shopflow.services.reports import render_csv
 from shopflow.settings import Settings
 from shopflow.ui.session import COOKIE
 from tests.helpers import auth
