@@ -195,6 +195,8 @@ async def start_stack(name: str, address: str, database_url: str, logs: Path, *,
                 except httpx.HTTPError:
                     pass
                 if s.api.proc.poll() is not None or time.monotonic() > deadline:
+                    for started in stacks:  # leave no process behind
+                        started.stop()
                     raise RuntimeError(f"{s.api.name} did not get ready: {s.api.log_path}")
                 await asyncio.sleep(0.3)
         first = next(s for s in stacks if s.api is not None)
