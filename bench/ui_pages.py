@@ -149,7 +149,8 @@ def seed(engine: Engine, n: int, rnd: random.Random) -> dict[str, int]:
             shipped = created + timedelta(hours=rnd.uniform(2, 48)) if closed else None
             rows["orders"].append(Order(
                 order_no=case_id, customer_id=cid, status="completed" if closed else "received",
-                total=sum(it["quantity"] * it["unit_price"] for it in items), created_at=created,
+                total_cents=sum(it["quantity"] * round(it["unit_price"] * 100) for it in items),
+                created_at=created,
                 workflow_id=wf, shipped_at=shipped if shipped and shipped < now else None
             ).model_dump())
         if kind == "complaint":

@@ -69,7 +69,8 @@ def is_postgres(engine: Engine) -> bool:
 
 def insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> int:
     """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns how many rows were new.
-    Counted with RETURNING: psycopg reports rowcount -1 for these statements."""
+    Counted with RETURNING: psycopg reports rowcount -1 for these statements. ``table`` is a
+    Table or a SQLModel table class."""
     if not rows:
         return 0
     table = getattr(table, "__table__", table)  # a model class or its table

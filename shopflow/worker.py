@@ -44,7 +44,8 @@ WORKFLOWS = [SampleApproval, OrderFulfilment, ReturnHandling, NoticeResend,
 # instead of once per cached case. With settings.worker_sandbox == "shared" (the default) the
 # workflow modules themselves are shared too: deterministic code, constants only at module level.
 PASSTHROUGH = ("shopflow.workflows.shared", "shopflow.workflows.base", "shopflow.workflows.feedback",
-               "shopflow.workflows.vocab")
+               "shopflow.workflows.vocab", "shopflow.workflows.money",
+               "shopflow.workflows.order_rules", "shopflow.workflows.return_rules")
 SHARED_WORKFLOW_MODULES = ("shopflow.workflows",)
 
 

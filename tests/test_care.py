@@ -106,7 +106,7 @@ async def test_key_account_revisit_task_with_recent_context_every_interval(
     await customer(api, "ka-quiet", tags=["key_account", "no_contact"])
     await customer(api, "plain")
     with Session(engine) as s:
-        s.add(Order(order_no="SO-77", customer_id="ka-1", status="delivered", total=420.0))
+        s.add(Order(order_no="SO-77", customer_id="ka-1", status="delivered", total_cents=42000))
         s.commit()
     r = await api.post("/api/v1/complaints", headers=auth("cs"), json={
         "customer": {"id": "ka-1", "name": "Customer ka-1"}, "order_no": "SO-77",

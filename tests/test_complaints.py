@@ -299,7 +299,7 @@ async def test_staff_escalation_hands_the_case_to_ops(api: httpx.AsyncClient) ->
 async def test_quality_resolution_records_or_starts_a_return(
         api: httpx.AsyncClient, engine: Any) -> None:
     with Session(engine) as s:
-        s.add(Order(order_no="SO-1", customer_id="c-1", status="delivered", total=88.0))
+        s.add(Order(order_no="SO-1", customer_id="c-1", status="delivered", total_cents=8800))
         s.commit()
     service = await file(api, category="service")
     task = await open_task(api, service, "complaint.handle")

@@ -29,6 +29,7 @@ LANDED = {
     "0001_initial_tables.py": "255d9e7b47f7afe501944a4e18a73763a510da208544daa41158ec892936b3d1",
     "0002_security.py": "787e2dc0ba8f649a995bce61c7dec611d31d7f8edb5ebb485a2e1ea7d4bc1d23",
     "0003_task_escalation_role.py": "13b80f345fce0d86657b96997ebe5ed9d503fd6373277e0e48c024363af00705",
+    "0004_money_in_cents.py": "5f9d6a7ac8e1db0a69bfcbf8db402960f5ab9a16c5c1c339a6c4310ef9183cfe",
 }
 # 0001's git blob as it was frozen (`git hash-object`): the same check in git's own terms.
 FROZEN_0001_BLOB = "3ceffe5e62081a0b3a5e0eedf4cbb4ccb81eb3a3"
@@ -84,7 +85,10 @@ def schema(engine: Engine) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for table in sorted(insp.get_table_names()):
         out[table] = {
-            "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table)],
+            # By name: a column a downgrade adds back lands at the end of the table (SQLite and
+            # PostgreSQL cannot insert it in place), which changes no query.
+            "columns": sorted((c["name"], str(c["type"]), c["nullable"])
+                              for c in insp.get_columns(table)),
             "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
                               for i in insp.get_indexes(table)),
             "unique": sorted((u["name"] or "", tuple(u["column_names"]))

@@ -53,7 +53,7 @@ def seed(engine: Engine) -> None:
             ("OC", "cu-C", t("02-20"), None, "cancelled"),  # cancelled: no conversion
         ]
         for no, cust, created, shipped, status in orders:
-            s.add(Order(order_no=no, customer_id=cust, status=status, total=10.0,
+            s.add(Order(order_no=no, customer_id=cust, status=status, total_cents=1000,
                         created_at=created, shipped_at=shipped))
         if Shipment is not None:
             s.add(Shipment(tracking_no="SF-LOST", courier="SF", order_no="O3", case_id="O3",
@@ -329,7 +329,7 @@ async def test_kpi_edge_cases_conversion_window_offsets_and_odd_records(engine: 
             ("S1", "cu-S", t("03-01")),
         ]
         for no, cust, created in orders:
-            s.add(Order(order_no=no, customer_id=cust, status="paid", total=1.0,
+            s.add(Order(order_no=no, customer_id=cust, status="paid", total_cents=100,
                         created_at=created))
         for tid, by in (("X1", "system"), ("X2", "customer"), ("X3", "cs-dan")):
             s.add(Task(id=tid, kind="followup.problem", role="cs", status="done", case_id=tid,

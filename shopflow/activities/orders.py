@@ -3,14 +3,20 @@ keyed, so a retried activity changes nothing twice."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine
 from temporalio import activity
 
 from shopflow.db import session_scope
 from shopflow.services import inventory, orders
-from shopflow.workflows.shared import Act, OrderReserve, OrderSettle, OrderUpdate, StockSettle
+from shopflow.workflows.shared import (
+    Act,
+    Invoice,
+    OrderReserve,
+    OrderSettle,
+    OrderUpdate,
+    ReserveResult,
+    StockSettle,
+)
 
 
 class OrderActivities:
@@ -18,10 +24,10 @@ class OrderActivities:
         self.engine = engine
 
     @activity.defn(name=Act.ORDER_RESERVE)
-    def reserve_lines(self, req: OrderReserve) -> dict[str, Any]:
+    def reserve_lines(self, req: OrderReserve) -> ReserveResult:
         """Reserve what is there, line by line; short lines wait for a receipt (oldest first)."""
         with session_scope(self.engine) as session:
-            return inventory.reserve_lines(session, req)
+            return ReserveResult(**inventory.reserve_lines(session, req))
 
     @activity.defn(name=Act.ORDER_STOCK_SETTLE)
     def settle_stock(self, req: StockSettle) -> dict[str, int]:
@@ -37,6 +43,6 @@ class OrderActivities:
         return inventory.available_now(self.engine, skus)
 
     @activity.defn(name=Act.ORDER_SETTLE)
-    def settle(self, req: OrderSettle) -> dict[str, Any]:
+    def settle(self, req: OrderSettle) -> Invoice:
         """Invoice, the sale line for finance and the follow-up that is now due."""
-        return orders.settle_delivery(self.engine, req)
+        return Invoice(**orders.settle_delivery(self.engine, req))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine
 from temporalio import activity
 
 from shopflow.providers.payments import PaymentProvider, ProviderError
 from shopflow.services import refunds
 from shopflow.services.errors import business_error
-from shopflow.workflows.shared import Act, ErrorType, PaymentCapture, RefundRequest
+from shopflow.workflows.shared import (
+    Act,
+    ErrorType,
+    PaymentCapture,
+    PaymentView,
+    RefundRequest,
+    RefundView,
+)
 
 _CONFLICT_CODES = {"transaction_used", "idempotency_key_reused"}
 
@@ -29,28 +34,29 @@ class PaymentActivities:
         self.provider = provider
 
     @activity.defn(name=Act.PAYMENT_CAPTURE)
-    def capture(self, req: PaymentCapture) -> dict[str, Any]:
+    def capture(self, req: PaymentCapture) -> PaymentView:
         """Confirm an online payment with the provider and book it on the order, once."""
         known = refunds.known_payment(self.engine, req)
         if known is not None:
-            return known
+            return PaymentView(**known)
         try:
             confirmed = self.provider.confirm(req.transaction_id, req.amount_cents, req.order_no)
         except ProviderError as err:
             raise provider_failure(err) from None
-        return refunds.book_payment(self.engine, req, "captured", confirmed.provider_ref)
+        return PaymentView(**refunds.book_payment(self.engine, req, "captured",
+                                                  confirmed.provider_ref))
 
     @activity.defn(name=Act.PAYMENT_COLLECT_COD)
-    def collect_cod(self, req: PaymentCapture) -> dict[str, Any]:
+    def collect_cod(self, req: PaymentCapture) -> PaymentView:
         """The courier collected cash on delivery: book it on the order, once."""
-        return refunds.book_payment(self.engine, req, "collected", "")
+        return PaymentView(**refunds.book_payment(self.engine, req, "collected", ""))
 
     @activity.defn(name=Act.PAYMENT_REFUND)
-    def refund(self, req: RefundRequest) -> dict[str, Any]:
+    def refund(self, req: RefundRequest) -> RefundView:
         view, transaction_id = refunds.open_refund(self.engine, req)
         if transaction_id is None:
             view.pop("provider_key", None)
-            return view
+            return RefundView(**view)
         # The books' amount under the attempt's key: what moves is what the books say.
         cents = round(view["amount"] * 100)
         try:
@@ -60,4 +66,4 @@ class PaymentActivities:
             if not err.transient:
                 refunds.refuse_refund(self.engine, req, str(err))
             raise provider_failure(err) from None
-        return refunds.complete_refund(self.engine, req, result.refund_id)
+        return RefundView(**refunds.complete_refund(self.engine, req, result.refund_id))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine
 from temporalio import activity
 
@@ -15,6 +13,7 @@ from shopflow.workflows.shared import (
     Act,
     FollowupDueRecord,
     Restock,
+    ReturnContext,
     ReturnContextRequest,
     ReturnUpdate,
 )
@@ -31,10 +30,10 @@ class ReturnActivities:
         returns.apply_update(self.engine, req)
 
     @activity.defn(name=Act.RETURN_CONTEXT)
-    def context(self, req: ReturnContextRequest) -> dict[str, Any]:
+    def context(self, req: ReturnContextRequest) -> ReturnContext:
         """What the reviewer and finance need: the order and its money, the customer's
         earlier returns and return rate."""
-        return returns.review_context(self.engine, req)
+        return ReturnContext(**returns.review_context(self.engine, req))
 
     @activity.defn(name=Act.RETURN_RESTOCK)
     def restock(self, req: Restock) -> dict[str, int]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine
 from temporalio import activity
 
@@ -11,7 +9,7 @@ from shopflow.activities.payments import provider_failure
 from shopflow.providers.courier import CourierProvider
 from shopflow.providers.payments import ProviderError
 from shopflow.services import shipments
-from shopflow.workflows.shared import Act, ShipmentEventInput, ShipmentRegister
+from shopflow.workflows.shared import Act, ShipmentEventInput, ShipmentRegister, ShipmentView
 
 
 class ShippingActivities:
@@ -20,18 +18,17 @@ class ShippingActivities:
         self.courier = courier
 
     @activity.defn(name=Act.SHIPMENT_REGISTER)
-    def register(self, req: ShipmentRegister) -> dict[str, Any]:
+    def register(self, req: ShipmentRegister) -> ShipmentView:
         known = shipments.known_registration(self.engine, req)
         if known is not None:
-            return known
+            return ShipmentView(**known)
         try:
             booking = self.courier.register(req.courier, req.tracking_no, req.workflow_id, req.at)
         except ProviderError as err:
             raise provider_failure(err) from None
         view = shipments.save_registration(self.engine, req, booking.tracking_url)
-        view["estimated_delivery"] = booking.estimated_delivery.isoformat()
-        return view
+        return ShipmentView(**view, estimated_delivery=booking.estimated_delivery.isoformat())
 
     @activity.defn(name=Act.SHIPMENT_EVENT)
-    def record_event(self, ev: ShipmentEventInput) -> dict[str, Any]:
-        return shipments.record_event(self.engine, ev)
+    def record_event(self, ev: ShipmentEventInput) -> ShipmentView:
+        return ShipmentView(**shipments.record_event(self.engine, ev))

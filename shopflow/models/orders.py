@@ -1,8 +1,8 @@
 """Orders and what hangs off them: lines, payments, shipments and their events, refunds, the
 finance reconciliation, backorder waits and due follow-ups.
 
-Money is stored as decimal amounts rounded to cents (``float``, like the original ``total``);
-workflows and activities pass whole cents (``int``) so that no sum ever drifts.
+Money is stored, passed and added up in whole cents (``*_cents``, integers) so that no sum ever
+drifts; the decimal amounts of the API (``total``, ``amount`` …) are read-only views of them.
 """
 
 from __future__ import annotations
@@ -10,10 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shopflow.models.types import json_field, time_field
+
+
+def cents_field() -> Any:
+    return Field(default=0, sa_type=BigInteger)
+
+
+def decimal(cents: int) -> float:
+    """Cents as the API's decimal amount (a number rounded to cents)."""
+    return round(cents / 100, 2)
 
 
 class Order(SQLModel, table=True):
@@ -28,7 +37,7 @@ class Order(SQLModel, table=True):
     order_no: str = Field(primary_key=True, max_length=64)
     customer_id: str = Field(index=True, max_length=64)
     status: str = Field(default="received", index=True)
-    total: float = 0.0
+    total_cents: int = cents_field()
     created_at: datetime = time_field(index=True)
 
     workflow_id: str = ""
@@ -36,13 +45,13 @@ class Order(SQLModel, table=True):
     channel: str = ""
     payment_method: str = "online"  # online | cod
     currency: str = "CNY"
-    shipping_fee: float = 0.0  # part of total; refunded with a quality return
+    shipping_fee_cents: int = cents_field()  # part of total; refunded with a quality return
     customer: dict[str, Any] = json_field()  # the customer as ordered (name, email, phone)
     shipping_address: dict[str, Any] = json_field()
     request_hash: str = ""  # the intake body: the same order_no with another body is a 409
     submitted_by: str = ""
-    paid_amount: float = 0.0
-    refunded_amount: float = 0.0
+    paid_cents: int = cents_field()
+    refunded_cents: int = cents_field()
     version: int = 0  # the workflow's update counter: an older write never overwrites a newer
     backordered_at: datetime | None = time_field(nullable=True)
     stock_secured_at: datetime | None = time_field(nullable=True)
@@ -59,6 +68,22 @@ class Order(SQLModel, table=True):
     invoiced_at: datetime | None = time_field(nullable=True)
     updated_at: datetime = time_field()
 
+    @property
+    def total(self) -> float:
+        return decimal(self.total_cents)
+
+    @property
+    def shipping_fee(self) -> float:
+        return decimal(self.shipping_fee_cents)
+
+    @property
+    def paid_amount(self) -> float:
+        return decimal(self.paid_cents)
+
+    @property
+    def refunded_amount(self) -> float:
+        return decimal(self.refunded_cents)
+
 
 class OrderLine(SQLModel, table=True):
     __tablename__ = "order_lines"
@@ -70,8 +95,16 @@ class OrderLine(SQLModel, table=True):
     sku: str = Field(foreign_key="products.sku", max_length=64)
     name: str = ""
     quantity: int
-    unit_price: float
-    amount: float
+    unit_price_cents: int = cents_field()
+    amount_cents: int = cents_field()
+
+    @property
+    def unit_price(self) -> float:
+        return decimal(self.unit_price_cents)
+
+    @property
+    def amount(self) -> float:
+        return decimal(self.amount_cents)
 
 
 class OrderNumber(SQLModel, table=True):
@@ -98,11 +131,15 @@ class Payment(SQLModel, table=True):
     order_no: str = Field(index=True, max_length=64)
     transaction_id: str = Field(max_length=120)
     method: str  # online | cod
-    amount: float
+    amount_cents: int = cents_field()
     status: str = "captured"  # captured | collected
     provider_ref: str = ""
     received_at: datetime = time_field()
     recorded_by: str = "system"
+
+    @property
+    def amount(self) -> float:
+        return decimal(self.amount_cents)
 
 
 class Shipment(SQLModel, table=True):
@@ -152,7 +189,7 @@ class Refund(SQLModel, table=True):
     order_no: str = Field(index=True, max_length=64)
     case_kind: str = "order"
     case_id: str = ""
-    amount: float
+    amount_cents: int = cents_field()
     method: str = "original"  # original (through the provider) | bank_transfer (COD orders)
     status: str = "pending"  # pending | succeeded | transfer_due | refused
     transaction_id: str | None = None
@@ -161,6 +198,10 @@ class Refund(SQLModel, table=True):
     requested_by: str = "system"
     created_at: datetime = time_field()
     completed_at: datetime | None = time_field(nullable=True)
+
+    @property
+    def amount(self) -> float:
+        return decimal(self.amount_cents)
 
 
 class Reconciliation(SQLModel, table=True):
@@ -172,12 +213,16 @@ class Reconciliation(SQLModel, table=True):
     key: str = Field(unique=True, max_length=200)
     order_no: str = Field(index=True, max_length=64)
     kind: str  # sale | refund
-    amount: float
+    amount_cents: int = cents_field()
     method: str  # online | cod | original | bank_transfer
     reference: str = ""  # transaction ids, refund id
     invoice_no: str | None = None
     status: str = "open"  # open | reconciled
     created_at: datetime = time_field()
+
+    @property
+    def amount(self) -> float:
+        return decimal(self.amount_cents)
 
 
 class BackorderWait(SQLModel, table=True):

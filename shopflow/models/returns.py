@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
+from shopflow.models.orders import cents_field, decimal
 from shopflow.models.types import json_field, time_field
 
 
@@ -30,7 +31,7 @@ class Return(SQLModel, table=True):
     status: str = Field(default="requested", index=True)
     stage: str = "review"
     outcome: str | None = None  # refunded | exchanged | rejected | expired | cancelled | …
-    refund_amount: float = 0.0
+    refund_cents: int = cents_field()
     parcel_courier: str | None = None
     parcel_tracking_no: str | None = None
     exchange_tracking_no: str | None = None
@@ -46,3 +47,8 @@ class Return(SQLModel, table=True):
     reshipped_at: datetime | None = time_field(nullable=True)
     closed_at: datetime | None = time_field(nullable=True)
     updated_at: datetime = time_field()
+
+    @property
+    def refund_amount(self) -> float:
+        return decimal(self.refund_cents)
+

@@ -59,10 +59,10 @@ def upsert(engine: Engine, data: CustomerData) -> None:
 
 def purchase_history(session: Session, customer_id: str) -> dict[str, Any]:
     count, value = session.exec(
-        select(func.count(), func.coalesce(func.sum(Order.total), 0.0))
+        select(func.count(), func.coalesce(func.sum(Order.total_cents), 0))
         .where(Order.customer_id == customer_id, Order.status != "cancelled")
     ).one()
-    return {"orders_count": int(count), "orders_value": round(float(value), 2)}
+    return {"orders_count": int(count), "orders_value": round(int(value) / 100, 2)}
 
 
 def customer_public(session: Session, customer: Customer) -> dict[str, Any]:

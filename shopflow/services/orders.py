@@ -31,6 +31,7 @@ from shopflow.models import (
 )
 from shopflow.models.order_schemas import OrderCreate, ShippingAddressIn
 from shopflow.models.types import utcnow
+from shopflow.services.case_rows import keep_current
 from shopflow.services.cases import task_view, tasks_of, timeline_of
 from shopflow.services.errors import Refused
 from shopflow.services.inventory import backorder_waits
@@ -38,12 +39,8 @@ from shopflow.services.refunds import find_payment, payment_view, payments_of, r
 from shopflow.services.shipments import shipment_with_events
 from shopflow.services.timers import timers_for
 from shopflow.settings import Settings
-from shopflow.workflows.order_fulfilment import (
-    OrderFulfilment,
-    OrderInput,
-    OrderTimers,
-    address_text,
-)
+from shopflow.workflows.order_fulfilment import OrderFulfilment, OrderInput, OrderTimers
+from shopflow.workflows.order_rules import address_text
 from shopflow.workflows.shared import CustomerData, OrderLineData, OrderSettle, OrderUpdate
 from shopflow.workflows.vocab import ORDER_TIMES
 
@@ -183,19 +180,19 @@ def _insert_order(session: Session, order_no: str, body: OrderCreate, digest: st
     total = sum((item.unit_price * item.quantity for item in body.items), body.shipping_fee)
     inserted = insert_ignore(session, Order, [{
         "order_no": order_no, "customer_id": body.customer.id, "status": "received",
-        "total": float(round(total, 2)), "created_at": now,
+        "total_cents": to_cents(total), "created_at": now,
         "workflow_id": workflow_id_of(order_no), "stage": "intake", "channel": body.channel,
         "payment_method": body.payment_method, "currency": "CNY",
-        "shipping_fee": float(body.shipping_fee),
+        "shipping_fee_cents": to_cents(body.shipping_fee),
         "customer": body.customer.model_dump(mode="json"),
         "shipping_address": shipping_address(body), "request_hash": digest,
-        "submitted_by": submitted_by, "paid_amount": 0.0, "refunded_amount": 0.0,
+        "submitted_by": submitted_by, "paid_cents": 0, "refunded_cents": 0,
         "version": 0, "exception_count": 0, "exceptions": [], "updated_at": now,
     }], ["order_no"])
     if inserted:
         lines = [OrderLine(order_no=order_no, line_no=line_no, sku=item.sku, name=names[item.sku],
-                           quantity=item.quantity, unit_price=float(item.unit_price),
-                           amount=float(round(item.unit_price * item.quantity, 2)))
+                           quantity=item.quantity, unit_price_cents=to_cents(item.unit_price),
+                           amount_cents=to_cents(item.unit_price) * item.quantity)
                  for line_no, item in enumerate(body.items, start=1)]
         session.add_all(lines)
         session.flush()
@@ -248,13 +245,13 @@ def order_input(settings: Settings, order: Order, lines: list[OrderLine]) -> Ord
             email=c.get("email"), phone=c.get("phone"),
             address=c.get("address") or address_text(address), locale=c.get("locale"),
             source=order.submitted_by),  # a channel: a known customer's details become a proposal
-        lines=[OrderLineData(line.sku, line.quantity, round(line.unit_price * 100), line.name)
+        lines=[OrderLineData(line.sku, line.quantity, line.unit_price_cents, line.name)
                for line in lines],
         shipping_address=address,
         payment_method=order.payment_method,
         timers=timers_for(OrderTimers, settings),
         submitted_by=order.submitted_by,
-        shipping_fee_cents=round(order.shipping_fee * 100),
+        shipping_fee_cents=order.shipping_fee_cents,
     )
 
 
@@ -307,10 +304,6 @@ def apply_update(engine: Engine, req: OrderUpdate) -> None:
         order = session.get(Order, req.order_no, with_for_update=True)
         if order is None:
             raise LookupError(req.order_no)  # the API writes the row before starting
-        # KPI times: the first one counts (the first shipment, the first exception …).
-        for name, value in req.times.items():
-            if name in ORDER_TIMES and getattr(order, name) is None:
-                setattr(order, name, value)
         if req.exception is not None:
             known = {e.get("key") for e in order.exceptions}
             if req.exception.get("key") not in known:
@@ -320,14 +313,8 @@ def apply_update(engine: Engine, req: OrderUpdate) -> None:
                     order.first_exception_at = req.at
         if req.cancel_reason is not None and order.cancel_reason is None:
             order.cancel_reason = req.cancel_reason
-        # Writes of one workflow can finish out of order.
-        if req.version > order.version:
-            order.version = req.version
-            if req.status is not None:
-                order.status = req.status
-            if req.stage is not None:
-                order.stage = req.stage
-        order.updated_at = utcnow()
+        keep_current(order, version=req.version, status=req.status, stage=req.stage,
+                     times=req.times, time_names=ORDER_TIMES)
         session.add(order)
 
 
@@ -345,7 +332,7 @@ def settle_delivery(engine: Engine, req: OrderSettle) -> dict[str, Any]:
                                 .order_by(col(Payment.id))).all()
         insert_ignore(session, Reconciliation, [{
             "key": f"sale:{req.order_no}", "order_no": req.order_no, "kind": "sale",
-            "amount": round(sum(p.amount for p in payments), 2),
+            "amount_cents": sum(p.amount_cents for p in payments),
             "method": order.payment_method,
             "reference": ",".join(p.transaction_id for p in payments),
             "invoice_no": order.invoice_no, "status": "open", "created_at": req.at,
@@ -435,7 +422,7 @@ def load_order_view(engine: Engine, order_no: str, temporal_url: str,
 def list_orders(engine: Engine, offset: int, limit: int, status: str | None = None,
                 customer_id: str | None = None,
                 scope: Any = None) -> tuple[int, list[dict[str, Any]]]:
-    conds = [] if scope is None else [scope]  # a channel token's own orders
+    conds: list[Any] = [] if scope is None else [scope]  # a channel token's own orders
     if status:
         conds.append(Order.status == status)
     if customer_id:

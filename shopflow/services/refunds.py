@@ -15,8 +15,10 @@ from sqlmodel import Session, col, select
 
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import Order, Payment, Reconciliation, Refund
+from shopflow.models.orders import decimal
 from shopflow.models.types import utcnow
 from shopflow.services.errors import business_error
+from shopflow.workflows.money import amount
 from shopflow.workflows.shared import ErrorType, PaymentCapture, RefundRequest
 
 
@@ -66,17 +68,16 @@ def known_payment(engine: Engine, req: PaymentCapture) -> dict[str, Any] | None:
 def book_payment(engine: Engine, req: PaymentCapture, status: str,
                  provider_ref: str) -> dict[str, Any]:
     """Book a payment on the order once per transaction id."""
-    amount = round(req.amount_cents / 100, 2)
     with session_scope(engine) as session:
         inserted = insert_ignore(session, Payment, [{
             "order_no": req.order_no, "transaction_id": req.transaction_id,
-            "method": req.method, "amount": amount, "status": status,
+            "method": req.method, "amount_cents": req.amount_cents, "status": status,
             "provider_ref": provider_ref, "received_at": req.at, "recorded_by": req.actor,
         }], ["transaction_id"])
         if inserted:
             order = session.get(Order, req.order_no, with_for_update=True)
             assert order is not None
-            order.paid_amount = round(order.paid_amount + amount, 2)
+            order.paid_cents += req.amount_cents
             order.paid_at = order.paid_at or req.at
             order.updated_at = utcnow()
             session.add(order)
@@ -116,11 +117,11 @@ def open_refund(engine: Engine, req: RefundRequest) -> tuple[dict[str, Any], str
             row = None
         if row is None:
             row = _new_refund(session, req)
-        elif round(row.amount * 100) != req.amount_cents:
+        elif row.amount_cents != req.amount_cents:
             raise business_error(ErrorType.CONFLICT, "refund_in_progress",
-                                 f"a refund of {row.amount:.2f} is already {row.status} under "
-                                 f"this key; {req.amount_cents / 100:.2f} is another refund",
-                                 amount=row.amount, status=row.status)
+                                 f"a refund of {amount(row.amount_cents)} is already "
+                                 f"{row.status} under this key; {amount(req.amount_cents)} is "
+                                 "another refund", amount=row.amount, status=row.status)
         view = refund_view(row)
         view["provider_key"] = provider_key(req.key, _refused_attempts(session, req.key))
         return view, (row.transaction_id if row.status == "pending" else None)
@@ -160,21 +161,21 @@ def _new_refund(session: Session, req: RefundRequest) -> Refund:
     order = session.get(Order, req.order_no, with_for_update=True)
     if order is None:
         raise business_error(ErrorType.NOT_FOUND, "not_found", f"no order {req.order_no}")
-    amount = round(req.amount_cents / 100, 2)
     # Pending refunds count too: two cases refunding at once never give back more than paid.
-    claimed = sum(r.amount for r in session.exec(
+    claimed = sum(r.amount_cents for r in session.exec(
         select(Refund).where(Refund.order_no == req.order_no, Refund.status != "refused")))
-    refundable = round(order.paid_amount - claimed, 2)
-    if req.amount_cents <= 0 or amount > refundable + 1e-9:
+    refundable = order.paid_cents - claimed
+    if req.amount_cents <= 0 or req.amount_cents > refundable:
         raise business_error(ErrorType.INVALID, "refund_exceeds_paid",
-                             f"{amount:.2f} is more than the {refundable:.2f} refundable",
-                             refundable=refundable, amount=amount)
+                             f"{amount(req.amount_cents)} is more than the "
+                             f"{amount(refundable)} refundable",
+                             refundable=decimal(refundable), amount=decimal(req.amount_cents))
     online = session.exec(select(Payment).where(Payment.order_no == req.order_no,
                                                 Payment.method == "online")
                           .order_by(col(Payment.id))).first()
     insert_ignore(session, Refund, [{
         "key": req.key, "order_no": req.order_no, "case_kind": req.case_kind,
-        "case_id": req.case_id, "amount": amount,
+        "case_id": req.case_id, "amount_cents": req.amount_cents,
         # Cash on delivery went to the courier: finance pays it back by bank transfer.
         "method": "original" if online else "bank_transfer",
         "status": "pending", "transaction_id": online.transaction_id if online else None,
@@ -193,12 +194,12 @@ def _complete(session: Session, row: Refund, status: str, provider_ref: str | No
     session.add(row)
     order = session.get(Order, row.order_no, with_for_update=True)
     assert order is not None
-    order.refunded_amount = round(order.refunded_amount + row.amount, 2)
+    order.refunded_cents += row.amount_cents
     order.updated_at = utcnow()
     session.add(order)
     insert_ignore(session, Reconciliation, [{
         "key": f"refund:{row.key}", "order_no": row.order_no, "kind": "refund",
-        "amount": -row.amount, "method": row.method,
+        "amount_cents": -row.amount_cents, "method": row.method,
         "reference": provider_ref or row.transaction_id or "", "invoice_no": order.invoice_no,
         "status": "open", "created_at": req.at,
     }], ["key"])

@@ -31,6 +31,7 @@ from shopflow.models import (
     StockMovement,
 )
 from shopflow.models.types import utcnow
+from shopflow.services.case_rows import keep_current
 from shopflow.services.cases import task_view, tasks_of, timeline_of
 from shopflow.services.errors import Refused
 from shopflow.services.inventory import lock_items
@@ -38,7 +39,7 @@ from shopflow.services.refunds import refunds_of_case
 from shopflow.services.shipments import shipment_with_events
 from shopflow.services.timers import timers_for
 from shopflow.settings import Settings
-from shopflow.workflows.order_fulfilment import address_text
+from shopflow.workflows.order_rules import address_text
 from shopflow.workflows.return_handling import (
     ReturnHandling,
     ReturnInput,
@@ -57,7 +58,7 @@ from shopflow.workflows.vocab import RETURN_TIMES
 
 # Returns that no longer claim the goods: the customer keeps them.
 NOT_CLAIMING = ("rejected", "cancelled", "expired")
-RETURN_FIELDS = ("items", "outcome", "refund_amount", "parcel_courier", "parcel_tracking_no",
+RETURN_FIELDS = ("items", "outcome", "refund_cents", "parcel_courier", "parcel_tracking_no",
                  "exchange_tracking_no")
 
 
@@ -197,7 +198,7 @@ def return_input(engine: Engine, settings: Settings, ret: Return) -> ReturnInput
         timers=timers_for(ReturnTimers, settings,
                           ship_timeout=timedelta(days=policy["ship_timeout_days"])),
         delivered_at=order.delivered_at, payment_method=order.payment_method,
-        shipping_fee_cents=round(order.shipping_fee * 100),
+        shipping_fee_cents=order.shipping_fee_cents,
         shipping_address=dict(order.shipping_address), requested_by=ret.requested_by)
 
 
@@ -247,20 +248,15 @@ def apply_update(engine: Engine, req: ReturnUpdate) -> None:
         ret = session.get(Return, req.return_id, with_for_update=True)
         if ret is None:
             raise LookupError(req.return_id)
-        for name, value in req.times.items():
-            if name in RETURN_TIMES and getattr(ret, name) is None:
-                setattr(ret, name, value)
         newer = req.version > ret.version
-        for name, value in req.fields.items():
-            if name in RETURN_FIELDS and (newer or getattr(ret, name) in (None, [], 0.0)):
+        fields = dict(req.fields)
+        if "refund_amount" in fields:  # the decimal amount the workflow shows: stored in cents
+            fields["refund_cents"] = round(float(fields.pop("refund_amount")) * 100)
+        for name, value in fields.items():
+            if name in RETURN_FIELDS and (newer or getattr(ret, name) in (None, [], 0)):
                 setattr(ret, name, value)
-        if newer:
-            ret.version = req.version
-            if req.status is not None:
-                ret.status = req.status
-            if req.stage is not None:
-                ret.stage = req.stage
-        ret.updated_at = utcnow()
+        keep_current(ret, version=req.version, status=req.status, stage=req.stage,
+                     times=req.times, time_names=RETURN_TIMES)
         session.add(ret)
 
 
@@ -277,7 +273,7 @@ def review_context(engine: Engine, req: ReturnContextRequest) -> dict[str, Any]:
             Order.customer_id == req.customer_id, Order.status != "cancelled")).all())
         refunds = session.exec(select(Refund).where(Refund.order_no == req.order_no)).all()
         mine = f"{workflow_id_of(req.return_id)}:refund"
-        claimed_cents = sum(round(r.amount * 100) for r in refunds if r.key != mine)
+        claimed_cents = sum(r.amount_cents for r in refunds if r.key != mine)
         shipping_refunded = any(
             r.quality_issue and r.status == "refunded" and r.order_no == req.order_no
             for r in earlier)
@@ -301,7 +297,7 @@ def review_context(engine: Engine, req: ReturnContextRequest) -> dict[str, Any]:
             "return_rate": round(returns_total / orders, 2) if orders else None,
             "paid": order.paid_amount,
             "refunded": round(claimed_cents / 100, 2),
-            "refundable_cents": max(round(order.paid_amount * 100) - claimed_cents, 0),
+            "refundable_cents": max(order.paid_cents - claimed_cents, 0),
             "shipping_refunded": shipping_refunded,
         }
 

@@ -4,7 +4,8 @@ escalation, and cancellation. Deterministic, no I/O: everything outside goes thr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -23,6 +24,10 @@ from shopflow.workflows.shared import (
     CompleteTaskInput,
     ErrorType,
     NoticeRequest,
+    OrderReserve,
+    ReserveResult,
+    StockArrived,
+    StockLine,
     TaskClose,
     TaskCreate,
     TaskEscalate,
@@ -76,6 +81,19 @@ def require_text(data: dict[str, Any], key: str) -> None:
 def as_duration(value: float | timedelta) -> timedelta:
     """A timer as a duration: inputs written before timers were durations carry seconds."""
     return value if isinstance(value, timedelta) else timedelta(seconds=value)
+
+
+@contextmanager
+def business_rejections() -> Iterator[None]:
+    """Around activities run for an Update: a business rejection (say, stock gone since the task
+    opened, a tracking number in use) fails the Update with its own type, so the API answers
+    409/422; other failures stay activity failures."""
+    try:
+        yield
+    except ActivityError as err:
+        if isinstance(err.cause, ApplicationError):
+            raise err.cause from None
+        raise
 
 
 class CaseCancelled(Exception):
@@ -319,14 +337,8 @@ class CaseWorkflow:
         # decision in meanwhile.
         hold = workflow.patched("one-decision-per-task")
         try:
-            task.result = await self.apply_decision(task, inp)
-        except ActivityError as err:
-            task.applying = False
-            # A business rejection from an activity (say, stock gone since the task opened)
-            # fails the Update with its own type, and the task stays open.
-            if isinstance(err.cause, ApplicationError):
-                raise err.cause from None
-            raise
+            with business_rejections():  # refused: the task stays open
+                task.result = await self.apply_decision(task, inp)
         except BaseException:
             task.applying = False
             raise
@@ -495,6 +507,106 @@ def _decode(value: Any) -> Any:
     if isinstance(value, list):
         return [_decode(v) for v in value]
     return value
+
+
+class CaseLock:
+    """A lock for a workflow's own coroutines (an Update handler and the main run), in the
+    shape of ``asyncio.Lock``: ``async with lock:`` waits while another holder runs,
+    ``lock.locked()`` for conditions and validators. Taking a free lock does not yield."""
+
+    def __init__(self) -> None:
+        self._held = False
+
+    def locked(self) -> bool:
+        return self._held
+
+    async def __aenter__(self) -> None:
+        if self._held:
+            await workflow.wait_condition(lambda: not self._held)
+        self._held = True
+
+    async def __aexit__(self, *_: object) -> None:
+        self._held = False
+
+
+class CommerceCase(CaseWorkflow):
+    """What orders and returns share: a business row (the order, the return) kept in step with
+    the case read-model, and lines that may wait for stock (a backorder) until a receipt's
+    wake-up sends ``stock_arrived``."""
+
+    # The activity that writes the business row, and the key naming the case in answers.
+    ROW_UPDATE: ClassVar[str]
+    CASE_KEY: ClassVar[str]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.short: dict[str, int] = {}  # SKU -> quantity still to reserve
+        self.stock_lock = CaseLock()  # one reservation at a time
+        self._row_version = 0
+
+    # --- the business row ----------------------------------------------------------------
+
+    def row_update(self, version: int, status: str | None, stage: str | None,
+                   times: dict[str, datetime], row: dict[str, Any]) -> Any:
+        """The ROW_UPDATE activity's input."""
+        raise NotImplementedError
+
+    async def update_row(self, *, status: str | None = None, stage: str | None = None,
+                         times: dict[str, datetime] | None = None, **row: Any) -> None:
+        self._row_version += 1
+        for name, value in (times or {}).items():
+            self.data["kpi"].setdefault(name, value.isoformat())
+        await self._act(self.ROW_UPDATE,
+                        self.row_update(self._row_version, status, stage, times or {}, row))
+
+    async def _transition(self, status: str | None, stage: str | None, event: str, message: str,
+                          *, actor: str = "system", times: dict[str, datetime] | None = None,
+                          closed: bool = False, row: dict[str, Any] | None = None,
+                          **data: Any) -> None:
+        """The business row (status, KPI times, ``row`` fields) and the read-model, in step."""
+        await self.update_row(status=status, stage=stage, times=times, **(row or {}))
+        await self.record(event, message, actor=actor, status=status, stage=stage,
+                          closed=closed, **data)
+
+    # --- stock waits ---------------------------------------------------------------------
+
+    def stock_closed(self) -> bool:
+        """True once the case takes no more stock (its waits are being closed)."""
+        return False
+
+    async def take_stock(self) -> None:
+        """Try the short lines again (after a receipt): the case's own bookkeeping around
+        reserve_short."""
+        raise NotImplementedError
+
+    async def reserve_short(self, round_no: int) -> list[str]:
+        """Reserve what is there of the short lines (the rest keeps waiting); the SKUs got."""
+        await workflow.wait_condition(lambda: not self.stock_lock.locked())
+        async with self.stock_lock:
+            if not self.short:
+                return []
+            result = await self._act(Act.ORDER_RESERVE, OrderReserve(
+                workflow.info().workflow_id, self.KIND, self.case_id, round_no,
+                [StockLine(sku, q) for sku, q in sorted(self.short.items())]), ReserveResult)
+        got = list(result.reserved)
+        for sku in got:
+            self.short.pop(sku, None)
+        return got
+
+    @workflow.update
+    async def stock_arrived(self, inp: StockArrived) -> dict[str, Any]:
+        """A receipt of a SKU this case waits for: try again now (the wake-up asks the
+        waiting cases one after the other, oldest first)."""
+        if inp.sku in self.short:
+            await self.take_stock()
+        return {self.CASE_KEY: self.case_id, "sku": inp.sku,
+                "reserved": inp.sku not in self.short, "waiting": sorted(self.short)}
+
+    @stock_arrived.validator
+    def _validate_stock_arrived(self, inp: StockArrived) -> None:
+        if self.stock_closed() or inp.sku not in self.short:
+            raise rejection(ErrorType.CONFLICT, "not_waiting",
+                            f"{self.KIND} {self.case_id} is not waiting for {inp.sku}")
 
 
 def _plain(value: Any) -> Any:

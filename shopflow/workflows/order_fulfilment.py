@@ -7,42 +7,62 @@ with compensation in reverse (stock released, payment refunded, notice)."""
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
-from shopflow.workflows.base import CaseCancelled, CaseWorkflow, HumanTask, rejection, require_decision
+from shopflow.workflows.base import (
+    CaseCancelled,
+    CommerceCase,
+    HumanTask,
+    business_rejections,
+    rejection,
+    require_decision,
+)
+from shopflow.workflows.money import amount
+from shopflow.workflows.order_rules import (
+    CLOSED_PARCEL,
+    DECISIONS,
+    END_STATUSES,
+    EVENT_TYPES,
+    OrderDecision,
+    OrderTask,
+    address_text,
+    check_payment,
+    check_tracking_no,
+    line_key,
+)
 from shopflow.workflows.shared import (
     Act,
     CompleteTaskInput,
     CustomerData,
     ErrorType,
     FollowupStart,
+    Invoice,
     OrderLineData,
     OrderReserve,
     OrderSettle,
     OrderUpdate,
     PaymentCapture,
+    PaymentView,
     RefundRequest,
+    RefundView,
+    ReserveResult,
     ShipmentEventInput,
     ShipmentRegister,
-    StockArrived,
+    ShipmentView,
     StockLine,
     StockSettle,
 )
-from shopflow.workflows.vocab import ORDER_END_STATUSES
 
-FULFIL = "order.fulfil"
-LOST_PARCEL = "order.lost_parcel"
-DECISIONS = {FULFIL: {"shipped"}, LOST_PARCEL: {"reship", "refund"}}
-EVENT_TYPES = ("in_transit", "delivered", "delayed", "lost")
-CLOSED_PARCEL = ("delivered", "lost")
-END_STATUSES = ORDER_END_STATUSES
+FULFIL = OrderTask.FULFIL
+LOST_PARCEL = OrderTask.LOST_PARCEL
+__all__ = ["CLOSED_PARCEL", "DECISIONS", "END_STATUSES", "EVENT_TYPES", "OrderFulfilment",
+           "OrderInput", "OrderTimers", "PaymentInput", "address_text", "amount"]
 
 # Money moves through the provider with an idempotency key, so retrying until it answers is safe.
 MONEY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2),
@@ -91,37 +111,24 @@ class _Stop(Exception):
         self.code, self.reason = code, reason
 
 
-def amount(cents: int) -> str:
-    return f"{cents / 100:.2f}"
-
-
-def address_text(addr: dict[str, Any]) -> str:
-    parts = [addr.get(k) for k in ("line1", "line2", "city", "region", "postcode", "country")]
-    return ", ".join(str(p) for p in parts if p)
-
-
-def line_key(workflow_id: str, round_no: int, sku: str) -> str:
-    return f"{workflow_id}:r{round_no}:{sku}"
-
-
-def _parcel_closed(parcel: dict[str, Any]) -> bool:
-    return parcel["status"] in CLOSED_PARCEL
-
-
 @workflow.defn(name="OrderFulfilment")
-class OrderFulfilment(CaseWorkflow):
+class OrderFulfilment(CommerceCase):
     KIND = "order"
+    ROW_UPDATE = Act.ORDER_UPDATE
+    CASE_KEY = "order_no"
 
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, inp: OrderInput) -> None:
+        # From the input at once: a payment that arrives with the start (the same first
+        # activation, before run) is checked against the real total, not refused as paid.
         super().__init__()
-        self.order_no = ""
-        self.method = "online"
-        self.total_cents = 0
-        self.lines: list[OrderLineData] = []
+        self.order_no = inp.order_no
+        self.method = inp.payment_method
+        self.lines: list[OrderLineData] = list(inp.lines)
+        self.total_cents = (sum(line.quantity * line.unit_price_cents for line in self.lines)
+                            + inp.shipping_fee_cents)
         self.round = 1
-        self.short: dict[str, int] = {}
         self.backorder_since: datetime | None = None
-        self.reserving = False
         self.payments: dict[str, dict[str, Any]] = {}
         self.paid_cents = 0
         self.refunded_cents = 0
@@ -129,17 +136,12 @@ class OrderFulfilment(CaseWorkflow):
         self.shipments: dict[str, dict[str, Any]] = {}
         self.closing = False
         self.received_at: datetime | None = None
-        self._order_version = 0
         self._events_in_flight: set[str] = set()
 
     @workflow.run
     async def run(self, inp: OrderInput) -> dict[str, Any]:
         self.start_case(inp.order_no, inp.customer.id, inp.timers.task_due,
                         inp.timers.notice_send)
-        self.order_no, self.method = inp.order_no, inp.payment_method
-        self.lines = list(inp.lines)
-        self.total_cents = (sum(line.quantity * line.unit_price_cents for line in self.lines)
-                            + inp.shipping_fee_cents)
         self.received_at = workflow.now()
         self.data = {
             "order_no": inp.order_no,
@@ -192,7 +194,7 @@ class OrderFulfilment(CaseWorkflow):
         reminded = False
         shown = ""
         while True:
-            await workflow.wait_condition(lambda: not self.reserving and not self.paying)
+            await workflow.wait_condition(lambda: not self.stock_lock.locked() and not self.paying)
             if self.cancel_request is not None:
                 raise CaseCancelled()
             unpaid = self._unpaid()
@@ -233,7 +235,8 @@ class OrderFulfilment(CaseWorkflow):
         seen = (len(self.short), self.paid_cents)
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                lambda: self.cancel_request is not None or self.reserving or bool(self.paying)
+                lambda: self.cancel_request is not None or self.stock_lock.locked()
+                or bool(self.paying)
                 or (len(self.short), self.paid_cents) != seen,
                 timeout=timeout,
             )
@@ -259,19 +262,10 @@ class OrderFulfilment(CaseWorkflow):
                                    "stock held" + (", payment received" if self.paid_cents else ""))
 
     async def _reserve_short(self) -> None:
-        await workflow.wait_condition(lambda: not self.reserving)
-        if not self.short or self.closing:
+        if self.closing:  # (checked once no reservation runs, like before)
+            await workflow.wait_condition(lambda: not self.stock_lock.locked())
             return
-        self.reserving = True
-        try:
-            result = await self._act(Act.ORDER_RESERVE, OrderReserve(
-                workflow.info().workflow_id, "order", self.order_no, self.round,
-                [StockLine(sku, q) for sku, q in sorted(self.short.items())]), dict)
-        finally:
-            self.reserving = False
-        got = list(result["reserved"])
-        for sku in got:
-            self.short.pop(sku, None)
+        got = await self.reserve_short(self.round)
         now = workflow.now()
         if self.short and self.backorder_since is None:
             self.backorder_since = now
@@ -281,22 +275,13 @@ class OrderFulfilment(CaseWorkflow):
         if got:
             await self.record("stock_reserved", f"reserved {', '.join(got)}", skus=got)
         if not self.short:
-            await self._order_update(times={"stock_secured_at": now})
+            await self.update_row(times={"stock_secured_at": now})
 
-    @workflow.update
-    async def stock_arrived(self, inp: StockArrived) -> dict[str, Any]:
-        """A receipt of a SKU this order waits for: try again now (the API wakes the waiting
-        orders one after the other, oldest first)."""
-        if inp.sku in self.short:
-            await self._reserve_short()
-        return {"order_no": self.order_no, "sku": inp.sku, "reserved": inp.sku not in self.short,
-                "waiting": sorted(self.short)}
+    async def take_stock(self) -> None:
+        await self._reserve_short()
 
-    @stock_arrived.validator
-    def _validate_stock_arrived(self, inp: StockArrived) -> None:
-        if self.closing or self.cancel_request is not None or inp.sku not in self.short:
-            raise rejection(ErrorType.CONFLICT, "not_waiting",
-                            f"order {self.order_no} is not waiting for {inp.sku}")
+    def stock_closed(self) -> bool:
+        return self.closing or self.cancel_request is not None
 
     @workflow.update
     async def record_payment(self, inp: PaymentInput) -> dict[str, Any]:
@@ -307,18 +292,16 @@ class OrderFulfilment(CaseWorkflow):
             return {**self.payments[tx], "duplicate": True}
         self.paying.add(tx)
         try:
-            payment = await workflow.execute_activity(
-                Act.PAYMENT_CAPTURE,
-                PaymentCapture(self.order_no, tx, inp.amount_cents, "online", workflow.now(),
-                               inp.actor),
-                start_to_close_timeout=MONEY_TIMEOUT, retry_policy=MONEY_RETRY, result_type=dict)
-        except ActivityError as err:
-            if isinstance(err.cause, ApplicationError):
-                raise err.cause from None
-            raise
+            with business_rejections():
+                payment = await workflow.execute_activity(
+                    Act.PAYMENT_CAPTURE,
+                    PaymentCapture(self.order_no, tx, inp.amount_cents, "online", workflow.now(),
+                                   inp.actor),
+                    start_to_close_timeout=MONEY_TIMEOUT, retry_policy=MONEY_RETRY,
+                    result_type=PaymentView)
         finally:
             self.paying.discard(tx)
-        self.payments[tx] = payment
+        self.payments[tx] = asdict(payment)
         self.paid_cents += inp.amount_cents
         self.data["payments"] = list(self.payments.values())
         self.data["kpi"].setdefault("paid_at", workflow.now().isoformat())
@@ -326,30 +309,17 @@ class OrderFulfilment(CaseWorkflow):
                           transaction_id=tx, amount=amount(inp.amount_cents))
         await self.notify("paid", "order_paid", order_no=self.order_no,
                           amount=amount(inp.amount_cents), transaction_id=tx)
-        return {**payment, "duplicate": False}
+        return {**self.payments[tx], "duplicate": False}
 
     @record_payment.validator
     def _validate_payment(self, inp: PaymentInput) -> None:
         if inp.transaction_id in self.payments or inp.transaction_id in self.paying:
             return  # a repeat is accepted once and answered again
-        if self.method != "online":
-            raise rejection(ErrorType.CONFLICT, "cod_order",
-                            "a cash-on-delivery order is paid to the courier on delivery")
-        if self.closing or self.cancel_request is not None or self.status in END_STATUSES:
-            raise rejection(ErrorType.CONFLICT, "order_closed",
-                            f"order {self.order_no} is {self.status}; it takes no payment",
-                            status=self.status)
-        if self.paid_cents >= self.total_cents:
-            raise rejection(ErrorType.CONFLICT, "already_paid",
-                            f"order {self.order_no} is paid already")
-        if self.paying:
-            raise rejection(ErrorType.CONFLICT, "payment_in_progress",
-                            "another payment for this order is being confirmed")
-        if inp.amount_cents != self.total_cents:
-            raise rejection(ErrorType.INVALID, "amount_mismatch",
-                            f"the order total is {amount(self.total_cents)}, not "
-                            f"{amount(inp.amount_cents)}",
-                            expected=amount(self.total_cents), received=amount(inp.amount_cents))
+        check_payment(self.order_no, method=self.method,
+                      closed=self.closing or self.cancel_request is not None,
+                      status=self.status, paid_cents=self.paid_cents,
+                      total_cents=self.total_cents, paying=bool(self.paying),
+                      amount_cents=inp.amount_cents)
 
     # --- warehouse and logistics ---------------------------------------------------------
 
@@ -358,7 +328,8 @@ class OrderFulfilment(CaseWorkflow):
         while True:
             tracking = await self._fulfil(inp)
             parcel = self.shipments[tracking]
-            await workflow.wait_condition(partial(_parcel_closed, parcel))
+            await workflow.wait_condition(
+                lambda p=parcel: p["status"] in CLOSED_PARCEL)  # type: ignore[misc]
             if self.shipments[tracking]["status"] == "delivered":
                 return tracking
             task = await self._lost_parcel(inp, tracking)
@@ -408,7 +379,7 @@ class OrderFulfilment(CaseWorkflow):
         try:
             booking = await self._act(Act.SHIPMENT_REGISTER, ShipmentRegister(
                 tracking, courier, self.order_no, "order", self.order_no, wf_id, workflow.now(),
-                "outbound", self.round, inp.actor.name), dict)
+                "outbound", self.round, inp.actor.name), ShipmentView)
             await self._act(Act.ORDER_STOCK_SETTLE, StockSettle(
                 self._keys(self.round), "consumed", inp.actor.name,
                 f"order {self.order_no} parcel {tracking}"))
@@ -416,8 +387,8 @@ class OrderFulfilment(CaseWorkflow):
             self.shipments.pop(tracking, None)
             raise
         shipment = self.shipments[tracking]
-        shipment.update(status="shipped", tracking_url=booking.get("tracking_url", ""),
-                        estimated_delivery=booking.get("estimated_delivery"),
+        shipment.update(status="shipped", tracking_url=booking.tracking_url or "",
+                        estimated_delivery=booking.estimated_delivery,
                         shipped_at=workflow.now().isoformat(), shipped_by=inp.actor.name)
         self._show_shipments()
         return {"shipment": {k: v for k, v in shipment.items() if k != "events"}}
@@ -444,7 +415,7 @@ class OrderFulfilment(CaseWorkflow):
 
     async def _apply_event(self, ev: ShipmentEventInput, shipment: dict[str, Any],
                            at: str) -> dict[str, Any]:
-        await self._act(Act.SHIPMENT_EVENT, ev, dict)
+        await self._act(Act.SHIPMENT_EVENT, ev, ShipmentView)
         shipment["events"].append({"type": ev.type, "at": at, "note": ev.note, "by": ev.actor})
         shipment["status"] = ev.type
         if ev.type == "delivered":
@@ -458,7 +429,7 @@ class OrderFulfilment(CaseWorkflow):
             self.data["kpi"].setdefault("first_exception_at", at)
         await self._transition(None, None, f"shipment_{ev.type}",
                                ev.note or f"{ev.tracking_no} {ev.type}", actor=ev.actor,
-                               exception=exception, tracking_no=ev.tracking_no)
+                               row={"exception": exception}, tracking_no=ev.tracking_no)
         if ev.type == "delayed":
             await self.notify(f"delayed:{ev.tracking_no}:{len(shipment['events'])}",
                               "order_delayed", order_no=self.order_no,
@@ -535,8 +506,8 @@ class OrderFulfilment(CaseWorkflow):
         if self.method == "cod":
             tx = f"COD-{tracking}"
             payment = await self._act(Act.PAYMENT_COLLECT_COD, PaymentCapture(
-                self.order_no, tx, self.total_cents, "cod", delivered_at, "courier"), dict)
-            self.payments[tx] = payment
+                self.order_no, tx, self.total_cents, "cod", delivered_at, "courier"), PaymentView)
+            self.payments[tx] = asdict(payment)
             self.paid_cents = self.total_cents
             self.data["payments"] = list(self.payments.values())
             await self.record("cod_collected", f"{amount(self.total_cents)} collected by "
@@ -547,17 +518,17 @@ class OrderFulfilment(CaseWorkflow):
         followup = await self._start_followup(tracking)
         settled = await self._act(Act.ORDER_SETTLE, OrderSettle(
             self.order_no, now, delivered_at, tracking, followup_id, due,
-            followup_status=followup), dict)
+            followup_status=followup), Invoice)
         invoice_url = f"/api/v1/orders/{self.order_no}/invoice"
-        self.data["invoice"] = {"invoice_no": settled["invoice_no"], "url": invoice_url}
+        self.data["invoice"] = {"invoice_no": settled.invoice_no, "url": invoice_url}
         self.data["followup"] = {"workflow_id": followup_id, "status": followup,
                                  "due_at": due.isoformat()}
         await self._transition("completed", "completed", "completed",
-                               f"delivered; invoice {settled['invoice_no']}; reconciliation open",
+                               f"delivered; invoice {settled.invoice_no}; reconciliation open",
                                times={"delivered_at": delivered_at, "completed_at": now},
-                               closed=True, invoice_no=settled["invoice_no"])
+                               closed=True, invoice_no=settled.invoice_no)
         await self.notify("delivered", "order_delivered", order_no=self.order_no,
-                          invoice_no=settled["invoice_no"], invoice_url=invoice_url,
+                          invoice_no=settled.invoice_no, invoice_url=invoice_url,
                           total=amount(self.total_cents))
         await self.archive()
         await self.finish()
@@ -585,7 +556,7 @@ class OrderFulfilment(CaseWorkflow):
         """Undo in reverse: close tasks, give the stock back, refund what was paid, tell."""
         self.closing = True
         await workflow.wait_condition(
-            lambda: not self.reserving and not self.paying
+            lambda: not self.stock_lock.locked() and not self.paying
             and not any(t.applying for t in self.tasks.values()))
         await self.cancel_open_tasks()
         wf_id = workflow.info().workflow_id
@@ -598,7 +569,8 @@ class OrderFulfilment(CaseWorkflow):
             refunded = await self._refund(f"{wf_id}:cancel", due, reason, actor)
         processing = not refunded and workflow.patched("refund-told-after-success")
         await self._transition("cancelled", "cancelled", "cancelled", reason, actor=actor,
-                               times={"cancelled_at": workflow.now()}, cancel_reason=reason,
+                               times={"cancelled_at": workflow.now()},
+                               row={"cancel_reason": reason},
                                closed=True, code=code, refunded=amount(due))
         await self.notify("cancelled", "order_cancelled", order_no=self.order_no, code=code,
                           reason=reason, refund=amount(due) if due > 0 else "",
@@ -613,7 +585,8 @@ class OrderFulfilment(CaseWorkflow):
                 Act.PAYMENT_REFUND,
                 RefundRequest(key, self.order_no, cents, reason, "order", self.order_no,
                               workflow.now(), actor),
-                start_to_close_timeout=MONEY_TIMEOUT, retry_policy=MONEY_RETRY, result_type=dict)
+                start_to_close_timeout=MONEY_TIMEOUT, retry_policy=MONEY_RETRY,
+                result_type=RefundView)
         except ActivityError as err:
             # Refused by the provider or the books (not a passing failure): ops must look.
             await self.record("refund_failed", f"refund of {amount(cents)} refused: {err.cause}",
@@ -623,9 +596,9 @@ class OrderFulfilment(CaseWorkflow):
                               error=str(err.cause))
             return False
         self.refunded_cents += cents
-        self.data["refunds"] = [*self.data["refunds"], refund]
-        await self.record("refund_issued", f"{amount(cents)} refunded ({refund['method']})",
-                          actor=actor, key=key, amount=amount(cents), method=refund["method"])
+        self.data["refunds"] = [*self.data["refunds"], asdict(refund)]
+        await self.record("refund_issued", f"{amount(cents)} refunded ({refund.method})",
+                          actor=actor, key=key, amount=amount(cents), method=refund.method)
         return True
 
     def cancellable(self) -> bool:
@@ -642,16 +615,8 @@ class OrderFulfilment(CaseWorkflow):
 
     def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
         require_decision(task.kind, inp.decision, DECISIONS[task.kind])
-        if inp.decision == "shipped":
-            for key in ("courier", "tracking_no"):
-                value = inp.data.get(key)
-                if not isinstance(value, str) or not value.strip():
-                    raise rejection(ErrorType.INVALID, "missing_field", f"{key} is required",
-                                    field=key)
-            tracking = inp.data["tracking_no"].strip()
-            if len(tracking) > 64 or not all(c.isalnum() or c in "-_." for c in tracking):
-                raise rejection(ErrorType.INVALID, "invalid_tracking_no",
-                                "tracking_no is up to 64 letters, digits, '-', '_' or '.'")
+        if inp.decision == OrderDecision.SHIPPED:
+            tracking = check_tracking_no(inp.data)
             if tracking in self.shipments:
                 raise rejection(ErrorType.CONFLICT, "tracking_no_in_use",
                                 f"parcel {tracking} is already on this order")
@@ -665,7 +630,7 @@ class OrderFulfilment(CaseWorkflow):
             await self._act(Act.ORDER_RESERVE, OrderReserve(
                 workflow.info().workflow_id, "order", self.order_no, self.round + 1,
                 [StockLine(line.sku, line.quantity) for line in self.lines], inp.actor.name,
-                all_or_none=True), dict)
+                all_or_none=True), ReserveResult)
             self.round += 1
             return {"round": self.round}
         return {}
@@ -694,24 +659,7 @@ class OrderFulfilment(CaseWorkflow):
                                   | {"events": list(s["events"])}
                                   for s in self.shipments.values() if s["status"] != "registering"]
 
-    async def _order_update(self, *, status: str | None = None, stage: str | None = None,
-                            times: dict[str, datetime] | None = None,
-                            exception: dict[str, Any] | None = None,
-                            cancel_reason: str | None = None) -> None:
-        self._order_version += 1
-        for name, value in (times or {}).items():
-            self.data["kpi"].setdefault(name, value.isoformat())
-        await self._act(Act.ORDER_UPDATE, OrderUpdate(
-            self.order_no, self._order_version, workflow.now(), status, stage, times or {},
-            exception, cancel_reason))
-
-    async def _transition(self, status: str | None, stage: str | None, event: str, message: str,
-                          *, actor: str = "system", times: dict[str, datetime] | None = None,
-                          exception: dict[str, Any] | None = None,
-                          cancel_reason: str | None = None, closed: bool = False,
-                          **data: Any) -> None:
-        """The order row (status, KPI times) and the case read-model, in step."""
-        await self._order_update(status=status, stage=stage, times=times, exception=exception,
-                                 cancel_reason=cancel_reason)
-        await self.record(event, message, actor=actor, status=status, stage=stage,
-                          closed=closed, **data)
+    def row_update(self, version: int, status: str | None, stage: str | None,
+                   times: dict[str, datetime], row: dict[str, Any]) -> OrderUpdate:
+        return OrderUpdate(self.order_no, version, workflow.now(), status, stage, times,
+                           row.get("exception"), row.get("cancel_reason"))

@@ -10,7 +10,7 @@ the input, so changing the settings later never changes an open case."""
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,11 +20,25 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from shopflow.workflows.base import (
     CaseCancelled,
-    CaseWorkflow,
+    CaseLock,
+    CommerceCase,
     HumanTask,
+    business_rejections,
     rejection,
     require_decision,
     require_text,
+)
+from shopflow.workflows.money import amount, parse_cents
+from shopflow.workflows.order_rules import EVENT_TYPES, check_tracking_no
+from shopflow.workflows.return_rules import (
+    CANCELLABLE_STAGES,
+    DECISIONS,
+    END_STATUSES,
+    ReturnDecision,
+    ReturnTask,
+    check_inspection,
+    check_refund,
+    proposed_refund,
 )
 from shopflow.workflows.shared import (
     Act,
@@ -35,34 +49,29 @@ from shopflow.workflows.shared import (
     FollowupStart,
     OrderReserve,
     RefundRequest,
+    RefundView,
+    ReserveResult,
     Restock,
     RestockLine,
+    ReturnContext,
     ReturnContextRequest,
     ReturnUpdate,
     ShipmentEventInput,
     ShipmentRegister,
-    StockArrived,
+    ShipmentView,
     StockLine,
     StockSettle,
 )
-from shopflow.workflows.vocab import RETURN_END_STATUSES
 
-REVIEW = "return.review"
-INSPECTION = "return.inspection"
-REFUND = "return.refund"
-OUT_OF_STOCK = "return.out_of_stock"
-SEND_BACK = "return.send_back"
-FULFIL = "order.fulfil"
-DECISIONS = {
-    REVIEW: {"approve", "reject"},
-    INSPECTION: {"pass", "fail"},
-    REFUND: {"refunded"},
-    OUT_OF_STOCK: {"wait", "refund"},
-    SEND_BACK: {"sent_back"},
-    FULFIL: {"shipped"},
-}
-EVENT_TYPES = ("in_transit", "delivered", "delayed", "lost")
-END_STATUSES = RETURN_END_STATUSES
+REVIEW = ReturnTask.REVIEW
+INSPECTION = ReturnTask.INSPECTION
+REFUND = ReturnTask.REFUND
+OUT_OF_STOCK = ReturnTask.OUT_OF_STOCK
+SEND_BACK = ReturnTask.SEND_BACK
+FULFIL = ReturnTask.FULFIL
+__all__ = ["DECISIONS", "END_STATUSES", "EVENT_TYPES", "ParcelInput", "ReceivedInput",
+           "ReturnHandling", "ReturnInput", "ReturnLineData", "ReturnPolicy", "ReturnTimers",
+           "amount"]
 
 MONEY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2),
                           maximum_interval=timedelta(minutes=5))
@@ -136,27 +145,12 @@ class _End(Exception):
     """The case ends early (rejected, expired, inspection failed); the status is recorded."""
 
 
-def amount(cents: int) -> str:
-    return f"{cents / 100:.2f}"
-
-
-def to_cents(value: Any) -> int | None:
-    """A decision's amount (number or numeric string, at most two decimals) in cents."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        cents = round(float(value) * 100, 6)
-    except ValueError:
-        return None
-    if cents != int(cents) or cents != cents:  # more than two decimals, or NaN
-        return None
-    return int(cents)
-
-
 @workflow.defn(name="ReturnHandling")
-class ReturnHandling(CaseWorkflow):
+class ReturnHandling(CommerceCase):
     KIND = "return"
-    CANCELLABLE_STAGES = frozenset({"review", "awaiting_parcel"})
+    CANCELLABLE_STAGES = CANCELLABLE_STAGES
+    ROW_UPDATE = Act.RETURN_UPDATE
+    CASE_KEY = "return_id"
 
     def __init__(self) -> None:
         super().__init__()
@@ -165,16 +159,13 @@ class ReturnHandling(CaseWorkflow):
         self.lines: list[dict[str, Any]] = []
         self.parcel: dict[str, Any] | None = None
         self.received = False
-        self.registering = False
-        self.closing = False
-        self.short: dict[str, int] = {}
-        self.reserving = False
-        self.reserved_round = False
-        self.closing_stock = False
+        self.parcel_lock = CaseLock()  # the customer's parcel being registered
+        self.closing = False  # the case is ending (expired, cancelled)
+        # The replacement's stock: none held, held (reserved, maybe in part), or released.
+        self.stock_state = "none"
         self.proposed_cents = 0
         self.refundable_cents = 0
         self.exchange_parcel: dict[str, Any] | None = None
-        self._return_version = 0
         self._courier_seen: set[str] = set()
 
     @workflow.run
@@ -227,12 +218,12 @@ class ReturnHandling(CaseWorkflow):
 
     async def _review(self, inp: ReturnInput) -> None:
         context = await self._act(Act.RETURN_CONTEXT, ReturnContextRequest(
-            inp.return_id, inp.order_no, inp.customer.id), dict)
+            inp.return_id, inp.order_no, inp.customer.id), ReturnContext)
         window = (inp.policy.quality_return_window_days if inp.quality_issue
                   else inp.policy.return_window_days)
         left = inp.delivered_at + timedelta(days=window) - workflow.now()
         task = await self.human_task(REVIEW, "cs", {
-            **context,
+            **asdict(context),
             "return_id": inp.return_id, "kind": inp.kind, "reason": inp.reason,
             "quality_issue": inp.quality_issue, "evidence": inp.evidence,
             "items": self._items(), "delivered_at": inp.delivered_at.isoformat(),
@@ -245,7 +236,7 @@ class ReturnHandling(CaseWorkflow):
                                    actor=task.actor or "system",
                                    times={"rejected_at": workflow.now(),
                                           "closed_at": workflow.now()},
-                                   fields={"outcome": "rejected"}, closed=True)
+                                   row={"outcome": "rejected"}, closed=True)
             await self.notify("rejected", "return_rejected", return_id=self.return_id,
                               order_no=self.order_no, reason=reason)
             raise _End()
@@ -267,11 +258,11 @@ class ReturnHandling(CaseWorkflow):
             if self.cancel_request is not None:
                 raise CaseCancelled()
             now = workflow.now()
-            if now >= deadline and not self.registering:
+            if now >= deadline and not self.parcel_lock.locked():
                 self.closing = True
                 await self._transition("expired", "closed", "expired",
                                        "no parcel within the time to send it",
-                                       times={"closed_at": now}, fields={"outcome": "expired"},
+                                       times={"closed_at": now}, row={"outcome": "expired"},
                                        closed=True)
                 await self.notify("expired", "return_expired", return_id=self.return_id,
                                   order_no=self.order_no)
@@ -287,11 +278,11 @@ class ReturnHandling(CaseWorkflow):
             wake = reminder_at if not reminded else deadline
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: self.parcel is not None or self.received or self.registering
+                    lambda: self.parcel is not None or self.received or self.parcel_lock.locked()
                     or self.cancel_request is not None,
                     timeout=max(wake - now, timedelta(seconds=1)))
-            if self.registering:
-                await workflow.wait_condition(lambda: not self.registering)
+            if self.parcel_lock.locked():
+                await workflow.wait_condition(lambda: not self.parcel_lock.locked())
         # On its way: it arrives by the courier's "delivered" or the warehouse booking it in.
         await workflow.wait_condition(lambda: self.received or self.cancel_request is not None)
         if not self.received:
@@ -304,17 +295,12 @@ class ReturnHandling(CaseWorkflow):
     async def parcel_sent(self, inp: ParcelInput) -> dict[str, Any]:
         if self.parcel is not None:  # the same parcel again
             return {"return_id": self.return_id, "parcel": self.parcel, "status": self.status}
-        self.registering = True
-        try:
-            await self._act(Act.SHIPMENT_REGISTER, ShipmentRegister(
-                inp.tracking_no, inp.courier, self.order_no, "return", self.return_id,
-                workflow.info().workflow_id, workflow.now(), "return", 1, inp.actor), dict)
-        except ActivityError as err:
-            if isinstance(err.cause, ApplicationError):
-                raise err.cause from None
-            raise
-        finally:
-            self.registering = False
+        async with self.parcel_lock:
+            with business_rejections():
+                await self._act(Act.SHIPMENT_REGISTER, ShipmentRegister(
+                    inp.tracking_no, inp.courier, self.order_no, "return", self.return_id,
+                    workflow.info().workflow_id, workflow.now(), "return", 1, inp.actor),
+                    ShipmentView)
         self.parcel = {"courier": inp.courier, "tracking_no": inp.tracking_no,
                        "sent_at": workflow.now().isoformat(), "status": "shipped",
                        "recorded_by": inp.actor}
@@ -322,7 +308,7 @@ class ReturnHandling(CaseWorkflow):
         await self._transition("parcel_sent", None, "parcel_sent",
                                f"{inp.courier} {inp.tracking_no}", actor=inp.actor,
                                times={"parcel_sent_at": workflow.now()},
-                               fields={"parcel_courier": inp.courier,
+                               row={"parcel_courier": inp.courier,
                                        "parcel_tracking_no": inp.tracking_no})
         return {"return_id": self.return_id, "parcel": self.parcel, "status": self.status}
 
@@ -334,7 +320,7 @@ class ReturnHandling(CaseWorkflow):
             raise rejection(ErrorType.CONFLICT, "parcel_already_recorded",
                             f"parcel {self.parcel['tracking_no']} is recorded already")
         self._require_awaiting_parcel()
-        if self.registering:
+        if self.parcel_lock.locked():
             raise rejection(ErrorType.CONFLICT, "parcel_being_recorded",
                             "a parcel is being recorded right now")
 
@@ -372,12 +358,12 @@ class ReturnHandling(CaseWorkflow):
                         "shipment_status": parcel["status"] if parcel else ev.type}
             self._courier_seen.add(key)
             try:
-                await self._act(Act.SHIPMENT_EVENT, ev, dict)
+                await self._act(Act.SHIPMENT_EVENT, ev, ShipmentView)
             except BaseException:
                 self._courier_seen.discard(key)  # not recorded: the next one is not a repeat
                 raise
         else:
-            await self._act(Act.SHIPMENT_EVENT, ev, dict)
+            await self._act(Act.SHIPMENT_EVENT, ev, ShipmentView)
         parcel = self._parcel_of(ev.tracking_no)
         assert parcel is not None
         parcel["status"] = ev.type
@@ -429,7 +415,7 @@ class ReturnHandling(CaseWorkflow):
                 line.update(result="fail", resaleable=False, notes=notes)
             await self._transition("inspection_failed", "send_back", "inspection_failed", notes,
                                    actor=actor, times={"inspected_at": now},
-                                   fields={"items": self._items(),
+                                   row={"items": self._items(),
                                            "outcome": "inspection_failed"})
             await self.notify("inspection_failed", "return_inspection_failed",
                               return_id=self.return_id, order_no=self.order_no, notes=notes)
@@ -452,7 +438,7 @@ class ReturnHandling(CaseWorkflow):
                                ", ".join(f"{line['sku']} {line['result']}"
                                          for line in self.lines),
                                actor=actor, times={"inspected_at": now},
-                               fields={"items": self._items()})
+                               row={"items": self._items()})
 
     async def _send_back_failed_lines(self) -> None:
         failed = [line for line in self.lines if line["result"] == "fail"]
@@ -470,13 +456,12 @@ class ReturnHandling(CaseWorkflow):
 
     async def _refund(self, inp: ReturnInput) -> None:
         money = await self._act(Act.RETURN_CONTEXT, ReturnContextRequest(
-            self.return_id, self.order_no, inp.customer.id), dict)
+            self.return_id, self.order_no, inp.customer.id), ReturnContext)
         passed = [line for line in self.lines if line["result"] == "pass"]
-        goods = sum(line["unit_price_cents"] * line["quantity"] for line in passed)
-        shipping = (inp.shipping_fee_cents
-                    if inp.quality_issue and not money["shipping_refunded"] else 0)
-        self.refundable_cents = int(money["refundable_cents"])
-        self.proposed_cents = min(goods + shipping, self.refundable_cents)
+        self.refundable_cents = money.refundable_cents
+        goods, shipping, self.proposed_cents = proposed_refund(
+            passed, inp.shipping_fee_cents, inp.quality_issue, money.shipping_refunded,
+            self.refundable_cents)
         await self._transition("refund_pending", "refund", "refund_proposed",
                                f"{amount(self.proposed_cents)} proposed")
         await self.human_task(REFUND, "finance", {
@@ -488,7 +473,7 @@ class ReturnHandling(CaseWorkflow):
             "goods": amount(goods), "shipping": amount(shipping),
             "proposed": amount(self.proposed_cents),
             "refundable": amount(self.refundable_cents),
-            "paid": money["paid"], "refunded_before": money["refunded"],
+            "paid": money.paid, "refunded_before": money.refunded,
             "rule": "refunded {amount}: lower (or higher, up to refundable) only with a comment",
         })
         refund = self.data["refund"]
@@ -500,28 +485,24 @@ class ReturnHandling(CaseWorkflow):
                                f"{refund['amount_text']} refunded ({refund['method']})",
                                times={"refunded_at": workflow.now(),
                                       "closed_at": workflow.now()},
-                               fields={"outcome": "refunded",
+                               row={"outcome": "refunded",
                                        "refund_amount": refund["amount"]})
 
     async def _apply_refund(self, inp: CompleteTaskInput) -> dict[str, Any]:
-        cents = to_cents(inp.data["amount"])
+        cents = parse_cents(inp.data["amount"])
         assert cents is not None
-        try:
+        with business_rejections():
             refund = await workflow.execute_activity(
                 Act.PAYMENT_REFUND,
                 RefundRequest(f"{workflow.info().workflow_id}:refund", self.order_no, cents,
                               f"return {self.return_id}: {self.data['reason']}", "return",
                               self.return_id, workflow.now(), inp.actor.name),
                 start_to_close_timeout=timedelta(seconds=60), retry_policy=MONEY_RETRY,
-                result_type=dict)
-        except ActivityError as err:
-            if isinstance(err.cause, ApplicationError):
-                raise err.cause from None
-            raise
-        self.data["refund"] = {**refund, "amount_text": amount(cents),
+                result_type=RefundView)
+        self.data["refund"] = {**asdict(refund), "amount_text": amount(cents),
                                "proposed": amount(self.proposed_cents),
                                "comment": inp.comment}
-        return {"refund": refund}
+        return {"refund": asdict(refund)}
 
     # --- exchange ------------------------------------------------------------------------
 
@@ -533,13 +514,13 @@ class ReturnHandling(CaseWorkflow):
             await self._act(Act.ORDER_RESERVE, OrderReserve(
                 wf_id, "return", self.return_id, 1,
                 [StockLine(line["sku"], line["quantity"]) for line in passed],
-                all_or_none=True), dict)
+                all_or_none=True), ReserveResult)
         except ActivityError as err:
             if not isinstance(err.cause, ApplicationError):
                 raise
             if not await self._wait_for_stock(inp, passed):
                 return "refund"
-        self.reserved_round = True
+        self.stock_state = "held"
         await self._transition("exchange_pending", "exchange", "replacement_reserved",
                                "replacement reserved: warehouse ships it")
         task = await self.human_task(FULFIL, "warehouse", {
@@ -559,7 +540,7 @@ class ReturnHandling(CaseWorkflow):
                                f"replacement sent: {parcel['courier']} {parcel['tracking_no']}",
                                actor=task.actor or "system",
                                times={"reshipped_at": now, "closed_at": now},
-                               fields={"outcome": "exchanged",
+                               row={"outcome": "exchanged",
                                        "exchange_tracking_no": parcel["tracking_no"]})
         await self.notify("exchange_shipped", "return_exchange_shipped",
                           return_id=self.return_id, order_no=self.order_no,
@@ -592,7 +573,7 @@ class ReturnHandling(CaseWorkflow):
                               actor=task.actor or "system")
             return False
         self.short = {line["sku"]: line["quantity"] for line in passed}
-        self.reserved_round = True  # some lines may be held from here on
+        self.stock_state = "held"  # some lines may be held from here on
         await self._reserve_short()
         deadline = workflow.now() + inp.timers.backorder_timeout
         if self.short:
@@ -604,62 +585,45 @@ class ReturnHandling(CaseWorkflow):
                 await self._reserve_short()  # one last look
                 if not self.short:
                     break
-                self.closing_stock = True
+                self.stock_state = "released"  # no more stock taken from here
                 await self._act(Act.ORDER_STOCK_SETTLE, StockSettle(
                     self._keys(), "released", "system", f"return {self.return_id}",
                     close_waits_of=wf_id))
-                self.reserved_round = False
                 await self.record("converted_to_refund",
                                   "replacement not back in stock in time: refund instead")
                 return False
             seen = len(self.short)
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda n=seen: len(self.short) != n or self.reserving,  # type: ignore[misc]
+                    lambda n=seen: len(self.short) != n  # type: ignore[misc]
+                    or self.stock_lock.locked(),
                     timeout=deadline - now)
-            await workflow.wait_condition(lambda: not self.reserving)
+            await workflow.wait_condition(lambda: not self.stock_lock.locked())
         return True
 
     async def _reserve_short(self) -> None:
-        await workflow.wait_condition(lambda: not self.reserving)
-        if not self.short:
-            return
-        self.reserving = True
-        try:
-            result = await self._act(Act.ORDER_RESERVE, OrderReserve(
-                workflow.info().workflow_id, "return", self.return_id, 1,
-                [StockLine(sku, q) for sku, q in sorted(self.short.items())]), dict)
-        finally:
-            self.reserving = False
-        for sku in result["reserved"]:
-            self.short.pop(sku, None)
-        if result["reserved"]:
-            await self.record("stock_reserved", f"reserved {', '.join(result['reserved'])}")
+        got = await self.reserve_short(1)
+        if got:
+            await self.record("stock_reserved", f"reserved {', '.join(got)}")
 
-    @workflow.update
-    async def stock_arrived(self, inp: StockArrived) -> dict[str, Any]:
-        if inp.sku in self.short:
-            await self._reserve_short()
-        return {"return_id": self.return_id, "sku": inp.sku,
-                "reserved": inp.sku not in self.short, "waiting": sorted(self.short)}
+    async def take_stock(self) -> None:
+        await self._reserve_short()
 
-    @stock_arrived.validator
-    def _validate_stock_arrived(self, inp: StockArrived) -> None:
-        if self.closing_stock or inp.sku not in self.short:
-            raise rejection(ErrorType.CONFLICT, "not_waiting",
-                            f"return {self.return_id} is not waiting for {inp.sku}")
+    def stock_closed(self) -> bool:
+        return self.stock_state == "released"
 
     async def _apply_shipped(self, inp: CompleteTaskInput) -> dict[str, Any]:
         tracking = str(inp.data["tracking_no"]).strip()
         courier = str(inp.data["courier"]).strip()
         booking = await self._act(Act.SHIPMENT_REGISTER, ShipmentRegister(
             tracking, courier, self.order_no, "return", self.return_id,
-            workflow.info().workflow_id, workflow.now(), "outbound", 1, inp.actor.name), dict)
+            workflow.info().workflow_id, workflow.now(), "outbound", 1, inp.actor.name),
+            ShipmentView)
         await self._act(Act.ORDER_STOCK_SETTLE, StockSettle(
             self._keys(), "consumed", inp.actor.name,
             f"return {self.return_id} replacement {tracking}"))
         self.exchange_parcel = {"courier": courier, "tracking_no": tracking, "status": "shipped",
-                                "tracking_url": booking.get("tracking_url", ""),
+                                "tracking_url": booking.tracking_url or "",
                                 "shipped_at": workflow.now().isoformat()}
         self.data["exchange"] = dict(self.exchange_parcel)
         return {"shipment": self.exchange_parcel}
@@ -694,9 +658,10 @@ class ReturnHandling(CaseWorkflow):
     async def _cancel(self) -> None:
         assert self.cancel_request is not None
         self.closing = True
-        await workflow.wait_condition(lambda: not self.registering and not self.reserving)
+        await workflow.wait_condition(
+            lambda: not self.parcel_lock.locked() and not self.stock_lock.locked())
         await self.cancel_open_tasks()
-        if self.reserved_round:
+        if self.stock_state == "held":
             await self._act(Act.ORDER_STOCK_SETTLE, StockSettle(
                 self._keys(), "released", self.cancel_request["actor"],
                 f"return {self.return_id} cancelled",
@@ -706,7 +671,7 @@ class ReturnHandling(CaseWorkflow):
         self.data["outcome"] = "cancelled"
         await self._transition("cancelled", "cancelled", "cancelled", reason,
                                actor=self.cancel_request["actor"], times={"closed_at": now},
-                               fields={"outcome": "cancelled"}, closed=True)
+                               row={"outcome": "cancelled"}, closed=True)
         await self.notify("cancelled", "return_cancelled", return_id=self.return_id,
                           order_no=self.order_no, reason=reason)
         await self.archive()
@@ -716,70 +681,25 @@ class ReturnHandling(CaseWorkflow):
         if self.received:
             raise rejection(ErrorType.CONFLICT, "parcel_arrived",
                             "the parcel has arrived; the return can no longer be cancelled")
-        return super().cancellable() and not self.closing and not self.registering
+        return super().cancellable() and not self.closing and not self.parcel_lock.locked()
 
     # --- decisions -----------------------------------------------------------------------
 
     def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
         require_decision(task.kind, inp.decision, DECISIONS[task.kind])
-        if task.kind == REVIEW and inp.decision == "reject":
+        if task.kind == REVIEW and inp.decision == ReturnDecision.REJECT:
             require_text(inp.data, "reason")
         elif task.kind == INSPECTION:
-            if inp.decision == "fail":
+            if inp.decision == ReturnDecision.FAIL:
                 require_text(inp.data, "notes")
             else:
-                self._validate_inspection(inp.data.get("lines"))
+                check_inspection(inp.data.get("lines"), {line["sku"] for line in self.lines})
         elif task.kind == REFUND:
-            self._validate_refund(inp)
+            check_refund(inp.data.get("amount"), inp.comment,
+                         refundable_cents=self.refundable_cents,
+                         proposed_cents=self.proposed_cents)
         elif task.kind == FULFIL:
-            require_text(inp.data, "courier")
-            require_text(inp.data, "tracking_no")
-            tracking = inp.data["tracking_no"].strip()
-            if len(tracking) > 64 or not all(c.isalnum() or c in "-_." for c in tracking):
-                raise rejection(ErrorType.INVALID, "invalid_tracking_no",
-                                "tracking_no is up to 64 letters, digits, '-', '_' or '.'")
-
-    def _validate_inspection(self, lines: Any) -> None:
-        if lines is None:
-            return
-        skus = {line["sku"] for line in self.lines}
-        if not isinstance(lines, list) or not lines:
-            raise rejection(ErrorType.INVALID, "invalid_lines",
-                            "lines is a list of {sku, result: pass|fail, resaleable?, notes?}")
-        seen: set[str] = set()
-        for line in lines:
-            sku = line.get("sku") if isinstance(line, dict) else None
-            if not isinstance(sku, str) or sku not in skus or sku in seen:
-                raise rejection(ErrorType.INVALID, "invalid_item",
-                                f"{sku!r} is not a line of this return (or is listed twice)",
-                                sku=sku)
-            seen.add(sku)
-            if line.get("result", "pass") not in ("pass", "fail"):
-                raise rejection(ErrorType.INVALID, "invalid_result",
-                                "result is pass or fail", sku=sku)
-            if "resaleable" in line and not isinstance(line["resaleable"], bool):
-                raise rejection(ErrorType.INVALID, "invalid_resaleable",
-                                "resaleable is true or false", sku=sku)
-            if line.get("result") == "fail" and not str(line.get("notes") or "").strip():
-                raise rejection(ErrorType.INVALID, "missing_field",
-                                f"notes are required for a failed line ({sku})", field="notes")
-        if all(line.get("result", "pass") == "fail" for line in lines) and seen == skus:
-            raise rejection(ErrorType.INVALID, "nothing_passed",
-                            "every line failed: decide fail {notes} instead")
-
-    def _validate_refund(self, inp: CompleteTaskInput) -> None:
-        cents = to_cents(inp.data.get("amount"))
-        if cents is None or cents <= 0:
-            raise rejection(ErrorType.INVALID, "invalid_amount",
-                            "amount is a number above 0 with at most two decimals")
-        if cents > self.refundable_cents:
-            raise rejection(ErrorType.INVALID, "amount_exceeds_refundable",
-                            f"at most {amount(self.refundable_cents)} can be refunded (paid "
-                            "minus earlier refunds)", refundable=amount(self.refundable_cents))
-        if cents != self.proposed_cents and not inp.comment.strip():
-            raise rejection(ErrorType.INVALID, "comment_required",
-                            f"an amount other than the proposed {amount(self.proposed_cents)} "
-                            "needs a comment", proposed=amount(self.proposed_cents))
+            check_tracking_no(inp.data)
 
     async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
         if task.kind == REFUND:
@@ -801,24 +721,9 @@ class ReturnHandling(CaseWorkflow):
         return [{k: line[k] for k in ("sku", "name", "quantity", "unit_price", "result",
                                       "resaleable", "notes")} for line in self.lines]
 
-    async def _return_update(self, *, status: str | None = None, stage: str | None = None,
-                             times: dict[str, datetime] | None = None,
-                             fields: dict[str, Any] | None = None) -> None:
-        self._return_version += 1
-        for name, value in (times or {}).items():
-            self.data["kpi"].setdefault(name, value.isoformat())
-        await self._act(Act.RETURN_UPDATE, ReturnUpdate(
-            self.return_id, self._return_version, workflow.now(), status, stage, times or {},
-            fields or {}))
-
-    async def _transition(self, status: str | None, stage: str | None, event: str, message: str,
-                          *, actor: str = "system", times: dict[str, datetime] | None = None,
-                          fields: dict[str, Any] | None = None, closed: bool = False,
-                          **data: Any) -> None:
-        """The return row and the case read-model, in step."""
-        await self._return_update(status=status, stage=stage, times=times, fields=fields)
-        await self.record(event, message, actor=actor, status=status, stage=stage,
-                          closed=closed, **data)
+    def row_update(self, version: int, status: str | None, stage: str | None,
+                   times: dict[str, datetime], row: dict[str, Any]) -> ReturnUpdate:
+        return ReturnUpdate(self.return_id, version, workflow.now(), status, stage, times, row)
 
 
 def _plain_policy(policy: ReturnPolicy) -> dict[str, Any]:

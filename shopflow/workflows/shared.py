@@ -449,6 +449,94 @@ class OrderSettle:
     followup_status: str = "due"  # due | started
 
 
+# --- what commerce activities answer ----------------------------------------------------------
+# Decimal ``amount`` fields are the API's view of whole cents (two decimals).
+
+@dataclass
+class ReserveResult:
+    """``orders.reserve_lines``: the SKUs reserved now, the short ones (waiting), and what is
+    available of those."""
+
+    reserved: list[str] = field(default_factory=list)
+    short: dict[str, int] = field(default_factory=dict)
+    available: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Invoice:
+    """``orders.settle``: the invoice of a delivered order."""
+
+    invoice_no: str
+    invoiced_at: str | None = None
+
+
+@dataclass
+class ShipmentView:
+    """A parcel as registered (``shipping.register``) or after a courier event."""
+
+    tracking_no: str
+    courier: str
+    order_no: str
+    case_kind: str
+    case_id: str
+    direction: str
+    round: int
+    status: str
+    tracking_url: str | None = None
+    shipped_at: str | None = None
+    delivered_at: str | None = None
+    estimated_delivery: str | None = None
+
+
+@dataclass
+class PaymentView:
+    """A payment booked on an order (``payments.capture``, ``payments.collect_cod``)."""
+
+    order_no: str
+    transaction_id: str
+    method: str
+    amount: float
+    status: str
+    provider_ref: str | None = None
+    received_at: str | None = None
+    recorded_by: str = "system"
+
+
+@dataclass
+class RefundView:
+    """A refund under its key (``payments.refund``)."""
+
+    id: int | None
+    key: str
+    order_no: str
+    case_kind: str
+    case_id: str
+    amount: float
+    method: str
+    status: str
+    transaction_id: str | None = None
+    provider_ref: str | None = None
+    reason: str = ""
+    requested_by: str = "system"
+    created_at: str | None = None
+    completed_at: str | None = None
+
+
+@dataclass
+class ReturnContext:
+    """``returns.context``: what the reviewer and finance see (the order and its money, the
+    customer's earlier returns and return rate)."""
+
+    order: dict[str, Any]
+    customer_returns: list[dict[str, Any]]
+    customer_orders: int
+    return_rate: float | None
+    paid: float
+    refunded: float
+    refundable_cents: int
+    shipping_refunded: bool
+
+
 # --- returns and exchanges -----------------------------------------------------------------
 
 @dataclass

@@ -103,7 +103,7 @@ async def record_payment(
             raise ApiError(409, "order_closed", f"order {order_no} is {order.status}",
                            {"status": order.status})
         cents = orders.to_cents(body.amount)
-        if cents != round(order.total * 100):
+        if cents != order.total_cents:
             raise ApiError(422, "amount_mismatch",
                            f"the order total is {order.total:.2f}, not {body.amount:.2f}",
                            {"expected": order.total, "received": float(body.amount)})

@@ -1,0 +1,27 @@
+"""A business row (an order, a return) kept current by its workflow: the rule both share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from shopflow.models.types import utcnow
+
+
+def keep_current(row: Any, *, version: int, status: str | None, stage: str | None,
+                 times: dict[str, datetime], time_names: Iterable[str]) -> None:
+    """KPI times: the first one counts (the first shipment, the first exception …). Status and
+    stage only move forward: writes of one workflow can finish out of order, so an older
+    ``version`` never overwrites a newer one."""
+    names = set(time_names)
+    for name, value in times.items():
+        if name in names and getattr(row, name) is None:
+            setattr(row, name, value)
+    if version > row.version:
+        row.version = version
+        if status is not None:
+            row.status = status
+        if stage is not None:
+            row.stage = stage
+    row.updated_at = utcnow()

@@ -1,0 +1,139 @@
+"""The return's words and pure rules: statuses, stages, task kinds and decisions, and the checks
+an inspection or a refund decision must pass. No I/O and no workflow state: imported in the
+workflow sandbox, tested without a workflow."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from shopflow.workflows.base import rejection
+from shopflow.workflows.money import amount, parse_cents
+from shopflow.workflows.shared import ErrorType
+from shopflow.workflows.vocab import RETURN_END_STATUSES
+
+
+class ReturnStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    PARCEL_SENT = "parcel_sent"
+    RECEIVED = "received"
+    INSPECTED = "inspected"
+    INSPECTION_FAILED = "inspection_failed"
+    REFUND_PENDING = "refund_pending"
+    REFUNDED = "refunded"
+    EXCHANGE_PENDING = "exchange_pending"
+    BACKORDERED = "backordered"
+    EXCHANGED = "exchanged"
+    CANCELLED = "cancelled"
+
+
+class ReturnStage(StrEnum):
+    REVIEW = "review"
+    AWAITING_PARCEL = "awaiting_parcel"
+    INSPECTION = "inspection"
+    SETTLEMENT = "settlement"
+    SEND_BACK = "send_back"
+    REFUND = "refund"
+    EXCHANGE = "exchange"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class ReturnTask(StrEnum):
+    REVIEW = "return.review"
+    INSPECTION = "return.inspection"
+    REFUND = "return.refund"
+    OUT_OF_STOCK = "return.out_of_stock"
+    SEND_BACK = "return.send_back"
+    FULFIL = "order.fulfil"  # the replacement of an exchange, packed like an order
+
+
+class ReturnDecision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    PASS = "pass"  # noqa: S105 (an inspection result, not a password)
+    FAIL = "fail"
+    REFUNDED = "refunded"
+    WAIT = "wait"
+    REFUND = "refund"
+    SENT_BACK = "sent_back"
+    SHIPPED = "shipped"
+
+
+class ReturnKind(StrEnum):
+    REFUND = "refund"
+    EXCHANGE = "exchange"
+
+
+DECISIONS: dict[str, set[str]] = {
+    ReturnTask.REVIEW: {ReturnDecision.APPROVE, ReturnDecision.REJECT},
+    ReturnTask.INSPECTION: {ReturnDecision.PASS, ReturnDecision.FAIL},
+    ReturnTask.REFUND: {ReturnDecision.REFUNDED},
+    ReturnTask.OUT_OF_STOCK: {ReturnDecision.WAIT, ReturnDecision.REFUND},
+    ReturnTask.SEND_BACK: {ReturnDecision.SENT_BACK},
+    ReturnTask.FULFIL: {ReturnDecision.SHIPPED},
+}
+END_STATUSES: tuple[str, ...] = RETURN_END_STATUSES
+CANCELLABLE_STAGES = frozenset({ReturnStage.REVIEW, ReturnStage.AWAITING_PARCEL})
+
+
+def check_inspection(lines: Any, skus: set[str]) -> None:
+    """A "pass" decision's per-line results: each line of the return at most once, pass or
+    fail (a failed line with notes), resaleable a boolean; not every line failed (that is the
+    "fail" decision). No lines at all: everything passed."""
+    if lines is None:
+        return
+    if not isinstance(lines, list) or not lines:
+        raise rejection(ErrorType.INVALID, "invalid_lines",
+                        "lines is a list of {sku, result: pass|fail, resaleable?, notes?}")
+    seen: set[str] = set()
+    for line in lines:
+        sku = line.get("sku") if isinstance(line, dict) else None
+        if sku not in skus or sku in seen:
+            raise rejection(ErrorType.INVALID, "invalid_item",
+                            f"{sku!r} is not a line of this return (or is listed twice)",
+                            sku=sku)
+        seen.add(sku)
+        if line.get("result", "pass") not in ("pass", "fail"):
+            raise rejection(ErrorType.INVALID, "invalid_result",
+                            "result is pass or fail", sku=sku)
+        if "resaleable" in line and not isinstance(line["resaleable"], bool):
+            raise rejection(ErrorType.INVALID, "invalid_resaleable",
+                            "resaleable is true or false", sku=sku)
+        if line.get("result") == "fail" and not str(line.get("notes") or "").strip():
+            raise rejection(ErrorType.INVALID, "missing_field",
+                            f"notes are required for a failed line ({sku})", field="notes")
+    if all(line.get("result", "pass") == "fail" for line in lines) and seen == skus:
+        raise rejection(ErrorType.INVALID, "nothing_passed",
+                        "every line failed: decide fail {notes} instead")
+
+
+def check_refund(value: Any, comment: str, *, refundable_cents: int,
+                 proposed_cents: int) -> int:
+    """A "refunded" decision's amount: above 0, two decimals at most, no more than refundable,
+    and other than the proposal only with a comment. Returns it in cents."""
+    cents = parse_cents(value)
+    if cents is None or cents <= 0:
+        raise rejection(ErrorType.INVALID, "invalid_amount",
+                        "amount is a number above 0 with at most two decimals")
+    if cents > refundable_cents:
+        raise rejection(ErrorType.INVALID, "amount_exceeds_refundable",
+                        f"at most {amount(refundable_cents)} can be refunded (paid "
+                        "minus earlier refunds)", refundable=amount(refundable_cents))
+    if cents != proposed_cents and not comment.strip():
+        raise rejection(ErrorType.INVALID, "comment_required",
+                        f"an amount other than the proposed {amount(proposed_cents)} "
+                        "needs a comment", proposed=amount(proposed_cents))
+    return cents
+
+
+def proposed_refund(passed: list[dict[str, Any]], shipping_fee_cents: int, quality_issue: bool,
+                    shipping_refunded: bool, refundable_cents: int) -> tuple[int, int, int]:
+    """Goods that passed, plus shipping for a quality issue (once per order), capped at what is
+    refundable: (goods, shipping, proposed) in cents."""
+    goods = sum(line["unit_price_cents"] * line["quantity"] for line in passed)
+    shipping = shipping_fee_cents if quality_issue and not shipping_refunded else 0
+    return goods, shipping, min(goods + shipping, refundable_cents)
