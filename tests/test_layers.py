@@ -28,26 +28,6 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "providers": ("shopflow.services", "shopflow.activities", "shopflow.api", "shopflow.ui"),
     "migrations": ("shopflow.services", "shopflow.activities", "shopflow.api", "shopflow.ui"),
 }
-# Imports the pages still make of the commerce routers (orders, returns, shipments) until their
-# commands are services too (issue 13): each must go, and an entry that no longer occurs
-# fails test_pending_imports_still_exist so the list only shrinks.
-PENDING = frozenset({
-    'ui/actions.py imports shopflow.api.routers.orders',
-    'ui/actions.py imports shopflow.api.routers.orders.cancel_order',
-    'ui/actions.py imports shopflow.api.routers.orders.record_payment',
-    'ui/actions.py imports shopflow.api.routers.returns',
-    'ui/actions.py imports shopflow.api.routers.returns.cancel_return',
-    'ui/actions.py imports shopflow.api.routers.returns.return_received',
-    'ui/actions.py imports shopflow.api.routers.returns.return_shipment',
-    'ui/actions.py imports shopflow.api.routers.shipments',
-    'ui/actions.py imports shopflow.api.routers.shipments.shipment_event',
-    'ui/documents.py imports shopflow.api.routers',
-    'ui/documents.py imports shopflow.api.routers.orders',
-    'ui/documents.py imports shopflow.api.routers.returns',
-    'ui/documents.py imports shopflow.api.routers.returns.packing_slip',
-    'ui/routes.py imports shopflow.api.routers',
-    'ui/routes.py imports shopflow.api.routers.orders',
-})
 # Imported inside the workflow sandbox for every cached case: the standard library only.
 STDLIB_ONLY = ("workflows/shared.py", "workflows/vocab.py")
 
@@ -75,7 +55,7 @@ def _under(name: str, package: str) -> bool:
 
 @pytest.mark.parametrize("room", sorted(FORBIDDEN))
 def test_a_room_imports_only_what_its_layer_may(room: str) -> None:
-    bad = [found for found in violations(room) if found not in PENDING]
+    bad = violations(room)
     assert not bad, "\n".join(bad)
 
 
@@ -96,16 +76,8 @@ def router_violations() -> list[str]:
 
 
 def test_no_router_imports_another_router() -> None:
-    bad = [found for found in router_violations() if found not in PENDING]
+    bad = router_violations()
     assert not bad, "\n".join(bad)
-
-
-def test_pending_imports_still_exist() -> None:
-    found = set(router_violations())
-    for room in FORBIDDEN:
-        found |= set(violations(room))
-    stale = sorted(PENDING - found)
-    assert not stale, "remove from PENDING (fixed):\n" + "\n".join(stale)
 
 
 def test_sandbox_modules_import_only_the_standard_library() -> None:

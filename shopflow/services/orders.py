@@ -4,6 +4,7 @@ delivery, and the views the API, the web UI and the documents share."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -32,16 +33,23 @@ from shopflow.models import (
 from shopflow.models.order_schemas import OrderCreate, ShippingAddressIn
 from shopflow.models.types import utcnow
 from shopflow.services.case_rows import keep_current
-from shopflow.services.cases import task_view, tasks_of, timeline_of
+from shopflow.services.cases import send_update, task_view, tasks_of, temporal_url, timeline_of
 from shopflow.services.errors import Refused
 from shopflow.services.inventory import backorder_waits
 from shopflow.services.refunds import find_payment, payment_view, payments_of, refunds_of_order
 from shopflow.services.shipments import shipment_with_events
 from shopflow.services.timers import timers_for
 from shopflow.settings import Settings
-from shopflow.workflows.order_fulfilment import OrderFulfilment, OrderInput, OrderTimers
+from shopflow.workflows.order_fulfilment import OrderFulfilment, OrderInput, OrderTimers, PaymentInput
 from shopflow.workflows.order_rules import address_text
-from shopflow.workflows.shared import CustomerData, OrderLineData, OrderSettle, OrderUpdate
+from shopflow.workflows.shared import (
+    Actor,
+    CancelInput,
+    CustomerData,
+    OrderLineData,
+    OrderSettle,
+    OrderUpdate,
+)
 from shopflow.workflows.vocab import ORDER_TIMES
 
 KPI_TIMES = ("backordered_at", "stock_secured_at", "paid_at", "shipped_at", "delivered_at",
@@ -453,3 +461,63 @@ def _complaints_of(session: Session, order: Order) -> list[dict[str, Any]]:
              "resolved_at": _iso(c.resolved_at)}
             for c in session.exec(select(Complaint).where(Complaint.order_no == order.order_no)
                                   .order_by(col(Complaint.created_at)))]
+
+
+# --- a person's commands (the API and the pages) --------------------------------------------
+
+SHIPPED_STATUSES = ("shipped", "exception", "completed", "refunded")
+CLOSED_STATUSES = ("cancelled", "completed", "refunded")
+
+
+async def record_payment(client: Client, engine: Engine, order: Order, transaction_id: str,
+                         amount: Decimal, actor: str) -> tuple[int, dict[str, Any]]:
+    """An online payment of the whole total; a transaction id is booked once (200 with the same
+    payment again)."""
+    known = await asyncio.to_thread(known_payment, engine, order, transaction_id)
+    if known is not None:
+        return 200, known
+    if order.payment_method != "online":
+        raise Refused(409, "cod_order",
+                      "a cash-on-delivery order is paid to the courier on delivery")
+    if order.status in CLOSED_STATUSES:
+        raise Refused(409, "order_closed", f"order {order.order_no} is {order.status}",
+                      {"status": order.status})
+    cents = to_cents(amount)
+    if cents != order.total_cents:
+        raise Refused(422, "amount_mismatch",
+                      f"the order total is {order.total:.2f}, not {amount:.2f}",
+                      {"expected": order.total, "received": float(amount)})
+    result = await send_update(client, order.workflow_id, "record_payment",
+                               PaymentInput(transaction_id, cents, actor), dict)
+    return (200 if result.get("duplicate") else 201), payment_public(result)
+
+
+async def cancel(client: Client, engine: Engine, order_no: str, reason: str,
+                 actor: Actor) -> dict[str, Any]:
+    """Cancel before shipment (stock released, a paid order refunded, the customer told); after
+    shipment 409: the customer returns the goods instead."""
+    order = await asyncio.to_thread(get_order, engine, order_no)
+    if order.status in SHIPPED_STATUSES or order.shipped_at is not None:
+        raise Refused(409, "already_shipped",
+                      f"order {order_no} has shipped; ask for a return instead",
+                      {"hint": "POST /api/v1/returns", "order_no": order_no,
+                       "status": order.status})
+    if order.status == "cancelled":
+        raise Refused(409, "already_cancelled", f"order {order_no} is cancelled already")
+    await send_update(client, order.workflow_id, "request_cancel", CancelInput(reason, actor), str)
+    done = await asyncio.to_thread(get_order, engine, order_no)
+    return {"order_no": order_no, "status": "cancelled", "refunded_amount": done.refunded_amount}
+
+
+def document(engine: Engine, settings: Settings, order_no: str) -> dict[str, Any]:
+    """The order as its printable documents show it (pick list, packing slip, invoice)."""
+    return load_order_view(engine, order_no, temporal_url(settings, workflow_id_of(order_no)),
+                           True)
+
+
+def invoice(engine: Engine, settings: Settings, order_no: str) -> dict[str, Any]:
+    order = document(engine, settings, order_no)
+    if not order["invoice"]:
+        raise Refused(409, "not_invoiced", "the invoice is issued when the order is delivered",
+                      {"status": order["status"]})
+    return order

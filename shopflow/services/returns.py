@@ -32,7 +32,7 @@ from shopflow.models import (
 )
 from shopflow.models.types import utcnow
 from shopflow.services.case_rows import keep_current
-from shopflow.services.cases import task_view, tasks_of, timeline_of
+from shopflow.services.cases import send_update, task_view, tasks_of, temporal_url, timeline_of
 from shopflow.services.errors import Refused
 from shopflow.services.inventory import lock_items
 from shopflow.services.refunds import refunds_of_case
@@ -41,6 +41,8 @@ from shopflow.services.timers import timers_for
 from shopflow.settings import Settings
 from shopflow.workflows.order_rules import address_text
 from shopflow.workflows.return_handling import (
+    ParcelInput,
+    ReceivedInput,
     ReturnHandling,
     ReturnInput,
     ReturnLineData,
@@ -48,13 +50,15 @@ from shopflow.workflows.return_handling import (
     ReturnTimers,
 )
 from shopflow.workflows.shared import (
+    Actor,
+    CancelInput,
     CustomerData,
     FollowupDueRecord,
     Restock,
     ReturnContextRequest,
     ReturnUpdate,
 )
-from shopflow.workflows.vocab import RETURN_TIMES
+from shopflow.workflows.vocab import RETURN_END_STATUSES, RETURN_TIMES
 
 # Returns that no longer claim the goods: the customer keeps them.
 NOT_CLAIMING = ("rejected", "cancelled", "expired")
@@ -435,3 +439,42 @@ def list_returns(engine: Engine, offset: int, limit: int, *, status: str | None 
                             .order_by(col(Return.created_at).desc(), col(Return.id))
                             .offset(offset).limit(limit)).all()
         return int(total), [summary(r) for r in rows]
+
+
+# --- a person's commands (the API and the pages) --------------------------------------------
+
+async def record_parcel(client: Client, engine: Engine, return_id: str, courier: str,
+                        tracking_no: str, actor: str) -> dict[str, Any]:
+    """The customer's parcel; its "delivered" courier event opens the inspection."""
+    ret = await asyncio.to_thread(get_return, engine, return_id)
+    result = await send_update(client, ret.workflow_id, "parcel_sent",
+                               ParcelInput(courier, tracking_no, actor), dict)
+    return {"id": return_id, "status": result["status"], "parcel": result["parcel"]}
+
+
+async def book_in(client: Client, engine: Engine, return_id: str, actor: str,
+                  note: str = "") -> dict[str, Any]:
+    """The warehouse booked the customer's parcel in: the inspection opens."""
+    ret = await asyncio.to_thread(get_return, engine, return_id)
+    await send_update(client, ret.workflow_id, "parcel_received", ReceivedInput(actor, note), dict)
+    return {"id": return_id, "status": "received"}
+
+
+async def cancel(client: Client, engine: Engine, return_id: str, reason: str,
+                 actor: Actor) -> dict[str, Any]:
+    """Withdraw the return before the parcel arrives."""
+    ret = await asyncio.to_thread(get_return, engine, return_id)
+    if ret.received_at is not None:
+        raise Refused(409, "parcel_arrived",
+                      "the parcel has arrived; the return can no longer be cancelled")
+    if ret.status in RETURN_END_STATUSES:
+        raise Refused(409, "invalid_state", f"return {return_id} is {ret.status}",
+                      {"status": ret.status})
+    await send_update(client, ret.workflow_id, "request_cancel", CancelInput(reason, actor), str)
+    return {"id": return_id, "status": "cancelled"}
+
+
+def packing_slip(engine: Engine, settings: Settings, return_id: str) -> dict[str, Any]:
+    """An exchange's replacement as its pick list and packing slip show it."""
+    return replacement_slip(engine, return_id,
+                            temporal_url(settings, workflow_id_of(return_id)))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
+from temporalio.client import Client
 
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import Shipment, ShipmentEvent
 from shopflow.models.types import utcnow
+from shopflow.services.cases import send_update
 from shopflow.services.errors import Refused, business_error
 from shopflow.workflows.shared import ErrorType, ShipmentEventInput, ShipmentRegister
 
@@ -113,3 +117,36 @@ def _owned(shipment: Shipment, req: ShipmentRegister) -> dict[str, Any]:
                              f"tracking number {req.tracking_no} is another parcel's",
                              tracking_no=req.tracking_no)
     return shipment_view(shipment)
+
+
+def event_time(at: datetime | None) -> datetime:
+    """A courier event's time in UTC (now when not given; a naive time is UTC)."""
+    at = at or utcnow()
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
+
+
+async def courier_event(client: Client, engine: Engine, tracking_no: str, type_: str,
+                        at: datetime, note: str, actor: str) -> tuple[int, dict[str, Any]]:
+    """A courier event for a parcel, sent to its case; the same event (type and time) again
+    answers 200 and changes nothing."""
+    shipment = await asyncio.to_thread(get_shipment, engine, tracking_no)
+    answer = {"tracking_no": tracking_no, "order_no": shipment.order_no, "type": type_,
+              "at": at.isoformat()}
+    if await asyncio.to_thread(known_event, engine, event_key(tracking_no, type_, at)) is not None:
+        current = await asyncio.to_thread(get_shipment, engine, tracking_no)
+        return 200, {**answer, "shipment_status": current.status, "duplicate": True}
+    ev = ShipmentEventInput(tracking_no, type_, at, note, actor)
+    try:
+        result = await send_update(client, shipment.workflow_id, "shipment_event", ev, dict)
+    except Refused as err:
+        # A parcel of a closed return (an exchange's replacement on its way, a customer's
+        # parcel arriving after a cancellation) still has a history; nothing else changes.
+        if not (err.code == "case_closed" and shipment.case_kind == "return"):
+            raise
+        recorded = await asyncio.to_thread(record_event, engine, ev)
+        result = {"shipment_status": recorded["status"]}
+    duplicate = bool(result.get("duplicate"))
+    return (200 if duplicate else 201), {
+        **answer, "shipment_status": result.get("shipment_status", ""), "duplicate": duplicate}

@@ -11,7 +11,8 @@ from typing import Any
 
 from shopflow.api.auth import User
 from shopflow.api.deps import Services
-from shopflow.services import complaints, samples
+from shopflow.api.idempotency import idempotent
+from shopflow.services import complaints, orders, returns, samples, shipments
 from shopflow.ui.decisions import COURIERS, FormField
 from shopflow.workflows.shared import Actor
 
@@ -85,29 +86,47 @@ register(CaseAction(
 # --- orders -----------------------------------------------------------------------------------
 
 async def _order_payment(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
-    from shopflow.api.routers.orders import record_payment
     from shopflow.models.order_schemas import PaymentIn
 
     body = PaymentIn(transaction_id=values.get("transaction_id", ""),
                      amount=values.get("amount", "") or "0")  # type: ignore[arg-type]
-    await record_payment(case_id, body, svc, user, values.get("_key") or None)
+    order = await svc.db(orders.get_order, svc.engine, case_id)
+
+    async def pay(_: str | None) -> tuple[int, dict[str, Any]]:
+        return await orders.record_payment(svc.client(), svc.engine, order, body.transaction_id,
+                                           body.amount, user.name)
+
+    # As POST /api/v1/orders/{no}/payments, with the form's one-time key.
+    await idempotent(svc, user, f"POST /orders/{case_id}/payments", values.get("_key") or None,
+                     body.model_dump(mode="json"), pay)
     return "payment_recorded"
 
 
 async def _order_cancel(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
-    from shopflow.api.routers.orders import cancel_order
     from shopflow.models.order_schemas import OrderCancel
 
-    await cancel_order(case_id, OrderCancel(reason=values.get("reason", "")), svc, user)
+    body = OrderCancel(reason=values.get("reason", ""))
+    await orders.cancel(svc.client(), svc.engine, case_id, body.reason,
+                        Actor(user.name, user.role))
     return "cancelled"
 
 
 async def _shipment_event(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
-    from shopflow.api.routers.shipments import shipment_event
     from shopflow.models.order_schemas import ShipmentEventIn
 
     body = ShipmentEventIn(type=values.get("type", ""), note=values.get("note", ""))  # type: ignore[arg-type]
-    await shipment_event(values.get("tracking_no", ""), body, svc, user, values.get("_key") or None)
+    tracking_no = values.get("tracking_no", "")
+    await svc.db(shipments.get_shipment, svc.engine, tracking_no)
+    at = shipments.event_time(body.at)
+
+    async def record(_: str | None) -> tuple[int, dict[str, Any]]:
+        return await shipments.courier_event(svc.client(), svc.engine, tracking_no, body.type,
+                                             at, body.note, user.name)
+
+    # As POST /api/v1/shipments/{tracking_no}/events, with the form's one-time key.
+    await idempotent(svc, user, f"POST /shipments/{tracking_no}/events",
+                     values.get("_key") or None,
+                     {**body.model_dump(mode="json"), "at": at.isoformat()}, record)
     return "shipment_event"
 
 
@@ -148,29 +167,37 @@ RETURN_OPEN_STAGES = ("review", "awaiting_parcel")  # the workflow's CANCELLABLE
 
 
 async def _return_parcel(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
-    from shopflow.api.routers.returns import return_shipment
     from shopflow.models.return_schemas import ReturnParcelIn
 
     body = ReturnParcelIn(courier=values.get("courier", ""),
                           tracking_no=values.get("tracking_no", ""))
-    await return_shipment(case_id, body, svc, user, values.get("_key") or None)
+    await svc.db(returns.get_return, svc.engine, case_id)
+
+    async def record(_: str | None) -> tuple[int, dict[str, Any]]:
+        return 200, await returns.record_parcel(svc.client(), svc.engine, case_id, body.courier,
+                                                body.tracking_no, user.name)
+
+    # As POST /api/v1/returns/{id}/shipment, with the form's one-time key.
+    await idempotent(svc, user, f"POST /returns/{case_id}/shipment", values.get("_key") or None,
+                     body.model_dump(mode="json"), record)
     return "parcel_recorded"
 
 
 async def _return_received(svc: Services, user: User, case_id: str,
                            values: dict[str, str]) -> str:
-    from shopflow.api.routers.returns import return_received
     from shopflow.models.return_schemas import ReturnReceivedIn
 
-    await return_received(case_id, svc, user, ReturnReceivedIn(note=values.get("note", "")))
+    body = ReturnReceivedIn(note=values.get("note", ""))
+    await returns.book_in(svc.client(), svc.engine, case_id, user.name, body.note)
     return "parcel_booked_in"
 
 
 async def _return_cancel(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
-    from shopflow.api.routers.returns import cancel_return
     from shopflow.models.return_schemas import ReturnCancelIn
 
-    await cancel_return(case_id, svc, user, ReturnCancelIn(reason=values.get("reason", "")))
+    body = ReturnCancelIn(reason=values.get("reason", ""))
+    await returns.cancel(svc.client(), svc.engine, case_id, body.reason,
+                         Actor(user.name, user.role))
     return "cancelled"
 
 

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from shopflow.api.auth import User
 from shopflow.api.deps import Services
 from shopflow.api.pages import render_page
-from shopflow.services import cases, samples
+from shopflow.services import cases, orders, returns, samples
 from shopflow.workflows.vocab import READ_ROLES, CaseKind
 
 Render = Callable[[Request, Services, User, str], Awaitable[Response]]
@@ -74,10 +74,11 @@ register(Document("sample", "dossier", "样品档案 Sample dossier", _sample_do
 # --- orders -------------------------------------------------------------------------------------
 
 def _order_doc(name: str) -> Render:
+    """The order's document as GET /api/v1/orders/{no}/<name> renders it."""
     async def render(request: Request, svc: Services, user: User, case_id: str) -> Response:
-        from shopflow.api.routers import orders
-
-        return await getattr(orders, name)(case_id, request, svc, user)  # type: ignore[no-any-return]
+        load = orders.invoice if name == "invoice" else orders.document
+        order = await svc.db(load, svc.engine, svc.settings, case_id)
+        return render_page(request, f"order_{name}.html", order=order)
 
     return render
 
@@ -95,9 +96,8 @@ register(Document("order", "invoice", "发票 Invoice", _order_doc("invoice"),
 
 async def _return_packing_slip(request: Request, svc: Services, user: User,
                                case_id: str) -> Response:
-    from shopflow.api.routers.returns import packing_slip
-
-    return await packing_slip(case_id, request, svc, user)
+    slip = await svc.db(returns.packing_slip, svc.engine, svc.settings, case_id)
+    return render_page(request, "return_packing_slip.html", ret=slip)
 
 
 # An exchange's replacement (its order.fulfil task links it as the packing slip).

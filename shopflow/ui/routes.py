@@ -16,17 +16,16 @@ from pydantic import ValidationError
 
 from shopflow.api.auth import User
 from shopflow.api.errors import ApiError
-from shopflow.api.idempotency import idempotent
+from shopflow.api.idempotency import body_hash, idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
-from shopflow.api.routers import orders as orders_api
 from shopflow.db import session_scope
 from shopflow.models import Case
 from shopflow.models.schemas import TaskComplete
 from shopflow.security.links import LINK_ROLES, present_feedback
-from shopflow.services import samples, tasks
+from shopflow.services import orders, samples, tasks
 from shopflow.services.cases import temporal_url
 from shopflow.services.customers import READ_ROLES as CUSTOMER_READ_ROLES
-from shopflow.services.errors import Refused
+from shopflow.services.errors import Refused, temporal_errors
 from shopflow.services.proposals import PROPOSAL_ROLES, open_proposals
 from shopflow.services.scoping import case_filter, visible
 from shopflow.ui import actions, decisions, documents, queries
@@ -529,10 +528,22 @@ async def create_order(request: Request) -> Response:
         return await _order_form(request, 422, values=form, errors=errors)
     svc = svc_of(request)
     try:
-        # The API's own handler: its checks, its order numbers, and the form's one-time key as
-        # the Idempotency-Key, so a double submit answers with the first order.
-        response = await orders_api.create_order(body, svc, user,
-                                                 form.get("request_key") or None)
+        # As POST /api/v1/orders: the same checks and order numbers (the intake service), and
+        # the form's one-time key as the Idempotency-Key, so a double submit answers with the
+        # first order.
+        request_body = body.model_dump(mode="json")
+
+        async def take(seed: str | None) -> tuple[int, dict[str, Any]]:
+            new, order, lines = await svc.db(
+                orders.intake, svc.engine, body, seed,
+                lambda order_no: body_hash({**request_body, "order_no": order_no}), user.name)
+            with temporal_errors():
+                if await orders.start_order(svc.client(), svc.settings, order, lines):
+                    WORKFLOWS_STARTED.labels("order").inc()
+            return (201 if new else 200), orders.created_answer(order)
+
+        response = await idempotent(svc, user, "POST /orders", form.get("request_key") or None,
+                                    request_body, take)
     except Refused as err:
         if err.status not in (409, 422, 503):
             raise

@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from temporalio.service import RPCError
 
 from shopflow.api.auth import User
-from shopflow.api.cases import send_update, temporal_url
+from shopflow.api.cases import temporal_url
 from shopflow.api.deps import PageDep, Services, ServicesDep, require
-from shopflow.api.errors import ApiError, from_temporal
+from shopflow.api.errors import from_temporal
 from shopflow.api.idempotency import body_hash, idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.pages import render_page
@@ -32,8 +32,7 @@ from shopflow.models.order_schemas import (
 from shopflow.models.schemas import PageOf
 from shopflow.services import orders
 from shopflow.services.scoping import case_filter
-from shopflow.workflows.order_fulfilment import PaymentInput
-from shopflow.workflows.shared import Actor, CancelInput
+from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
 from shopflow.workflows.vocab import CaseKind
 
@@ -41,8 +40,6 @@ log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 READ_ROLES = CASE_READ_ROLES[CaseKind.ORDER]
-SHIPPED_STATUSES = ("shipped", "exception", "completed", "refunded")
-CLOSED_STATUSES = ("cancelled", "completed", "refunded")
 
 
 async def _start(svc: Services, order: Order, lines: list[OrderLine]) -> None:
@@ -93,23 +90,8 @@ async def record_payment(
     order = await svc.db(orders.get_order, svc.engine, order_no)
 
     async def create(_: str | None) -> tuple[int, dict[str, Any]]:
-        known = await svc.db(orders.known_payment, svc.engine, order, body.transaction_id)
-        if known is not None:
-            return 200, known
-        if order.payment_method != "online":
-            raise ApiError(409, "cod_order",
-                           "a cash-on-delivery order is paid to the courier on delivery")
-        if order.status in CLOSED_STATUSES:
-            raise ApiError(409, "order_closed", f"order {order_no} is {order.status}",
-                           {"status": order.status})
-        cents = orders.to_cents(body.amount)
-        if cents != order.total_cents:
-            raise ApiError(422, "amount_mismatch",
-                           f"the order total is {order.total:.2f}, not {body.amount:.2f}",
-                           {"expected": order.total, "received": float(body.amount)})
-        result = await send_update(svc, order.workflow_id, "record_payment",
-                                   PaymentInput(body.transaction_id, cents, user.name), dict)
-        return (200 if result.get("duplicate") else 201), orders.payment_public(result)
+        return await orders.record_payment(svc.client(), svc.engine, order,
+                                           body.transaction_id, body.amount, user.name)
 
     return await idempotent(svc, user, f"POST /orders/{order_no}/payments", idempotency_key,
                             body.model_dump(mode="json"), create)
@@ -121,19 +103,8 @@ async def cancel_order(order_no: str, body: OrderCancel, svc: ServicesDep,
                        user: Annotated[User, Depends(require("cs", "ops"))]) -> dict[str, Any]:
     """Cancel before shipment: stock released, a paid order refunded, the customer told. After
     shipment it is 409: the customer returns the goods instead."""
-    order = await svc.db(orders.get_order, svc.engine, order_no)
-    if order.status in SHIPPED_STATUSES or order.shipped_at is not None:
-        raise ApiError(409, "already_shipped",
-                       f"order {order_no} has shipped; ask for a return instead",
-                       {"hint": "POST /api/v1/returns", "order_no": order_no,
-                        "status": order.status})
-    if order.status == "cancelled":
-        raise ApiError(409, "already_cancelled", f"order {order_no} is cancelled already")
-    await send_update(svc, order.workflow_id, "request_cancel",
-                      CancelInput(body.reason, Actor(user.name, user.role)), str)
-    done = await svc.db(orders.get_order, svc.engine, order_no)
-    return {"order_no": order_no, "status": "cancelled", "refunded_amount": done.refunded_amount}
-
+    return await orders.cancel(svc.client(), svc.engine, order_no, body.reason,
+                               Actor(user.name, user.role))
 
 # --- reading -------------------------------------------------------------------------------
 
@@ -156,8 +127,7 @@ async def get_order(order_no: str, svc: ServicesDep,
 
 
 async def _document(svc: Services, order_no: str) -> dict[str, Any]:
-    return await svc.db(orders.load_order_view, svc.engine, order_no,
-                        temporal_url(svc, orders.workflow_id_of(order_no)), True)
+    return await svc.db(orders.document, svc.engine, svc.settings, order_no)
 
 
 @router.get("/{order_no}/pick-list", response_class=HTMLResponse, responses={404: {}})
@@ -182,8 +152,5 @@ async def invoice(order_no: str, request: Request, svc: ServicesDep,
                   _: Annotated[User, Depends(require("channel", "cs", "finance", "ops"))]
                   ) -> HTMLResponse:
     """The invoice of a delivered order (HTML, printable)."""
-    order = await _document(svc, order_no)
-    if not order["invoice"]:
-        raise ApiError(409, "not_invoiced", "the invoice is issued when the order is delivered",
-                       {"status": order["status"]})
+    order = await svc.db(orders.invoice, svc.engine, svc.settings, order_no)
     return render_page(request, "order_invoice.html", order=order)

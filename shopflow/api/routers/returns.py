@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from temporalio.service import RPCError
 
 from shopflow.api.auth import User
-from shopflow.api.cases import send_update, temporal_url
+from shopflow.api.cases import temporal_url
 from shopflow.api.deps import PageDep, ServicesDep, require
 from shopflow.api.errors import ApiError, from_temporal
 from shopflow.api.idempotency import idempotent
@@ -31,8 +31,7 @@ from shopflow.models.return_schemas import (
 from shopflow.models.schemas import PageOf
 from shopflow.services import returns
 from shopflow.services.scoping import case_filter, visible
-from shopflow.workflows.return_handling import ParcelInput, ReceivedInput
-from shopflow.workflows.shared import Actor, CancelInput
+from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
 from shopflow.workflows.vocab import RETURN_END_STATUSES, CaseKind
 
@@ -87,12 +86,11 @@ async def return_shipment(
 ) -> JSONResponse:
     """The customer's parcel (courier and tracking number); its "delivered" event on
     ``POST /shipments/{tracking_no}/events`` opens the inspection."""
-    ret = await svc.db(returns.get_return, svc.engine, return_id)
+    await svc.db(returns.get_return, svc.engine, return_id)  # 404 before the key is used
 
     async def create(_: str | None) -> tuple[int, dict[str, Any]]:
-        result = await send_update(svc, ret.workflow_id, "parcel_sent",
-                                   ParcelInput(body.courier, body.tracking_no, user.name), dict)
-        return 200, {"id": return_id, "status": result["status"], "parcel": result["parcel"]}
+        return 200, await returns.record_parcel(svc.client(), svc.engine, return_id,
+                                                body.courier, body.tracking_no, user.name)
 
     return await idempotent(svc, user, f"POST /returns/{return_id}/shipment", idempotency_key,
                             body.model_dump(mode="json"), create)
@@ -103,10 +101,8 @@ async def return_received(return_id: str, svc: ServicesDep,
                           user: Annotated[User, Depends(require("warehouse"))],
                           body: ReturnReceivedIn | None = None) -> dict[str, Any]:
     """The warehouse booked the customer's parcel in: the inspection opens."""
-    ret = await svc.db(returns.get_return, svc.engine, return_id)
-    await send_update(svc, ret.workflow_id, "parcel_received",
-                      ReceivedInput(user.name, body.note if body else ""), dict)
-    return {"id": return_id, "status": "received"}
+    return await returns.book_in(svc.client(), svc.engine, return_id, user.name,
+                                 body.note if body else "")
 
 
 @router.post("/{return_id}/cancel", responses={404: {}, 409: {}, 503: {}})
@@ -114,16 +110,8 @@ async def cancel_return(return_id: str, svc: ServicesDep,
                         user: Annotated[User, Depends(require("channel", "cs", "ops"))],
                         body: ReturnCancelIn | None = None) -> dict[str, Any]:
     """Withdraw the return before the parcel arrives."""
-    ret = await svc.db(returns.get_return, svc.engine, return_id)
-    if ret.received_at is not None:
-        raise ApiError(409, "parcel_arrived",
-                       "the parcel has arrived; the return can no longer be cancelled")
-    if ret.status in END_STATUSES:
-        raise ApiError(409, "invalid_state", f"return {return_id} is {ret.status}",
-                       {"status": ret.status})
-    await send_update(svc, ret.workflow_id, "request_cancel",
-                      CancelInput(body.reason if body else "", Actor(user.name, user.role)), str)
-    return {"id": return_id, "status": "cancelled"}
+    return await returns.cancel(svc.client(), svc.engine, return_id,
+                                body.reason if body else "", Actor(user.name, user.role))
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -158,6 +146,5 @@ async def packing_slip(return_id: str, request: Request, svc: ServicesDep,
                        _: Annotated[User, Depends(require("warehouse", "cs", "ops"))]
                        ) -> HTMLResponse:
     """Pick list and packing slip of an exchange's replacement (printable)."""
-    slip = await svc.db(returns.replacement_slip, svc.engine, return_id,
-                        temporal_url(svc, returns.workflow_id_of(return_id)))
+    slip = await svc.db(returns.packing_slip, svc.engine, svc.settings, return_id)
     return render_page(request, "return_packing_slip.html", ret=slip)
