@@ -18,6 +18,7 @@ from shopflow.api.auth import User
 from shopflow.api.errors import ApiError
 from shopflow.api.idempotency import body_hash, idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
+from shopflow.api.scope import require_channel
 from shopflow.db import session_scope
 from shopflow.models import Case
 from shopflow.models.schemas import TaskComplete
@@ -329,6 +330,8 @@ async def case_action(request: Request, kind: str, case_id: str, name: str) -> R
     values = {k[len(prefix):]: v.strip() for k, v in form.items() if k.startswith(prefix)}
     values["_key"] = form.get("request_key", "")
     svc = svc_of(request)
+    if not await svc.db(visible, svc.engine, user, kind, case_id):  # another channel's case
+        raise ApiError(404, "not_found", f"no {kind} {case_id}")
     try:
         note = await action.run(svc, user, case_id, values)
     except ValidationError as err:
@@ -425,6 +428,7 @@ async def create_sample(request: Request) -> Response:
         return 201, created
 
     try:
+        require_channel(user, body.channel)
         await svc.db(samples.check_application, svc.engine, body)
         # As POST /api/v1/samples: the form's one-time key makes a double submit return the
         # first request.
@@ -531,6 +535,7 @@ async def create_order(request: Request) -> Response:
         # As POST /api/v1/orders: the same checks and order numbers (the intake service), and
         # the form's one-time key as the Idempotency-Key, so a double submit answers with the
         # first order.
+        require_channel(user, body.channel)
         request_body = body.model_dump(mode="json")
 
         async def take(seed: str | None) -> tuple[int, dict[str, Any]]:
