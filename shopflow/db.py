@@ -14,20 +14,23 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
+    """``busy_timeout``: how long a SQLite writer waits for another's lock before the request
+    fails (503); PostgreSQL ignores it."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _tune_sqlite(engine)
+        engine = create_engine(url, connect_args={"check_same_thread": False,
+                                                  "timeout": busy_timeout})
+        _tune_sqlite(engine, busy_timeout)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, busy_timeout: float) -> None:
     # The API and the worker write the same file from separate processes: WAL lets readers go on
     # while one writes, busy_timeout waits for the lock instead of failing, and BEGIN IMMEDIATE
     # takes the write lock up front so a read-then-write transaction never dead-ends on upgrade.
@@ -36,7 +39,7 @@ def _tune_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event emit BEGIN itself
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 

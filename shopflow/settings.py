@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     api_port: int = 8000
     public_url: str = "http://localhost:8000"
     max_body_bytes: int = 1024 * 1024
+    # How long an Idempotency-Key is remembered (its first answer replayed); older keys are
+    # purged and may be used again.
+    idempotency_ttl: Duration = timedelta(days=1)
 
     # Web UI (/ui/): the key that signs session cookies. Unset in dev/test: a random key per
     # process (a restart signs everyone out). Unset in prod: the pages refuse to sign anyone in.

@@ -5,13 +5,14 @@ Body: {"error": {"code": "<snake_case>", "message": "<human text>", "details": .
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError
@@ -20,12 +21,14 @@ from shopflow.services.errors import (
     RETRY_AFTER_SECONDS,
     Refused,
     from_temporal,
+    never_reached_temporal,
     temporal_errors,
     unavailable,
 )
 
-__all__ = ["RETRY_AFTER_SECONDS", "ApiError", "error_response", "from_temporal",
-           "install_error_handlers", "temporal_errors", "unavailable"]
+__all__ = ["RETRY_AFTER_SECONDS", "ApiError", "ascii_int", "error_response", "from_temporal",
+           "install_error_handlers", "integrity_error", "never_reached_temporal",
+           "temporal_errors", "unavailable"]
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +38,15 @@ ApiError = Refused
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
                415: "unsupported_media_type", 422: "invalid_input", 503: "unavailable"}
+
+
+def ascii_int(raw: str, default: Any) -> Any:
+    """A form's whole number: ASCII digits only ("²" and "٣" pass ``isdigit`` but are no
+    number here); anything else gives ``default`` for the schema to refuse by name."""
+    raw = raw.strip()
+    if raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw)
+    return default
 
 
 def error_response(status: int, code: str, message: str, details: Any = None,
@@ -88,3 +100,43 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("database error", error=repr(exc))
         err = unavailable("the database")
         return error_response(err.status, err.code, err.message, None, err.headers)
+
+    # A constraint the request broke is the caller's fault, not an outage: a 503 would tell the
+    # client to retry the same request forever.
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        err = integrity_error(exc)
+        return error_response(err.status, err.code, err.message, err.details)
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        log.warning("value refused by the database", error=repr(exc.orig))
+        return error_response(422, "invalid_value",
+                              "a value does not fit what the database stores (too long, too "
+                              "large or malformed)", None)
+
+
+def integrity_error(exc: IntegrityError) -> Refused:
+    """409 for a duplicate, 422 for a missing or dangling value; names the column when the
+    database says which."""
+    text = str(exc.orig).lower()
+    log.warning("constraint violated", error=str(exc.orig))
+    column = _constraint_column(str(exc.orig))
+    details = {"field": column} if column else None
+    if "unique" in text or "duplicate" in text:
+        return Refused(409, "conflict", "this conflicts with an existing record"
+                       + (f" ({column})" if column else ""), details)
+    if "not null" in text or "null value" in text:
+        return Refused(422, "missing_value",
+                       f"a value is required{f' for {column}' if column else ''}", details)
+    if "foreign key" in text:
+        return Refused(422, "unknown_reference", "a referenced record does not exist", details)
+    return Refused(422, "constraint_violated", "the request breaks a rule of the stored data",
+                   details)
+
+
+def _constraint_column(message: str) -> str | None:
+    # SQLite: "NOT NULL constraint failed: customers.name"; PostgreSQL: 'column "name"'.
+    m = re.search(r"constraint failed: [\w]+\.(\w+)", message) or re.search(
+        r'column "(\w+)"', message) or re.search(r"Key \((\w+)\)", message)
+    return m.group(1) if m else None

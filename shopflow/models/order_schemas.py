@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from shopflow.models.schemas import CustomerIn, ShortText, Sku, Strict, Text
 
@@ -22,13 +22,24 @@ Channel = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
 AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 # 12.5 and 12.50 are the same price: one form, so a repeated order hashes the same.
 Cents = AfterValidator(lambda v: v.quantize(Decimal("0.01")))
+
+
+def _ascii_amount(value: Any) -> Any:
+    # Decimal reads "١٠" (Arabic-Indic digits) as 10: an amount is written in ASCII digits.
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("an amount is written with the digits 0-9")
+    return value
+
+
+AsciiAmount = BeforeValidator(_ascii_amount)
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
 
 
 class OrderItemIn(Strict):
     sku: Sku
     quantity: int = Field(gt=0, le=100_000)
-    unit_price: Annotated[Decimal, Field(ge=0, le=10_000_000, decimal_places=2), Cents]
+    unit_price: Annotated[Decimal, AsciiAmount, Field(ge=0, le=10_000_000, decimal_places=2),
+                          Cents]
 
 
 class ShippingAddressIn(Strict):
@@ -55,7 +66,8 @@ class OrderCreate(Strict):
         str, StringConstraints(strip_whitespace=True, min_length=5, max_length=500)] = Field(
         description="an address object, or the whole address as one line")
     payment_method: Literal["online", "cod"]
-    shipping_fee: Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=2), Cents] = Field(
+    shipping_fee: Annotated[Decimal, AsciiAmount, Field(ge=0, le=100_000, decimal_places=2),
+                           Cents] = Field(
         default=Decimal("0.00"), description="what the customer pays for shipping (in total)")
 
 
@@ -70,7 +82,8 @@ class PaymentIn(Strict):
     transaction_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                      max_length=120,
                                                      pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
-    amount: Annotated[Decimal, Field(gt=0, le=1_000_000_000, decimal_places=2), Cents]
+    amount: Annotated[Decimal, AsciiAmount, Field(gt=0, le=1_000_000_000, decimal_places=2),
+                      Cents]
 
 
 class PaymentPublic(BaseModel):

@@ -73,17 +73,20 @@ class CustomerIn(Strict):
 
 
 class CustomerUpdate(Strict):
-    name: ShortText | None = None
+    """Leave a field out to keep it. name, locale, tags and credit_rating every profile has: they
+    take no null (the schema says so), others may be cleared with null."""
+
+    name: ShortText = None  # type: ignore[assignment]
     company: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")
     phone: str | None = Field(default=None, max_length=40)
     address: str | None = Field(default=None, max_length=500)
-    locale: Literal["zh-CN", "en"] | None = None
+    locale: Literal["zh-CN", "en"] = None  # type: ignore[assignment]
     preferred_channel: Literal["email", "sms"] | None = None
     birthday: date | None = None
-    tags: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]] | None = Field(
+    tags: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]] = Field(
         default=None, max_length=50)
-    credit_rating: Literal["A", "B", "C", "D"] | None = None
+    credit_rating: Literal["A", "B", "C", "D"] = None  # type: ignore[assignment]
 
 
 class CustomerPublic(BaseModel):

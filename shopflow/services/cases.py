@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -111,14 +111,27 @@ def list_cases(engine: Engine, kind: str, page: int, page_size: int, *, scope: A
 
 
 def register_case(session: Session, case_id: str, kind: str, workflow_id: str, status: str,
-                  stage: str, customer_id: str | None, data: dict[str, Any]) -> None:
-    """The case row a request makes visible at once (its workflow writes it too: first wins,
+                  stage: str, customer_id: str | None, data: dict[str, Any]) -> bool:
+    """The case row a request makes visible at once (True when new) (its workflow writes it too: first wins,
     the workflow's snapshots replace it)."""
     now = utcnow()
-    insert_ignore(session, Case, [{
+    return insert_ignore(session, Case, [{
         "id": case_id, "kind": kind, "workflow_id": workflow_id, "status": status,
         "stage": stage, "customer_id": customer_id, "data": data, "version": 0,
-        "created_at": now, "updated_at": now}], ["id"])
+        "created_at": now, "updated_at": now}], ["id"]) > 0
+
+
+def forget_case(engine: Engine, case_id: str, *also: Any) -> None:
+    """Take back the rows a create wrote before its workflow start failed for sure (the case
+    row, and the rows of ``also``, models keyed by the same id): all or nothing. A case the
+    workflow has written since (version > 0) is kept."""
+    with session_scope(engine) as session:
+        case = session.get(Case, case_id)
+        if case is None or case.version > 0:
+            return
+        for model in also:
+            session.execute(delete(model).where(model.id == case_id))
+        session.delete(case)
 
 
 # --- commands from the workflows ------------------------------------------------------------

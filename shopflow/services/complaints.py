@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import uuid
+import secrets
 from dataclasses import asdict
 from typing import Any
 
@@ -18,7 +18,7 @@ from shopflow.db import insert_ignore, session_scope
 from shopflow.models import Complaint, Customer, Order
 from shopflow.models.types import utcnow
 from shopflow.services import cases, tasks
-from shopflow.services.errors import Refused
+from shopflow.services.errors import Refused, never_reached_temporal
 from shopflow.services.timers import timers_for
 from shopflow.settings import Settings
 from shopflow.workflows.complaint import (
@@ -39,9 +39,10 @@ def complaint_workflow_id(complaint_id: str) -> str:
 
 
 def new_complaint_id(seed: str | None = None) -> str:
-    """``CP`` and 10 hex digits; a seed (an idempotency key, a follow-up) gives the same id."""
-    digest = hashlib.sha256(seed.encode()).hexdigest() if seed else uuid.uuid4().hex
-    return f"CP{digest[:10].upper()}"
+    """``CP`` and 24 hex digits (96 bits, random or derived); a seed (an idempotency key, a
+    follow-up) gives the same id."""
+    digest = hashlib.sha256(seed.encode()).hexdigest() if seed else secrets.token_hex(12)
+    return f"CP{digest[:24].upper()}"
 
 
 def complaint_input(settings: Settings, complaint_id: str, customer: CustomerData, category: str,
@@ -60,13 +61,14 @@ async def start_complaint(client: Client, settings: Settings, inp: ComplaintInpu
                                   complaint_workflow_id(inp.complaint_id))
 
 
-def register_complaint(engine: Engine, inp: ComplaintInput) -> None:
-    """Make the complaint visible at once; its workflow keeps both rows current."""
+def register_complaint(engine: Engine, inp: ComplaintInput) -> bool:
+    """Make the complaint visible at once; its workflow keeps both rows current. True when
+    the rows are new."""
     now = utcnow()
     workflow_id = complaint_workflow_id(inp.complaint_id)
     c = inp.customer
     with session_scope(engine) as session:
-        cases.register_case(
+        new = cases.register_case(
             session, inp.complaint_id, CaseKind.COMPLAINT, workflow_id, ComplaintStatus.OPEN,
             ComplaintStage.HANDLING, c.id,
             {"id": inp.complaint_id, "complaint_no": inp.complaint_id,
@@ -80,14 +82,21 @@ def register_complaint(engine: Engine, inp: ComplaintInput) -> None:
             "description": inp.description, "status": ComplaintStatus.OPEN, "level": 0,
             "escalations": 0, "reopened": 0, "version": 0, "created_at": now,
             "updated_at": now}], ["id"])
+    return new
 
 
 async def file(client: Client, settings: Settings, engine: Engine, inp: ComplaintInput
                ) -> tuple[dict[str, Any], bool]:
     """Start the complaint and show it at once. The answer, and whether this call started the
     workflow (False: a retry of the same request)."""
-    started = await start_complaint(client, settings, inp)
-    await asyncio.to_thread(register_complaint, engine, inp)
+    # Database first, then Temporal (docs/HACKING.md, "Creating a case").
+    new = await asyncio.to_thread(register_complaint, engine, inp)
+    try:
+        started = await start_complaint(client, settings, inp)
+    except BaseException as err:
+        if new and never_reached_temporal(err):
+            await asyncio.to_thread(cases.forget_case, engine, inp.complaint_id, Complaint)
+        raise
     return {"id": inp.complaint_id, "workflow_id": complaint_workflow_id(inp.complaint_id),
             "status": ComplaintStatus.OPEN.value}, started
 

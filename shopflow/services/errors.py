@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import structlog
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -67,9 +67,32 @@ def forbidden(message: str, details: Any = None) -> Refused:
     return Refused(403, "forbidden", message, details)
 
 
+class TemporalUnreachable(Refused):
+    """Temporal could not be reached at all: the call was never taken (connection refused), so
+    nothing was started and a create may undo what it wrote before."""
+
+
 def unavailable(what: str) -> Refused:
+    if what == "Temporal":
+        return TemporalUnreachable(503, "unavailable", "Temporal is unreachable; try again "
+                                   "shortly", headers={"Retry-After": RETRY_AFTER_SECONDS})
     return Refused(503, "unavailable", f"{what} is unreachable; try again shortly",
-                        headers={"Retry-After": RETRY_AFTER_SECONDS})
+                   headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
+def temporal_ambiguous() -> Refused:
+    """Temporal took the call but gave no answer: it may have acted; a retry settles it."""
+    return Refused(503, "unavailable", "Temporal did not answer in time; try again shortly",
+                   headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
+def never_reached_temporal(err: BaseException) -> bool:
+    """True when a failed call surely did not reach Temporal (so it started nothing)."""
+    if isinstance(err, TemporalUnreachable):
+        return True
+    if isinstance(err, RPCError):
+        return err.status == RPCStatusCode.UNAVAILABLE
+    return isinstance(err, RuntimeError) and "client connect" in str(err)
 
 
 def from_temporal(err: BaseException) -> Refused:
@@ -88,13 +111,15 @@ def from_temporal(err: BaseException) -> Refused:
     if isinstance(err, RPCError):
         if err.status == RPCStatusCode.NOT_FOUND:
             return Refused(409, "case_closed", "the case is closed or no longer takes changes")
-        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
-                          RPCStatusCode.UNKNOWN, RPCStatusCode.CANCELLED):
+        if err.status == RPCStatusCode.UNAVAILABLE:
             return unavailable("Temporal")
+        if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNKNOWN,
+                          RPCStatusCode.CANCELLED):
+            return temporal_ambiguous()
         if err.status == RPCStatusCode.INVALID_ARGUMENT:
             return Refused(422, "invalid_input", err.message)
     log.error("temporal call failed", error=repr(err))
-    return unavailable("Temporal")
+    return temporal_ambiguous()
 
 
 @contextmanager
@@ -104,6 +129,11 @@ def temporal_errors() -> Iterator[None]:
         yield
     except (WorkflowUpdateFailedError, RPCError) as err:
         raise from_temporal(err) from None
+    except WorkflowFailureError as err:
+        # A run the API waited for ended in failure: its answer, not an outage (never a 500).
+        log.error("workflow failed", error=repr(err.cause))
+        raise Refused(409, "run_failed", "the run failed; ops can see why in Temporal",
+                      {"cause": str(err.cause)[:300]}) from None
     except RuntimeError as err:
         if "client connect" not in str(err):
             raise

@@ -263,6 +263,21 @@ def order_input(settings: Settings, order: Order, lines: list[OrderLine]) -> Ord
     )
 
 
+def forget_order(engine: Engine, order_no: str, digest: str) -> None:
+    """Undo ``intake`` for an order whose workflow never started (all or nothing)."""
+    with session_scope(engine) as session:
+        order = session.get(Order, order_no)
+        if order is None or order.request_hash != digest:
+            return
+        for line in session.exec(select(OrderLine).where(OrderLine.order_no == order_no)):
+            session.delete(line)
+        case = session.get(Case, order_no)
+        if case is not None and case.kind == "order" and case.version == 0:
+            session.delete(case)
+        session.flush()
+        session.delete(order)
+
+
 async def start_order(client: Client, settings: Settings, order: Order,
                       lines: list[OrderLine]) -> bool:
     """Start ``order-<order_no>``; the same order again starts nothing (False)."""

@@ -91,7 +91,8 @@ def workflow_id_of(return_id: str) -> str:
 
 
 def return_id_for(seed: str) -> str:
-    return "RT-" + hashlib.sha256(seed.encode()).hexdigest()[:10].upper()
+    # 24 hex digits: 96 bits (the seed is an idempotency key or 128 random bits).
+    return "RT-" + hashlib.sha256(seed.encode()).hexdigest()[:24].upper()
 
 
 def policy_of(settings: Settings, quality_issue: bool) -> dict[str, Any]:

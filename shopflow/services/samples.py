@@ -4,7 +4,7 @@ the customer's answers, cancelling, the shipping slip and the dossier."""
 from __future__ import annotations
 
 import asyncio
-import uuid
+import secrets
 from typing import Any
 
 from sqlalchemy import Engine
@@ -15,7 +15,7 @@ from shopflow.db import session_scope
 from shopflow.models import Customer, Product
 from shopflow.models.schemas import SampleCreate
 from shopflow.services import cases
-from shopflow.services.errors import Refused
+from shopflow.services.errors import Refused, never_reached_temporal
 from shopflow.services.scoping import record_channel
 from shopflow.services.timers import timers_for
 from shopflow.settings import Settings
@@ -35,8 +35,9 @@ def sample_workflow_id(sample_id: str) -> str:
 
 
 def new_sample_id(seed: str | None = None) -> str:
-    """12 hex digits; a seed (from an idempotency key) gives the same id."""
-    return seed or uuid.uuid4().hex[:12]
+    """24 hex digits (96 random bits); a seed (derived from an idempotency key) gives the same
+    id."""
+    return seed or secrets.token_hex(12)
 
 
 def check_application(engine: Engine, body: SampleCreate) -> None:
@@ -88,18 +89,25 @@ async def create(client: Client, settings: Settings, engine: Engine, body: Sampl
     """File a checked application: start its workflow and show the case at once. The answer,
     and whether this call started the workflow (False: a retry of the same request)."""
     inp = sample_input(settings, new_sample_id(seed), body, submitted_by, may_update_customer)
+    # Database first, then Temporal (docs/HACKING.md, "Creating a case"): with the database
+    # down nothing starts; a start Temporal never took takes the row back (503, no case).
     await asyncio.to_thread(record_channel, engine, inp.sample_id, body.channel, submitted_by)
-    started = await start_sample(client, settings, inp)
-    await asyncio.to_thread(register_sample, engine, inp)
+    new = await asyncio.to_thread(register_sample, engine, inp)
+    try:
+        started = await start_sample(client, settings, inp)
+    except BaseException as err:
+        if new and never_reached_temporal(err):
+            await asyncio.to_thread(cases.forget_case, engine, inp.sample_id)
+        raise
     return {"id": inp.sample_id, "workflow_id": sample_workflow_id(inp.sample_id),
             "status": SampleStatus.OPEN.value}, started
 
 
-def register_sample(engine: Engine, inp: SampleInput) -> None:
+def register_sample(engine: Engine, inp: SampleInput) -> bool:
     """Make the request visible at once; its workflow writes the case from then on."""
     c = inp.customer
     with session_scope(engine) as session:
-        cases.register_case(
+        return cases.register_case(
             session, inp.sample_id, CaseKind.SAMPLE, sample_workflow_id(inp.sample_id),
             SampleStatus.OPEN, SampleStage.PRELIMINARY_REVIEW, c.id,
             {"id": inp.sample_id, "channel": inp.channel, "purpose": inp.purpose,

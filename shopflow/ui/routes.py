@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 
 from shopflow.api.auth import User
-from shopflow.api.errors import ApiError
+from shopflow.api.errors import ApiError, ascii_int
 from shopflow.api.idempotency import body_hash, idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.scope import require_channel
@@ -405,7 +405,7 @@ async def create_sample(request: Request) -> Response:
     for i in range(4):
         sku, qty = form.get(f"items.{i}.sku", "").strip(), form.get(f"items.{i}.quantity", "").strip()
         if sku:
-            items.append({"sku": sku, "quantity": int(qty) if qty.isdigit() else qty or 0})
+            items.append({"sku": sku, "quantity": ascii_int(qty, qty or 0)})
     docs = [{"name": form.get("doc.name", "").strip(), "url": form.get("doc.url", "").strip()}]
     customer = {k: form.get(f"customer.{k}", "").strip() or None
                 for k in ("id", "name", "company", "email", "phone", "address")}
@@ -483,7 +483,7 @@ def order_body(form: dict[str, str]) -> dict[str, Any]:
         sku = val(f"items.{i}.sku")
         if sku:
             qty = val(f"items.{i}.quantity") or ""
-            items.append({"sku": sku, "quantity": int(qty) if qty.isdigit() else qty,
+            items.append({"sku": sku, "quantity": ascii_int(qty, qty),
                           "unit_price": val(f"items.{i}.unit_price") or ""})
     address: dict[str, Any] = {k: val(f"address.{k}") for k in ADDRESS_KEYS}
     address["line1"] = address["line1"] or ""

@@ -83,8 +83,9 @@ class Signer:
         return f"{payload}.{self._sign(payload.encode())}"
 
     def load(self, cookie: str | None) -> UiSession | None:
-        if not cookie or self.key is None or cookie.count(".") != 1 or len(cookie) > 2000:
-            return None
+        if (not cookie or self.key is None or not cookie.isascii() or cookie.count(".") != 1
+                or len(cookie) > 2000):
+            return None  # not ours (a forged or mangled cookie): a fresh session
         payload, sig = cookie.split(".")
         if not hmac.compare_digest(sig, self._sign(payload.encode())):
             return None

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 from shopflow.workflows.base import (
     ACTIVITY_TIMEOUT,
@@ -23,8 +24,12 @@ from shopflow.workflows.base import (
     HumanTask,
     rejection,
 )
+from shopflow.workflows.notice_resend import GIVE_UP_ACTIVITY
 from shopflow.workflows.shared import Act, CompleteTaskInput, ErrorType, NoticeRequest
 from shopflow.workflows.vocab import TaskKind
+
+# Scheduled notices take the give-up path (issue 14.7): a run recorded before failed instead.
+SCHEDULED_NOTICE_GIVE_UP = "scheduled-notice-give-up"
 
 REVISIT = TaskKind.REVISIT
 STOCKTAKE = TaskKind.STOCKTAKE
@@ -182,11 +187,29 @@ class CareResult:
     day: str
     started: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # greeted, but the notice was given up
 
 
 async def _act(name: str, arg: Any, result_type: type | None = None) -> Any:
     return await workflow.execute_activity(name, arg, start_to_close_timeout=ACTIVITY_TIMEOUT,
                                            retry_policy=DB_RETRY, result_type=result_type)
+
+
+async def _send_notice(request: NoticeRequest) -> bool:
+    """A scheduled run's notice through the give-up path every case's notice takes: one that
+    cannot be sent (a refused address, SMTP down past the retries) is settled as failed, ops
+    are told, and the run goes on with the next. False when it was given up."""
+    try:
+        await workflow.execute_activity(Act.NOTICE_SEND, request,
+                                        start_to_close_timeout=timedelta(seconds=60),
+                                        retry_policy=NOTICE_RETRY)
+        return True
+    except ActivityError as err:
+        if not workflow.patched(SCHEDULED_NOTICE_GIVE_UP):
+            raise  # runs recorded before: the run failed here
+        workflow.logger.warning("notice %s not sent: %s", request.dedup_key, err.cause)
+        await _act(GIVE_UP_ACTIVITY, request)
+        return False
 
 
 async def _start_case(req: CaseStart) -> bool:
@@ -212,17 +235,14 @@ class BirthdayCare:
             greeting: Greeting = await _act(Act.CARE_BIRTHDAY_GREET,
                                             BirthdayGreet(customer_id, due.year, due.date),
                                             result_type=Greeting)
-            await workflow.execute_activity(
-                Act.NOTICE_SEND,
+            sent = await _send_notice(
                 NoticeRequest(dedup_key=f"birthday:{customer_id}:{due.year}",
                               kind="birthday_greeting", case_id=None,
                               data={"name": greeting.name,
                                     "coupon_code": greeting.coupon_code,
                                     "valid_until": greeting.valid_until},
-                              customer_id=customer_id),
-                start_to_close_timeout=timedelta(seconds=60), retry_policy=NOTICE_RETRY,
-            )
-            result.started.append(customer_id)
+                              customer_id=customer_id))
+            (result.started if sent else result.failed).append(customer_id)
         return result
 
 
@@ -380,14 +400,11 @@ class KpiReport:
         report: ReportStored = await _act(Act.REPORT_GENERATE, ReportGenerate(
             req.kind, workflow.now(), req.as_of, req.start, req.end, req.requested_by),
             result_type=ReportStored)
-        await workflow.execute_activity(
-            Act.NOTICE_SEND,
+        await _send_notice(
             NoticeRequest(dedup_key=f"report:{report.id}:{report.generated}",
                           kind="kpi_report", case_id=None,
                           data={"report_id": report.id, "kind": report.kind,
-                                "period": report.period, "summary": report.summary}),
-            start_to_close_timeout=timedelta(seconds=60), retry_policy=NOTICE_RETRY,
-        )
+                                "period": report.period, "summary": report.summary}))
         return report
 
 

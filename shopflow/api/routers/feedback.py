@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from shopflow.api.cases import send_update
 from shopflow.api.deps import ServicesDep
-from shopflow.api.errors import ApiError
+from shopflow.api.errors import ApiError, ascii_int
 from shopflow.api.pages import render_page
 from shopflow.db import session_scope
 from shopflow.models import FeedbackRequest
@@ -78,7 +78,7 @@ async def feedback_form_post(
     complaint: Annotated[str, Form()] = "", complaint_text: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     try:
-        body = FeedbackIn(satisfaction=int(satisfaction) if satisfaction.isdigit() else 0,
+        body = FeedbackIn(satisfaction=ascii_int(satisfaction, 0),
                           usage=usage, suggestions=suggestions, problem=problem or None,
                           complaint=bool(complaint), complaint_text=complaint_text or None)
         await _submit(svc, token, body)

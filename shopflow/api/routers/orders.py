@@ -8,12 +8,11 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from temporalio.service import RPCError
 
 from shopflow.api.auth import User
 from shopflow.api.cases import temporal_url
 from shopflow.api.deps import PageDep, Services, ServicesDep, require
-from shopflow.api.errors import from_temporal
+from shopflow.api.errors import never_reached_temporal, temporal_errors
 from shopflow.api.idempotency import body_hash, idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.pages import render_page
@@ -43,11 +42,9 @@ READ_ROLES = CASE_READ_ROLES[CaseKind.ORDER]
 
 
 async def _start(svc: Services, order: Order, lines: list[OrderLine]) -> None:
-    try:
+    with temporal_errors():
         if await orders.start_order(svc.client(), svc.settings, order, lines):
             WORKFLOWS_STARTED.labels("order").inc()
-    except RPCError as err:
-        raise from_temporal(err) from None
 
 
 @router.post("", status_code=201, response_model=OrderCreated,
@@ -69,7 +66,15 @@ async def create_order(
             lambda order_no: body_hash({**request, "order_no": order_no}), user.name)
         # Started on a repeat too: should the first request have stopped between the row and
         # the start, its retry finishes the job (the workflow id keeps it to one).
-        await _start(svc, order, lines)
+        try:
+            await _start(svc, order, lines)
+        except BaseException as err:
+            # All or nothing: Temporal never took the start, so the order this request wrote
+            # is taken back (503, no order row). A start that may have been taken keeps it.
+            if new and never_reached_temporal(err):
+                await svc.db(orders.forget_order, svc.engine, order.order_no,
+                             order.request_hash)
+            raise
         return (201 if new else 200), orders.created_answer(order)
 
     return await idempotent(svc, user, "POST /orders", idempotency_key, request, create)

@@ -9,12 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from temporalio.service import RPCError
 
 from shopflow.api.auth import User
 from shopflow.api.cases import temporal_url
 from shopflow.api.deps import PageDep, ServicesDep, require
-from shopflow.api.errors import ApiError, from_temporal
+from shopflow.api.errors import ApiError, never_reached_temporal, temporal_errors
 from shopflow.api.idempotency import idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.pages import render_page
@@ -65,11 +64,13 @@ async def create_return(
         except returns.ReturnRefused as refused:
             raise ApiError(422, refused.code, refused.message, refused.details) from None
         try:
-            await returns.start_return(svc.client(), svc.settings, svc.engine, ret)
-        except (RPCError, ApiError) as err:
-            if new:
+            with temporal_errors():
+                await returns.start_return(svc.client(), svc.settings, svc.engine, ret)
+        except BaseException as err:
+            # All or nothing: a start Temporal never took leaves no return behind.
+            if new and never_reached_temporal(err):
                 await svc.db(returns.forget, svc.engine, ret.id)
-            raise (from_temporal(err) if isinstance(err, RPCError) else err) from None
+            raise
         if new:
             WORKFLOWS_STARTED.labels("return").inc()
         return 201, {"id": ret.id, "workflow_id": ret.workflow_id, "status": "requested"}
