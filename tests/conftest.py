@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 from temporalio.client import Client
@@ -37,6 +38,12 @@ BIN = Path(sys.executable).parent
 # non-deterministic calls in it are refused), so a test run catches what production's shared
 # sandbox would not (settings.worker_sandbox; tests/test_worker_smoke.py covers "shared").
 os.environ.setdefault("SHOPFLOW_WORKER_SANDBOX", "strict")
+
+# With rich installed (typer brings it), structlog's default console renderer prints every
+# logged exception with all its local variables: slow (seconds each) and unreadable. Plain ones.
+structlog.configure(processors=[
+    *structlog.get_config()["processors"][:-1],
+    structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)])
 PG_ADMIN_URL = os.environ.get("SHOPFLOW_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 

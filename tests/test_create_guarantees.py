@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import select
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from shopflow.activities.returns import return_id_for
 from shopflow.api.app import create_app
@@ -67,7 +68,8 @@ class RecordingClient:
 @pytest.fixture
 async def down_temporal(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
     """The API with a Temporal that refuses connections (nothing listens on port 1)."""
-    client = await Client.connect("127.0.0.1:1", lazy=True)
+    client = await Client.connect("127.0.0.1:1", lazy=True,
+                                  data_converter=pydantic_data_converter)
     seed_product(engine)
     app = create_app(settings, engine=engine, client=client)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),

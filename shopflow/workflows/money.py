@@ -3,7 +3,7 @@ only (imported in the workflow sandbox)."""
 
 from __future__ import annotations
 
-import math
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
@@ -13,14 +13,23 @@ def amount(cents: int) -> str:
 
 
 def parse_cents(value: Any) -> int | None:
-    """A decision's amount (number or numeric string, at most two decimals) in cents; None if
-    it is not one."""
+    """A decision's amount (number or numeric string in ASCII digits, at most two decimals) in
+    cents; None for anything else (NaN, Infinity, 1e999, "١٠", a fraction of a cent). Decimal,
+    not float: 0.29 is 29 cents exactly."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    try:
-        cents = round(float(value) * 100, 6)
-    except ValueError:
+    text = repr(value) if isinstance(value, float) else str(value).strip()
+    if not text.isascii() or "_" in text or len(text) > 40:
         return None
-    if not math.isfinite(cents) or cents != int(cents):  # NaN, infinite, or over two decimals
+    try:
+        cents = Decimal(text) * 100
+    except (InvalidOperation, ValueError):
+        return None
+    if not cents.is_finite() or abs(cents) > MAX_CENTS:
+        return None
+    if cents != cents.to_integral_value():  # more than two decimals
         return None
     return int(cents)
+
+
+MAX_CENTS = 10**13  # a hundred billion: no refund or price is larger
