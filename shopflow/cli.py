@@ -316,7 +316,7 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
     from shopflow.db import make_engine
     from shopflow.worker import build_worker
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout=settings.database_busy_timeout)
     client = await _connect_with_retry(settings)
     with suppress(Exception):  # Temporal Cloud manages search attributes in its own console
         await temporal.ensure_search_attributes(client, settings.temporal_namespace)

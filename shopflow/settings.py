@@ -62,6 +62,9 @@ class Settings(BaseSettings):
 
     # Database
     database_url: str = f"sqlite:///{VAR_DIR / 'shopflow.db'}"
+    # SQLite: how long a writer waits for another's lock before its request answers 503 (and an
+    # activity retries). PostgreSQL ignores it.
+    database_busy_timeout: float = Field(default=30.0, gt=0, le=300)
 
     # API
     api_host: str = "127.0.0.1"

@@ -18,12 +18,12 @@ from sqlmodel import select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from shopflow.activities.returns import return_id_for
 from shopflow.api.app import create_app
 from shopflow.api.idempotency import PENDING, TAKE_OVER_AFTER, purge_expired
 from shopflow.db import make_engine, session_scope
 from shopflow.models import Case, Complaint, IdempotencyRecord, Order, OrderLine, Product
 from shopflow.models.types import utcnow
+from shopflow.services.returns import return_id_for
 from shopflow.settings import Settings
 from tests.helpers import auth, make_product
 

@@ -46,7 +46,8 @@ log = structlog.get_logger(__name__)
 
 def create_app(settings: Settings, *, engine: Engine | None = None,
                client: Client | None = None) -> FastAPI:
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url,
+                                   busy_timeout=settings.database_busy_timeout)
     services = Services(settings=settings, engine=engine, temporal=client)
     TASKS.engine = engine
 
