@@ -91,7 +91,7 @@ class Stack:
     def start_worker(self) -> subprocess.Popen[bytes]:
         return self._spawn("worker", [str(BIN / "shopflow"), "worker"])
 
-    def start_api(self, timeout: float = 60.0) -> None:
+    def start_api(self, timeout: float = 180.0) -> None:
         self._spawn("api", [str(BIN / "shopflow"), "api"])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

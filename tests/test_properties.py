@@ -23,12 +23,12 @@ from sqlmodel import SQLModel, col, select
 from temporalio.exceptions import ApplicationError
 
 import shopflow.models  # noqa: F401
-from shopflow.activities import inventory
 from shopflow.activities.payments import PaymentActivities
 from shopflow.db import make_engine, session_scope
 from shopflow.models import InventoryItem, Order, Payment, Product, Refund, Reservation
 from shopflow.models.order_schemas import OrderCreate
 from shopflow.providers.payments import PaymentSimulator, ProviderError
+from shopflow.services import inventory
 from shopflow.workflows.money import parse_cents as to_cents
 from shopflow.workflows.shared import RefundRequest, ReservationKey, ReserveRequest, StockLine
 
