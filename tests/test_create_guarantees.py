@@ -184,9 +184,12 @@ async def test_a_claim_left_by_a_dead_request_is_taken_over(api: httpx.AsyncClie
     assert count(engine, Order) == 1
 
 
+TTL = 5  # seconds: well above two requests' time on a loaded machine
+
+
 @pytest.fixture
 def short_ttl(settings: Settings) -> None:
-    settings.idempotency_ttl = timedelta(seconds=1)  # before the app is built from them
+    settings.idempotency_ttl = timedelta(seconds=TTL)  # before the app is built from them
 
 
 async def test_keys_expire_after_the_ttl_and_are_purged(short_ttl: None, api: httpx.AsyncClient,
@@ -197,14 +200,14 @@ async def test_keys_expire_after_the_ttl_and_are_purged(short_ttl: None, api: ht
     assert first.status_code == 201
     other = {**SAMPLE, "purpose": "another"}
     assert (await api.post("/api/v1/samples", json=other, headers=headers)).status_code == 409
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(TTL + 0.2)
     # Expired: the key is free again (a new request, not a replay of the old one).
     again = await api.post("/api/v1/samples", json=other, headers=headers)
     assert again.status_code == 201, again.text
     assert "Idempotent-Replayed" not in again.headers
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(TTL + 0.2)
     assert count(engine, IdempotencyRecord) == 1
-    assert purge_expired(engine, timedelta(seconds=1)) == 1
+    assert purge_expired(engine, timedelta(seconds=TTL)) == 1
     assert count(engine, IdempotencyRecord) == 0
 
 
