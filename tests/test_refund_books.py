@@ -79,7 +79,7 @@ async def test_refused_refund_then_another_amount_moves_what_the_books_say(
     assert books(engine) == [("order-WEB-1001:goodwill", 80.0, "refused")]
 
     done = money.refund(req(5000))
-    assert done["status"] == "succeeded" and done["amount"] == 50.0
+    assert done.status == "succeeded" and done.amount == 50.0
     assert gateway.refunded_cents(["PAY-1"]) == 5000  # what moved ...
     assert sorted(books(engine)) == [("order-WEB-1001:goodwill", 50.0, "succeeded"),
                                      ("order-WEB-1001:goodwill~refused1", 80.0, "refused")]
@@ -91,14 +91,14 @@ async def test_refused_refund_then_another_amount_moves_what_the_books_say(
         "refund:order-WEB-1001:goodwill:8000", "refund:order-WEB-1001:goodwill#2:5000"]
 
     # the same key again: the same refund, whatever is asked; another amount is a clear 409
-    assert money.refund(req(5000))["amount"] == 50.0
+    assert money.refund(req(5000)).amount == 50.0
     with pytest.raises(ApplicationError) as other:
         money.refund(req(3000))
     assert (other.value.details or [{}])[0].get("code") == "refund_in_progress"
     assert gateway.refunded_cents(["PAY-1"]) == 5000
     # the refused 80 did not use up what is refundable: the rest can still be given back
     rest = money.refund(req(16150 - 5000, key="order-WEB-1001:rest"))
-    assert rest["status"] == "succeeded"
+    assert rest.status == "succeeded"
     assert gateway.refunded_cents(["PAY-1"]) == 16150
 
 
