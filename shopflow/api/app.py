@@ -31,6 +31,7 @@ from shopflow.api.routers import (
     reports,
     returns,
     samples,
+    search,
     security,
     shipments,
     tasks,
@@ -74,7 +75,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
 
     v1 = APIRouter(prefix="/api/v1")
     scoped = [Depends(channel_scope)]  # channel tokens see only their channels' cases
-    for module in (catalogue, customers, notices, reports, security):
+    for module in (catalogue, customers, notices, reports, search, security):
         v1.include_router(module.router)
     for module in (samples, tasks, orders, shipments, returns, complaints, followups):
         v1.include_router(module.router, dependencies=scoped)

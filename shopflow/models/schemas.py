@@ -4,7 +4,7 @@ Requests forbid unknown fields, so a typo is a 422 and never silently ignored.""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -189,6 +189,24 @@ class TaskPublic(BaseModel):
     completed_by: str | None
     completed_at: str | None
     created_at: str
+
+
+class SearchHit(BaseModel):
+    """One thing ``GET /search`` found: a customer, a product or a case of any process, and
+    which of its fields matched (``name``, ``phone``, ``order_no``, ``tracking_no``, ``sku`` …)."""
+
+    type: Literal["customer", "product", "case"]
+    kind: str  # the case's process, or "customer" / "product"
+    id: str
+    title: str
+    status: str | None
+    stage: str | None
+    customer_id: str | None
+    matched: list[str]
+    updated_at: datetime | None
+    company: str | None = None
+    phone: str | None = None
+    email: str | None = None
 
 
 class TaskAssign(Strict):

@@ -16,10 +16,11 @@ from shopflow.ui.session import Signer
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    from shopflow.ui.routes import router
+    from shopflow.ui import routes, work
 
     app.state.ui = UiState(Signer.from_settings(settings))
-    app.include_router(router)
+    app.include_router(work.router)  # before routes: its last route answers every other /ui/ path
+    app.include_router(routes.router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

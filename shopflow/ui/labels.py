@@ -14,6 +14,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "followup": ("回访", "Follow-up"),
     "revisit": ("客户回访", "Revisit"),
     "stocktake": ("库存盘点", "Stocktake"),
+    "customer": ("客户", "Customer"),
+    "product": ("商品", "Product"),
     # task kinds
     "sample.preliminary_review": ("样品初审", "Sample preliminary review"),
     "sample.review": ("样品审核", "Sample review"),
