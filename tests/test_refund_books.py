@@ -136,3 +136,49 @@ async def test_customer_is_told_refunded_only_after_the_refund_succeeded(
     assert "已为您退款" not in customer.body_text and "We have refunded" not in customer.body_text
     assert gateway.refunded_cents(["PAY-1"]) == 0
     assert books(engine) == [(f"order-{no}:lost:SF9", 161.5, "refused")]
+
+
+async def test_a_refused_refund_is_finances_task_and_the_customer_hears_when_it_is_done(
+        api: httpx.AsyncClient, engine: Engine, providers: Providers) -> None:
+    """Issue 14.3: refused, the customer is told "being processed" and finance gets a task on
+    the order to retry it (refused again: 422, the task stays open) or settle it; once done
+    the customer hears "refunded"; the provider moved the amount once."""
+    from shopflow.models import Notice
+    from tests.helpers import complete, open_task
+    from tests.scenes import event, ship, wait_order
+
+    await make_product(api, "TEA", stock=10)
+    await make_product(api, "CUP", stock=5)
+    no = await place(api)
+    assert (await pay(api, no)).status_code == 201
+    await ship(api, no, tracking="SF9")
+    assert (await event(api, "SF9", "lost")).status_code == 201
+    gateway = providers.payments
+    assert isinstance(gateway, Declining)
+    gateway.declines = 2
+    lost = await open_task(api, no, "order.lost_parcel")
+    assert (await complete(api, lost, "refund")).status_code == 200
+    await wait_order(api, no, "refunded")
+
+    def refunded_notices() -> list[str]:
+        with Session(engine) as s:
+            return [n.body_text for n in s.exec(select(Notice).where(
+                Notice.case_id == no, Notice.kind == "order_refunded").order_by(Notice.id))]
+
+    first = await eventually(refunded_notices)
+    assert "being processed" in first[0] or "正在处理" in first[0]
+    task = await open_task(api, no, "order.refund", role="finance")
+    assert task["role"] == "finance" and task["context"]["amount"] == "161.50"
+    again = await complete(api, task, "retry")
+    assert again.status_code == 422, again.text  # declined a second time: still finance's
+    assert (await complete(api, task, "settled")).status_code == 422  # a note is required
+    done = await complete(api, task, "retry")
+    assert done.status_code == 200, done.text
+    assert (await complete(api, task, "retry")).status_code == 409
+    told = await eventually(lambda: len(refunded_notices()) == 2 and refunded_notices())
+    assert "We have refunded" in told[1] or "已为您退款" in told[1]
+    assert gateway.refunded_cents(["PAY-1"]) == 16150
+    assert [s for _, _, s in books(engine)].count("succeeded") == 1
+    order = await wait_order(api, no, "refunded")
+    assert [(r["amount"], r["status"]) for r in order["refunds"]] == [
+        (161.5, "refused"), (161.5, "refused"), (161.5, "succeeded")]

@@ -154,6 +154,12 @@ for _form in (
         Decision("refund", title="退款 Refund what was paid", style="danger"),
     ), hint="包裹丢失:选择重新发货或退款 The parcel is lost: reship or refund. A reship needs "
             "every item in stock now."),
+    TaskForm("order.refund", (
+        Decision("retry", title="重新退款 Ask the payment provider again"),
+        Decision("settled", (_area("note", "如何退款 How it was paid back"),),
+                 title="已另行退款 Paid back another way", style="neutral"),
+    ), hint="支付机构拒绝了退款 The payment provider refused this refund: try again, or pay it "
+            "back another way and say how."),
     # Returns (shopflow/workflows/return_handling.py validate_decision).
     TaskForm("return.review", (
         Decision("approve", title="批准退换货 Approve the return"),

@@ -22,6 +22,7 @@ from shopflow.workflows.base import (
     business_rejections,
     rejection,
     require_decision,
+    require_text,
 )
 from shopflow.workflows.money import amount
 from shopflow.workflows.order_rules import (
@@ -61,6 +62,7 @@ from shopflow.workflows.shared import (
 
 FULFIL = OrderTask.FULFIL
 LOST_PARCEL = OrderTask.LOST_PARCEL
+REFUND = OrderTask.REFUND
 __all__ = ["CLOSED_PARCEL", "DECISIONS", "END_STATUSES", "EVENT_TYPES", "OrderFulfilment",
            "OrderInput", "OrderTimers", "PaymentInput", "address_text", "amount"]
 
@@ -482,9 +484,9 @@ class OrderFulfilment(CommerceCase):
     async def _close_refunded(self, tracking: str, actor: str) -> None:
         due = self.paid_cents - self.refunded_cents
         refunded = True
+        key, reason = f"{workflow.info().workflow_id}:lost:{tracking}", f"parcel {tracking} lost"
         if due > 0:
-            refunded = await self._refund(f"{workflow.info().workflow_id}:lost:{tracking}", due,
-                                          f"parcel {tracking} lost", actor)
+            refunded = await self._refund(key, due, reason, actor)
         # The customer hears "refunded" only once it is; otherwise "being processed" (ops were
         # told the refund failed).
         processing = not refunded and workflow.patched("refund-told-after-success")
@@ -493,8 +495,10 @@ class OrderFulfilment(CommerceCase):
                                f"{'refund being processed' if processing else 'refunded'}",
                                actor=actor, closed=True, refunded=amount(due))
         await self.notify(f"refunded:{tracking}", "order_refunded", order_no=self.order_no,
-                          amount=amount(due), reason=f"parcel {tracking} lost",
+                          amount=amount(due), reason=reason,
                           cod=self.method == "cod", processing=processing)
+        if processing:
+            await self._refund_owed(key, due, reason)
         await self.archive()
         await self.finish()
 
@@ -575,6 +579,8 @@ class OrderFulfilment(CommerceCase):
         await self.notify("cancelled", "order_cancelled", order_no=self.order_no, code=code,
                           reason=reason, refund=amount(due) if due > 0 else "",
                           refund_processing=processing)
+        if processing:
+            await self._refund_owed(f"{wf_id}:cancel", due, reason)
         await self.archive()
         await self.finish()
 
@@ -601,6 +607,42 @@ class OrderFulfilment(CommerceCase):
                           actor=actor, key=key, amount=amount(cents), method=refund.method)
         return True
 
+    async def _refund_owed(self, key: str, cents: int, reason: str) -> None:
+        """A refund the provider refused is finance's to finish: ``retry`` asks the provider
+        again (a new attempt under the same key; refused again, the task stays open) or
+        ``settled {note}`` records that it was paid back another way. Then the customer, told
+        "being processed" so far, hears that it is refunded."""
+        if not workflow.patched("refund-failed-finance-task"):
+            return  # older cases: ops were told (order_refund_failed), nobody was tasked
+        task = await self.human_task(REFUND, "finance", {
+            "order_no": self.order_no, "refund_key": key, "amount": amount(cents),
+            "amount_cents": cents, "reason": reason, "payment_method": self.method,
+            "customer": self.data["customer"],
+            "options": {"retry": "ask the payment provider again (a new attempt)",
+                        "settled": "paid back another way: say how in note"},
+        })
+        how = ("refunded" if task.decision == OrderDecision.RETRY
+               else f"settled: {task.data['note']}")
+        await self.record("refund_settled", f"{amount(cents)} {how}",
+                          actor=task.actor or "system", key=key, decision=task.decision)
+        await self.notify(f"refund_settled:{key}", "order_refunded", order_no=self.order_no,
+                          amount=amount(cents), reason=reason, cod=self.method == "cod",
+                          processing=False)
+
+    async def _retry_refund(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
+        """Finance's retry of a refused refund: refused again, the decision is refused (422)."""
+        cents = int(task.context["amount_cents"])
+        refund = await workflow.execute_activity(
+            Act.PAYMENT_REFUND,
+            RefundRequest(task.context["refund_key"], self.order_no, cents,
+                          task.context["reason"], "order", self.order_no, workflow.now(),
+                          inp.actor.name),
+            start_to_close_timeout=MONEY_TIMEOUT, retry_policy=MONEY_RETRY,
+            result_type=RefundView)
+        self.refunded_cents += cents
+        self.data["refunds"] = [*self.data["refunds"], asdict(refund)]
+        return {"refund": asdict(refund)}
+
     def cancellable(self) -> bool:
         if self.shipments:
             raise rejection(ErrorType.CONFLICT, "already_shipped",
@@ -620,10 +662,14 @@ class OrderFulfilment(CommerceCase):
             if tracking in self.shipments:
                 raise rejection(ErrorType.CONFLICT, "tracking_no_in_use",
                                 f"parcel {tracking} is already on this order")
+        elif inp.decision == OrderDecision.SETTLED:
+            require_text(inp.data, "note")
 
     async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
         if task.kind == FULFIL:
             return await self._apply_shipped(inp)
+        if task.kind == REFUND and inp.decision == OrderDecision.RETRY:
+            return await self._retry_refund(task, inp)
         if task.kind == LOST_PARCEL and inp.decision == "reship":
             # All lines or none: a reship that cannot be packed now is refused (422), and the
             # task stays open for a refund or a try after the next receipt.

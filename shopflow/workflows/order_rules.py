@@ -40,12 +40,15 @@ class OrderStage(StrEnum):
 class OrderTask(StrEnum):
     FULFIL = "order.fulfil"
     LOST_PARCEL = "order.lost_parcel"
+    REFUND = "order.refund"  # finance: a refund the provider refused
 
 
 class OrderDecision(StrEnum):
     SHIPPED = "shipped"
     RESHIP = "reship"
     REFUND = "refund"
+    RETRY = "retry"
+    SETTLED = "settled"
 
 
 class ParcelEvent(StrEnum):
@@ -58,6 +61,7 @@ class ParcelEvent(StrEnum):
 DECISIONS: dict[str, set[str]] = {
     OrderTask.FULFIL: {OrderDecision.SHIPPED},
     OrderTask.LOST_PARCEL: {OrderDecision.RESHIP, OrderDecision.REFUND},
+    OrderTask.REFUND: {OrderDecision.RETRY, OrderDecision.SETTLED},
 }
 EVENT_TYPES: tuple[str, ...] = tuple(ParcelEvent)
 CLOSED_PARCEL: tuple[str, ...] = (ParcelEvent.DELIVERED, ParcelEvent.LOST)
