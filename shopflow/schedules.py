@@ -29,13 +29,12 @@ from temporalio.client import (
 from shopflow.settings import Settings
 from shopflow.workflows.care import (
     BirthdayCare,
-    CareRun,
     DueFollowups,
     KeyAccountRevisits,
     KpiReport,
-    ReportRequest,
     WeeklyStocktake,
 )
+from shopflow.workflows.care_payloads import CareRun, ReportRequest
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,9 @@ WORKFLOWS = [SampleApproval, OrderFulfilment, ReturnHandling, NoticeResend,
 # workflow modules themselves are shared too: deterministic code, constants only at module level.
 PASSTHROUGH = ("shopflow.workflows.shared", "shopflow.workflows.base", "shopflow.workflows.feedback",
                "shopflow.workflows.vocab", "shopflow.workflows.money",
-               "shopflow.workflows.order_rules", "shopflow.workflows.return_rules")
+               "shopflow.workflows.order_rules", "shopflow.workflows.return_rules",
+               "shopflow.workflows.sample_rules", "shopflow.workflows.complaint_rules",
+               "shopflow.workflows.care_payloads", "shopflow.workflows.care_rules")
 SHARED_WORKFLOW_MODULES = ("shopflow.workflows",)
 
 

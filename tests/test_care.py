@@ -15,13 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import BirthdayGreeting, CustomerRevisit, Notice, Order, StockMovement
 from shopflow.settings import Settings
-from shopflow.workflows.care import (
-    BirthdayCare,
-    CareResult,
-    CareRun,
-    KeyAccountRevisits,
-    WeeklyStocktake,
-)
+from shopflow.workflows.care import BirthdayCare, KeyAccountRevisits, WeeklyStocktake
+from shopflow.workflows.care_payloads import CareResult, CareRun
 from tests.helpers import (
     auth,
     case,

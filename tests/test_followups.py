@@ -312,7 +312,8 @@ async def test_follow_ups_left_due_are_started_by_the_hourly_sweep(
     from datetime import UTC, datetime
 
     from shopflow.models import FollowupDue
-    from shopflow.workflows.care import CareRun, DueFollowups
+    from shopflow.workflows.care import DueFollowups
+    from shopflow.workflows.care_payloads import CareRun
 
     await customer(api)
     with Session(engine) as s:

@@ -16,7 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import Case, Complaint, FeedbackRequest, Notice, Order, Task
 from shopflow.settings import Settings
-from shopflow.workflows.care import KpiReport, ReportRequest
+from shopflow.workflows.care import KpiReport
+from shopflow.workflows.care_payloads import ReportRequest
 from tests.helpers import auth
 
 pytestmark = pytest.mark.asyncio

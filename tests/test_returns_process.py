@@ -460,7 +460,7 @@ async def test_a_quality_complaint_can_start_a_return_with_the_same_checks(
         api: httpx.AsyncClient, catalogue: None, client: Client, settings: Settings,
         engine: Engine) -> None:
     from shopflow.services.returns import start_return_for_complaint
-    from shopflow.workflows.complaint import ReturnStart
+    from shopflow.workflows.shared import ReturnStart
 
     no = await delivered_order(api, days_ago=12)
     req = ReturnStart(key="complaint-CP1:resolve", complaint_id="CP1", order_no=no,

@@ -15,7 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import Notice
 from shopflow.settings import Settings
-from shopflow.workflows.care import BirthdayCare, CareResult, CareRun
+from shopflow.workflows.care import BirthdayCare
+from shopflow.workflows.care_payloads import CareResult, CareRun
 from tests.helpers import auth
 from tests.notices_support import SmtpServer
 

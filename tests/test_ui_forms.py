@@ -21,7 +21,8 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from shopflow.activities.followups import FollowupActivities
 from shopflow.models import Complaint, Return
 from shopflow.settings import Settings
-from shopflow.workflows.care import CareRun, KeyAccountRevisits, WeeklyStocktake
+from shopflow.workflows.care import KeyAccountRevisits, WeeklyStocktake
+from shopflow.workflows.care_payloads import CareRun
 from shopflow.workflows.shared import FollowupStart
 from tests.helpers import auth, case, eventually, form_token, make_product, stock, wait_case
 from tests.scenes import delivered_order

@@ -8,7 +8,7 @@ from temporalio.client import Client
 
 from shopflow.services import care
 from shopflow.settings import Settings
-from shopflow.workflows.care import (
+from shopflow.workflows.care_payloads import (
     BirthdayGreet,
     BirthdaysDue,
     CaseStart,

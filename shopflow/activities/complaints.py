@@ -13,8 +13,14 @@ from temporalio.client import Client
 from shopflow.services import complaints
 from shopflow.services.returns import start_return_for_complaint
 from shopflow.settings import Settings
-from shopflow.workflows.complaint import ComplaintSnapshot, ReturnStart, TaskSync
-from shopflow.workflows.shared import Act, ComplaintOpen, ComplaintOpened
+from shopflow.workflows.shared import (
+    Act,
+    ComplaintOpen,
+    ComplaintOpened,
+    ComplaintSnapshot,
+    ReturnStart,
+    TaskSync,
+)
 
 
 class ComplaintActivities:

@@ -31,7 +31,7 @@ from shopflow.services.errors import business_error
 from shopflow.services.followups import NO_CONTACT_TAG
 from shopflow.services.inventory import lock_items
 from shopflow.settings import Settings
-from shopflow.workflows.care import (
+from shopflow.workflows.care_payloads import (
     BirthdayGreet,
     BirthdaysDue,
     CaseStart,

@@ -23,14 +23,18 @@ from shopflow.services.timers import timers_for
 from shopflow.settings import Settings
 from shopflow.workflows.complaint import (
     ComplaintInput,
-    ComplaintSnapshot,
     ComplaintTimers,
     ComplaintWorkflow,
     CustomerEscalation,
     CustomerMessage,
+)
+from shopflow.workflows.shared import (
+    ComplaintOpen,
+    ComplaintOpened,
+    ComplaintSnapshot,
+    CustomerData,
     TaskSync,
 )
-from shopflow.workflows.shared import ComplaintOpen, ComplaintOpened, CustomerData
 from shopflow.workflows.vocab import CaseKind, ComplaintStage, ComplaintStatus
 
 

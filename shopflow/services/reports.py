@@ -56,7 +56,8 @@ from shopflow.security.csvsafe import safe_rows
 from shopflow.services.care import local_day, zone
 from shopflow.services.errors import Refused, temporal_errors
 from shopflow.settings import Settings
-from shopflow.workflows.care import KpiReport, ReportGenerate, ReportRequest, ReportStored
+from shopflow.workflows.care import KpiReport
+from shopflow.workflows.care_payloads import ReportGenerate, ReportRequest, ReportStored
 
 CONVERSION_WINDOW = timedelta(days=90)
 # A return's reason is free text: these words mark a fulfilment error (wrong or missing item).

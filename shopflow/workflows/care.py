@@ -9,185 +9,52 @@ schedule's time zone (the activities work it out, outside the sandbox).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from shopflow.workflows.base import (
-    ACTIVITY_TIMEOUT,
-    DB_RETRY,
-    NOTICE_RETRY,
-    CaseWorkflow,
-    HumanTask,
-    rejection,
+from shopflow.workflows.base import ACTIVITY_TIMEOUT, DB_RETRY, NOTICE_RETRY, CaseWorkflow, HumanTask
+from shopflow.workflows.care_payloads import (
+    BirthdayGreet,
+    BirthdaysDue,
+    CareResult,
+    CareRun,
+    CaseStart,
+    DayQuery,
+    Greeting,
+    ReportGenerate,
+    ReportRequest,
+    ReportStored,
+    RevisitClose,
+    RevisitContext,
+    RevisitInput,
+    RevisitOpen,
+    RevisitsDue,
+    StocktakeAdjust,
+    StocktakeAdjusted,
+    StocktakeInput,
+    StocktakeSheet,
+)
+from shopflow.workflows.care_rules import (
+    REVISIT,
+    STOCKTAKE,
+    STOCKTAKE_DECISIONS_HELP,
+    birthday_notice,
+    check_counts,
+    check_revisit,
+    report_notice,
+    revisit_id,
+    revisit_status,
+    stocktake_id,
 )
 from shopflow.workflows.notice_resend import GIVE_UP_ACTIVITY
-from shopflow.workflows.shared import Act, CompleteTaskInput, ErrorType, NoticeRequest
-from shopflow.workflows.vocab import TaskKind
+from shopflow.workflows.shared import Act, CompleteTaskInput, NoticeRequest
 
 # Scheduled notices take the give-up path (issue 14.7): a run recorded before failed instead.
 SCHEDULED_NOTICE_GIVE_UP = "scheduled-notice-give-up"
-
-REVISIT = TaskKind.REVISIT
-STOCKTAKE = TaskKind.STOCKTAKE
-
-
-# --- inputs and activity payloads -----------------------------------------------------------
-
-@dataclass
-class CareRun:
-    """Input of every scheduled care workflow."""
-
-    as_of: str | None = None
-
-
-@dataclass
-class DayQuery:
-    at: datetime
-    as_of: str | None = None
-
-
-@dataclass
-class BirthdayGreet:
-    customer_id: str
-    year: int
-    day: str  # YYYY-MM-DD, the day greeted
-
-
-@dataclass
-class RevisitInput:
-    revisit_id: str
-    customer_id: str
-    task_due: float
-
-
-@dataclass
-class RevisitOpen:
-    revisit_id: str
-    customer_id: str
-    at: datetime
-
-
-@dataclass
-class RevisitClose:
-    revisit_id: str
-    status: str  # done | unreachable
-    notes: str
-    actor: str
-    at: datetime
-
-
-@dataclass
-class StocktakeInput:
-    stocktake_id: str
-    task_due: float
-
-
-@dataclass
-class StocktakeAdjust:
-    stocktake_id: str
-    counts: list[dict[str, Any]]
-    actor: str
-
-
-@dataclass
-class ReportRequest:
-    """A KPI report: ``monthly`` / ``quarterly`` cover the month / quarter holding the day
-    before ``as_of`` (default today: on the 1st the last complete one, mid-period the period so
-    far); ``adhoc`` covers ``start`` to ``end`` (dates, inclusive)."""
-
-    kind: str = "monthly"
-    as_of: str | None = None
-    start: str | None = None
-    end: str | None = None
-    requested_by: str = "schedule"
-
-
-@dataclass
-class ReportGenerate:
-    kind: str
-    at: datetime
-    as_of: str | None = None
-    start: str | None = None
-    end: str | None = None
-    requested_by: str = "schedule"
-
-
-@dataclass
-class CaseStart:
-    """Start a case workflow that outlives the scheduled run (activity ``care.start_case``):
-    exactly one of ``revisit`` / ``stocktake``; the workflow id is the business key."""
-
-    workflow_id: str
-    revisit: RevisitInput | None = None
-    stocktake: StocktakeInput | None = None
-
-
-@dataclass
-class BirthdaysDue:
-    """Who is greeted on ``date`` (and who has a birthday but may not be contacted)."""
-
-    date: str
-    year: int
-    customers: list[str] = field(default_factory=list)
-    no_contact: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Greeting:
-    coupon_code: str
-    name: str
-    valid_until: str
-
-
-@dataclass
-class RevisitsDue:
-    date: str
-    task_due: float
-    customers: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RevisitContext:
-    """What the person who calls a key account sees (the revisit task's context)."""
-
-    customer: dict[str, Any]
-    recent_orders: list[dict[str, Any]] = field(default_factory=list)
-    recent_complaints: list[dict[str, Any]] = field(default_factory=list)
-    recent_returns: list[dict[str, Any]] = field(default_factory=list)
-    last_revisit: dict[str, Any] | None = None
-
-
-@dataclass
-class StocktakeSheet:
-    date: str
-    task_due: float
-    lines: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class StocktakeAdjusted:
-    adjustments: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class ReportStored:
-    id: str
-    kind: str
-    generated: str
-    period: str
-    summary: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class CareResult:
-    day: str
-    started: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # greeted, but the notice was given up
 
 
 async def _act(name: str, arg: Any, result_type: type | None = None) -> Any:
@@ -235,13 +102,7 @@ class BirthdayCare:
             greeting: Greeting = await _act(Act.CARE_BIRTHDAY_GREET,
                                             BirthdayGreet(customer_id, due.year, due.date),
                                             result_type=Greeting)
-            sent = await _send_notice(
-                NoticeRequest(dedup_key=f"birthday:{customer_id}:{due.year}",
-                              kind="birthday_greeting", case_id=None,
-                              data={"name": greeting.name,
-                                    "coupon_code": greeting.coupon_code,
-                                    "valid_until": greeting.valid_until},
-                              customer_id=customer_id))
+            sent = await _send_notice(birthday_notice(customer_id, due.year, greeting))
             (result.started if sent else result.failed).append(customer_id)
         return result
 
@@ -259,10 +120,10 @@ class KeyAccountRevisits:
                                       result_type=RevisitsDue)
         result = CareResult(day=due.date)
         for customer_id in due.customers:
-            revisit_id = f"revisit-{customer_id}-{due.date.replace('-', '')}"
-            started = await _start_case(CaseStart(revisit_id, revisit=RevisitInput(
-                revisit_id, customer_id, float(due.task_due))))
-            (result.started if started else result.skipped).append(revisit_id)
+            case_id = revisit_id(customer_id, due.date)
+            started = await _start_case(CaseStart(case_id, revisit=RevisitInput(
+                case_id, customer_id, float(due.task_due))))
+            (result.started if started else result.skipped).append(case_id)
         return result
 
 
@@ -279,7 +140,7 @@ class CustomerRevisit(CaseWorkflow):
         self.data = {"id": inp.revisit_id, "customer": context.customer, "outcome": None}
         await self.record("opened", "key-account revisit due", status="open", stage="revisit")
         task = await self.human_task(REVISIT, "cs", asdict(context))
-        status = "done" if task.decision == "done" else "unreachable"
+        status = revisit_status(task.decision)
         await _act(Act.CARE_REVISIT_CLOSE, RevisitClose(
             inp.revisit_id, status, task.data.get("notes", ""), task.actor or "system",
             workflow.now()))
@@ -291,14 +152,7 @@ class CustomerRevisit(CaseWorkflow):
         return {"status": status}
 
     def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
-        allowed = ("done", "unreachable")
-        if inp.decision not in allowed:
-            raise rejection(ErrorType.INVALID, "invalid_decision",
-                            f"{task.kind} takes one of: done, unreachable", allowed=list(allowed))
-        notes = inp.data.get("notes")
-        if not isinstance(notes, str) or not notes.strip():
-            raise rejection(ErrorType.INVALID, "missing_field", "notes is required",
-                            field="notes")
+        check_revisit(task.kind, inp.decision, inp.data)
 
 
 # --- stocktake ------------------------------------------------------------------------------
@@ -312,11 +166,11 @@ class WeeklyStocktake:
         day: StocktakeSheet = await _act(Act.CARE_STOCKTAKE_SHEET,
                                          DayQuery(workflow.now(), run.as_of),
                                          result_type=StocktakeSheet)
-        stocktake_id = f"stocktake-{day.date.replace('-', '')}"
-        started = await _start_case(CaseStart(stocktake_id, stocktake=StocktakeInput(
-            stocktake_id, float(day.task_due))))
-        return CareResult(day=day.date, started=[stocktake_id] if started else [],
-                          skipped=[] if started else [stocktake_id])
+        case_id = stocktake_id(day.date)
+        started = await _start_case(CaseStart(case_id, stocktake=StocktakeInput(
+            case_id, float(day.task_due))))
+        return CareResult(day=day.date, started=[case_id] if started else [],
+                          skipped=[] if started else [case_id])
 
 
 @workflow.defn(name="Stocktake")
@@ -336,8 +190,7 @@ class Stocktake(CaseWorkflow):
                           stage="counting")
         task = await self.human_task(STOCKTAKE, "warehouse", {
             "lines": sheet.lines,
-            "decisions": {"counted": "{counts: [{sku, counted}]} (SKUs not listed stay as "
-                                     "booked)"},
+            "decisions": STOCKTAKE_DECISIONS_HELP,
         })
         changed = [a for a in task.result.get("adjustments", []) if a["delta"]]
         await self.record("adjusted", f"{len(changed)} SKU(s) adjusted", actor=task.actor or "system",
@@ -347,24 +200,7 @@ class Stocktake(CaseWorkflow):
         return {"status": "closed", "adjusted": len(changed)}
 
     def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
-        if inp.decision != "counted":
-            raise rejection(ErrorType.INVALID, "invalid_decision",
-                            f"{task.kind} takes: counted", allowed=["counted"])
-        counts = inp.data.get("counts")
-        if not isinstance(counts, list) or not counts:
-            raise rejection(ErrorType.INVALID, "missing_field",
-                            "counts is a list of {sku, counted}", field="counts")
-        seen: set[str] = set()
-        for line in counts:
-            sku = line.get("sku") if isinstance(line, dict) else None
-            counted = line.get("counted") if isinstance(line, dict) else None
-            if not isinstance(sku, str) or sku in seen:
-                raise rejection(ErrorType.INVALID, "invalid_item",
-                                f"{sku!r} is not a SKU (or is listed twice)", sku=sku)
-            seen.add(sku)
-            if not isinstance(counted, int) or isinstance(counted, bool) or counted < 0:
-                raise rejection(ErrorType.INVALID, "invalid_quantity",
-                                f"counted for {sku} must be a whole number, 0 or more", sku=sku)
+        check_counts(task.kind, inp.decision, inp.data)
 
     async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
         result: StocktakeAdjusted = await _act(
@@ -400,11 +236,7 @@ class KpiReport:
         report: ReportStored = await _act(Act.REPORT_GENERATE, ReportGenerate(
             req.kind, workflow.now(), req.as_of, req.start, req.end, req.requested_by),
             result_type=ReportStored)
-        await _send_notice(
-            NoticeRequest(dedup_key=f"report:{report.id}:{report.generated}",
-                          kind="kpi_report", case_id=None,
-                          data={"report_id": report.id, "kind": report.kind,
-                                "period": report.period, "summary": report.summary}))
+        await _send_notice(report_notice(report))
         return report
 
 

@@ -19,21 +19,28 @@ from typing import Any
 
 from temporalio import workflow
 
-from shopflow.workflows.base import HumanTask, rejection, require_decision, require_text
+from shopflow.workflows.base import HumanTask, rejection
+from shopflow.workflows.complaint_rules import (
+    DECISIONS_HELP,
+    HANDLE,
+    check_decision,
+    not_satisfied,
+    reopen_cause,
+    role_for,
+    sla_view,
+    timeline_line,
+)
 from shopflow.workflows.feedback import FeedbackMixin
 from shopflow.workflows.shared import (
     Act,
+    ComplaintSnapshot,
     CompleteTaskInput,
     CustomerData,
     ErrorType,
     FeedbackAnswered,
+    ReturnStart,
+    TaskSync,
 )
-from shopflow.workflows.vocab import COMPLAINT_CATEGORIES, ComplaintDecision, TaskKind
-
-HANDLE = TaskKind.COMPLAINT_HANDLE
-CATEGORIES = COMPLAINT_CATEGORIES
-DECISIONS = set(ComplaintDecision)
-RETURN_KINDS = ("refund", "exchange")
 
 
 @dataclass
@@ -72,63 +79,6 @@ class CustomerMessage:
 class CustomerEscalation:
     reason: str
     actor: str = "customer"
-
-
-@dataclass
-class ComplaintSnapshot:
-    """The complaints row (activity ``complaints.record``); the newest version wins."""
-
-    id: str
-    workflow_id: str
-    customer_id: str
-    order_no: str | None
-    category: str
-    channel: str
-    description: str
-    status: str
-    level: int
-    escalations: int
-    reopened: int
-    response_due_at: datetime | None
-    resolution_due_at: datetime | None
-    first_response_at: datetime | None
-    response_sla_met: bool | None
-    resolved_at: datetime | None
-    resolution_sla_met: bool | None
-    resolution: str | None
-    satisfaction: int | None
-    closed_at: datetime | None
-    version: int
-    at: datetime
-
-
-@dataclass
-class TaskSync:
-    """Bring the inbox row of the handling task up to date (activity ``complaints.task_sync``)."""
-
-    task_id: str
-    role: str
-    escalated: bool
-    level: int
-    due_at: datetime | None = None
-
-
-@dataclass
-class ReturnStart:
-    """A return asked for by a quality complaint's resolution (``complaints.start_return``)."""
-
-    key: str
-    complaint_id: str
-    order_no: str
-    customer_id: str
-    items: list[dict[str, Any]]
-    kind: str
-    reason: str
-    actor: str = "system"
-
-
-def role_for(level: int) -> str:
-    return "cs" if level == 0 else "ops"
 
 
 @workflow.defn(name="Complaint")
@@ -261,9 +211,7 @@ class ComplaintWorkflow(FeedbackMixin):
             "round": self.round,
             "messages": self.messages or self.recent,
             "history": self.data["history"],
-            "decisions": {"respond": "{message, await_reply?: bool}",
-                          "resolve": "{resolution, start_return?: {items, kind}}",
-                          "escalate": "{reason}"},
+            "decisions": DECISIONS_HELP,
         }, due)
         self.task = task
         if self.level > 0:
@@ -393,20 +341,13 @@ class ComplaintWorkflow(FeedbackMixin):
         if feedback is None:
             await self._close("no answer to the satisfaction question: closed")
             return False
-        if feedback["satisfaction"] <= 2 or feedback.get("problem"):
+        if not_satisfied(feedback):
             return True
         await self._close(f"customer satisfied ({feedback['satisfaction']}/5): closed")
         return False
 
     async def _reopen(self) -> None:
-        if self.customer_escalation is not None:
-            cause, reason = "customer", self.customer_escalation["reason"]
-            actor = self.customer_escalation["actor"]
-        else:
-            assert self.feedback is not None
-            cause, actor = "not_satisfied", "customer"
-            reason = self.feedback.get("problem") or (
-                f"not satisfied ({self.feedback['satisfaction']}/5)")
+        cause, reason, actor = reopen_cause(self.customer_escalation, self.feedback)
         self.reopened += 1
         self.resolved_at = None
         self.status = "open"
@@ -422,35 +363,9 @@ class ComplaintWorkflow(FeedbackMixin):
     # --- decisions -----------------------------------------------------------------------
 
     def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
-        require_decision(task.kind, inp.decision, DECISIONS)
-        field = {"respond": "message", "resolve": "resolution", "escalate": "reason"}
-        require_text(inp.data, field[inp.decision])
-        if inp.decision == "respond" and not isinstance(inp.data.get("await_reply", True), bool):
-            raise rejection(ErrorType.INVALID, "invalid_field", "await_reply is true or false",
-                            field="await_reply")
-        if inp.decision == "resolve" and inp.data.get("start_return") is not None:
-            self._validate_return(inp.data["start_return"])
-
-    def _validate_return(self, spec: Any) -> None:
         assert self.inp is not None
-        if self.inp.category != "quality":
-            raise rejection(ErrorType.INVALID, "return_needs_quality_complaint",
-                            "only a quality complaint's resolution can start a return")
-        if not self.inp.order_no:
-            raise rejection(ErrorType.INVALID, "no_order",
-                            "this complaint is not tied to an order; no return can start")
-        if not isinstance(spec, dict) or spec.get("kind") not in RETURN_KINDS:
-            raise rejection(ErrorType.INVALID, "invalid_field",
-                            "start_return needs kind refund|exchange and items",
-                            field="start_return")
-        items = spec.get("items")
-        if not isinstance(items, list) or not items or not all(
-                isinstance(i, dict) and isinstance(i.get("sku"), str)
-                and isinstance(i.get("quantity"), int) and not isinstance(i.get("quantity"), bool)
-                and i["quantity"] > 0 for i in items):
-            raise rejection(ErrorType.INVALID, "invalid_field",
-                            "start_return.items is a list of {sku, quantity > 0}",
-                            field="start_return.items")
+        check_decision(task.kind, inp.decision, inp.data, category=self.inp.category,
+                       order_no=self.inp.order_no)
 
     async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
         now = workflow.now()
@@ -546,8 +461,7 @@ class ComplaintWorkflow(FeedbackMixin):
         if resumed:
             self.status = "open"
         # The timeline line shows the start; the whole text is the case's message.
-        line = msg.text if not in_db or len(msg.text) <= 200 else msg.text[:199] + "…"
-        await self._save("customer_message", line, actor=msg.actor,
+        await self._save("customer_message", timeline_line(msg.text, in_db), actor=msg.actor,
                          clocks="resumed" if resumed else "unchanged")
         if resumed and self.task is not None and not self.task.done:
             await self._sync_task(escalated=self.task.escalated)
@@ -624,18 +538,11 @@ class ComplaintWorkflow(FeedbackMixin):
         ))
 
     def _sla_view(self) -> None:
-        response, resolution = self._response_deadline(), self._resolution_deadline()
-        self.data["sla"] = {
-            "response_due_at": response.isoformat() if response else None,
-            "resolution_due_at": resolution.isoformat() if resolution else None,
-            "paused": self.paused_since is not None,
-            "paused_seconds": self.paused_total.total_seconds(),
-            "first_response_at": (self.first_response_at.isoformat()
-                                  if self.first_response_at else None),
-            "response_sla_met": self.response_sla_met,
-            "resolution_sla_met": self.resolution_sla_met,
-            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
-        }
+        self.data["sla"] = sla_view(
+            response_due=self._response_deadline(), resolution_due=self._resolution_deadline(),
+            paused=self.paused_since is not None, paused_total=self.paused_total,
+            first_response_at=self.first_response_at, response_sla_met=self.response_sla_met,
+            resolution_sla_met=self.resolution_sla_met, resolved_at=self.resolved_at)
 
     async def _sync_task(self, escalated: bool) -> None:
         task = self.task

@@ -9,8 +9,16 @@ from typing import Any
 
 from temporalio import workflow
 
-from shopflow.workflows.base import CaseCancelled, HumanTask, rejection, require_decision, require_text
+from shopflow.workflows.base import CaseCancelled, HumanTask, rejection
 from shopflow.workflows.feedback import FeedbackMixin
+from shopflow.workflows.sample_rules import (
+    DISPATCH,
+    FEEDBACK_PROBLEM,
+    PRELIMINARY,
+    REVIEW,
+    approved_quantities,
+    check_decision,
+)
 from shopflow.workflows.shared import (
     Act,
     CompleteTaskInput,
@@ -21,7 +29,7 @@ from shopflow.workflows.shared import (
     ReviewContextRequest,
     StockLine,
 )
-from shopflow.workflows.vocab import SAMPLE_CANCELLABLE_STAGES, SampleDecision, TaskKind
+from shopflow.workflows.vocab import SAMPLE_CANCELLABLE_STAGES
 
 
 @dataclass
@@ -60,20 +68,6 @@ class SampleInput:
 class InfoInput:
     text: str
     actor: str = "customer"
-
-
-PRELIMINARY = TaskKind.SAMPLE_PRELIMINARY
-REVIEW = TaskKind.SAMPLE_REVIEW
-DISPATCH = TaskKind.SAMPLE_DISPATCH
-FEEDBACK_PROBLEM = TaskKind.SAMPLE_FEEDBACK_PROBLEM
-
-D = SampleDecision
-DECISIONS: dict[str, set[SampleDecision]] = {
-    PRELIMINARY: {D.APPROVE, D.REJECT, D.REQUEST_INFO},
-    REVIEW: {D.APPROVE, D.REJECT},
-    DISPATCH: {D.SHIPPED},
-    FEEDBACK_PROBLEM: {D.RESOLVED},
-}
 
 
 class _Rejected(Exception):
@@ -233,47 +227,13 @@ class SampleApproval(FeedbackMixin):
     # --- decisions -----------------------------------------------------------------------
 
     def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
-        require_decision(task.kind, inp.decision, DECISIONS[task.kind])
-        required = {"reject": "reason", "request_info": "question", "resolved": "resolution"}
-        if inp.decision in required:
-            require_text(inp.data, required[inp.decision])
-        if task.kind == REVIEW and inp.decision == "approve":
-            self._validate_approval(inp.data)
-        if inp.decision == "shipped":
-            require_text(inp.data, "courier")
-            require_text(inp.data, "tracking_no")
-
-    def _validate_approval(self, data: dict[str, Any]) -> None:
-        lines = data.get("items")
-        if not isinstance(lines, list) or not lines:
-            raise rejection(ErrorType.INVALID, "invalid_decision",
-                            "approve needs items: [{sku, approved_quantity}]")
-        requested = {i["sku"]: i["requested_quantity"] for i in self.data["items"]}
-        seen: set[str] = set()
-        for line in lines:
-            sku = line.get("sku") if isinstance(line, dict) else None
-            qty = line.get("approved_quantity") if isinstance(line, dict) else None
-            if not isinstance(sku, str) or sku not in requested or sku in seen:
-                raise rejection(ErrorType.INVALID, "invalid_item",
-                                f"{sku!r} is not a requested item (or is listed twice)", sku=sku)
-            seen.add(sku)
-            if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
-                raise rejection(ErrorType.INVALID, "invalid_quantity",
-                                f"approved_quantity for {sku} must be a whole number above 0",
-                                sku=sku)
-            if qty > requested[sku]:
-                raise rejection(ErrorType.INVALID, "quantity_exceeds_request",
-                                f"{qty} of {sku} is more than the {requested[sku]} requested",
-                                sku=sku, requested=requested[sku])
-            if qty > self.stock.get(sku, 0):
-                raise rejection(ErrorType.INVALID, "insufficient_stock",
-                                f"only {self.stock.get(sku, 0)} of {sku} available", sku=sku,
-                                available=self.stock.get(sku, 0))
+        check_decision(task.kind, inp.decision, inp.data, stock=self.stock, requested={
+            i["sku"]: i["requested_quantity"] for i in self.data["items"]})
 
     async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
         wf_id = workflow.info().workflow_id
         if task.kind == REVIEW and inp.decision == "approve":
-            approved = {line["sku"]: line["approved_quantity"] for line in inp.data["items"]}
+            approved = approved_quantities(inp.data)
             await self._act(Act.STOCK_RESERVE, ReserveRequest(
                 wf_id, [StockLine(sku, q) for sku, q in approved.items()], inp.actor.name))
             for item in self.data["items"]:

@@ -315,6 +315,59 @@ class ComplaintOpen:
     opened_by: str = "system"
 
 
+@dataclass
+class ComplaintSnapshot:
+    """The complaints row (activity ``complaints.record``); the newest version wins."""
+
+    id: str
+    workflow_id: str
+    customer_id: str
+    order_no: str | None
+    category: str
+    channel: str
+    description: str
+    status: str
+    level: int
+    escalations: int
+    reopened: int
+    response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    first_response_at: datetime | None
+    response_sla_met: bool | None
+    resolved_at: datetime | None
+    resolution_sla_met: bool | None
+    resolution: str | None
+    satisfaction: int | None
+    closed_at: datetime | None
+    version: int
+    at: datetime
+
+
+@dataclass
+class TaskSync:
+    """Bring the inbox row of the handling task up to date (activity ``complaints.task_sync``)."""
+
+    task_id: str
+    role: str
+    escalated: bool
+    level: int
+    due_at: datetime | None = None
+
+
+@dataclass
+class ReturnStart:
+    """A return asked for by a quality complaint's resolution (``complaints.start_return``)."""
+
+    key: str
+    complaint_id: str
+    order_no: str
+    customer_id: str
+    items: list[dict[str, Any]]
+    kind: str
+    reason: str
+    actor: str = "system"
+
+
 # --- orders, payments, shipping ------------------------------------------------------------
 # Money travels in whole cents.
 

@@ -17,7 +17,7 @@ from shopflow.api.errors import ApiError, temporal_errors
 from shopflow.models.schemas import PageOf, Strict
 from shopflow.security.csvsafe import neutralise_csv
 from shopflow.services import reports
-from shopflow.workflows.care import ReportRequest
+from shopflow.workflows.care_payloads import ReportRequest
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 OpsUser = Annotated[User, Depends(require("ops"))]
