@@ -22,6 +22,7 @@ from tests.helpers import (
     record_history,
     wait_case,
 )
+from tests.test_ui_pages import post_form, sign_in
 
 pytestmark = pytest.mark.asyncio
 
@@ -238,7 +239,7 @@ async def test_customer_escalates_after_resolution_and_reopens_one_level_up(
     cid = await file(api)
     early = await api.post(f"{path(cid)}/escalate", headers=auth("channel"),
                            json={"reason": "too slow"})
-    assert early.status_code == 409 and early.json()["error"]["code"] == "not_resolved"
+    assert early.status_code == 409 and early.json()["error"]["code"] == "response_sla_not_passed"
     c = await resolve(api, cid)
     token = form_token(c)
 
@@ -276,6 +277,72 @@ async def test_customer_escalates_after_resolution_and_reopens_one_level_up(
     msg = await api.post(f"{path(cid)}/messages", headers=auth("channel"), json={"text": "x"})
     assert msg.status_code == 409
     await record_history(tenv, f"complaint-{cid}", "complaint_reopened")
+
+
+async def test_customer_escalates_an_open_complaint_once_the_response_time_has_passed(
+        api: httpx.AsyncClient, tenv: WorkflowEnvironment, engine: Any) -> None:
+    """Seed 003 case 6: answered in time but not resolved, the customer escalates through the
+    platform once the first-response time (24 h) has passed; not before, and once a round."""
+    cid = await file(api)
+    task = await open_task(api, cid, "complaint.handle")
+    r = await complete(api, task, "respond", message="We are looking into it.",
+                       await_reply=False)
+    assert r.status_code == 200, r.text
+    await tenv.sleep(timedelta(hours=20))
+    early = await api.post(f"{path(cid)}/escalate", headers=auth("channel"),
+                           json={"reason": "No news."})
+    assert early.status_code == 409, early.text
+    err = early.json()["error"]
+    assert err["code"] == "response_sla_not_passed"
+    passes = at(err["details"]["escalate_from"])
+    c = await case(api, path(cid))
+    assert c["sla"]["customer_may_escalate_from"] == err["details"]["escalate_from"]
+    assert abs(passes - at(c["created_at"]) - timedelta(hours=24)) < timedelta(minutes=1)
+
+    await tenv.sleep(timedelta(hours=5))
+    r = await api.post(f"{path(cid)}/escalate", headers=auth("cs"),
+                       json={"reason": "Still no new lid after a day."})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"id": cid, "status": "open", "level": 1, "clocks_resumed": None}
+    c = await wait_case(api, path(cid), lambda c: c["level"] == 1)
+    assert ladder(c) == [(1, "customer")] and c["stage"] == "handling"
+    moved = await task_of(api, task["id"])
+    assert (moved["escalation_role"], moved["escalated"], moved["status"]) == ("ops", True, "open")
+    assert moved["context"]["level"] == 1
+    await eventually(lambda: ("complaint_escalated", "ops@localhost") in notices(engine, cid))
+    again = await api.post(f"{path(cid)}/escalate", headers=auth("channel"),
+                           json={"reason": "and again"})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_escalated"
+
+    # ops resolve it; the satisfaction stage still takes the customer's escalation
+    r = await complete(api, moved, "resolve", role="ops", resolution="A new lid was sent.")
+    assert r.status_code == 200, r.text
+    await wait_case(api, path(cid), lambda c: (c.get("feedback") or {}).get("status")
+                    == "requested")
+    r = await api.post(f"{path(cid)}/escalate", headers=auth("channel"),
+                       json={"reason": "It does not fit."})
+    assert r.status_code == 200 and r.json()["level"] == 2, r.text
+    row = await eventually(lambda: _if_row(record(engine, cid), lambda x: x.level == 2))
+    assert (row.escalations, row.reopened, row.response_sla_met) == (2, 1, True)
+
+
+async def test_customer_service_escalates_for_the_customer_from_the_complaint_page(
+        api: httpx.AsyncClient, tenv: WorkflowEnvironment) -> None:
+    cid = await file(api)
+    await open_task(api, cid, "complaint.handle")
+    await sign_in(api, "dev-cs")
+    page = f"/ui/cases/complaint/{cid}"
+    assert "客户申请升级" in (await api.get(page)).text
+    r = await post_form(api, page, f"{page}/actions/escalate", {"escalate.reason": "too slow"})
+    assert r.status_code == 409 and 'data-testid="action-error"' in r.text
+    assert "first-response time" in r.text
+    await tenv.sleep(timedelta(hours=25))
+    r = await post_form(api, page, f"{page}/actions/escalate",
+                        {"escalate.reason": "The customer called twice."})
+    assert r.status_code == 303 and r.headers["location"] == f"{page}?note=escalated"
+    c = await wait_case(api, path(cid), lambda c: c["level"] == 2)
+    # the missed response raised it to 1 first
+    assert ladder(c) == [(1, "response_sla_missed"), (2, "customer")]
 
 
 async def test_staff_escalation_hands_the_case_to_ops(api: httpx.AsyncClient) -> None:
@@ -390,12 +457,20 @@ async def test_complaints_api_auth_validation_lookup_and_idempotency(
     assert r.status_code == 200 and r.json()["clocks_resumed"] is False
 
     e = f"{path(cid)}/escalate"
-    assert (await api.post(e, json={"reason": "x"}, headers=auth("cs"))).status_code == 403
-    assert (await api.post(e, json={}, headers=auth("channel"))).status_code == 422
+    for role in ("warehouse", "reviewer", "finance"):
+        assert (await api.post(e, json={"reason": "x"}, headers=auth(role))).status_code == 403
+    empty = await api.post(e, json={}, headers=auth("channel"))
+    assert empty.status_code == 422 and "reason" in empty.text
     assert (await api.post(f"{path('CP-NOPE')}/escalate", json={"reason": "x"},
                            headers=auth("channel"))).status_code == 404
-    r = await api.post(e, json={"reason": "x"}, headers=auth("channel"))
-    assert r.status_code == 409 and r.json()["error"]["code"] == "not_resolved"
+    for role in ("channel", "cs"):
+        r = await api.post(e, json={"reason": "x"}, headers=auth(role))
+        assert r.status_code == 409 and r.json()["error"]["code"] == "response_sla_not_passed"
+        assert "escalate it once that has passed from" in r.json()["error"]["message"]
+
+
+def _if_row(row: Complaint, check: Any) -> Complaint | None:
+    return row if check(row) else None
 
 
 def _closed(row: Complaint) -> Complaint | None:

@@ -103,7 +103,8 @@ def test_the_sla_view_shows_the_clocks() -> None:
                     response_sla_met=None, resolution_sla_met=False, resolved_at=None)
     assert view == {"response_due_at": due.isoformat(), "resolution_due_at": None,
                     "paused": True, "paused_seconds": 120.0, "first_response_at": None,
-                    "response_sla_met": None, "resolution_sla_met": False, "resolved_at": None}
+                    "response_sla_met": None, "resolution_sla_met": False, "resolved_at": None,
+                    "customer_may_escalate_from": None}
 
 
 def test_care_keys_decisions_and_notices() -> None:

@@ -181,7 +181,8 @@ async def customer_message(client: Client, engine: Engine, complaint_id: str, te
 
 async def customer_escalate(client: Client, engine: Engine, complaint_id: str, reason: str,
                             actor: str) -> dict[str, Any]:
-    """The customer escalates a resolved complaint: it reopens one level up."""
+    """The customer escalates: a complaint being handled once its first-response time has
+    passed (one level up), or a resolved one (it reopens one level up)."""
     wf = cases.case_workflow_id(engine, CaseKind.COMPLAINT, complaint_id)
     return await cases.send_update(client, wf, "customer_escalate",
                                    CustomerEscalation(reason, actor), dict)

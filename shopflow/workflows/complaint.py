@@ -92,7 +92,7 @@ class ComplaintWorkflow(FeedbackMixin):
         "paused_since", "responded", "response_missed", "resolution_missed",
         "first_response_at", "response_sla_met", "resolution_sla_met", "resolved_at",
         "closed_at", "messages", "customer_escalation", "_wake", "_snapshots", "message_count",
-        "recent", "feedback_token", "feedback",
+        "recent", "feedback_token", "feedback", "customer_escalated_round",
     )
     RECENT = 5  # messages (with text) a new handle task shows in its context
 
@@ -119,6 +119,8 @@ class ComplaintWorkflow(FeedbackMixin):
         self.message_count = 0
         self.recent: list[dict[str, Any]] = []
         self.customer_escalation: dict[str, Any] | None = None
+        # The round in which the customer escalated while it was being handled (0: never).
+        self.customer_escalated_round = 0
         self.task: HumanTask | None = None
         self._wake = 0
         self._snapshots = 0
@@ -476,6 +478,11 @@ class ComplaintWorkflow(FeedbackMixin):
 
     @workflow.update
     async def customer_escalate(self, esc: CustomerEscalation) -> dict[str, Any]:
+        if self.stage == "handling" and workflow.patched("complaint-escalate-after-sla"):
+            # Seed 003 case 6: no answer in time, the customer escalates through the platform.
+            self.customer_escalated_round = self.round
+            await self._raise_level("customer", esc.reason, actor=esc.actor)
+            return {"id": self.case_id, "status": self.status, "level": self.level}
         self.customer_escalation = {"reason": esc.reason, "actor": esc.actor,
                                     "at": workflow.now().isoformat()}
         if self.feedback is None:
@@ -489,13 +496,37 @@ class ComplaintWorkflow(FeedbackMixin):
     def _validate_escalate(self, esc: CustomerEscalation) -> None:
         if self.status == "closed":
             raise rejection(ErrorType.CONFLICT, "complaint_closed", "this complaint is closed")
-        if (self.stage != "satisfaction" or self.customer_escalation is not None
-                or self.feedback is not None):
-            raise rejection(ErrorType.CONFLICT, "not_resolved",
-                            "the complaint is still being handled; it escalates by itself when "
-                            "its clocks run out", status=self.status)
         if not esc.reason.strip():
             raise rejection(ErrorType.INVALID, "empty_reason", "reason must not be empty")
+        if self.stage == "handling":
+            self._may_escalate_while_handling()
+        elif self.customer_escalation is not None or self.feedback is not None:
+            raise rejection(ErrorType.CONFLICT, "not_resolved",
+                            "the complaint is being handled again", status=self.status)
+
+    def _may_escalate_while_handling(self) -> None:
+        passes = self._response_sla_passes_at()
+        if passes is None or workflow.now() < passes:
+            since = f" from {passes.isoformat()}" if passes else ""
+            raise rejection(ErrorType.CONFLICT, "response_sla_not_passed",
+                            "the complaint is within its first-response time; the customer may "
+                            f"escalate it once that has passed{since}",
+                            escalate_from=passes.isoformat() if passes else None)
+        if self.customer_escalated_round == self.round:
+            raise rejection(ErrorType.CONFLICT, "already_escalated",
+                            f"the customer escalated this complaint already (level {self.level})",
+                            level=self.level)
+
+    def _response_sla_passes_at(self) -> datetime | None:
+        """When this round's first-response time ends, answered or not (paused time added;
+        while the case waits on the customer it moves on with the clock). None before the
+        first round starts."""
+        if self.inp is None or self.round == 0:
+            return None
+        paused = self.paused_total
+        if self.paused_since is not None:
+            paused += workflow.now() - self.paused_since
+        return self.round_start + timedelta(seconds=self.inp.timers.response_sla) + paused
 
     # --- read-models -----------------------------------------------------------------------
 
@@ -538,11 +569,13 @@ class ComplaintWorkflow(FeedbackMixin):
         ))
 
     def _sla_view(self) -> None:
+        passes = self._response_sla_passes_at()
         self.data["sla"] = sla_view(
             response_due=self._response_deadline(), resolution_due=self._resolution_deadline(),
             paused=self.paused_since is not None, paused_total=self.paused_total,
             first_response_at=self.first_response_at, response_sla_met=self.response_sla_met,
-            resolution_sla_met=self.resolution_sla_met, resolved_at=self.resolved_at)
+            resolution_sla_met=self.resolution_sla_met, resolved_at=self.resolved_at,
+            customer_may_escalate_from=passes if self.stage == "handling" else None)
 
     async def _sync_task(self, escalated: bool) -> None:
         task = self.task

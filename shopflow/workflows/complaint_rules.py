@@ -93,8 +93,10 @@ def iso(at: datetime | None) -> str | None:
 def sla_view(*, response_due: datetime | None, resolution_due: datetime | None,
              paused: bool, paused_total: timedelta, first_response_at: datetime | None,
              response_sla_met: bool | None, resolution_sla_met: bool | None,
-             resolved_at: datetime | None) -> dict[str, Any]:
-    """The complaint's clocks as the read-model shows them (``data["sla"]``)."""
+             resolved_at: datetime | None,
+             customer_may_escalate_from: datetime | None = None) -> dict[str, Any]:
+    """The complaint's clocks as the read-model shows them (``data["sla"]``), and from when the
+    customer may escalate a complaint still being handled."""
     return {
         "response_due_at": iso(response_due),
         "resolution_due_at": iso(resolution_due),
@@ -104,4 +106,5 @@ def sla_view(*, response_due: datetime | None, resolution_due: datetime | None,
         "response_sla_met": response_sla_met,
         "resolution_sla_met": resolution_sla_met,
         "resolved_at": iso(resolved_at),
+        "customer_may_escalate_from": iso(customer_may_escalate_from),
     }

@@ -95,8 +95,10 @@ async def customer_message(complaint_id: str, body: MessageIn, svc: ServicesDep,
 @router.post("/{complaint_id}/escalate", response_model=ComplaintAnswer,
              responses={404: {}, 409: {}, 422: {}, 503: {}})
 async def customer_escalate(complaint_id: str, body: EscalateIn, svc: ServicesDep,
-                            user: Annotated[User, Depends(require("channel"))]) -> Any:
-    """The customer escalates a resolved complaint through the platform (within the reopen
-    window): it reopens one level up."""
+                            user: Annotated[User, Depends(require("channel", "cs"))]) -> Any:
+    """The customer escalates (through the platform, or told to customer service): a complaint
+    still being handled once its first-response time has passed (one level up, 409
+    ``response_sla_not_passed`` before), or a resolved one within the reopen window (it reopens
+    one level up)."""
     return await complaints.customer_escalate(svc.client(), svc.engine, complaint_id,
                                               body.reason, f"customer via {user.name}")
