@@ -34,6 +34,7 @@ from shopflow.workflows.return_rules import (
     CANCELLABLE_STAGES,
     DECISIONS,
     END_STATUSES,
+    Intake,
     ReturnDecision,
     ReturnTask,
     check_inspection,
@@ -158,9 +159,8 @@ class ReturnHandling(CommerceCase):
         self.order_no = ""
         self.lines: list[dict[str, Any]] = []
         self.parcel: dict[str, Any] | None = None
-        self.received = False
+        self.intake = Intake.OPEN
         self.parcel_lock = CaseLock()  # the customer's parcel being registered
-        self.closing = False  # the case is ending (expired, cancelled)
         # The replacement's stock: none held, held (reserved, maybe in part), or released.
         self.stock_state = "none"
         self.proposed_cents = 0
@@ -259,7 +259,7 @@ class ReturnHandling(CommerceCase):
                 raise CaseCancelled()
             now = workflow.now()
             if now >= deadline and not self.parcel_lock.locked():
-                self.closing = True
+                self._close_intake()
                 await self._transition("expired", "closed", "expired",
                                        "no parcel within the time to send it",
                                        times={"closed_at": now}, row={"outcome": "expired"},
@@ -326,7 +326,7 @@ class ReturnHandling(CommerceCase):
 
     @workflow.update
     async def parcel_received(self, inp: ReceivedInput) -> dict[str, Any]:
-        self.received = True
+        self.intake = Intake.ARRIVED
         await self.record("booked_in", inp.note or "parcel booked in by the warehouse",
                           actor=inp.actor)
         return {"return_id": self.return_id, "status": "received"}
@@ -339,7 +339,8 @@ class ReturnHandling(CommerceCase):
         self._require_awaiting_parcel()
 
     def _require_awaiting_parcel(self) -> None:
-        if self.closing or self.cancel_request is not None or self.stage != "awaiting_parcel":
+        if (self.intake is Intake.CLOSED or self.cancel_request is not None
+                or self.stage != "awaiting_parcel"):
             raise rejection(ErrorType.CONFLICT, "not_awaiting_parcel",
                             f"return {self.return_id} is {self.status} ({self.stage}); it does "
                             "not wait for a parcel", status=self.status, stage=self.stage)
@@ -367,10 +368,10 @@ class ReturnHandling(CommerceCase):
         parcel = self._parcel_of(ev.tracking_no)
         assert parcel is not None
         parcel["status"] = ev.type
-        arrived = (parcel is self.parcel and ev.type == "delivered" and not self.received
-                   and not self.closing and self.cancel_request is None)
+        arrived = (parcel is self.parcel and ev.type == "delivered"
+                   and self.intake is Intake.OPEN and self.cancel_request is None)
         if arrived:
-            self.received = True
+            self.intake = Intake.ARRIVED
         if parcel is self.parcel:
             self.data["parcel"] = dict(parcel)
         await self.record(f"shipment_{ev.type}", ev.note or f"{ev.tracking_no} {ev.type}",
@@ -657,7 +658,7 @@ class ReturnHandling(CommerceCase):
 
     async def _cancel(self) -> None:
         assert self.cancel_request is not None
-        self.closing = True
+        self._close_intake()
         await workflow.wait_condition(
             lambda: not self.parcel_lock.locked() and not self.stock_lock.locked())
         await self.cancel_open_tasks()
@@ -681,7 +682,18 @@ class ReturnHandling(CommerceCase):
         if self.received:
             raise rejection(ErrorType.CONFLICT, "parcel_arrived",
                             "the parcel has arrived; the return can no longer be cancelled")
-        return super().cancellable() and not self.closing and not self.parcel_lock.locked()
+        return (super().cancellable() and self.intake is not Intake.CLOSED
+                and not self.parcel_lock.locked())
+
+    @property
+    def received(self) -> bool:
+        return self.intake is Intake.ARRIVED
+
+    def _close_intake(self) -> None:
+        """The case is ending (expired, cancelled): no parcel is taken from here on. (A cancel
+        is refused once the parcel arrived, so an arrived parcel is never closed.)"""
+        if self.intake is Intake.OPEN:
+            self.intake = Intake.CLOSED
 
     # --- decisions -----------------------------------------------------------------------
 

@@ -68,6 +68,16 @@ class ReturnKind(StrEnum):
     EXCHANGE = "exchange"
 
 
+class Intake(StrEnum):
+    """Where the customer's parcel stands (workflow state, never shown): still to come, arrived
+    (the courier's "delivered" or the warehouse booking it in), or no longer taken because the
+    case is ending (expired, cancelled). One field: a parcel never arrives at a closing case."""
+
+    OPEN = "open"
+    ARRIVED = "arrived"
+    CLOSED = "closed"
+
+
 DECISIONS: dict[str, set[str]] = {
     ReturnTask.REVIEW: {ReturnDecision.APPROVE, ReturnDecision.REJECT},
     ReturnTask.INSPECTION: {ReturnDecision.PASS, ReturnDecision.FAIL},
