@@ -102,7 +102,7 @@ async def test_answered_survey_closes_the_follow_up(
     c = await wait_case(api, path(fid), lambda c: c["status"] == "closed")
     assert c["feedback"]["satisfaction"] == 4 and c["tasks"] == []
     assert c["timeline"][-1]["data"]["outcome"] == "answered"
-    await record_history(tenv, f"followup-{c['order_no']}", "followup_answered")
+    await record_history(tenv, f"followup-{c['order_no']}", "followup_answered_local")
 
 
 async def test_unanswered_survey_is_reminded_then_closed(
@@ -197,7 +197,7 @@ async def test_ticked_complaint_box_opens_the_complaint_without_a_cs_task(
     assert complaint["description"] == "Third broken teapot this year."
     assert complaint["customer_id"] == "c-1"
     await open_task(api, opened["id"], "complaint.handle")
-    await record_history(tenv, f"followup-{c['order_no']}", "followup_complaint_requested")
+    await record_history(tenv, f"followup-{c['order_no']}", "followup_complaint_requested_local")
 
     # Ticked without a text: the problem, else a line naming the order, describes it.
     await customer(api, "c-2")

@@ -1,9 +1,12 @@
-"""What a case weighs in Temporal (issue 14.6): events and bytes of an order's history (cash on
-delivery, shipped, delivered) and of a complaint with 20 messages of 2,000 characters. The
-figures are printed (``-s``) and bounded, so a change that makes cases heavy again fails."""
+"""What a case weighs in Temporal (issues 14.6, 15.2): events and bytes of an order's history (cash
+on delivery, shipped, delivered), of its follow-up (no answer, closed) and of a complaint with 20
+messages of 2,000 characters. The figures are printed (``-s``) and bounded, so a change that
+makes cases heavy again fails: an order in at most 80 events and its follow-up in at most 40
+(an activity round trip per write, before local writes: 190 and 112)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -45,7 +48,12 @@ async def test_order_and_complaint_weigh_little(api: httpx.AsyncClient,
         return (await case(api, "/api/v1/orders/W-1"))["status"] == "completed"
 
     await eventually(completed)
+    await tenv.client.get_workflow_handle("order-W-1").result()  # its last notice and archive
     order_events, order_bytes = await weigh(tenv, "order-W-1")
+    await tenv.sleep(timedelta(days=30))  # the survey, its reminder, closed unanswered
+    assert (await tenv.client.get_workflow_handle("followup-W-1").result())["outcome"] == (
+        "no_response")
+    followup_events, followup_bytes = await weigh(tenv, "followup-W-1")
 
     r = await api.post("/api/v1/complaints", headers=auth("channel"), json={
         "customer": {"id": "c-2", "name": "Wang", "email": "wang@example.com"},
@@ -64,6 +72,9 @@ async def test_order_and_complaint_weigh_little(api: httpx.AsyncClient,
     assert r.status_code == 200, r.text
     complaint_events, complaint_bytes = await weigh(tenv, f"complaint-{cid}")
     print(f"\norder (COD, shipped, delivered): {order_events} events, {order_bytes} bytes; "
+          f"its follow-up (no answer): {followup_events} events, {followup_bytes} bytes; "
           f"complaint (20 messages of 2,000 chars, respond, resolve): {complaint_events} "
           f"events, {complaint_bytes} bytes")
+    assert order_events <= 80
+    assert followup_events <= 40
     assert complaint_bytes < 400_000

@@ -126,7 +126,7 @@ async def test_online_order_from_intake_to_completed(
     for expected in ("received", "awaiting_payment", "paid", "ready", "task_completed",
                      "shipped", "shipment_in_transit", "shipment_delivered", "completed"):
         assert expected in types, expected
-    await record_history(tenv, "order-WEB-1001", "order_online_happy_path")
+    await record_history(tenv, "order-WEB-1001", "order_online_local")
 
 
 async def test_cod_order_collects_at_delivery(
@@ -159,7 +159,7 @@ async def test_cod_order_collects_at_delivery(
                                                                  "COD-JD500")
     await eventually(lambda: "order_delivered" in notices(engine, no))
     assert notices(engine, no) == ["order_confirmed", "order_shipped", "order_delivered"]
-    await record_history(tenv, f"order-{no}", "order_cod")
+    await record_history(tenv, f"order-{no}", "order_cod_local")
 
 
 async def test_unpaid_order_is_reminded_then_cancelled_and_stock_released(

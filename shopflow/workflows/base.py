@@ -52,6 +52,11 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # One attempt to send a notice (SHOPFLOW_NOTICE_SEND_TIMEOUT, copied into a case's timers when it
 # starts); this default for cases started before the setting existed.
 NOTICE_SEND_TIMEOUT = timedelta(seconds=60)
+# Cases started since this patch (of the processes with LOCAL set) write their steps with local
+# activities: a marker per write, the writes of a step in one workflow task, instead of three
+# activity events and a workflow task each (issue 15.2). Such a case started on code that had
+# every older patch, so it implies them (CaseWorkflow.since).
+LOCAL_WRITES = "local-writes"
 
 R = TypeVar("R")
 
@@ -131,6 +136,10 @@ class CaseWorkflow:
     # Keys of ``data`` whose lists the database keeps (record(append=...)); the workflow holds
     # no copy, so they are never diffed.
     DB_LISTS: ClassVar[frozenset[str]] = frozenset()
+    # Whether new cases write with local activities (LOCAL_WRITES); the activities that call a
+    # provider stay ordinary ones (the server retries them; they never hold a workflow task).
+    LOCAL: ClassVar[bool] = False
+    REMOTE: ClassVar[frozenset[str]] = frozenset({Act.SHIPMENT_REGISTER})
 
     def __init__(self) -> None:
         self.case_id = ""
@@ -151,6 +160,7 @@ class CaseWorkflow:
         self._acked: dict[str, Any] = {}
         self._acked_version = 0
         self._pending_appends: dict[str, list[dict[str, Any]]] = {}
+        self._local: bool | None = None
 
     # --- read-model ----------------------------------------------------------------------
 
@@ -186,7 +196,7 @@ class CaseWorkflow:
         appends, self._pending_appends = self._pending_appends, {}
         for name, items in (append or {}).items():
             appends[name] = [*appends.get(name, []), *items]
-        delta = workflow.patched("record-delta")
+        delta = self.since("record-delta")
         if delta:
             # Only what changed since the read-model's last acknowledged state: a case's
             # history grows by its changes, not by its size on every step.
@@ -247,15 +257,11 @@ class CaseWorkflow:
             customer_id=self.customer_id if to_customer else None,
         )
         try:
-            await workflow.execute_activity(
-                Act.NOTICE_SEND,
-                request,
-                start_to_close_timeout=self.notice_timeout,
-                retry_policy=NOTICE_RETRY,
-            )
+            await self.activity(Act.NOTICE_SEND, request, timeout=self.notice_timeout,
+                                retry=NOTICE_RETRY)
         except ActivityError as err:
             workflow.logger.warning("notice %s not sent: %s", request.dedup_key, err.cause)
-            if workflow.patched("notice-give-up"):
+            if self.since("notice-give-up"):
                 # A last attempt that timed out (its worker killed, SMTP hung) could not mark
                 # the notice failed nor tell ops: this does, idempotently.
                 await self._act("notices.give_up", request)
@@ -315,7 +321,7 @@ class CaseWorkflow:
 
     async def _escalate(self, task: HumanTask) -> None:
         task.escalated = True
-        if workflow.patched("escalation-adds-role"):
+        if self.since("escalation-adds-role"):
             # Escalation adds ops; the task's own role and assignee keep it.
             message = f"{task.kind} overdue, opened to {ESCALATION_ROLE} as well"
         else:
@@ -335,7 +341,7 @@ class CaseWorkflow:
         # One decision per task: once accepted, the task takes no other until it is done (or
         # refused). Older cases cleared the flag before the close activity, which let a second
         # decision in meanwhile.
-        hold = workflow.patched("one-decision-per-task")
+        hold = self.since("one-decision-per-task")
         try:
             with business_rejections():  # refused: the task stays open
                 task.result = await self.apply_decision(task, inp)
@@ -464,13 +470,31 @@ class CaseWorkflow:
     # --- helpers -------------------------------------------------------------------------
 
     async def _act(self, name: str, arg: Any, result_type: type[R] | None = None) -> R:
+        return await self.activity(name, arg, result_type=result_type)
+
+    async def activity(self, name: str, arg: Any, result_type: type[R] | None = None, *,
+                       timeout: timedelta = ACTIVITY_TIMEOUT,
+                       retry: RetryPolicy = DB_RETRY) -> R:
+        """Run an activity: a local one in cases that write locally (but REMOTE ones)."""
+        if self.local_writes() and name not in self.REMOTE:
+            return await workflow.execute_local_activity(  # type: ignore[no-any-return]
+                name, arg, start_to_close_timeout=timeout, retry_policy=retry,
+                result_type=result_type)
         return await workflow.execute_activity(  # type: ignore[no-any-return]
-            name,
-            arg,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=DB_RETRY,
-            result_type=result_type,
-        )
+            name, arg, start_to_close_timeout=timeout, retry_policy=retry,
+            result_type=result_type)
+
+    def local_writes(self) -> bool:
+        """Whether this case writes with local activities: decided at its first write (in its
+        first workflow task), so a case keeps the shape it started with."""
+        if self._local is None:
+            self._local = self.LOCAL and workflow.patched(LOCAL_WRITES)
+        return self._local
+
+    def since(self, patch: str) -> bool:
+        """``workflow.patched(patch)``, for an older patch: a case that writes locally started
+        on code that had it, so it takes the patched path without a marker of its own."""
+        return self.local_writes() or workflow.patched(patch)
 
     async def finish(self) -> None:
         """Let running Update handlers answer before the workflow completes."""

@@ -36,7 +36,7 @@ class FeedbackMixin(CaseWorkflow):
         self, reminder_after: timedelta, close_after: timedelta, notice_prefix: str
     ) -> dict[str, Any] | None:
         """Send the form link, remind once, give up at close_after. None means no response."""
-        if workflow.patched("feedback-link-hashed"):
+        if self.since("feedback-link-hashed"):
             return await self._collect_feedback_hashed(reminder_after, close_after, notice_prefix)
         token = workflow.uuid4().hex
         await self._act(

@@ -76,6 +76,7 @@ class Contact:
 @workflow.defn(name="FeedbackFollowUp")
 class FeedbackFollowUp(FeedbackMixin):
     KIND = "followup"
+    LOCAL = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -115,7 +116,7 @@ class FeedbackFollowUp(FeedbackMixin):
         outcome = "no_response"
         if feedback is not None:
             outcome = "answered"
-            if feedback.get("complaint") and workflow.patched(COMPLAINT_ON_REQUEST):
+            if feedback.get("complaint") and self.since(COMPLAINT_ON_REQUEST):
                 outcome = await self._complaint_requested(feedback)
             elif feedback["satisfaction"] <= LOW_SCORE or feedback.get("problem"):
                 outcome = await self._problem(feedback)

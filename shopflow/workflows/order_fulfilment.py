@@ -116,6 +116,7 @@ class _Stop(Exception):
 @workflow.defn(name="OrderFulfilment")
 class OrderFulfilment(CommerceCase):
     KIND = "order"
+    LOCAL = True
     ROW_UPDATE = Act.ORDER_UPDATE
     CASE_KEY = "order_no"
 
@@ -403,7 +404,7 @@ class OrderFulfilment(CommerceCase):
         if any(e["type"] == ev.type and e["at"] == at for e in shipment["events"]):
             return self._event_answer(ev, duplicate=True)
         key = f"{ev.tracking_no}|{ev.type}|{at}"
-        if workflow.patched("courier-event-once"):
+        if self.since("courier-event-once"):
             # The same event twice at once (a courier's retry): the second waits for the first
             # and is answered as the duplicate it is (one timeline line, one notice).
             if key in self._events_in_flight:
@@ -489,7 +490,7 @@ class OrderFulfilment(CommerceCase):
             refunded = await self._refund(key, due, reason, actor)
         # The customer hears "refunded" only once it is; otherwise "being processed" (ops were
         # told the refund failed).
-        processing = not refunded and workflow.patched("refund-told-after-success")
+        processing = not refunded and self.since("refund-told-after-success")
         await self._transition("refunded", "closed", "closed_refunded",
                                f"parcel {tracking} lost; {amount(due)} "
                                f"{'refund being processed' if processing else 'refunded'}",
@@ -542,13 +543,12 @@ class OrderFulfilment(CommerceCase):
         when the worker runs it, and recorded as due either way (``followups_due``), so a
         follow-up that could not be started is not lost."""
         try:
-            await workflow.execute_activity(
+            await self.activity(
                 Act.FOLLOWUP_START,
                 FollowupStart(self.order_no, self.customer_id or "", "delivered", tracking,
                               [{"sku": i["sku"], "quantity": i["quantity"]}
                                for i in self.data["items"]]),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_attempts=2),
+                timeout=timedelta(seconds=30), retry=RetryPolicy(maximum_attempts=2),
             )
         except ActivityError:
             await self.record("followup_due", "follow-up could not be started: recorded as due")
@@ -571,7 +571,7 @@ class OrderFulfilment(CommerceCase):
         refunded = True
         if due > 0:
             refunded = await self._refund(f"{wf_id}:cancel", due, reason, actor)
-        processing = not refunded and workflow.patched("refund-told-after-success")
+        processing = not refunded and self.since("refund-told-after-success")
         await self._transition("cancelled", "cancelled", "cancelled", reason, actor=actor,
                                times={"cancelled_at": workflow.now()},
                                row={"cancel_reason": reason},
