@@ -612,7 +612,7 @@ class OrderFulfilment(CommerceCase):
         again (a new attempt under the same key; refused again, the task stays open) or
         ``settled {note}`` records that it was paid back another way. Then the customer, told
         "being processed" so far, hears that it is refunded."""
-        if not workflow.patched("refund-failed-finance-task"):
+        if not self.since("refund-failed-finance-task"):
             return  # older cases: ops were told (order_refund_failed), nobody was tasked
         task = await self.human_task(REFUND, "finance", {
             "order_no": self.order_no, "refund_key": key, "amount": amount(cents),
