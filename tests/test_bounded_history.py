@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.helpers import auth, case, complete, open_task
 from tests.test_complaints import file, path
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 MESSAGES = 500
 TEXT = 2000

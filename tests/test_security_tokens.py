@@ -228,6 +228,7 @@ def test_production_refuses_default_and_short_secrets_and_dev_on_a_network() -> 
     assert Settings(**base, env="dev").production_problems(binds_api=True) == []  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_shopflow_api_and_worker_refuse_to_start_unsafe(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPFLOW_")}
     env |= {"SHOPFLOW_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
