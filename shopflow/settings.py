@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     ops_email: str = "ops@localhost"
     ops_locale: Literal["zh-CN", "en"] = "zh-CN"  # language of staff notices
 
+    # People, not only roles (issue 17.1). A role's leads hand its tasks to people (as ops and
+    # admin do): role -> the names of the tokens (people) who lead it, e.g.
+    # {"warehouse": ["wanda"]}; a lead leads the role of their own token only.
+    role_leads: dict[str, list[str]] = Field(default_factory=dict)
+    # Customer tag -> person: a task opened for a customer with the tag is assigned to that
+    # person at once, when they may act on it, e.g. {"key_account": "amy"} (account manager).
+    assignment_rules: dict[str, str] = Field(default_factory=dict)
+
     # Business durations
     task_due: Duration = timedelta(hours=24)
     sample_info_timeout: Duration = timedelta(days=7)
@@ -146,6 +154,15 @@ class Settings(BaseSettings):
     courier_sim_transit_days: int = Field(default=3, ge=0, le=60)
     # Returns: where customers send their parcels (the approval notice says so).
     return_address: str = "Shopflow 退货仓 Returns, 1 Warehouse Rd, Hangzhou 310000"
+
+    @model_validator(mode="after")
+    def _leads_lead_roles(self) -> Settings:
+        from shopflow.workflows.vocab import ROLES
+
+        unknown = sorted(set(self.role_leads) - set(ROLES))
+        if unknown:
+            raise ValueError(f"role_leads names unknown roles: {', '.join(unknown)}")
+        return self
 
     @model_validator(mode="after")
     def _send_outlasts_smtp_steps(self) -> Settings:

@@ -59,7 +59,7 @@ def build_activities(engine: Engine, settings: Settings,
     providers = providers if providers is not None else build_providers(settings)
     instances: list[object] = [
         CaseActivities(engine),
-        TaskActivities(engine),
+        TaskActivities(engine, settings),
         InventoryActivities(engine, client),
         CustomerActivities(engine),
         FeedbackActivities(engine, settings),

@@ -25,6 +25,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from shopflow.api.app import create_app
+from shopflow.api.auth import create_token
 from shopflow.settings import Settings
 from tests.helpers import auth, make_product
 
@@ -362,6 +363,80 @@ async def test_an_online_order_travels_through_the_pages(live: str, browser: Any
     await phone.goto(f"{live}/ui/orders/new")
     await no_sideways_scroll(phone)
     await shot(phone, "29-phone-order-new")
+
+
+async def test_a_lead_assigns_the_warehouse_ships_a_batch_and_search_finds_it(
+        live: str, browser: Any, http: httpx.AsyncClient, settings: Settings,
+        engine: Engine) -> None:
+    """Issue 17: the warehouse lead hands one order to Wang from the inbox, prints one pick list
+    for the other two, ships them from a pasted CSV (Wang's order and an unknown one are named,
+    not shipped), and finds a parcel with the header's search box."""
+    settings.role_leads = {"warehouse": ["dev-warehouse"]}  # the live app reads it per request
+    wang = create_token(engine, "warehouse", "wang")
+    await make_product(http, "TEA", stock=10, sample_limit=5)  # type: ignore[arg-type]
+    await make_product(http, "CUP", stock=4, sample_limit=3)  # type: ignore[arg-type]
+    nos = []
+    for i in (1, 2, 3):
+        r = await http.post("/api/v1/orders", headers=auth("channel"), json={
+            "order_no": f"B-{i}", "channel": "web", "payment_method": "cod",
+            "customer": {"id": f"c-b{i}", "name": f"客户 {i}", "phone": "13900000000"},
+            "items": [{"sku": "TEA", "quantity": 1, "unit_price": 68}],
+            "shipping_address": {"line1": f"文三路 {i} 号", "city": "杭州"}})
+        assert r.status_code == 201, r.text
+        nos.append(r.json()["order_no"])
+
+    lead = await person(browser, live, "dev-warehouse")
+    await lead.click("[data-testid=inbox-views] a[data-view=unassigned]")
+    await lead.wait_for_url("**/ui/inbox?view=unassigned")
+    rows = {no: f"tr[data-task^='order-{no}:'][data-task$=':order.fulfil']" for no in nos}
+    for sel in rows.values():
+        await reload_until(lead, sel)
+    await lead.fill(f"{rows['B-1']} form.assign input[name=to]", "wang")
+    await lead.click(f"{rows['B-1']} form.assign button")
+    await lead.wait_for_url("**note=assigned")
+    assert await lead.locator(rows["B-1"]).count() == 0  # not unassigned any more
+    await shot(lead, "30-inbox-lead-assigned")
+
+    mine = await person(browser, live, wang)
+    await mine.goto(f"{live}/ui/inbox?view=mine")
+    assert "wang" in await mine.text_content(f"{rows['B-1']} [data-testid=assignee]")
+    await mine.context.close()
+
+    await lead.click("[data-testid=inbox-views] a[data-view=all]")
+    for no in ("B-2", "B-3"):
+        await lead.check(f"{rows[no]} input[name=task]")
+    async with lead.context.expect_page() as new_tab:
+        await lead.click("form#bulk button[value=pick_list]")
+    pick = await new_tab.value
+    await pick.wait_for_load_state()
+    totals = " ".join((await pick.text_content("[data-testid=pick-totals]")).split())
+    assert "TEA" in totals and "2" in totals and "B-2" in totals and "B-1" not in totals
+    await shot(pick, "31-combined-pick-list")
+    await pick.close()
+
+    await lead.click("header a:has-text('Ship a batch')")
+    await lead.fill("textarea[name=csv]", "order_no,courier,tracking_no\n"
+                    "B-2,顺丰 SF,SF8000000002\nB-3,顺丰 SF,SF8000000003\n"
+                    "B-1,顺丰 SF,SF8000000001\nB-9,顺丰 SF,SF8000000009\n")
+    await lead.click("[data-testid=ship-form] button[type=submit]")
+    await lead.wait_for_selector("[data-testid=ship-results]")
+    assert await lead.locator("tr.ok").count() == 2
+    assert await lead.get_attribute("tr[data-line='4'] [data-code]", "data-code") == \
+        "claimed_by_other"  # Wang's order: his to ship
+    assert await lead.get_attribute("tr[data-line='5'] [data-code]", "data-code") == "not_found"
+    await shot(lead, "32-ship-batch-results")
+    await lead.set_viewport_size(PHONE)
+    await no_sideways_scroll(lead)
+    await shot(lead, "33-phone-ship-batch")
+    await lead.set_viewport_size({"width": 1280, "height": 720})
+
+    await lead.fill("header input[name=q]", "SF8000000003")
+    await lead.press("header input[name=q]", "Enter")
+    await lead.wait_for_selector("[data-testid=search-results]")
+    await shot(lead, "34-search")
+    await lead.click("[data-testid=search-results] a[href='/ui/cases/order/B-3']")
+    await lead.wait_for_selector("[data-testid=timeline]")
+    assert "SF8000000003" in await lead.text_content("[data-testid=timeline]")
 
 
 async def test_signing_out_in_the_browser_ends_the_session(live: str, browser: Any) -> None:

@@ -7,16 +7,19 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from shopflow.services import tasks
+from shopflow.settings import Settings
 from shopflow.workflows.shared import Act, CaseTasksCancel, TaskClose, TaskCreate, TaskEscalate
 
 
 class TaskActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, settings: Settings | None = None) -> None:
         self.engine = engine
+        self.rules = settings.assignment_rules if settings is not None else {}
+        self.dev = settings.is_dev if settings is not None else False
 
     @activity.defn(name=Act.TASK_CREATE)
     def create(self, req: TaskCreate) -> None:
-        tasks.create_task(self.engine, req)
+        tasks.create_task(self.engine, req, self.rules, self.dev)
 
     @activity.defn(name=Act.TASK_CLOSE)
     def close(self, req: TaskClose) -> None:

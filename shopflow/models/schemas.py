@@ -229,6 +229,67 @@ class TaskOutcomePublic(BaseModel):
     result: dict[str, Any]
 
 
+TaskId = Annotated[str, StringConstraints(min_length=1, max_length=160)]
+
+
+class TaskBulk(Strict):
+    """One action on many tasks: ``complete`` needs ``decision`` (the same for all, with ``data``
+    and ``comment``), ``assign`` needs ``to``."""
+
+    action: Literal["claim", "assign", "release", "complete"]
+    task_ids: list[TaskId] = Field(min_length=1, max_length=100)
+    decision: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    comment: str = Field(default="", max_length=2000)
+    to: Annotated[str, StringConstraints(min_length=1, max_length=120,
+                                         strip_whitespace=True)] | None = None
+
+
+class Outcome(BaseModel):
+    """How one item of a bulk request went: ``ok``, or the status, code and message the single
+    route would have answered."""
+
+    ok: bool
+    status: int
+    code: str | None
+    message: str | None
+    details: Any = None
+
+
+class TaskBulkResult(Outcome):
+    task_id: str
+    task: TaskPublic | None = None  # claim, release, assign
+    outcome: TaskOutcomePublic | None = None  # complete
+
+
+class TaskBulkAnswer(BaseModel):
+    action: str
+    done: int
+    failed: int
+    results: list[TaskBulkResult]
+
+
+class ShipmentBatch(Strict):
+    csv: Annotated[str, StringConstraints(min_length=1, max_length=200_000)] = Field(
+        description="order_no,courier,tracking_no lines (a header line of those names is "
+                    "skipped)")
+
+
+class ShipmentRowResult(Outcome):
+    line: int
+    order_no: str
+    courier: str
+    tracking_no: str
+    task_id: str | None = None
+    case_status: str | None = None
+
+
+class ShipmentBatchAnswer(BaseModel):
+    done: int
+    failed: int
+    results: list[ShipmentRowResult]
+
+
 # --- feedback ------------------------------------------------------------------------------
 
 class FeedbackIn(Strict):

@@ -7,19 +7,21 @@ A person is an ``Actor`` (name and role); admin may act on every task, ops and a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from temporalio.client import Client
 
 from shopflow.db import insert_ignore, session_scope
-from shopflow.models import ApiToken, Task
+from shopflow.models import ApiToken, Case, Customer, Task
 from shopflow.models.types import utcnow
 from shopflow.services.audit import audit
 from shopflow.services.cases import send_update
 from shopflow.services.errors import Refused, forbidden
+from shopflow.settings import Settings
 from shopflow.workflows.shared import (
     Actor,
     AssignTaskInput,
@@ -34,6 +36,8 @@ from shopflow.workflows.vocab import ACTIVE_TASK_STATUSES, ROLES, SEES_ALL_TASKS
 
 # The list filter: "active" (the default) and "open" list open and claimed tasks.
 LIST_STATUSES = ("open", "claimed", "done", "cancelled", "active")
+# The inbox views (``GET /tasks?view=``, the inbox page's tabs).
+VIEWS = ("all", "mine", "unassigned", "team", "overdue")
 
 
 # --- who may do what --------------------------------------------------------------------------
@@ -75,10 +79,17 @@ def load_task(engine: Engine, task_id: str, actor: Actor, *, acting: bool) -> Ta
     return task
 
 
-def list_tasks(engine: Engine, actor: Actor, page: int, page_size: int, *,
-               status: str = "active", kind: str | None = None,
-               case_id: str | None = None) -> dict[str, Any]:
-    """Tasks for the actor's role (ops and admin: every role's), due first."""
+def is_overdue_clause(now: datetime) -> Any:
+    return (col(Task.due_at) < now) | col(Task.escalated)
+
+
+def task_conditions(actor: Actor, *, status: str = "active", view: str = "all",
+                    kind: str | None = None, case_id: str | None = None,
+                    role: str | None = None, now: datetime | None = None) -> list[Any]:
+    """The WHERE clauses of an inbox: the tasks ``actor`` sees (its role's, or every role's for
+    ops and admin, narrowed to ``role``), in ``status``, through one of ``VIEWS``:
+    ``mine`` (assigned to me), ``unassigned``, ``team`` (my role's own tasks; admin: all) and
+    ``overdue`` (past due or escalated)."""
     conds: list[Any] = []
     if status in ("open", "active"):
         conds.append(col(Task.status).in_(ACTIVE_TASK_STATUSES))
@@ -86,10 +97,29 @@ def list_tasks(engine: Engine, actor: Actor, page: int, page_size: int, *,
         conds.append(Task.status == status)
     if actor.role not in SEES_ALL_TASKS:
         conds.append((col(Task.role) == actor.role) | (col(Task.escalation_role) == actor.role))
+    elif role:
+        conds.append(Task.role == role)
     if kind:
         conds.append(Task.kind == kind)
     if case_id:
         conds.append(Task.case_id == case_id)
+    if view == "mine":
+        conds.append(Task.assignee == actor.name)
+    elif view == "unassigned":
+        conds.append(col(Task.assignee).is_(None))
+    elif view == "team" and actor.role != Role.ADMIN:
+        conds.append((col(Task.role) == actor.role) | (col(Task.escalation_role) == actor.role))
+    elif view == "overdue":
+        conds.append(is_overdue_clause(now or utcnow()))
+    return conds
+
+
+def list_tasks(engine: Engine, actor: Actor, page: int, page_size: int, *,
+               status: str = "active", kind: str | None = None,
+               case_id: str | None = None, view: str = "all") -> dict[str, Any]:
+    """Tasks for the actor's role (ops and admin: every role's), due first, in one of
+    ``VIEWS``."""
+    conds = task_conditions(actor, status=status, view=view, kind=kind, case_id=case_id)
     with session_scope(engine, write=False) as session:
         total = session.exec(select(func.count()).select_from(Task).where(*conds)).one()
         rows = session.exec(select(Task).where(*conds)
@@ -156,25 +186,49 @@ async def complete(client: Client, task: Task, actor: Actor, decision: str,
 
 def role_of(engine: Engine, dev: bool, name: str) -> str | None:
     """The role of the person a task is handed to (dev tokens are named dev-<role>)."""
+    with session_scope(engine, write=False) as session:
+        return _role_in(session, dev, name)
+
+
+def _role_in(session: Session, dev: bool, name: str) -> str | None:
     if dev and name.startswith("dev-"):
         return name[4:] if name[4:] in ROLES else None
-    with session_scope(engine, write=False) as session:
-        row = session.exec(select(ApiToken).where(ApiToken.name == name,
-                                                  ApiToken.revoked == False)).first()  # noqa: E712
+    row = session.exec(select(ApiToken).where(ApiToken.name == name,
+                                              ApiToken.revoked == False)).first()  # noqa: E712
     return row.role if row is not None else None
 
 
-async def assign(client: Client, engine: Engine, dev: bool, task_id: str, to: str,
+def is_lead(leads: Mapping[str, Sequence[str]], actor: Actor) -> bool:
+    """A role lead: named under their own role in ``SHOPFLOW_ROLE_LEADS`` (``leads``)."""
+    return actor.name in leads.get(actor.role, ())
+
+
+def may_assign(leads: Mapping[str, Sequence[str]], actor: Actor, task: Task) -> bool:
+    """Ops and admin hand any task over; a role lead hands over their own role's tasks."""
+    return actor.role in SEES_ALL_TASKS or (is_lead(leads, actor) and task.role == actor.role)
+
+
+def people(engine: Engine, dev: bool, roles: Sequence[str]) -> list[str]:
+    """Who holds a live token of one of ``roles`` (and, in dev, the dev-<role> names): the
+    people a task may be handed to."""
+    with session_scope(engine, write=False) as session:
+        names = list(session.exec(select(ApiToken.name).where(
+            col(ApiToken.role).in_(list(roles)), ApiToken.revoked == False)  # noqa: E712
+            .order_by(col(ApiToken.name)).limit(500)).all())
+    return [*(f"dev-{r}" for r in roles if dev), *names]
+
+
+async def assign(client: Client, engine: Engine, settings: Settings, task_id: str, to: str,
                  actor: Actor) -> dict[str, Any]:
-    """Ops or admin hands a task to a person who may act on it (its own role, the escalation
-    role once escalated, or admin), taking it over from its assignee: on the case's timeline
-    (the ``assign_task`` Update) and in the audit trail."""
-    if actor.role not in SEES_ALL_TASKS:
-        raise forbidden("only ops or admin assign tasks")
+    """Ops, admin or the task role's lead hands a task to a person who may act on it (its own
+    role, the escalation role once escalated, or admin), taking it over from its assignee: on
+    the case's timeline (the ``assign_task`` Update) and in the audit trail."""
     task = await asyncio.to_thread(load_task, engine, task_id, actor, acting=False)
+    if not may_assign(settings.role_leads, actor, task):
+        raise forbidden("only ops, admin or the role's lead assign tasks")
     if task.status not in ACTIVE_TASK_STATUSES:
         raise Refused(409, "task_not_open", f"the task is {task.status}")
-    role = await asyncio.to_thread(role_of, engine, dev, to)
+    role = await asyncio.to_thread(role_of, engine, settings.is_dev, to)
     if role is None:
         raise Refused(422, "unknown_assignee", f"no one is called {to}", {"field": "to"})
     if not role_may_act(role, task):
@@ -204,15 +258,43 @@ def _assigned(engine: Engine, task_id: str, to: str, actor: Actor) -> dict[str, 
 
 # --- the inbox rows the workflows keep ----------------------------------------------------------
 
-def create_task(engine: Engine, req: TaskCreate) -> None:
+def create_task(engine: Engine, req: TaskCreate, rules: Mapping[str, str] | None = None,
+                dev: bool = False) -> None:
+    """The inbox row of a task a workflow opened (once). ``rules`` (``SHOPFLOW_ASSIGNMENT_RULES``,
+    customer tag → person): a new task of a customer with such a tag is assigned to that
+    person at once, if they may act on it (a key account's tasks go to its account manager)."""
     with session_scope(engine) as session:
-        insert_ignore(session, Task, [{
+        new = insert_ignore(session, Task, [{
             "id": req.task_id, "kind": req.kind, "role": req.role, "status": TaskStatus.OPEN,
             "case_id": req.case_id, "case_kind": req.case_kind,
             "workflow_id": req.workflow_id, "due_at": req.due_at, "escalated": False,
             "context": req.context, "decision": None,
             "created_at": req.created_at or req.due_at,
         }], ["id"])
+        if new and rules:
+            _apply_rules(session, req, rules, dev)
+
+
+def _apply_rules(session: Session, req: TaskCreate, rules: Mapping[str, str], dev: bool) -> None:
+    case = session.get(Case, req.case_id)
+    customer_id = case.customer_id if case is not None else None
+    if not customer_id:
+        ctx_customer = req.context.get("customer")
+        customer_id = ctx_customer.get("id") if isinstance(ctx_customer, dict) else None
+    customer = session.get(Customer, customer_id) if isinstance(customer_id, str) else None
+    if customer is None:
+        return
+    task = session.get(Task, req.task_id)
+    assert task is not None
+    for tag in customer.tags or []:
+        person = rules.get(tag)
+        role = _role_in(session, dev, person) if person else None
+        if person and role is not None and role_may_act(role, task):
+            task.status, task.assignee = TaskStatus.CLAIMED, person
+            session.add(task)
+            audit(session, f"rule:{tag}", "task", task.id, "assigned",
+                  {"status": "open", "assignee": None}, {"status": "claimed", "assignee": person})
+            return
 
 
 def close_task(engine: Engine, req: TaskClose) -> None:

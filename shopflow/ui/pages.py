@@ -54,6 +54,9 @@ NOTES = {  # ?note=… after a redirect: fixed texts only, never echoed input
     "parcel_booked_in": "已签收退货,等待检验 The parcel is booked in: inspection is next.",
     "message_recorded": "已记录客户留言 The customer's message is recorded.",
     "escalated": "已升级 The complaint is escalated.",
+    "assigned": "已分配任务 The task is assigned.",
+    "unknown_assignee": "没有这个人 No one of that name holds a token.",
+    "assignee_cannot_act": "此人不能处理该任务 That person's role may not work on this task.",
 }
 
 
@@ -149,6 +152,15 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     response = HTMLResponse(html, status_code=status)
     response.headers["Content-Security-Policy"] = CSP
     return response
+
+
+def with_note(url: str, note: str) -> str:
+    """``url`` with ``?note=`` (one of ``NOTES``) in place of any note it had."""
+    base = url.split("#")[0]
+    parts = [p for p in (base.split("?", 1)[1] if "?" in base else "").split("&")
+             if p and not p.startswith("note=")]
+    path = base.split("?", 1)[0]
+    return f"{path}?{'&'.join([*parts, f'note={note}'])}"
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -15,13 +15,16 @@ from shopflow.api.auth import User
 from shopflow.db import session_scope
 from shopflow.models import Case, Customer, Notice, Task
 from shopflow.models.types import utcnow
+from shopflow.services import tasks
 from shopflow.services.cases import case_view, timeline_of
 from shopflow.services.customers import purchase_history
 from shopflow.services.inventory import availability
+from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import ACTIVE_TASK_STATUSES, SEES_ALL_TASKS
 
 SEES_ALL = SEES_ALL_TASKS  # as the API: ops and admin see every role's tasks
 ACTIVE = ACTIVE_TASK_STATUSES
+TEAM_ROLES = ("cs", "reviewer", "warehouse", "finance", "ops")  # whose people ops hands tasks to
 
 
 @dataclass
@@ -53,25 +56,20 @@ def task_row(task: Task, now: datetime) -> dict[str, Any]:
 
 # --- inbox ------------------------------------------------------------------------------------
 
-def inbox(engine: Engine, user: User, *, kind: str | None, role: str | None, mine: bool,
+def inbox(engine: Engine, user: User, *, kind: str | None, role: str | None, view: str,
           page: int, page_size: int) -> dict[str, Any]:
+    """The inbox page: the API's task list (``tasks.task_conditions``) with the counts of its
+    kinds and of its overdue tasks."""
     now = utcnow()
-    base = [col(Task.status).in_(ACTIVE)]
-    if user.role not in SEES_ALL:
-        base.append((col(Task.role) == user.role) | (col(Task.escalation_role) == user.role))
-    elif role:
-        base.append(Task.role == role)
-    conds = list(base)
-    if kind:
-        conds.append(Task.kind == kind)
-    if mine:
-        conds.append(Task.assignee == user.name)
+    actor = Actor(user.name, user.role)
+    base = tasks.task_conditions(actor, role=role, view=view, now=now)
+    conds = tasks.task_conditions(actor, role=role, view=view, kind=kind, now=now)
     with session_scope(engine, write=False) as session:
         kinds = session.exec(select(Task.kind, func.count()).where(*base)
                              .group_by(Task.kind).order_by(Task.kind)).all()
         total = session.exec(select(func.count()).select_from(Task).where(*conds)).one()
         overdue = session.exec(select(func.count()).select_from(Task).where(
-            *conds, (col(Task.due_at) < now) | col(Task.escalated))).one()
+            *conds, tasks.is_overdue_clause(now))).one()
         rows = session.exec(select(Task).where(*conds).order_by(col(Task.due_at), col(Task.id))
                             .offset((page - 1) * page_size).limit(page_size)).all()
     return {"tasks": Paged([task_row(t, now) for t in rows], total, page, page_size),

@@ -45,6 +45,7 @@ from shopflow.ui.pages import (
     signed_in,
     svc_of,
     ui,
+    with_note,
 )
 from shopflow.ui.session import close_session, open_session, token_user
 from shopflow.workflows.shared import Actor
@@ -134,17 +135,25 @@ def _no_secret(request: Request) -> Response:
 # --- inbox ------------------------------------------------------------------------------------
 
 @router.get("/inbox")
-async def inbox(request: Request, kind: Filter = None, role: Filter = None, mine: bool = False,
+async def inbox(request: Request, kind: Filter = None, role: Filter = None,
+                view: Annotated[str, Query(pattern=f"^({'|'.join(tasks.VIEWS)})$")] = "all",
                 page: PageNo = 1) -> Response:
+    """The inbox: the filters (kind, role, view) live in the URL, so a view is a bookmark."""
     user = await signed_in(request)
     svc = svc_of(request)
     role = role if user.role in queries.SEES_ALL else None
-    data = await svc.db(queries.inbox, svc.engine, user, kind=kind, role=role, mine=mine,
+    data = await svc.db(queries.inbox, svc.engine, user, kind=kind, role=role, view=view,
                         page=page, page_size=PAGE_SIZE)
-    filters = {"kind": kind, "role": role, "mine": "1" if mine else None}
+    filters = {"kind": kind, "role": role, "view": None if view == "all" else view}
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    leads = svc.settings.role_leads
+    assigns = user.role in queries.SEES_ALL or tasks.is_lead(leads, _actor(user))
+    team = (await svc.db(tasks.people, svc.engine, svc.settings.is_dev,
+                         queries.TEAM_ROLES if user.role in queries.SEES_ALL else [user.role])
+            if assigns else [])
     return render(request, "inbox.html", section="inbox", filters=filters, here=here,
-                  sees_all=user.role in queries.SEES_ALL, **data)
+                  sees_all=user.role in queries.SEES_ALL, view=view, views=tasks.VIEWS,
+                  assigns=assigns, team=team, **data)
 
 
 @router.post("/tasks/{task_id}/claim")
@@ -167,16 +176,8 @@ async def _claim(request: Request, task_id: str, claim: bool) -> Response:
     except Refused as err:
         if err.status != 409:
             raise
-        return redirect(_with_note(back, err.code))
-    return redirect(_with_note(back, "claimed" if claim else "released"))
-
-
-def _with_note(url: str, note: str) -> str:
-    base = url.split("#")[0]
-    parts = [p for p in (base.split("?", 1)[1] if "?" in base else "").split("&")
-             if p and not p.startswith("note=")]
-    path = base.split("?", 1)[0]
-    return f"{path}?{'&'.join([*parts, f'note={note}'])}"
+        return redirect(with_note(back, err.code))
+    return redirect(with_note(back, "claimed" if claim else "released"))
 
 
 # --- one task ---------------------------------------------------------------------------------

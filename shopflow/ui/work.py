@@ -1,16 +1,33 @@
-"""The pages of every role's day (issue 17): find anything, and (below) the bulk work of the
-inbox. Thin like the rest: read and act through the services the API calls."""
+"""The pages of every role's day (issue 17): find anything, handing tasks to people, and the
+bulk work of the inbox. Thin like the rest: read and act through the services the API calls."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile
 
+from shopflow.api.errors import ApiError
+from shopflow.api.pages import render_page
+from shopflow.services import bulk as bulk_work
 from shopflow.services import search as finder
-from shopflow.ui.pages import PageRoute, render, signed_in, svc_of
+from shopflow.services import tasks
+from shopflow.services.errors import Refused
+from shopflow.ui.pages import (
+    PageRoute,
+    checked_form,
+    redirect,
+    render,
+    safe_next,
+    signed_in,
+    svc_of,
+    with_note,
+)
 from shopflow.ui.queries import Paged
+from shopflow.workflows.shared import Actor
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 PAGE_SIZE = 50
@@ -29,3 +46,119 @@ async def search(request: Request, q: Annotated[str, Query(max_length=100)] = ""
     result = Paged(found["items"], found["total"], page, PAGE_SIZE) if found else None
     return render(request, "search.html", section="search", q=term, result=result,
                   filters={"q": term})
+
+
+@router.post("/tasks/{task_id}/assign")
+async def assign(request: Request, task_id: str) -> Response:
+    """Ops, admin or the role's lead hands a task to a person (as POST /api/v1/tasks/{id}/assign):
+    back to the inbox with a note saying how it went."""
+    user = await signed_in(request)
+    form = await checked_form(request)
+    svc = svc_of(request)
+    back = safe_next(form.get("next"), "/ui/inbox")
+    try:
+        await tasks.assign(svc.client(), svc.engine, svc.settings, task_id,
+                           form.get("to", "").strip(), Actor(user.name, user.role))
+    except Refused as err:
+        if err.status not in (409, 422):
+            raise
+        return redirect(with_note(back, err.code))
+    return redirect(with_note(back, "assigned"))
+
+
+# --- bulk work in the inbox ---------------------------------------------------------------------
+
+PICKERS = ("warehouse", "cs", "ops")  # as the single order's pick list
+SHIPPERS = ("warehouse",)  # as POST /api/v1/shipments/batch (and admin)
+
+
+@router.post("/tasks/bulk")
+async def bulk(request: Request) -> Response:
+    """The inbox's selected tasks: claim, release, assign, complete with one decision (each
+    its own Update, each its own result on the page), or one pick list for their orders."""
+    user = await signed_in(request)
+    form = await checked_form(request)
+    task_ids = [str(t) for t in (await request.form()).getlist("task")][:100]
+    action = form.get("action", "")
+    svc = svc_of(request)
+    actor = Actor(user.name, user.role)
+    back = safe_next(form.get("next"), "/ui/inbox")
+    if action == "pick_list":
+        if not user.has(*PICKERS):
+            raise ApiError(403, "forbidden", f"role {user.role} may not print pick lists")
+        order_nos = await svc.db(bulk_work.order_nos_of, svc.engine, task_ids, actor)
+        pick = await svc.db(bulk_work.pick_list, svc.engine, order_nos)
+        response = render_page(request, "orders_pick_list.html", pick=pick)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    error = None
+    results: list[dict[str, Any]] = []
+    if action not in bulk_work.ACTIONS:
+        error = "请选择操作 Choose an action."
+    elif not task_ids:
+        error = "请先勾选任务 Tick the tasks to act on first."
+    elif (data := _json_object(form.get("data", ""))) is None:
+        error = "附加数据须为 JSON 对象 Data must be a JSON object, e.g. {\"reason\": \"…\"}."
+    else:
+        try:
+            results = await bulk_work.run(
+                svc.client, svc.engine, svc.settings, actor, action, task_ids,
+                decision=form.get("decision", "").strip() or None, data=data,
+                comment=form.get("comment", "").strip(), to=form.get("to", "").strip() or None,
+                user=user if user.scoped else None)
+        except Refused as err:
+            if err.status != 422:
+                raise
+            error = err.message
+    return render(request, "bulk_done.html", 422 if error else 200, section="inbox",
+                  action=action, results=results, error=error, back=back,
+                  done=sum(1 for r in results if r["ok"]))
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    """The form's optional data: empty, or a JSON object (None: neither)."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@router.get("/ship")
+async def ship_form(request: Request) -> Response:
+    user = await signed_in(request)
+    if not user.has(*SHIPPERS):
+        raise ApiError(403, "forbidden", f"role {user.role} may not ship orders")
+    return render(request, "ship.html", section="ship", results=None, error=None, text="")
+
+
+@router.post("/ship")
+async def ship(request: Request) -> Response:
+    """Orders shipped from pasted or uploaded CSV lines ``order_no,courier,tracking_no``, each
+    through its order's own fulfilment task; a result per line."""
+    user = await signed_in(request)
+    if not user.has(*SHIPPERS):
+        raise ApiError(403, "forbidden", f"role {user.role} may not ship orders")
+    form = await checked_form(request)
+    text = form.get("csv", "")
+    upload = (await request.form()).get("file")
+    error = None
+    if isinstance(upload, UploadFile) and upload.filename:
+        try:
+            text = (await upload.read()).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            error = "文件须为 UTF-8 文本 The file must be UTF-8 text (CSV)."
+    results = None
+    if error is None:
+        svc = svc_of(request)
+        try:
+            results = await bulk_work.ship(svc.client, svc.engine, Actor(user.name, user.role),
+                                           text)
+        except Refused as err:
+            if err.status != 422:
+                raise
+            error = err.message
+    return render(request, "ship.html", 422 if error else 200, section="ship", results=results,
+                  error=error, text=text if error or not results else "")

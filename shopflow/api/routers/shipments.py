@@ -12,11 +12,25 @@ from shopflow.api.auth import User
 from shopflow.api.deps import ServicesDep, require
 from shopflow.api.idempotency import idempotent
 from shopflow.models.order_schemas import ShipmentEventIn, ShipmentEventResult, ShipmentPublic
-from shopflow.services import shipments
+from shopflow.models.schemas import ShipmentBatch, ShipmentBatchAnswer
+from shopflow.services import bulk, shipments
+from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import SHIPMENT_READ_ROLES
 
 router = APIRouter(prefix="/shipments", tags=["shipments"])
 READ_ROLES = SHIPMENT_READ_ROLES
+
+
+@router.post("/batch", response_model=ShipmentBatchAnswer, responses={403: {}, 422: {}})
+async def ship_batch(body: ShipmentBatch, svc: ServicesDep,
+                     user: Annotated[User, Depends(require("warehouse"))]) -> dict[str, Any]:
+    """Mark orders shipped from CSV lines ``order_no,courier,tracking_no``: each line through
+    its order's ``order.fulfil`` task (the same Update as completing it alone), one result per
+    line: done, or why not (``invalid_row``, ``not_found``, ``not_ready_to_ship``,
+    ``duplicate_row``, the task's own refusals such as a tracking number in use)."""
+    results = await bulk.ship(svc.client, svc.engine, Actor(user.name, user.role), body.csv)
+    done = sum(1 for r in results if r["ok"])
+    return {"done": done, "failed": len(results) - done, "results": results}
 
 
 @router.post("/{tracking_no}/events", status_code=201, response_model=ShipmentEventResult,

@@ -1,6 +1,7 @@
 // Shopflow pages work without this file; it only makes them nicer:
 // 1. a task form shows the fields of the decision chosen (the others are disabled, so they are
-//    neither shown nor sent), 2. times show in the reader's own time zone.
+//    neither shown nor sent), 2. times show in the reader's own time zone, 3. a "select all"
+//    box ticks the inbox's rows.
 (function () {
   "use strict";
 
@@ -30,6 +31,14 @@
       followDecision(form);
       form.addEventListener("change", function (ev) {
         if (ev.target && ev.target.name === "decision") { followDecision(form); }
+      });
+    });
+    document.querySelectorAll("input[data-select-all]").forEach(function (all) {
+      var name = all.getAttribute("data-select-all");
+      all.addEventListener("change", function () {
+        document.querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (box) {
+          box.checked = all.checked;
+        });
       });
     });
     localTimes();
