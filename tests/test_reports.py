@@ -116,16 +116,16 @@ def seed(engine: Engine) -> None:
                                   kind=kind, status=status, created_at=created,
                                   response={"satisfaction": score} if score else None))
         if Return is not None:
-            returns = [  # id, order, reason, created
-                ("R1", "O1", "wrong item sent", t("02-06")),
-                ("R2", "O2", "quality", t("02-07")),
-                ("R3", "O4", "quality", t("02-08")),
-                ("R4", "O4", "changed my mind", t("03-05")),
+            returns = [  # id, order, reason (free text), category, created
+                ("R1", "O1", "not the tea I ordered", "wrong_item", t("02-06")),
+                ("R2", "O2", "lid cracked", "quality", t("02-07")),
+                ("R3", "O4", "leaks", "quality", t("02-08")),
+                ("R4", "O4", "changed my mind", "no_reason", t("03-05")),
             ]
-            for rid, order_no, reason, created in returns:
+            for rid, order_no, reason, category, created in returns:
                 s.add(Return(id=rid, workflow_id=f"return-{rid}", order_no=order_no,
                              customer_id="cu-X", kind="refund", reason=reason,
-                             created_at=created))
+                             category=category, created_at=created))
         s.commit()
 
 
@@ -133,8 +133,11 @@ LOST = 1 if Shipment is not None else 0
 WRONG = 1 if Return is not None else 0
 RETURNS: dict[str, Any] = {"count": 0, "rate": 0.0, "by_reason": {}}
 if Return is not None:
+    # by category, every one listed; the free text counts for nothing
     RETURNS = {"count": 3, "rate": 0.6, "by_reason": {
-        "quality": {"count": 2, "rate": 0.4}, "wrong item sent": {"count": 1, "rate": 0.2}}}
+        "quality": {"count": 2, "rate": 0.4}, "wrong_item": {"count": 1, "rate": 0.2},
+        "missing_item": {"count": 0, "rate": 0.0}, "damaged_in_transit": {"count": 0, "rate": 0.0},
+        "no_reason": {"count": 0, "rate": 0.0}}}
 
 
 def expected_figures() -> dict[str, Any]:
@@ -342,10 +345,12 @@ async def test_kpi_edge_cases_conversion_window_offsets_and_odd_records(engine: 
                                   kind="followup", status="answered", created_at=t("02-05"),
                                   response=response))
         if Return is not None:
-            for rid, reason in (("RE1", ""), ("RE2", "Missing_part")):
+            for rid, reason, category in (("RE1", "", "no_reason"),
+                                          ("RE2", "one cup short", "missing_item"),
+                                          ("RE3", "wrong colour, not missing", "no_reason")):
                 s.add(Return(id=rid, workflow_id=f"return-{rid}", order_no="P1",
                              customer_id="cu-P", kind="refund", reason=reason,
-                             created_at=t("02-15")))
+                             category=category, created_at=t("02-15")))
         s.commit()
         got = compute_kpis(s, t("02-01"), t("03-01"))
 
@@ -356,6 +361,10 @@ async def test_kpi_edge_cases_conversion_window_offsets_and_odd_records(engine: 
     assert got["satisfaction"]["sent"] == 3 and got["satisfaction"]["answered"] == 1
     assert got["satisfaction"]["average"] == 2.0
     if Return is not None:
-        assert got["returns"]["by_reason"] == {"Missing_part": {"count": 1, "rate": None},
-                                               "unspecified": {"count": 1, "rate": None}}
-        assert got["orders"]["errors"] == 1  # "missing" part: a fulfilment error
+        by = got["returns"]["by_reason"]
+        assert {k: v["count"] for k, v in by.items()} == {
+            "quality": 0, "wrong_item": 0, "missing_item": 1, "damaged_in_transit": 0,
+            "no_reason": 2}
+        assert all(v["rate"] is None for v in by.values())
+        # the missing item is a fulfilment error; words in the free text count for nothing
+        assert got["orders"]["errors"] == 1

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -14,6 +15,8 @@ class Product(SQLModel, table=True):
     sku: str = Field(primary_key=True, max_length=64)
     name: str
     sample_limit: int = 0
+    # False: it comes back only with a fault, never "no reason" (opened cosmetics …).
+    returnable: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_at: datetime = time_field()
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shopflow.models.order_schemas import OrderNo, TrackingNo
 from shopflow.models.schemas import ShortText, Sku, Strict, Text
+from shopflow.workflows.vocab import ReturnReason
 
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000,
                                        pattern=r"^https?://\S+$")]
@@ -22,7 +23,12 @@ class ReturnCreate(Strict):
     order_no: OrderNo
     items: list[ReturnItemIn] = Field(min_length=1, max_length=100)
     kind: Literal["refund", "exchange"]
-    reason: Text
+    reason: Text = Field(description="the customer's words")
+    category: ReturnReason | None = Field(
+        default=None, description="quality | wrong_item (错发) | missing_item (漏发: no parcel "
+        "back; exchange reships, refund pays the missing part) | damaged_in_transit | no_reason "
+        "(within the return window; not for products that are not returnable). Absent: "
+        "quality for a quality issue, else no_reason")
     quality_issue: bool = False
     evidence: list[Url] = Field(default_factory=list, max_length=20,
                                 description="photo URLs showing the problem")
@@ -54,6 +60,7 @@ class ReturnSummary(BaseModel):
     customer_id: str
     kind: str
     reason: str
+    category: str
     quality_issue: bool
     status: str
     stage: str

@@ -21,7 +21,10 @@ class Return(SQLModel, table=True):
     order_no: str = Field(index=True, max_length=64)
     customer_id: str = Field(index=True, max_length=64)
     kind: str  # refund | exchange
-    reason: str
+    reason: str  # the customer's words
+    # workflows.return_rules.ReturnReason: what the KPIs count by
+    category: str = Field(default="no_reason", index=True,
+                          sa_column_kwargs={"server_default": "no_reason"})
     quality_issue: bool = False
     evidence: list[str] = json_field(list)
     # [{sku, name, quantity, unit_price, result: pass|fail|None, resaleable, notes}]

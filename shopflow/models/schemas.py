@@ -36,12 +36,15 @@ class ProductCreate(Strict):
     sku: Sku
     name: ShortText
     sample_limit: int = Field(default=0, ge=0, le=10000)
+    returnable: bool = Field(default=True, description="false: taken back only with a fault, "
+                             "never without a reason (opened cosmetics …)")
 
 
 class ProductPublic(BaseModel):
     sku: str
     name: str
     sample_limit: int
+    returnable: bool = True
 
 
 class ReceiptCreate(Strict):

@@ -48,8 +48,9 @@ def create_product(engine: Engine, product: dict[str, Any], actor: str) -> dict[
         if not inserted:
             existing = session.get(Product, product["sku"])
             assert existing is not None
-            if (existing.name, existing.sample_limit) != (product["name"],
-                                                           product["sample_limit"]):
+            if ((existing.name, existing.sample_limit, existing.returnable)
+                    != (product["name"], product["sample_limit"],
+                        product.get("returnable", True))):
                 raise Refused(409, "sku_exists", f"product {product['sku']} exists already")
         else:
             audit(session, actor, "product", product["sku"], "created", None, product)
@@ -64,8 +65,8 @@ def list_products(engine: Engine, offset: int, limit: int) -> tuple[int, list[di
         total = session.exec(select(func.count()).select_from(Product)).one()
         rows = session.exec(select(Product).order_by(col(Product.sku))
                             .offset(offset).limit(limit)).all()
-    return int(total), [{"sku": p.sku, "name": p.name, "sample_limit": p.sample_limit}
-                        for p in rows]
+    return int(total), [{"sku": p.sku, "name": p.name, "sample_limit": p.sample_limit,
+                         "returnable": p.returnable} for p in rows]
 
 
 def stock_of(engine: Engine, sku: str) -> dict[str, Any]:

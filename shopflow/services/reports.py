@@ -8,8 +8,10 @@ Definitions (the period is [start, end), times in UTC):
 - on-time shipment rate: ``order.fulfil`` tasks completed (shipped) in the period by their due
   time / all completed in the period.
 - error rate: (lost outbound parcels that left in the period + returns opened in the period
-  for a wrong or missing item, by the words of their reason) / orders shipped in the period.
-- return rate by reason: returns opened in the period per reason / orders shipped in the period.
+  in the categories wrong_item or missing_item) / orders shipped in the period.
+- return rate by reason: returns opened in the period per reason category (``ReturnReason``:
+  quality, wrong_item, missing_item, damaged_in_transit, no_reason; every one listed) / orders
+  shipped in the period.
 - complaints (filed in the period): count, first-response time (hours, median and mean),
   resolution rate within SLA (resolved within the resolution clock in every round / resolved),
   escalations (ladder steps) and escalated complaints.
@@ -58,11 +60,10 @@ from shopflow.services.errors import Refused, temporal_errors
 from shopflow.settings import Settings
 from shopflow.workflows.care import KpiReport
 from shopflow.workflows.care_payloads import ReportGenerate, ReportRequest, ReportStored
+from shopflow.workflows.return_rules import FULFILMENT_ERRORS
+from shopflow.workflows.vocab import ReturnReason
 
 CONVERSION_WINDOW = timedelta(days=90)
-# A return's reason is free text: these words mark a fulfilment error (wrong or missing item).
-ERROR_REASON_WORDS = ("wrong", "missing", "not what i ordered", "错发", "发错", "漏发", "少发",
-                      "缺件", "少件")
 NOT_STAFF = frozenset({"system", "customer", ""})
 
 
@@ -147,24 +148,20 @@ def _orders(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
 
 
 def _returns(session: Session, start: datetime, end: datetime, shipped: int) -> dict[str, Any]:
-    by_reason: dict[str, int] = defaultdict(int)
-    for reason, n in session.exec(select(Return.reason, func.count()).where(
+    """Returns by their reason category (every category listed, 0 included); wrong and missing
+    items are the fulfilment errors."""
+    by_category = dict.fromkeys(ReturnReason, 0)
+    for category, n in session.exec(select(Return.category, func.count()).where(
             col(Return.created_at) >= start, col(Return.created_at) < end)
-            .group_by(Return.reason)).all():
-        by_reason[str(reason or "unspecified")] += n
-    errors = sum(n for reason, n in by_reason.items() if is_fulfilment_error(reason))
+            .group_by(Return.category)).all():
+        by_category[ReturnReason(category)] += n
     return {
-        "count": sum(by_reason.values()),
-        "rate": rate(sum(by_reason.values()), shipped),
-        "by_reason": {reason: {"count": n, "rate": rate(n, shipped)}
-                      for reason, n in sorted(by_reason.items())},
-        "_errors": errors,
+        "count": sum(by_category.values()),
+        "rate": rate(sum(by_category.values()), shipped),
+        "by_reason": {c.value: {"count": n, "rate": rate(n, shipped)}
+                      for c, n in by_category.items()},
+        "_errors": sum(by_category[c] for c in FULFILMENT_ERRORS),
     }
-
-
-def is_fulfilment_error(reason: str) -> bool:
-    text = reason.lower().replace("_", " ")
-    return any(word in text for word in ERROR_REASON_WORDS)
 
 
 def _complaints(session: Session, start: datetime, end: datetime) -> dict[str, Any]:

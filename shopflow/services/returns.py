@@ -25,6 +25,7 @@ from shopflow.models import (
     InventoryItem,
     Order,
     OrderLine,
+    Product,
     Refund,
     Return,
     Shipment,
@@ -49,6 +50,11 @@ from shopflow.workflows.return_handling import (
     ReturnPolicy,
     ReturnTimers,
 )
+from shopflow.workflows.return_rules import (
+    SHOP_AT_FAULT,
+    quality_issue_of,
+    reason_category,
+)
 from shopflow.workflows.shared import (
     Actor,
     CancelInput,
@@ -58,7 +64,7 @@ from shopflow.workflows.shared import (
     ReturnContextRequest,
     ReturnUpdate,
 )
-from shopflow.workflows.vocab import RETURN_END_STATUSES, RETURN_TIMES
+from shopflow.workflows.vocab import RETURN_END_STATUSES, RETURN_TIMES, ReturnReason
 
 # Returns that no longer claim the goods: the customer keeps them.
 NOT_CLAIMING = ("rejected", "cancelled", "expired")
@@ -84,6 +90,7 @@ class ReturnRequest:
     quality_issue: bool = False
     evidence: list[str] = field(default_factory=list)
     requested_by: str = "system"
+    category: str | None = None  # ReturnReason; None: from quality_issue
 
 
 def workflow_id_of(return_id: str) -> str:
@@ -95,11 +102,11 @@ def return_id_for(seed: str) -> str:
     return "RT-" + hashlib.sha256(seed.encode()).hexdigest()[:24].upper()
 
 
-def policy_of(settings: Settings, quality_issue: bool) -> dict[str, Any]:
+def policy_of(settings: Settings, shop_at_fault: bool) -> dict[str, Any]:
     return {"return_window_days": settings.return_window.total_seconds() / 86400,
             "quality_return_window_days": settings.quality_return_window.total_seconds() / 86400,
             "ship_timeout_days": settings.return_ship_timeout.total_seconds() / 86400,
-            "return_shipping_paid_by": "shop" if quality_issue else "customer",
+            "return_shipping_paid_by": "shop" if shop_at_fault else "customer",
             "return_address": settings.return_address}
 
 
@@ -122,6 +129,9 @@ def open_return(engine: Engine, settings: Settings, req: ReturnRequest,
     now = now or utcnow()
     if not req.reason.strip():
         raise ReturnRefused("missing_reason", "a return needs a reason")
+    category = reason_category(req.category, req.quality_issue)
+    quality_issue = quality_issue_of(category, req.quality_issue)
+    shop_at_fault = category in SHOP_AT_FAULT or quality_issue
     skus = [sku for sku, _ in req.items]
     if len(set(skus)) != len(skus):
         raise ReturnRefused("duplicate_sku", "each SKU may appear once")
@@ -137,19 +147,21 @@ def open_return(engine: Engine, settings: Settings, req: ReturnRequest,
             raise ReturnRefused("not_delivered", f"order {req.order_no} is not delivered "
                                 f"({order.status}); a return starts after delivery",
                                 {"status": order.status})
-        window = settings.quality_return_window if req.quality_issue else settings.return_window
+        window = settings.quality_return_window if shop_at_fault else settings.return_window
         since = now - order.delivered_at
         if since > window:
             raise ReturnRefused(
                 "outside_return_window",
                 f"delivered {since.days} days ago; returns are accepted within "
-                f"{window.days} days" + ("" if req.quality_issue else
+                f"{window.days} days" + ("" if shop_at_fault else
                                          " (longer for a quality issue)"),
                 {"delivered_at": order.delivered_at.isoformat(),
                  "window_days": window.total_seconds() / 86400,
                  "days_since_delivery": round(since.total_seconds() / 86400, 1)})
         lines = {line.sku: line for line in session.exec(
             select(OrderLine).where(OrderLine.order_no == req.order_no))}
+        if category == ReturnReason.NO_REASON:
+            _refuse_non_returnable(session, skus)
         already = claimed(session, req.order_no)
         items = []
         for i, (sku, qty) in enumerate(req.items):
@@ -170,8 +182,9 @@ def open_return(engine: Engine, settings: Settings, req: ReturnRequest,
         ret = Return(
             id=req.return_id, workflow_id=workflow_id_of(req.return_id), order_no=req.order_no,
             customer_id=order.customer_id, kind=req.kind, reason=req.reason.strip(),
-            quality_issue=req.quality_issue, evidence=list(req.evidence), items=items,
-            policy=policy_of(settings, req.quality_issue), status="requested", stage="review",
+            category=category, quality_issue=quality_issue, evidence=list(req.evidence),
+            items=items, policy=policy_of(settings, shop_at_fault), status="requested",
+            stage="review",
             requested_by=req.requested_by, created_at=now, updated_at=now)
         session.add(ret)
         session.flush()
@@ -179,9 +192,24 @@ def open_return(engine: Engine, settings: Settings, req: ReturnRequest,
             "id": ret.id, "kind": "return", "workflow_id": ret.workflow_id,
             "status": "requested", "stage": "review", "customer_id": ret.customer_id,
             "data": {"id": ret.id, "order_no": ret.order_no, "kind": ret.kind,
-                     "reason": ret.reason, "quality_issue": ret.quality_issue, "items": items},
+                     "reason": ret.reason, "category": ret.category,
+                     "quality_issue": ret.quality_issue, "items": items},
             "version": 0, "created_at": now, "updated_at": now}], ["id"])
         return ret, True
+
+
+def _refuse_non_returnable(session: Session, skus: list[str]) -> None:
+    """A return without a reason takes only returnable products (not opened cosmetics …)."""
+    refused = session.exec(select(Product.sku).where(
+        col(Product.sku).in_(skus), col(Product.returnable).is_(False))).all()
+    if refused:
+        first = sorted(refused)[0]
+        raise ReturnRefused(
+            "not_returnable",
+            f"{', '.join(sorted(refused))} cannot be returned without a reason (a product "
+            "taken back only with a fault); choose the category that names the fault",
+            {"loc": ["body", "items", skus.index(first), "sku"], "skus": sorted(refused),
+             "category": ReturnReason.NO_REASON.value})
 
 
 def return_input(engine: Engine, settings: Settings, ret: Return) -> ReturnInput:
@@ -194,7 +222,7 @@ def return_input(engine: Engine, settings: Settings, ret: Return) -> ReturnInput
         return_id=ret.id, order_no=ret.order_no,
         customer=CustomerData(id=ret.customer_id, name=customer.name if customer else ""),
         kind=ret.kind, reason=ret.reason, quality_issue=ret.quality_issue,
-        evidence=list(ret.evidence),
+        evidence=list(ret.evidence), category=ret.category,
         lines=[ReturnLineData(i["sku"], int(i["quantity"]), round(float(i["unit_price"]) * 100),
                               i.get("name", "")) for i in ret.items],
         policy=ReturnPolicy(policy["return_window_days"], policy["quality_return_window_days"],
@@ -227,7 +255,8 @@ async def start_return_for_complaint(client: Client, settings: Settings, engine:
     request = ReturnRequest(
         return_id=return_id_for(f"complaint|{req.key}"), order_no=req.order_no,
         items=[(str(i["sku"]), int(i["quantity"])) for i in req.items], kind=req.kind,
-        reason=req.reason, quality_issue=True, requested_by=req.actor)
+        reason=req.reason, quality_issue=True, requested_by=req.actor,
+        category=ReturnReason.QUALITY)
     try:
         ret, _ = await asyncio.to_thread(open_return, engine, settings, request)
     except ReturnRefused as refused:
@@ -296,7 +325,7 @@ def review_context(engine: Engine, req: ReturnContextRequest) -> dict[str, Any]:
             },
             "customer_returns": [
                 {"id": r.id, "order_no": r.order_no, "kind": r.kind, "reason": r.reason,
-                 "status": r.status, "created_at": r.created_at.isoformat()}
+                 "category": r.category, "status": r.status, "created_at": r.created_at.isoformat()}
                 for r in earlier],
             "customer_orders": orders,
             "return_rate": round(returns_total / orders, 2) if orders else None,
@@ -365,6 +394,7 @@ def get_return(engine: Engine, return_id: str) -> Return:
 def summary(ret: Return) -> dict[str, Any]:
     return {"id": ret.id, "workflow_id": ret.workflow_id, "order_no": ret.order_no,
             "customer_id": ret.customer_id, "kind": ret.kind, "reason": ret.reason,
+            "category": ret.category,
             "quality_issue": ret.quality_issue, "status": ret.status, "stage": ret.stage,
             "outcome": ret.outcome, "refund_amount": ret.refund_amount,
             "created_at": ret.created_at.isoformat(), "updated_at": ret.updated_at.isoformat()}
@@ -421,7 +451,8 @@ def replacement_slip(engine: Engine, return_id: str, temporal_url: str) -> dict[
 
 def list_returns(engine: Engine, offset: int, limit: int, *, status: str | None = None,
                  reason: str | None = None, customer_id: str | None = None,
-                 order_no: str | None = None, kind: str | None = None, scope: Any = None
+                 order_no: str | None = None, kind: str | None = None,
+                 category: str | None = None, scope: Any = None
                  ) -> tuple[int, list[dict[str, Any]]]:
     conds: list[Any] = [] if scope is None else [scope]  # a channel token's own returns
     if status:
@@ -434,6 +465,8 @@ def list_returns(engine: Engine, offset: int, limit: int, *, status: str | None 
         conds.append(Return.order_no == order_no)
     if kind:
         conds.append(Return.kind == kind)
+    if category:
+        conds.append(Return.category == category)
     with session_scope(engine, write=False) as session:
         total = session.exec(select(func.count()).select_from(Return).where(*conds)).one()
         rows = session.exec(select(Return).where(*conds)

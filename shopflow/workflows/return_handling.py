@@ -63,6 +63,7 @@ from shopflow.workflows.shared import (
     StockLine,
     StockSettle,
 )
+from shopflow.workflows.vocab import ReturnReason
 
 REVIEW = ReturnTask.REVIEW
 INSPECTION = ReturnTask.INSPECTION
@@ -127,6 +128,7 @@ class ReturnInput:
     shipping_fee_cents: int
     shipping_address: dict[str, Any]
     requested_by: str = "system"
+    category: str = ""  # ReturnReason ("": a return asked for before categories)
 
 
 @dataclass
@@ -160,6 +162,7 @@ class ReturnHandling(CommerceCase):
         self.lines: list[dict[str, Any]] = []
         self.parcel: dict[str, Any] | None = None
         self.intake = Intake.OPEN
+        self.nothing_back = False  # a missing item: no parcel, no inspection
         self.parcel_lock = CaseLock()  # the customer's parcel being registered
         # The replacement's stock: none held, held (reserved, maybe in part), or released.
         self.stock_state = "none"
@@ -182,6 +185,7 @@ class ReturnHandling(CommerceCase):
             "reason": inp.reason, "quality_issue": inp.quality_issue, "evidence": inp.evidence,
             "customer": {"id": inp.customer.id, "name": inp.customer.name},
             "items": self._items(), "policy": _plain_policy(inp.policy),
+            **({"category": inp.category} if inp.category else {}),
             "delivered_at": inp.delivered_at.isoformat(), "parcel": None, "refund": None,
             "exchange": None, "outcome": None,
             "kpi": {"requested_at": workflow.now().isoformat()},
@@ -192,8 +196,9 @@ class ReturnHandling(CommerceCase):
                           order_no=inp.order_no, return_kind=inp.kind, items=self._items())
         try:
             await self._review(inp)
-            await self._await_parcel(inp)
-            await self._inspect(inp)
+            if not self.nothing_back:
+                await self._await_parcel(inp)
+                await self._inspect(inp)
             outcome = "refund"
             if inp.kind == "exchange":
                 outcome = await self._exchange(inp)
@@ -225,6 +230,7 @@ class ReturnHandling(CommerceCase):
         task = await self.human_task(REVIEW, "cs", {
             **asdict(context),
             "return_id": inp.return_id, "kind": inp.kind, "reason": inp.reason,
+            **({"category": inp.category} if inp.category else {}),
             "quality_issue": inp.quality_issue, "evidence": inp.evidence,
             "items": self._items(), "delivered_at": inp.delivered_at.isoformat(),
             "window_days": window, "days_left_in_window": round(left.total_seconds() / 86400, 1),
@@ -240,6 +246,10 @@ class ReturnHandling(CommerceCase):
             await self.notify("rejected", "return_rejected", return_id=self.return_id,
                               order_no=self.order_no, reason=reason)
             raise _End()
+        if inp.category == ReturnReason.MISSING_ITEM and workflow.patched("return-missing-item"):
+            self.nothing_back = True
+            await self._nothing_comes_back(inp, task.actor or "system")
+            return
         await self._transition("approved", "awaiting_parcel", "approved",
                                "return approved: waiting for the parcel",
                                actor=task.actor or "system", times={"approved_at": workflow.now()})
@@ -248,6 +258,20 @@ class ReturnHandling(CommerceCase):
                           shop_pays_shipping=inp.policy.return_shipping_paid_by == "shop",
                           ship_within_days=round(inp.timers.ship_timeout.total_seconds() / 86400, 1),
                           items=self._items())
+
+    async def _nothing_comes_back(self, inp: ReturnInput, actor: str) -> None:
+        """A missing item (漏发) approved: no parcel back, no inspection; every line counts as
+        passed, and the missing part is reshipped (an exchange) or refunded."""
+        for line in self.lines:
+            line.update(result="pass", resaleable=False, notes="missing from the delivery")
+        now = workflow.now()
+        remedy = "reshipped" if inp.kind == "exchange" else "refunded"
+        await self._transition("approved", "settlement", "approved",
+                               f"missing from the delivery: nothing to send back, the missing "
+                               f"part is {remedy}", actor=actor, times={"approved_at": now},
+                               row={"items": self._items()})
+        await self.notify("approved", "return_missing_item", return_id=self.return_id,
+                          order_no=self.order_no, remedy=remedy, items=self._items())
 
     async def _await_parcel(self, inp: ReturnInput) -> None:
         start = workflow.now()

@@ -10,7 +10,7 @@ from typing import Any
 from shopflow.workflows.base import rejection
 from shopflow.workflows.money import amount, parse_cents
 from shopflow.workflows.shared import ErrorType
-from shopflow.workflows.vocab import RETURN_END_STATUSES
+from shopflow.workflows.vocab import RETURN_END_STATUSES, ReturnReason
 
 
 class ReturnStatus(StrEnum):
@@ -66,6 +66,27 @@ class ReturnDecision(StrEnum):
 class ReturnKind(StrEnum):
     REFUND = "refund"
     EXCHANGE = "exchange"
+
+
+# The shop's fault: the longer window, and the shop pays the way back.
+SHOP_AT_FAULT = frozenset({ReturnReason.QUALITY, ReturnReason.WRONG_ITEM,
+                           ReturnReason.MISSING_ITEM, ReturnReason.DAMAGED_IN_TRANSIT})
+# The goods themselves are faulty: not resaleable by default, shipping refunded, a follow-up.
+FAULTY_GOODS = frozenset({ReturnReason.QUALITY, ReturnReason.DAMAGED_IN_TRANSIT})
+# A fulfilment error (the KPIs' error rate).
+FULFILMENT_ERRORS = frozenset({ReturnReason.WRONG_ITEM, ReturnReason.MISSING_ITEM})
+
+
+def reason_category(category: str | None, quality_issue: bool) -> ReturnReason:
+    """The category of a request: as given, else quality for a quality issue, else no reason
+    (what a request without one meant before categories)."""
+    if category:
+        return ReturnReason(category)
+    return ReturnReason.QUALITY if quality_issue else ReturnReason.NO_REASON
+
+
+def quality_issue_of(category: ReturnReason, quality_issue: bool) -> bool:
+    return quality_issue or category in FAULTY_GOODS
 
 
 class Intake(StrEnum):

@@ -178,6 +178,17 @@ class StocktakeDecision(StrEnum):
     COUNTED = "counted"
 
 
+class ReturnReason(StrEnum):
+    """Why the goods come back (seeds 001, 003): the category the KPIs count by; the customer's
+    own words stay in ``reason``."""
+
+    QUALITY = "quality"
+    WRONG_ITEM = "wrong_item"  # 错发: another item than ordered
+    MISSING_ITEM = "missing_item"  # 漏发: not in the parcel; nothing comes back
+    DAMAGED_IN_TRANSIT = "damaged_in_transit"
+    NO_REASON = "no_reason"  # 无理由退货, within the return window
+
+
 # --- orders and returns (their statuses that end a case, and their KPI time columns) -------------
 
 ORDER_END_STATUSES: tuple[str, ...] = ("cancelled", "completed", "refunded")

@@ -32,7 +32,7 @@ from shopflow.services import returns
 from shopflow.services.scoping import case_filter, visible
 from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
-from shopflow.workflows.vocab import RETURN_END_STATUSES, CaseKind
+from shopflow.workflows.vocab import RETURN_END_STATUSES, CaseKind, ReturnReason
 
 router = APIRouter(prefix="/returns", tags=["returns"])
 READ_ROLES = CASE_READ_ROLES[CaseKind.RETURN]
@@ -41,15 +41,19 @@ END_STATUSES = RETURN_END_STATUSES
 
 @router.post("", status_code=201, response_model=ReturnCreated,
              responses={409: {}, 422: {"description": "unknown_order, not_delivered, "
-                                       "outside_return_window, quantity_exceeds_order …"},
+                                       "outside_return_window, quantity_exceeds_order, "
+                                       "not_returnable …"},
                         503: {}})
 async def create_return(
     body: ReturnCreate, svc: ServicesDep, user: Annotated[User, Depends(require("channel", "cs"))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """Ask to return delivered goods for a refund or an exchange. Refused with 422 (and
-    nothing started) outside the return window (longer for a quality issue), before
-    delivery, or for more than was delivered minus what earlier returns claim."""
+    nothing started) outside the return window (longer when the shop is at fault: quality,
+    wrong item, missing item, damaged in transit), before delivery, for more than was delivered
+    minus what earlier returns claim, or without a reason (``no_reason``) for a product that
+    is not returnable. A missing item (漏发) sends no parcel back: it is reshipped (exchange) or
+    refunded."""
     if not await svc.db(visible, svc.engine, user, "order", body.order_no):  # another channel's
         raise ApiError(422, "unknown_order", f"no order {body.order_no}")
 
@@ -58,7 +62,7 @@ async def create_return(
             return_id=returns.return_id_for(seed or uuid.uuid4().hex), order_no=body.order_no,
             items=[(i.sku, i.quantity) for i in body.items], kind=body.kind,
             reason=body.reason, quality_issue=body.quality_issue, evidence=list(body.evidence),
-            requested_by=user.name)
+            requested_by=user.name, category=body.category)
         try:
             ret, new = await svc.db(returns.open_return, svc.engine, svc.settings, req)
         except returns.ReturnRefused as refused:
@@ -126,10 +130,11 @@ async def list_returns(
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     order_no: Annotated[str | None, Query(max_length=64)] = None,
     kind: Annotated[str | None, Query(pattern="^(refund|exchange)$")] = None,
+    category: ReturnReason | None = None,
 ) -> dict[str, Any]:
     total, items = await svc.db(returns.list_returns, svc.engine, page.offset, page.page_size,
                                 status=status, reason=reason, customer_id=customer_id,
-                                order_no=order_no, kind=kind,
+                                order_no=order_no, kind=kind, category=category,
                                 scope=case_filter(user, Return.order_no))
     return {"items": items, "total": total, "page": page.page, "page_size": page.page_size}
 
