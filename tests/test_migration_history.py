@@ -30,6 +30,7 @@ LANDED = {
     "0002_security.py": "787e2dc0ba8f649a995bce61c7dec611d31d7f8edb5ebb485a2e1ea7d4bc1d23",
     "0003_task_escalation_role.py": "13b80f345fce0d86657b96997ebe5ed9d503fd6373277e0e48c024363af00705",
     "0004_money_in_cents.py": "5f9d6a7ac8e1db0a69bfcbf8db402960f5ab9a16c5c1c339a6c4310ef9183cfe",
+    "0005_return_categories.py": "0d2feadc5e1e059a0ce79d0cf4c7f2bb44c919d08655fc6982950113d8ca1b89",
 }
 # 0001's git blob as it was frozen (`git hash-object`): the same check in git's own terms.
 FROZEN_0001_BLOB = "3ceffe5e62081a0b3a5e0eedf4cbb4ccb81eb3a3"
