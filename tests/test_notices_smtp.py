@@ -149,3 +149,31 @@ async def test_an_outage_past_the_retry_limit_fails_the_notice_tells_ops_and_the
     assert r.json()["status"] == "sent" and r.json()["resends"] == 1
     assert r.json()["resent_by"] == "dev-ops"
     assert len(smtp.inbox.to("li@example.com")) == 1 and len(smtp.inbox.to(OPS)) == 1
+
+
+async def test_an_order_whose_notice_fails_for_good_goes_on(
+        api: httpx.AsyncClient, smtp: SmtpServer, tenv: WorkflowEnvironment,
+        engine: Engine) -> None:
+    """An order sends its notices from local activities (issue 15.2): a notice refused for good
+    is failed, ops are told, and the order reaches its pick task all the same."""
+    smtp.inbox.defer.add("li@example.com")  # 451 for the customer, for good
+    smtp.start()
+    await make_product(api, "TEA", stock=10)
+    r = await api.post("/api/v1/orders", headers=auth("channel"), json={
+        "order_no": "W-9", "channel": "web", "payment_method": "cod",
+        "customer": {"id": "c-1", "name": "Li Wei", "email": "li@example.com"},
+        "items": [{"sku": "TEA", "quantity": 1, "unit_price": 68.0}],
+        "shipping_address": {"name": "Li Wei", "phone": "13800000000", "line1": "1 West Lake Rd",
+                             "city": "Hangzhou", "region": "Zhejiang", "postcode": "310000"}})
+    assert r.status_code == 201, r.text
+    await eventually(lambda: [n for n in outbox(engine, "W-9") if n.attempts >= 1])
+    await tenv.sleep(timedelta(minutes=10))  # through the retry policy's backoff
+    [notice] = await eventually(lambda: [n for n in outbox(engine, "W-9")
+                                         if n.kind == "order_confirmed" and n.status == "failed"],
+                                timeout=30)
+    assert notice.attempts == 6
+    await eventually(lambda: smtp.inbox.to(OPS))
+    await open_task(api, "W-9", "order.fulfil")  # the order went on
+    order = await wait_case(api, "/api/v1/orders/W-9",
+                            lambda c: any(e["type"] == "notice_failed" for e in c["timeline"]))
+    assert order["status"] == "fulfilling"

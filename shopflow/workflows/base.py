@@ -12,7 +12,7 @@ from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from shopflow.workflows.shared import (
     Act,
@@ -57,6 +57,9 @@ NOTICE_SEND_TIMEOUT = timedelta(seconds=60)
 # activity events and a workflow task each (issue 15.2). Such a case started on code that had
 # every older patch, so it implies them (CaseWorkflow.since).
 LOCAL_WRITES = "local-writes"
+# A local activity's retry that waits longer than this waits on a timer: the workflow task ends
+# meanwhile, so Updates and queries are answered while the database or SMTP is away.
+LOCAL_RETRY_WAIT = timedelta(seconds=1)
 
 R = TypeVar("R")
 
@@ -477,9 +480,18 @@ class CaseWorkflow:
                        retry: RetryPolicy = DB_RETRY) -> R:
         """Run an activity: a local one in cases that write locally (but REMOTE ones)."""
         if self.local_writes() and name not in self.REMOTE:
-            return await workflow.execute_local_activity(  # type: ignore[no-any-return]
-                name, arg, start_to_close_timeout=timeout, retry_policy=retry,
-                result_type=result_type)
+            try:
+                return await workflow.execute_local_activity(  # type: ignore[no-any-return]
+                    name, arg, start_to_close_timeout=timeout, retry_policy=retry,
+                    local_retry_threshold=LOCAL_RETRY_WAIT, result_type=result_type)
+            except ActivityError:
+                raise
+            except FailureError as err:
+                # A local activity's failure arrives bare (a business rejection as the
+                # ApplicationError itself): wrapped as an activity's, so callers catch one shape.
+                raise ActivityError(str(err), scheduled_event_id=0, started_event_id=0,
+                                    identity="", activity_type=name, activity_id="",
+                                    retry_state=None) from err
         return await workflow.execute_activity(  # type: ignore[no-any-return]
             name, arg, start_to_close_timeout=timeout, retry_policy=retry,
             result_type=result_type)
