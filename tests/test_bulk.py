@@ -87,6 +87,9 @@ async def test_a_bulk_request_that_is_wrong_as_a_whole_is_a_422_naming_the_field
         r = await pages.post("/api/v1/tasks/bulk", headers=auth("cs"), json=body)
         assert r.status_code == 422, (body, r.text)
         assert r.json()["error"]["details"][0]["loc"][-1] == field, (body, r.text)
+    nul = await pages.post("/api/v1/tasks/bulk", headers=auth("cs"),
+                           json={"action": "claim", "task_ids": ["t\x00"]})
+    assert nul.status_code in (200, 422), nul.text  # never a 500 (PostgreSQL refuses NUL)
     assert (await pages.post("/api/v1/tasks/bulk", json={"action": "claim",
                                                          "task_ids": ["a"]})).status_code == 401
     assert "/api/v1/tasks/bulk" in (await pages.get("/openapi.json")).json()["paths"]

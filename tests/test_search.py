@@ -154,6 +154,8 @@ async def test_bad_search_input_is_a_4xx_naming_q(http: httpx.AsyncClient) -> No
         locs = [d["loc"][-1] for d in r.json()["error"]["details"]]
         assert locs == (["page_size"] if "page_size" in params else ["q"]), r.text
     assert (await http.get("/api/v1/search", params={"q": "tea"})).status_code == 401
+    nul = await http.get("/api/v1/search", params={"q": "SO-\x001"}, headers=auth("cs"))
+    assert nul.status_code in (200, 422), nul.text  # PostgreSQL refuses NUL in text: never 500
     odd = await http.get("/api/v1/search", params={"q": "%_\\'\"; drop"}, headers=auth("cs"))
     assert odd.status_code == 200 and odd.json()["total"] == 0
     assert "/api/v1/search" in (await http.get("/openapi.json")).json()["paths"]

@@ -212,6 +212,20 @@ class SearchHit(BaseModel):
     email: str | None = None
 
 
+class CustomerCase(BaseModel):
+    """One case of a customer (``GET /customers/{id}/cases``): open it at ``/api/v1/<kind>s/``
+    or ``/ui/cases/<kind>/<id>``."""
+
+    id: str
+    kind: str
+    workflow_id: str
+    status: str
+    stage: str
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
 class TaskAssign(Strict):
     to: Annotated[str, StringConstraints(min_length=1, max_length=120, strip_whitespace=True)]
 

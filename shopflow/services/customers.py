@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from shopflow.db import insert_ignore, session_scope
-from shopflow.models import Customer, Order
+from shopflow.models import Case, Customer, Order
 from shopflow.models.types import utcnow
 from shopflow.services.audit import audit, profile_of
 from shopflow.services.errors import Refused
 from shopflow.services.inventory import availability
 from shopflow.services.proposals import open_proposals, propose
+from shopflow.services.scoping import unreadable_kinds
 from shopflow.workflows.shared import CustomerData, ReviewContextRequest
 
 PROFILE_FIELDS = ("name", "company", "email", "phone", "address", "locale")
@@ -81,6 +82,27 @@ def customer_view(engine: Engine, customer_id: str, *,
         if with_proposals:
             out["proposals"] = open_proposals(session, customer_id)
         return out
+
+
+def customer_cases(engine: Engine, role: str, customer_id: str, page: int,
+                   page_size: int) -> dict[str, Any]:
+    """Every case of the customer, newest first, of the processes ``role`` may read (404: no
+    such customer)."""
+    conds: list[Any] = [Case.customer_id == customer_id]
+    hidden = unreadable_kinds(role)
+    if hidden:
+        conds.append(col(Case.kind).not_in(hidden))
+    with session_scope(engine, write=False) as session:
+        if session.get(Customer, customer_id) is None:
+            raise Refused(404, "not_found", f"no customer {customer_id}")
+        total = session.exec(select(func.count()).select_from(Case).where(*conds)).one()
+        rows = session.exec(select(Case).where(*conds)
+                            .order_by(col(Case.created_at).desc(), col(Case.id))
+                            .offset((page - 1) * page_size).limit(page_size)).all()
+    return {"items": [{"id": c.id, "kind": c.kind, "workflow_id": c.workflow_id,
+                       "status": c.status, "stage": c.stage, "created_at": c.created_at,
+                       "updated_at": c.updated_at, "closed_at": c.closed_at} for c in rows],
+            "total": int(total), "page": page, "page_size": page_size}
 
 
 def edit_customer(engine: Engine, customer_id: str, fields: dict[str, Any],

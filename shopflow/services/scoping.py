@@ -17,6 +17,14 @@ from sqlmodel import Session, col, select
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import Case, CaseChannel, Complaint, Order, Return, Shipment, Task
 from shopflow.models.types import utcnow
+from shopflow.workflows.vocab import READ_ROLES, Role
+
+
+def unreadable_kinds(role: str) -> list[str]:
+    """The processes whose cases this role may not read (``vocab.READ_ROLES``; admin reads
+    all): lists and searches leave them out."""
+    return [str(kind) for kind, roles in READ_ROLES.items()
+            if role != Role.ADMIN and role not in roles]
 
 
 def record_channel(engine: Engine, case_id: str, channel: str, created_by: str) -> None:

@@ -19,8 +19,8 @@ from shopflow.db import session_scope
 from shopflow.models import Case, Complaint, Customer, OrderLine, Product, Return, Shipment
 from shopflow.services import customers
 from shopflow.services.errors import Refused
-from shopflow.services.scoping import case_filter
-from shopflow.workflows.vocab import READ_ROLES, Role
+from shopflow.services.scoping import case_filter, unreadable_kinds
+from shopflow.workflows.vocab import Role
 
 PER_SOURCE = 50  # rows each source may contribute
 MAX_HITS = 200
@@ -37,11 +37,6 @@ def _like(term: str) -> str:
 
 def _contains(column: Any, term: str) -> Any:
     return func.lower(column).like(_like(term.lower()), escape="\\")
-
-
-def _unreadable_kinds(role: str) -> list[str]:
-    return [str(kind) for kind, roles in READ_ROLES.items()
-            if role != Role.ADMIN and role not in roles]
 
 
 def search(engine: Engine, user: Any, q: str, page: int = 1,
@@ -154,7 +149,7 @@ def _cases(session: Session, user: Any, found: dict[str, list[str]]) -> list[dic
     if not found:
         return []
     conds: list[Any] = [col(Case.id).in_(list(found))]
-    hidden = _unreadable_kinds(user.role)
+    hidden = unreadable_kinds(user.role)
     if hidden:
         conds.append(col(Case.kind).not_in(hidden))
     scope = case_filter(user, Case.id)

@@ -26,6 +26,7 @@ from shopflow.security.links import LINK_ROLES, present_feedback
 from shopflow.services import orders, samples, tasks
 from shopflow.services.cases import temporal_url
 from shopflow.services.customers import READ_ROLES as CUSTOMER_READ_ROLES
+from shopflow.services.customers import customer_view
 from shopflow.services.errors import Refused, temporal_errors
 from shopflow.services.proposals import PROPOSAL_ROLES, open_proposals
 from shopflow.services.scoping import case_filter, visible
@@ -363,11 +364,19 @@ async def case_document(request: Request, kind: str, case_id: str, name: str) ->
 # --- new sample request (customer service records a request from the phone or email) -----------
 
 @router.get("/samples/new")
-async def new_sample(request: Request) -> Response:
+async def new_sample(request: Request, customer: Filter = None) -> Response:
+    """``?customer=<id>`` (from the customer's page): the form starts with their profile."""
     user = await signed_in(request)
     if not user.has(*CREATE_SAMPLE_ROLES):
         raise _forbidden(f"role {user.role} may not file sample requests")
-    return await _sample_form(request)
+    values = None
+    if customer and user.has(*CUSTOMER_READERS):
+        svc = svc_of(request)
+        profile = await svc.db(customer_view, svc.engine, customer)
+        values = {"request_key": uuid.uuid4().hex, "channel": "phone",
+                  **{f"customer.{k}": profile.get(k) or ""
+                     for k in ("id", "name", "company", "email", "phone", "address")}}
+    return await _sample_form(request, values=values)
 
 
 async def _sample_form(request: Request, status: int = 200, *,

@@ -1,5 +1,6 @@
-"""The pages of every role's day (issue 17): find anything, handing tasks to people, and the
-bulk work of the inbox. Thin like the rest: read and act through the services the API calls."""
+"""The pages of every role's day (issue 17): find anything, handing tasks to people, the bulk
+work of the inbox, and a customer's page. Thin like the rest: read and act through the
+services the API calls."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from starlette.datastructures import UploadFile
 from shopflow.api.errors import ApiError
 from shopflow.api.pages import render_page
 from shopflow.services import bulk as bulk_work
+from shopflow.services import customers, tasks
 from shopflow.services import search as finder
-from shopflow.services import tasks
 from shopflow.services.errors import Refused
 from shopflow.ui.pages import (
     PageRoute,
@@ -162,3 +163,21 @@ async def ship(request: Request) -> Response:
             error = err.message
     return render(request, "ship.html", 422 if error else 200, section="ship", results=results,
                   error=error, text=text if error or not results else "")
+
+
+# --- a customer's page (customer service starts here) --------------------------------------------
+
+@router.get("/customers/{customer_id}")
+async def customer_page(request: Request, customer_id: str, page: PageNo = 1) -> Response:
+    """Profile, tags, credit rating, birthday, purchase history and every case of the customer
+    (of the processes the role reads), with the forms to start a case for them."""
+    user = await signed_in(request)
+    if not user.has(*customers.READ_ROLES):
+        raise ApiError(403, "forbidden", f"role {user.role} may not read customer profiles")
+    svc = svc_of(request)
+    profile = await svc.db(customers.customer_view, svc.engine, customer_id)
+    found = await svc.db(customers.customer_cases, svc.engine, user.role, customer_id, page,
+                         PAGE_SIZE)
+    return render(request, "customer.html", section="cases", customer=profile,
+                  cases=Paged(found["items"], found["total"], page, PAGE_SIZE),
+                  files_samples=user.has("cs"))

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends
 
 from shopflow.api.auth import User
-from shopflow.api.deps import ServicesDep, require
-from shopflow.models.schemas import CustomerPublic, CustomerUpdate
+from shopflow.api.deps import PageDep, ServicesDep, require
+from shopflow.models.schemas import CustomerCase, CustomerPublic, CustomerUpdate, PageOf
 from shopflow.services import customers
 from shopflow.services.proposals import PROPOSAL_ROLES, decide
 
@@ -25,6 +25,17 @@ async def get_customer(customer_id: str, svc: ServicesDep,
     sent that differ from the profile)."""
     return await svc.db(customers.customer_view, svc.engine, customer_id,
                         with_proposals=user.has(*PROPOSAL_ROLES))
+
+
+@router.get("/{customer_id}/cases", response_model=PageOf[CustomerCase],
+            responses={403: {}, 404: {}})
+async def customer_cases(customer_id: str, svc: ServicesDep, page: PageDep,
+                         user: Annotated[User, Depends(require(*READ_ROLES))]
+                         ) -> dict[str, Any]:
+    """Every case of the customer (samples, orders, returns, complaints, follow-ups, revisits),
+    newest first: those of the processes the caller's role may read."""
+    return await svc.db(customers.customer_cases, svc.engine, user.role, customer_id,
+                        page.page, page.page_size)
 
 
 @router.put("/{customer_id}", response_model=CustomerPublic)

@@ -1,0 +1,74 @@
+"""Customer service starts from a customer (issue 17.6, part): ``GET /api/v1/customers/{id}/
+cases`` and the customer page (profile, tags, credit rating, birthday, every case of theirs the
+role may read, a sample request started with their profile filled in)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from shopflow.db import session_scope
+from shopflow.models import Customer
+from tests import test_search
+from tests.helpers import auth
+from tests.test_ui_pages import sign_in
+
+pytestmark = pytest.mark.asyncio
+shop, http = test_search.shop, test_search.http  # the fixtures: two customers and their cases
+
+
+async def test_every_case_of_a_customer_that_the_role_may_read(http: httpx.AsyncClient) -> None:
+    r = await http.get("/api/v1/customers/c-wang/cases", headers=auth("cs"))
+    assert r.status_code == 200, r.text
+    assert [(c["kind"], c["id"]) for c in r.json()["items"]] == [
+        ("sample", "a1b2c3d4e5f6"), ("followup", "followup-SO-1"), ("complaint", "k-1"),
+        ("return", "r-1"), ("order", "SO-1")]  # newest first
+    finance = await http.get("/api/v1/customers/c-wang/cases", headers=auth("finance"))
+    assert [c["id"] for c in finance.json()["items"]] == ["r-1", "SO-1"]
+    paged = await http.get("/api/v1/customers/c-wang/cases", params={"page_size": 2, "page": 3},
+                           headers=auth("ops"))
+    assert (paged.json()["total"], [c["id"] for c in paged.json()["items"]]) == (5, ["SO-1"])
+    for path, who, status in (("/api/v1/customers/c-wang/cases", "warehouse", 403),
+                              ("/api/v1/customers/c-wang/cases", "channel", 403),
+                              ("/api/v1/customers/nobody/cases", "cs", 404),
+                              ("/api/v1/customers/c-wang/cases?page_size=0", "cs", 422)):
+        r = await http.get(path, headers=auth(who))
+        assert r.status_code == status, (path, who, r.text)
+    assert (await http.get("/api/v1/customers/c-wang/cases")).status_code == 401
+    assert "/api/v1/customers/{customer_id}/cases" in (await http.get("/openapi.json")).json()[
+        "paths"]
+
+
+async def test_customer_service_starts_from_the_customer_page(http: httpx.AsyncClient,
+                                                              engine: Engine) -> None:
+    with session_scope(engine) as s:
+        c = s.get(Customer, "c-wang")
+        assert c is not None
+        c.birthday, c.credit_rating = date(1988, 5, 20), "A"
+        s.add(c)
+    await sign_in(http, "dev-cs")
+    found = await http.get("/ui/search", params={"q": "Wang Fang"})
+    assert 'href="/ui/customers/c-wang"' in found.text
+    page = await http.get("/ui/customers/c-wang")
+    assert page.status_code == 200
+    for text in ("西湖茶社 West Lake Tea", "139 0000 1234", "1988-05-20", "key_account",
+                 'data-testid="credit-rating">A<', 'href="/ui/cases/complaint/k-1"',
+                 'href="/ui/cases/sample/a1b2c3d4e5f6"', 'href="/ui/samples/new?customer=c-wang"'):
+        assert text in page.text, text
+    form = await http.get("/ui/samples/new", params={"customer": "c-wang"})
+    assert 'name="customer.name" value="王芳 Wang Fang"' in form.text
+    assert 'name="customer.phone" value="139 0000 1234"' in form.text
+    assert (await http.get("/ui/customers/nobody")).status_code == 404
+    case = await http.get("/ui/cases/order/SO-1")
+    assert 'href="/ui/customers/c-wang"' in case.text
+
+
+async def test_the_customer_page_is_for_the_roles_that_read_profiles(
+        http: httpx.AsyncClient) -> None:
+    await sign_in(http, "dev-warehouse")
+    assert (await http.get("/ui/customers/c-wang")).status_code == 403
+    case = await http.get("/ui/cases/order/SO-1")
+    assert case.status_code == 200 and "/ui/customers/" not in case.text
