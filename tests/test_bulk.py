@@ -108,7 +108,7 @@ async def test_bulk_complete_sends_each_task_its_own_update(
         "comment": "documents fine"})
     assert results(r) == {first: (200, None), second: (200, None)}
     outcome = r.json()["results"][0]["outcome"]
-    assert (outcome["decision"], outcome["case_stage"]) == ("approve", "review")
+    assert (outcome["decision"], outcome["case_id"]) == ("approve", sids[0])
     again = await api.post("/api/v1/tasks/bulk", headers=auth("cs"), json={
         "action": "complete", "task_ids": [first, third], "decision": "approve"})
     assert results(again) == {first: (409, "task_not_open"), third: (200, None)}
