@@ -467,14 +467,15 @@ async def test_a_quality_complaint_can_start_a_return_with_the_same_checks(
                       customer_id="c-1", items=[{"sku": "CUP", "quantity": 1}],
                       kind="exchange", reason="cracked glaze (complaint CP1)", actor="dev-cs")
     started = await start_return_for_complaint(client, settings, engine, req)
-    assert started["status"] == "started" and started["workflow_id"].startswith("return-RT-")
+    assert started.status == "started" and str(started.workflow_id).startswith("return-RT-")
+    assert started.id is not None
     again = await start_return_for_complaint(client, settings, engine, req)
-    assert again["id"] == started["id"]  # the same complaint step starts one return
-    r = await wait_return(api, started["id"], "requested")
+    assert again.id == started.id  # the same complaint step starts one return
+    r = await wait_return(api, started.id, "requested")
     assert r["quality_issue"] is True and r["kind"] == "exchange"
-    await open_task(api, started["id"], "return.review")
+    await open_task(api, started.id, "return.review")
     too_many = ReturnStart(key="complaint-CP2:resolve", complaint_id="CP2", order_no=no,
                            customer_id="c-1", items=[{"sku": "CUP", "quantity": 1}],
                            kind="refund", reason="again")
     refused = await start_return_for_complaint(client, settings, engine, too_many)
-    assert refused["status"] == "refused" and refused["code"] == "quantity_exceeds_order"
+    assert refused.status == "refused" and refused.code == "quantity_exceeds_order"

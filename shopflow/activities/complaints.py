@@ -4,8 +4,6 @@ complaint's resolution asks for."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
@@ -19,6 +17,7 @@ from shopflow.workflows.shared import (
     ComplaintOpened,
     ComplaintSnapshot,
     ReturnStart,
+    ReturnStarted,
     TaskSync,
 )
 
@@ -47,7 +46,7 @@ class ComplaintActivities:
         return await complaints.open_for_process(self._client(), self.settings, self.engine, req)
 
     @activity.defn(name=Act.COMPLAINT_START_RETURN)
-    async def start_return(self, req: ReturnStart) -> dict[str, Any]:
+    async def start_return(self, req: ReturnStart) -> ReturnStarted:
         """Start the return a quality complaint's resolution asks for, through the returns
         process (its checks; a refusal is an answer with ``status: refused``)."""
         return await start_return_for_complaint(self._client(), self.settings, self.engine, req)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine
 from temporalio import activity
 
 from shopflow.services import customers
-from shopflow.workflows.shared import Act, CustomerData, ReviewContextRequest
+from shopflow.workflows.shared import Act, CustomerData, ReviewContext, ReviewContextRequest
 
 
 class CustomerActivities:
@@ -20,5 +18,5 @@ class CustomerActivities:
         customers.upsert(self.engine, data)
 
     @activity.defn(name=Act.REVIEW_CONTEXT)
-    def review_context(self, req: ReviewContextRequest) -> dict[str, Any]:
+    def review_context(self, req: ReviewContextRequest) -> ReviewContext:
         return customers.review_context(self.engine, req)

@@ -14,6 +14,9 @@ from shopflow.workflows.shared import (
     BackorderWake,
     ReservationKey,
     ReserveRequest,
+    StockLevels,
+    StockMoved,
+    StockQuery,
 )
 
 
@@ -23,19 +26,23 @@ class InventoryActivities:
         self.client = client
 
     @activity.defn(name=Act.STOCK_RESERVE)
-    def reserve(self, req: ReserveRequest) -> dict[str, int]:
+    def reserve(self, req: ReserveRequest) -> StockMoved:
         with session_scope(self.engine) as session:
-            return inventory.reserve(session, req)
+            return StockMoved(inventory.reserve(session, req))
 
     @activity.defn(name=Act.STOCK_CONSUME)
-    def consume(self, req: ReservationKey) -> dict[str, int]:
+    def consume(self, req: ReservationKey) -> StockMoved:
         with session_scope(self.engine) as session:
-            return inventory.settle(session, req, "consumed")
+            return StockMoved(inventory.settle(session, req, "consumed"))
 
     @activity.defn(name=Act.STOCK_RELEASE)
-    def release(self, req: ReservationKey) -> dict[str, int]:
+    def release(self, req: ReservationKey) -> StockMoved:
         with session_scope(self.engine) as session:
-            return inventory.settle(session, req, "released")
+            return StockMoved(inventory.settle(session, req, "released"))
+
+    @activity.defn(name=Act.STOCK_AVAILABLE)
+    def available(self, req: StockQuery) -> StockLevels:
+        return StockLevels(inventory.available_now(self.engine, req.skus))
 
     @activity.defn(name=Act.BACKORDER_WAKE)
     async def wake_backorders(self, req: BackorderWake) -> BackordersWoken:

@@ -15,6 +15,7 @@ from shopflow.workflows.shared import (
     OrderSettle,
     OrderUpdate,
     ReserveResult,
+    StockMoved,
     StockSettle,
 )
 
@@ -30,9 +31,9 @@ class OrderActivities:
             return ReserveResult(**inventory.reserve_lines(session, req))
 
     @activity.defn(name=Act.ORDER_STOCK_SETTLE)
-    def settle_stock(self, req: StockSettle) -> dict[str, int]:
+    def settle_stock(self, req: StockSettle) -> StockMoved:
         with session_scope(self.engine) as session:
-            return inventory.settle_stock(session, req)
+            return StockMoved(inventory.settle_stock(session, req))
 
     @activity.defn(name=Act.ORDER_UPDATE)
     def update(self, req: OrderUpdate) -> None:
@@ -40,6 +41,8 @@ class OrderActivities:
 
     @activity.defn(name=Act.ORDER_STOCK_CONTEXT)
     def stock_context(self, skus: list[str]) -> dict[str, int]:
+        """Cases that scheduled it before patch "typed-stock-context"; now ``inventory.available``
+        (remove with that patch)."""
         return inventory.available_now(self.engine, skus)
 
     @activity.defn(name=Act.ORDER_SETTLE)

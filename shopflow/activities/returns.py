@@ -6,9 +6,6 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from shopflow.services import returns
-
-# The complaint process finds the returns' entry point here (activities.complaints).
-from shopflow.services.returns import start_return_for_complaint
 from shopflow.workflows.shared import (
     Act,
     FollowupDueRecord,
@@ -16,9 +13,8 @@ from shopflow.workflows.shared import (
     ReturnContext,
     ReturnContextRequest,
     ReturnUpdate,
+    StockMoved,
 )
-
-__all__ = ["ReturnActivities", "start_return_for_complaint"]
 
 
 class ReturnActivities:
@@ -36,9 +32,9 @@ class ReturnActivities:
         return ReturnContext(**returns.review_context(self.engine, req))
 
     @activity.defn(name=Act.RETURN_RESTOCK)
-    def restock(self, req: Restock) -> dict[str, int]:
+    def restock(self, req: Restock) -> StockMoved:
         """Resaleable goods back on hand; faulty ones to the damaged count; once per SKU."""
-        return returns.restock(self.engine, req)
+        return StockMoved(returns.restock(self.engine, req))
 
     @activity.defn(name=Act.RETURN_FOLLOWUP_DUE)
     def followup_due(self, req: FollowupDueRecord) -> None:

@@ -16,7 +16,7 @@ from shopflow.services.errors import Refused
 from shopflow.services.inventory import availability
 from shopflow.services.proposals import open_proposals, propose
 from shopflow.services.scoping import unreadable_kinds
-from shopflow.workflows.shared import CustomerData, ReviewContextRequest
+from shopflow.workflows.shared import CustomerData, ReviewContext, ReviewContextRequest
 
 PROFILE_FIELDS = ("name", "company", "email", "phone", "address", "locale")
 # Who reads profiles (credit rating, purchase history): the API and the web pages alike.
@@ -125,12 +125,12 @@ def edit_customer(engine: Engine, customer_id: str, fields: dict[str, Any],
         return customer_public(session, c)
 
 
-def review_context(engine: Engine, req: ReviewContextRequest) -> dict[str, Any]:
+def review_context(engine: Engine, req: ReviewContextRequest) -> ReviewContext:
     with session_scope(engine, write=False) as session:
         customer = session.get(Customer, req.customer_id)
-        return {
-            "credit_rating": customer.credit_rating if customer else "unknown",
-            "tags": list(customer.tags) if customer else [],
-            "purchase_history": purchase_history(session, req.customer_id),
-            "stock_available": availability(session, req.skus),
-        }
+        return ReviewContext(
+            credit_rating=customer.credit_rating if customer else "unknown",
+            tags=list(customer.tags) if customer else [],
+            purchase_history=purchase_history(session, req.customer_id),
+            stock_available=availability(session, req.skus),
+        )

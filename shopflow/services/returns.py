@@ -62,6 +62,8 @@ from shopflow.workflows.shared import (
     FollowupDueRecord,
     Restock,
     ReturnContextRequest,
+    ReturnStart,
+    ReturnStarted,
     ReturnUpdate,
 )
 from shopflow.workflows.vocab import RETURN_END_STATUSES, RETURN_TIMES, ReturnReason
@@ -249,7 +251,7 @@ async def start_return(client: Client, settings: Settings, engine: Engine, ret: 
 
 
 async def start_return_for_complaint(client: Client, settings: Settings, engine: Engine,
-                                     req: Any) -> dict[str, Any]:
+                                     req: ReturnStart) -> ReturnStarted:
     """The entry point for the complaint process (``complaints.start_return``): the same checks
     as ``POST /returns``; a refusal is an answer, not an error."""
     request = ReturnRequest(
@@ -260,11 +262,10 @@ async def start_return_for_complaint(client: Client, settings: Settings, engine:
     try:
         ret, _ = await asyncio.to_thread(open_return, engine, settings, request)
     except ReturnRefused as refused:
-        return {"status": "refused", "code": refused.code, "message": refused.message,
-                "order_no": req.order_no}
+        return ReturnStarted("refused", req.order_no, code=refused.code,
+                             message=refused.message)
     await start_return(client, settings, engine, ret)
-    return {"status": "started", "id": ret.id, "workflow_id": ret.workflow_id,
-            "order_no": ret.order_no}
+    return ReturnStarted("started", ret.order_no, id=ret.id, workflow_id=ret.workflow_id)
 
 
 def forget(engine: Engine, return_id: str) -> None:

@@ -27,7 +27,9 @@ from shopflow.workflows.shared import (
     OrderReserve,
     ReserveResult,
     StockArrived,
+    StockLevels,
     StockLine,
+    StockQuery,
     TaskClose,
     TaskCreate,
     TaskEscalate,
@@ -605,6 +607,14 @@ class CommerceCase(CaseWorkflow):
                           closed=closed, **data)
 
     # --- stock waits ---------------------------------------------------------------------
+
+    async def stock_available(self, skus: list[str]) -> dict[str, int]:
+        """Stock available now by SKU, shown in a person's task."""
+        if workflow.patched("typed-stock-context"):
+            levels = await self._act(Act.STOCK_AVAILABLE, StockQuery(skus), StockLevels)
+            return levels.available
+        # Cases recorded before: a list of SKUs in, a bare dict out.
+        return await self._act(Act.ORDER_STOCK_CONTEXT, skus, dict)
 
     def stock_closed(self) -> bool:
         """True once the case takes no more stock (its waits are being closed)."""

@@ -39,6 +39,7 @@ from shopflow.workflows.shared import (
     ErrorType,
     FeedbackAnswered,
     ReturnStart,
+    ReturnStarted,
     TaskSync,
 )
 
@@ -378,20 +379,20 @@ class ComplaintWorkflow(FeedbackMixin):
             spec = inp.data.get("start_return")
             if spec:
                 assert self.inp is not None
-                started = await self._act(Act.COMPLAINT_START_RETURN, ReturnStart(
+                started: ReturnStarted = await self._act(Act.COMPLAINT_START_RETURN, ReturnStart(
                     key=f"{workflow.info().workflow_id}:return:{self.round}",
                     complaint_id=self.case_id, order_no=self.inp.order_no or "",
                     customer_id=self.inp.customer.id, items=spec["items"], kind=spec["kind"],
                     reason=f"complaint {self.case_id}: {self.inp.description}"[:500],
-                    actor=inp.actor.name), result_type=dict)
-                if started.get("status") == "refused":
+                    actor=inp.actor.name), result_type=ReturnStarted)
+                if started.status == "refused":
                     # The returns process said no (outside the window, more than ordered …):
                     # the resolution is refused with its reason and the task stays open.
-                    raise rejection(ErrorType.INVALID, str(started.get("code") or "return_refused"),
-                                    f"the return cannot start: {started.get('message', '')}",
+                    raise rejection(ErrorType.INVALID, started.code or "return_refused",
+                                    f"the return cannot start: {started.message or ''}",
                                     order_no=self.inp.order_no)
-                self.data["return"] = started
-                result["return"] = started
+                self.data["return"] = started.view()
+                result["return"] = started.view()
             self._resume_clocks(now)
             self.resolved_at = now
             if self.resolution_sla_met is not False:

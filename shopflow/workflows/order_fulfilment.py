@@ -468,7 +468,7 @@ class OrderFulfilment(CommerceCase):
                                tracking_no=tracking)
         await self.notify(f"lost:{tracking}", "order_lost", order_no=self.order_no,
                           tracking_no=tracking, courier=shipment["courier"])
-        stock = await self._act(Act.ORDER_STOCK_CONTEXT, [line.sku for line in self.lines], dict)
+        stock = await self.stock_available([line.sku for line in self.lines])
         return await self.human_task(LOST_PARCEL, "cs", {
             "order_no": self.order_no,
             "tracking_no": tracking,

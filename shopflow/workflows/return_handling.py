@@ -585,7 +585,7 @@ class ReturnHandling(CommerceCase):
                           order_no=self.order_no,
                           items=[{"sku": line["sku"], "quantity": line["quantity"]}
                                  for line in passed])
-        stock = await self._act(Act.ORDER_STOCK_CONTEXT, [line["sku"] for line in passed], dict)
+        stock = await self.stock_available([line["sku"] for line in passed])
         task = await self.human_task(OUT_OF_STOCK, "cs", {
             "return_id": self.return_id, "order_no": self.order_no,
             "items": [{"sku": line["sku"], "quantity": line["quantity"]} for line in passed],

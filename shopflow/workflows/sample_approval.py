@@ -3,7 +3,7 @@ archive, as one workflow ``sample-<id>``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from shopflow.workflows.shared import (
     ErrorType,
     ReservationKey,
     ReserveRequest,
+    ReviewContext,
     ReviewContextRequest,
     StockLine,
 )
@@ -164,12 +165,13 @@ class SampleApproval(FeedbackMixin):
         await self.record(status="open")
 
     async def _review(self, inp: SampleInput) -> None:
-        context = await self._act(
+        found = await self._act(
             Act.REVIEW_CONTEXT,
             ReviewContextRequest(inp.customer.id, [i.sku for i in inp.items]),
-            result_type=dict,
+            result_type=ReviewContext,
         )
-        self.stock = {sku: int(n) for sku, n in context["stock_available"].items()}
+        self.stock = {sku: int(n) for sku, n in found.stock_available.items()}
+        context = asdict(found)
         await self.record("review_context", "credit, purchase history and stock gathered",
                           stage="review", **context)
         task = await self.human_task(REVIEW, "reviewer", {

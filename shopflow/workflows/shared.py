@@ -6,7 +6,7 @@ and imports nothing but the standard library.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ class Act:
     STOCK_RESERVE = "inventory.reserve"
     STOCK_CONSUME = "inventory.consume"
     STOCK_RELEASE = "inventory.release"
+    STOCK_AVAILABLE = "inventory.available"
     BACKORDER_WAKE = "inventory.wake_backorders"
     CUSTOMER_UPSERT = "customers.upsert"
     REVIEW_CONTEXT = "customers.review_context"
@@ -51,6 +52,8 @@ class Act:
     ORDER_RESERVE = "orders.reserve_lines"
     ORDER_STOCK_SETTLE = "orders.settle_stock"
     ORDER_UPDATE = "orders.update"
+    # Before patch "typed-stock-context" (a list of SKUs in, a bare dict out): kept for cases
+    # that scheduled it then; new code calls STOCK_AVAILABLE.
     ORDER_STOCK_CONTEXT = "orders.stock_context"
     ORDER_SETTLE = "orders.settle"
     PAYMENT_CAPTURE = "payments.capture"
@@ -230,9 +233,38 @@ class ReservationKey:
 
 
 @dataclass
+class StockMoved:
+    """What a reservation, a settlement or a restock moved, by SKU."""
+
+    quantities: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class StockQuery:
+    skus: list[str]
+
+
+@dataclass
+class StockLevels:
+    """Available now (on hand less reserved), by SKU."""
+
+    available: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class ReviewContextRequest:
     customer_id: str
     skus: list[str]
+
+
+@dataclass
+class ReviewContext:
+    """What a sample's reviewer sees about the customer and the stock."""
+
+    credit_rating: str
+    tags: list[str]
+    purchase_history: dict[str, Any]
+    stock_available: dict[str, int]
 
 
 # --- notices and feedback ------------------------------------------------------------------
@@ -341,6 +373,23 @@ class ComplaintSnapshot:
     closed_at: datetime | None
     version: int
     at: datetime
+
+
+@dataclass
+class ReturnStarted:
+    """The answer of ``complaints.start_return``: the return started, or refused with the
+    returns process's reason (a refusal is an answer, not an error)."""
+
+    status: str  # started | refused
+    order_no: str
+    id: str | None = None
+    workflow_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        """The answer as the case shows it (the fields it has)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass
