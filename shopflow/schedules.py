@@ -6,6 +6,7 @@ Times are in ``SHOPFLOW_SCHEDULE_TIMEZONE`` (default UTC)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -71,9 +72,12 @@ DEFINITIONS = [
 
 
 def build(defn: ScheduleDef, settings: Settings) -> Schedule:
+    arg = defn.arg
+    if isinstance(arg, CareRun):  # a long day's list continues as new above this
+        arg = dataclasses.replace(arg, history_limit=settings.history_event_limit)
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            defn.workflow, defn.arg, id=defn.id.removeprefix("shopflow-"),
+            defn.workflow, arg, id=defn.id.removeprefix("shopflow-"),
             task_queue=settings.task_queue, execution_timeout=timedelta(hours=1),
         ),
         spec=ScheduleSpec(calendars=[defn.calendar], time_zone_name=settings.schedule_timezone),

@@ -21,6 +21,7 @@ from tests.helpers import (
     auth,
     case,
     complete,
+    eventually,
     make_product,
     open_task,
     record_history,
@@ -194,3 +195,27 @@ async def test_revisit_and_stocktake_cases_show_their_timeline(
     assert r.json()["total"] == 1
     assert (await case(api, "/api/v1/tasks/" + task["id"]))["decision"]["decision"] == "counted"
     assert (await stock(api, "TEA"))["on_hand"] == 5
+
+
+async def test_a_long_day_of_revisits_continues_as_new_and_does_each_once(
+        api: httpx.AsyncClient, settings: Settings, engine: Engine,
+        tenv: WorkflowEnvironment) -> None:
+    """Issue 14.6: a day's list loops per customer; above the history limit the run goes on as
+    new with the customers still to do, and every one gets its revisit once."""
+    accounts = [f"ka-{n:02d}" for n in range(8)]
+    for customer_id in accounts:
+        await customer(api, customer_id, tags=["key_account"])
+    with tenv.auto_time_skipping_disabled():
+        handle = await tenv.client.start_workflow(
+            KeyAccountRevisits.run, CareRun("2025-03-14", history_limit=20),
+            id="revisits-long-day", task_queue=settings.task_queue)
+        result = await handle.result()
+        current = (await handle.describe()).run_id
+    assert current != handle.first_execution_run_id  # continued as new on the way
+    assert result.started == [f"revisit-{c}-20250314" for c in accounts]
+
+    def revisited() -> list[str]:
+        with Session(engine) as s:
+            return sorted(r.customer_id for r in s.exec(select(CustomerRevisit)))
+
+    assert await eventually(lambda: revisited() == accounts and revisited())

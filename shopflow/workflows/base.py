@@ -454,7 +454,7 @@ class CaseWorkflow:
     CARRIED: ClassVar[tuple[str, ...]] = (
         "case_id", "customer_id", "status", "stage", "data", "tasks", "task_due",
         "notice_timeout", "recorded_status", "_seq", "_version", "_task_counter", "_acked",
-        "_acked_version",
+        "_acked_version", "_local",
     )
 
     def carry(self, *extra: str) -> dict[str, Any]:
@@ -466,11 +466,7 @@ class CaseWorkflow:
             setattr(self, name, _decode(value))
 
     def history_too_long(self, limit: int) -> bool:
-        """Above ``limit`` events (or when the server suggests it) a looping process continues
-        as new."""
-        info = workflow.info()
-        return limit > 0 and (info.get_current_history_length() >= limit
-                              or info.is_continue_as_new_suggested())
+        return history_too_long(limit)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -514,6 +510,14 @@ class CaseWorkflow:
         """Let running Update handlers answer before the workflow completes."""
         await workflow.wait_condition(workflow.all_handlers_finished)
 
+
+
+def history_too_long(limit: int) -> bool:
+    """Above ``limit`` events (or when the server suggests it) a looping process continues as
+    new; 0 (inputs of older runs) never."""
+    info = workflow.info()
+    return limit > 0 and (info.get_current_history_length() >= limit
+                          or info.is_continue_as_new_suggested())
 
 
 def _encode(value: Any) -> Any:

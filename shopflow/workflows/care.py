@@ -9,6 +9,7 @@ schedule's time zone (the activities work it out, outside the sandbox).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,14 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from shopflow.workflows.base import ACTIVITY_TIMEOUT, DB_RETRY, NOTICE_RETRY, CaseWorkflow, HumanTask
+from shopflow.workflows.base import (
+    ACTIVITY_TIMEOUT,
+    DB_RETRY,
+    NOTICE_RETRY,
+    CaseWorkflow,
+    HumanTask,
+    history_too_long,
+)
 from shopflow.workflows.care_payloads import (
     BirthdayGreet,
     BirthdaysDue,
@@ -55,6 +63,8 @@ from shopflow.workflows.shared import Act, CompleteTaskInput, NoticeRequest
 
 # Scheduled notices take the give-up path (issue 14.7): a run recorded before failed instead.
 SCHEDULED_NOTICE_GIVE_UP = "scheduled-notice-give-up"
+# A day's long list continues as new above the history limit (issue 14.6).
+CARE_CONTINUE_AS_NEW = "care-continue-as-new"
 
 
 async def _act(name: str, arg: Any, result_type: type | None = None) -> Any:
@@ -79,6 +89,14 @@ async def _send_notice(request: NoticeRequest) -> bool:
         return False
 
 
+def _go_on_as_new(run: CareRun, todo: list[str], result: CareResult, **day: Any) -> None:
+    """A day with many customers: above the history limit the run continues as new with the
+    customers still to do (each step is keyed, so none is done twice)."""
+    if history_too_long(run.history_limit) and workflow.patched(CARE_CONTINUE_AS_NEW):
+        workflow.continue_as_new(dataclasses.replace(run, carry={
+            "todo": todo, "result": asdict(result), **day}))
+
+
 async def _start_case(req: CaseStart) -> bool:
     """Start a case workflow that outlives this run; False if it exists already. (An activity
     with the worker's client rather than an abandoned child: the case stands on its own.)"""
@@ -94,15 +112,21 @@ class BirthdayCare:
 
     @workflow.run
     async def run(self, run: CareRun) -> CareResult:
-        due: BirthdaysDue = await _act(Act.CARE_BIRTHDAYS_DUE,
-                                       DayQuery(workflow.now(), run.as_of),
-                                       result_type=BirthdaysDue)
-        result = CareResult(day=due.date, skipped=list(due.no_contact))
-        for customer_id in due.customers:
+        if run.carry is None:
+            due: BirthdaysDue = await _act(Act.CARE_BIRTHDAYS_DUE,
+                                           DayQuery(workflow.now(), run.as_of),
+                                           result_type=BirthdaysDue)
+            result = CareResult(day=due.date, skipped=list(due.no_contact))
+            todo, year = list(due.customers), due.year
+        else:
+            result = CareResult(**run.carry["result"])
+            todo, year = list(run.carry["todo"]), int(run.carry["year"])
+        for n, customer_id in enumerate(todo):
+            _go_on_as_new(run, todo[n:], result, year=year)
             greeting: Greeting = await _act(Act.CARE_BIRTHDAY_GREET,
-                                            BirthdayGreet(customer_id, due.year, due.date),
+                                            BirthdayGreet(customer_id, year, result.day),
                                             result_type=Greeting)
-            sent = await _send_notice(birthday_notice(customer_id, due.year, greeting))
+            sent = await _send_notice(birthday_notice(customer_id, year, greeting))
             (result.started if sent else result.failed).append(customer_id)
         return result
 
@@ -115,14 +139,20 @@ class KeyAccountRevisits:
 
     @workflow.run
     async def run(self, run: CareRun) -> CareResult:
-        due: RevisitsDue = await _act(Act.CARE_REVISITS_DUE,
-                                      DayQuery(workflow.now(), run.as_of),
-                                      result_type=RevisitsDue)
-        result = CareResult(day=due.date)
-        for customer_id in due.customers:
-            case_id = revisit_id(customer_id, due.date)
+        if run.carry is None:
+            due: RevisitsDue = await _act(Act.CARE_REVISITS_DUE,
+                                          DayQuery(workflow.now(), run.as_of),
+                                          result_type=RevisitsDue)
+            result = CareResult(day=due.date)
+            todo, task_due = list(due.customers), float(due.task_due)
+        else:
+            result = CareResult(**run.carry["result"])
+            todo, task_due = list(run.carry["todo"]), float(run.carry["task_due"])
+        for n, customer_id in enumerate(todo):
+            _go_on_as_new(run, todo[n:], result, task_due=task_due)
+            case_id = revisit_id(customer_id, result.day)
             started = await _start_case(CaseStart(case_id, revisit=RevisitInput(
-                case_id, customer_id, float(due.task_due))))
+                case_id, customer_id, task_due)))
             (result.started if started else result.skipped).append(case_id)
         return result
 

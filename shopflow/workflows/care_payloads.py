@@ -14,6 +14,10 @@ class CareRun:
     """Input of every scheduled care workflow."""
 
     as_of: str | None = None
+    # Events before a run goes on as new (the schedules carry the setting; 0: never).
+    history_limit: int = 0
+    # A run continued as new: the day's customers still to do and what was done so far.
+    carry: dict[str, Any] | None = None
 
 
 @dataclass

@@ -7,6 +7,7 @@ with compensation in reverse (stock released, payment refunded, notice)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,6 +84,7 @@ class OrderTimers:
     followup_delay: timedelta
     # one notice attempt (absent from inputs of older cases)
     notice_send: timedelta = timedelta(seconds=60)
+    history_limit: int = 0  # events before continuing as new (0: older cases, never)
 
 
 @dataclass
@@ -96,6 +98,8 @@ class OrderInput:
     timers: OrderTimers
     submitted_by: str = "system"
     shipping_fee_cents: int = 0
+    # The state carried into a run continued as new (None: a new order).
+    carry: dict[str, Any] | None = None
 
 
 @dataclass
@@ -140,9 +144,24 @@ class OrderFulfilment(CommerceCase):
         self.closing = False
         self.received_at: datetime | None = None
         self._events_in_flight: set[str] = set()
+        # Continued as new while a parcel travels: the state at once, so an Update arriving
+        # with the new run's first activation is checked against it.
+        self._resume: str | None = None
+        if inp.carry is not None:
+            carried = dict(inp.carry)
+            self._resume = carried.pop("tracking")
+            self.restore(carried)
+
+    # What an order carries into a run continued as new, beside the case's own state.
+    CARRIED_HERE = ("round", "backorder_since", "payments", "paid_cents", "refunded_cents",
+                    "shipments", "received_at", "short", "_row_version")
 
     @workflow.run
     async def run(self, inp: OrderInput) -> dict[str, Any]:
+        if self._resume is not None:
+            # The same order, its parcel on the way: wait for it where the last run stopped.
+            tracking = await self._ship_until_delivered(inp, self._resume)
+            return await self._end(inp, tracking)
         self.start_case(inp.order_no, inp.customer.id, inp.timers.task_due,
                         inp.timers.notice_send)
         self.received_at = workflow.now()
@@ -178,6 +197,9 @@ class OrderFulfilment(CommerceCase):
         except _Stop as stop:
             await self._compensate(stop.code, stop.reason, "system")
             return {"status": "cancelled", "reason": stop.code}
+        return await self._end(inp, tracking)
+
+    async def _end(self, inp: OrderInput, tracking: str | None) -> dict[str, Any]:
         if tracking is None:
             return {"status": "refunded"}
         await self._settle(inp, tracking)
@@ -326,19 +348,40 @@ class OrderFulfilment(CommerceCase):
 
     # --- warehouse and logistics ---------------------------------------------------------
 
-    async def _ship_until_delivered(self, inp: OrderInput) -> str | None:
-        """Ship; a lost parcel goes to customer service (reship: round again; refund: end)."""
+    async def _ship_until_delivered(self, inp: OrderInput,
+                                    travelling: str | None = None) -> str | None:
+        """Ship; a lost parcel goes to customer service (reship: round again; refund: end).
+        ``travelling``: the parcel already on its way (a run continued as new)."""
         while True:
-            tracking = await self._fulfil(inp)
-            parcel = self.shipments[tracking]
-            await workflow.wait_condition(
-                lambda p=parcel: p["status"] in CLOSED_PARCEL)  # type: ignore[misc]
+            tracking = travelling or await self._fulfil(inp)
+            travelling = None
+            await self._until_parcel_closed(inp, tracking)
             if self.shipments[tracking]["status"] == "delivered":
                 return tracking
             task = await self._lost_parcel(inp, tracking)
             if task.decision == "refund":
                 await self._close_refunded(tracking, task.actor or "system")
                 return None
+
+    async def _until_parcel_closed(self, inp: OrderInput, tracking: str) -> None:
+        """Wait for the parcel's delivery or loss. A courier may send events without end:
+        above the history limit the order continues as new with its state carried."""
+        parcel = self.shipments[tracking]
+        limit = inp.timers.history_limit
+
+        def closed() -> bool:
+            return parcel["status"] in CLOSED_PARCEL
+
+        await workflow.wait_condition(lambda: closed() or self.history_too_long(limit))
+        if closed() or not workflow.patched("order-continue-as-new"):
+            await workflow.wait_condition(closed)
+            return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if closed():
+            return
+        carried = self.carry(*self.CARRIED_HERE)
+        carried["tracking"] = tracking
+        workflow.continue_as_new(dataclasses.replace(inp, carry=carried))
 
     async def _fulfil(self, inp: OrderInput) -> str:
         if self.round > 1:

@@ -10,6 +10,7 @@ the input, so changing the settings later never changes an open case."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -101,6 +102,7 @@ class ReturnTimers:
     followup_delay: timedelta
     # one notice attempt (absent from inputs of older cases)
     notice_send: timedelta = timedelta(seconds=60)
+    history_limit: int = 0  # events before continuing as new (0: older cases, never)
 
 
 @dataclass
@@ -129,6 +131,8 @@ class ReturnInput:
     shipping_address: dict[str, Any]
     requested_by: str = "system"
     category: str = ""  # ReturnReason ("": a return asked for before categories)
+    # The state carried into a run continued as new (None: a new return).
+    carry: dict[str, Any] | None = None
 
 
 @dataclass
@@ -155,7 +159,13 @@ class ReturnHandling(CommerceCase):
     ROW_UPDATE = Act.RETURN_UPDATE
     CASE_KEY = "return_id"
 
-    def __init__(self) -> None:
+    # What a return carries into a run continued as new, beside the case's own state.
+    CARRIED_HERE = ("return_id", "order_no", "lines", "parcel", "nothing_back", "stock_state",
+                    "proposed_cents", "refundable_cents", "exchange_parcel", "short",
+                    "_row_version")
+
+    @workflow.init
+    def __init__(self, inp: ReturnInput) -> None:
         super().__init__()
         self.return_id = ""
         self.order_no = ""
@@ -170,9 +180,19 @@ class ReturnHandling(CommerceCase):
         self.refundable_cents = 0
         self.exchange_parcel: dict[str, Any] | None = None
         self._courier_seen: set[str] = set()
+        # Continued as new while the customer's parcel travels: the state at once, so an
+        # Update arriving with the new run's first activation is checked against it.
+        self._resumed = inp.carry is not None
+        if inp.carry is not None:
+            carried = dict(inp.carry)
+            self._courier_seen = set(carried.pop("courier_seen"))
+            self.intake = Intake(carried.pop("intake"))
+            self.restore(carried)
 
     @workflow.run
     async def run(self, inp: ReturnInput) -> dict[str, Any]:
+        if self._resumed:
+            return await self._go_on(inp)
         self.start_case(inp.return_id, inp.customer.id, inp.timers.task_due,
                         inp.timers.notice_send)
         self.return_id, self.order_no = inp.return_id, inp.order_no
@@ -194,11 +214,19 @@ class ReturnHandling(CommerceCase):
                           actor=inp.requested_by, status="requested", stage="review")
         await self.notify("received", "return_received", return_id=inp.return_id,
                           order_no=inp.order_no, return_kind=inp.kind, items=self._items())
+        return await self._go_on(inp)
+
+    async def _go_on(self, inp: ReturnInput) -> dict[str, Any]:
+        """From review (or, continued as new, from the parcel on its way) to the end."""
         try:
-            await self._review(inp)
-            if not self.nothing_back:
-                await self._await_parcel(inp)
+            if self._resumed:
+                await self._until_received(inp)
                 await self._inspect(inp)
+            else:
+                await self._review(inp)
+                if not self.nothing_back:
+                    await self._await_parcel(inp)
+                    await self._inspect(inp)
             outcome = "refund"
             if inp.kind == "exchange":
                 outcome = await self._exchange(inp)
@@ -307,8 +335,26 @@ class ReturnHandling(CommerceCase):
                     timeout=max(wake - now, timedelta(seconds=1)))
             if self.parcel_lock.locked():
                 await workflow.wait_condition(lambda: not self.parcel_lock.locked())
-        # On its way: it arrives by the courier's "delivered" or the warehouse booking it in.
-        await workflow.wait_condition(lambda: self.received or self.cancel_request is not None)
+        await self._until_received(inp)
+
+    async def _until_received(self, inp: ReturnInput) -> None:
+        """On its way: it arrives by the courier's "delivered" or the warehouse booking it in.
+        A courier may send events without end: above the history limit the return continues
+        as new with its state carried."""
+
+        def arrived() -> bool:
+            return self.received or self.cancel_request is not None
+
+        limit = inp.timers.history_limit
+        await workflow.wait_condition(lambda: arrived() or self.history_too_long(limit))
+        if not arrived() and workflow.patched("return-continue-as-new"):
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if not arrived():
+                carried = self.carry(*self.CARRIED_HERE)
+                carried["courier_seen"] = sorted(self._courier_seen)
+                carried["intake"] = self.intake.value
+                workflow.continue_as_new(dataclasses.replace(inp, carry=carried))
+        await workflow.wait_condition(arrived)
         if not self.received:
             raise CaseCancelled()
         await self._transition("received", "inspection", "parcel_received",
