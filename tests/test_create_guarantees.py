@@ -95,6 +95,23 @@ async def test_temporal_down_creates_nothing(down_temporal: httpx.AsyncClient, e
     assert count(engine, IdempotencyRecord) == 0
 
 
+async def test_temporal_down_the_new_order_form_leaves_no_order(
+        down_temporal: httpx.AsyncClient, engine: Engine) -> None:
+    """The web form takes orders through the same intake as POST /orders, and the same all or
+    nothing: Temporal down, the form answers 503 with the order as typed, and no row is left."""
+    from tests.test_ui_pages import ORDER_FORM, post_form, sign_in
+
+    assert (await sign_in(down_temporal, "dev-channel")).status_code == 303
+    for form in ({**ORDER_FORM, "order_no": "FORM-1"}, ORDER_FORM):  # given and allocated no.
+        r = await post_form(down_temporal, "/ui/orders/new", "/ui/orders/new", form)
+        assert r.status_code == 503, r.text
+        assert "Temporal is unreachable" in r.text and 'value="1 West Lake Rd"' in r.text
+    assert count(engine, Order) == 0
+    assert count(engine, OrderLine) == 0
+    assert count(engine, Case) == 0
+    assert count(engine, IdempotencyRecord) == 0
+
+
 @pytest.fixture
 def locked_db(engine: Engine, settings: Settings) -> Iterator[tuple[Engine, sqlite3.Connection]]:
     """A second writer holds SQLite's write lock: reads go on (WAL), writes fail fast."""

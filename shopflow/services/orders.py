@@ -34,7 +34,7 @@ from shopflow.models.order_schemas import OrderCreate, ShippingAddressIn
 from shopflow.models.types import utcnow
 from shopflow.services.case_rows import keep_current
 from shopflow.services.cases import send_update, task_view, tasks_of, temporal_url, timeline_of
-from shopflow.services.errors import Refused
+from shopflow.services.errors import Refused, never_reached_temporal, temporal_errors
 from shopflow.services.inventory import backorder_waits
 from shopflow.services.refunds import find_payment, payment_view, payments_of, refunds_of_order
 from shopflow.services.shipments import shipment_with_events
@@ -291,6 +291,22 @@ async def start_order(client: Client, settings: Settings, order: Order,
     except WorkflowAlreadyStartedError:
         return False  # the same order again: its workflow runs (or ran) already
     return True
+
+
+async def start_taken_order(client: Callable[[], Client], settings: Settings, engine: Engine,
+                            new: bool, order: Order, lines: list[OrderLine]) -> bool:
+    """Start the workflow of an order ``intake`` took, for the API and the web form alike.
+    Started on a repeat too: should the first request have stopped between the row and the
+    start, its retry finishes the job (the workflow id keeps it to one). All or nothing: a
+    start Temporal never took takes back the order this request wrote (503, no order row); a
+    start that may have been taken keeps it. True when this call started the workflow."""
+    try:
+        with temporal_errors():
+            return await start_order(client(), settings, order, lines)
+    except BaseException as err:
+        if new and never_reached_temporal(err):
+            await asyncio.to_thread(forget_order, engine, order.order_no, order.request_hash)
+        raise
 
 
 # --- payments ------------------------------------------------------------------------------

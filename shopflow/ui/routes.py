@@ -27,7 +27,7 @@ from shopflow.services import orders, samples, tasks
 from shopflow.services.cases import temporal_url
 from shopflow.services.customers import READ_ROLES as CUSTOMER_READ_ROLES
 from shopflow.services.customers import customer_view
-from shopflow.services.errors import Refused, temporal_errors
+from shopflow.services.errors import Refused
 from shopflow.services.proposals import PROPOSAL_ROLES, open_proposals
 from shopflow.services.scoping import case_filter, visible
 from shopflow.ui import actions, decisions, documents, queries
@@ -552,9 +552,10 @@ async def create_order(request: Request) -> Response:
             new, order, lines = await svc.db(
                 orders.intake, svc.engine, body, seed,
                 lambda order_no: body_hash({**request_body, "order_no": order_no}), user.name)
-            with temporal_errors():
-                if await orders.start_order(svc.client(), svc.settings, order, lines):
-                    WORKFLOWS_STARTED.labels("order").inc()
+            # All or nothing, as the API: Temporal down leaves no order row.
+            if await orders.start_taken_order(svc.client, svc.settings, svc.engine, new, order,
+                                              lines):
+                WORKFLOWS_STARTED.labels("order").inc()
             return (201 if new else 200), orders.created_answer(order)
 
         response = await idempotent(svc, user, "POST /orders", form.get("request_key") or None,

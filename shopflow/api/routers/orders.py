@@ -12,12 +12,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from shopflow.api.auth import User
 from shopflow.api.cases import temporal_url
 from shopflow.api.deps import PageDep, Services, ServicesDep, require
-from shopflow.api.errors import never_reached_temporal, temporal_errors
 from shopflow.api.idempotency import body_hash, idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.pages import render_page
 from shopflow.api.scope import require_channel
-from shopflow.models import Order, OrderLine
+from shopflow.models import Order
 from shopflow.models.order_schemas import (
     OrderCancel,
     OrderCancelled,
@@ -41,12 +40,6 @@ router = APIRouter(prefix="/orders", tags=["orders"])
 READ_ROLES = CASE_READ_ROLES[CaseKind.ORDER]
 
 
-async def _start(svc: Services, order: Order, lines: list[OrderLine]) -> None:
-    with temporal_errors():
-        if await orders.start_order(svc.client(), svc.settings, order, lines):
-            WORKFLOWS_STARTED.labels("order").inc()
-
-
 @router.post("", status_code=201, response_model=OrderCreated,
              responses={200: {"model": OrderCreated, "description": "the same order again"},
                         409: {}, 422: {}, 503: {}})
@@ -64,17 +57,9 @@ async def create_order(
         new, order, lines = await svc.db(
             orders.intake, svc.engine, body, seed,
             lambda order_no: body_hash({**request, "order_no": order_no}), user.name)
-        # Started on a repeat too: should the first request have stopped between the row and
-        # the start, its retry finishes the job (the workflow id keeps it to one).
-        try:
-            await _start(svc, order, lines)
-        except BaseException as err:
-            # All or nothing: Temporal never took the start, so the order this request wrote
-            # is taken back (503, no order row). A start that may have been taken keeps it.
-            if new and never_reached_temporal(err):
-                await svc.db(orders.forget_order, svc.engine, order.order_no,
-                             order.request_hash)
-            raise
+        if await orders.start_taken_order(svc.client, svc.settings, svc.engine, new, order,
+                                          lines):
+            WORKFLOWS_STARTED.labels("order").inc()
         return (201 if new else 200), orders.created_answer(order)
 
     return await idempotent(svc, user, "POST /orders", idempotency_key, request, create)
