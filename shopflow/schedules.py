@@ -28,6 +28,7 @@ from temporalio.client import (
 )
 
 from shopflow.settings import Settings
+from shopflow.workflows.backorders import BackorderSweepWorkflow
 from shopflow.workflows.care import (
     BirthdayCare,
     DueFollowups,
@@ -36,6 +37,7 @@ from shopflow.workflows.care import (
     WeeklyStocktake,
 )
 from shopflow.workflows.care_payloads import CareRun, ReportRequest
+from shopflow.workflows.shared import BackorderSweep
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ DEFINITIONS = [
     ScheduleDef("shopflow-due-followups", DueFollowups.run, CareRun(),
                 ScheduleCalendarSpec(minute=[ScheduleRange(15)], hour=[ScheduleRange(0, 23)]),
                 "Hourly at :15: start follow-ups that orders or returns left due"),
+    ScheduleDef("shopflow-backorder-sweep", BackorderSweepWorkflow.run, BackorderSweep(),
+                ScheduleCalendarSpec(minute=[ScheduleRange(0, 59, 10)],
+                                     hour=[ScheduleRange(0, 23)]),
+                "Every 10 minutes: wake cases waiting for stock whose receipt's wake-up was lost"),
     ScheduleDef("shopflow-monthly-kpi-report", KpiReport.run, ReportRequest(kind="monthly"),
                 _at(6, day_of_month=[1]), "1st of the month 06:00: last month's KPI report"),
     ScheduleDef("shopflow-quarterly-kpi-report", KpiReport.run, ReportRequest(kind="quarterly"),

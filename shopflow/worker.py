@@ -28,7 +28,7 @@ from shopflow.logs import LogContextInterceptor
 from shopflow.notifications.channels import Channel, build_channels
 from shopflow.providers import Providers, build_providers
 from shopflow.settings import Settings
-from shopflow.workflows.backorders import BackorderWakeWorkflow
+from shopflow.workflows.backorders import BackorderSweepWorkflow, BackorderWakeWorkflow
 from shopflow.workflows.care import CARE_WORKFLOWS
 from shopflow.workflows.complaint import ComplaintWorkflow
 from shopflow.workflows.feedback_follow_up import FeedbackFollowUp
@@ -38,7 +38,8 @@ from shopflow.workflows.return_handling import ReturnHandling
 from shopflow.workflows.sample_approval import SampleApproval
 
 WORKFLOWS = [SampleApproval, OrderFulfilment, ReturnHandling, NoticeResend,
-             ComplaintWorkflow, FeedbackFollowUp, BackorderWakeWorkflow, *CARE_WORKFLOWS]
+             ComplaintWorkflow, FeedbackFollowUp, BackorderWakeWorkflow, BackorderSweepWorkflow,
+             *CARE_WORKFLOWS]
 
 # Shared dataclasses and the base classes hold no per-run state: import them once for all runs
 # instead of once per cached case. With settings.worker_sandbox == "shared" (the default) the

@@ -11,8 +11,12 @@ from temporalio.client import Client
 
 from shopflow.services import inventory
 from shopflow.settings import Settings
-from shopflow.workflows.backorders import BackorderWakeWorkflow, wake_workflow_id
-from shopflow.workflows.shared import BackorderWake
+from shopflow.workflows.backorders import (
+    BackorderSweepWorkflow,
+    BackorderWakeWorkflow,
+    wake_workflow_id,
+)
+from shopflow.workflows.shared import BackorderSweep, BackorderWake
 from tests.helpers import make_product
 from tests.scenes import order, place, wait_order
 
@@ -54,3 +58,26 @@ async def test_a_receipt_through_the_api_wakes_by_workflow_and_answers_the_level
     assert r.status_code == 201, r.text
     assert (r.json()["on_hand"], r.json()["reserved"]) == (2, 2)
     await wait_order(api, no, "fulfilling")
+
+
+async def test_a_receipt_whose_wake_up_was_lost_is_woken_by_the_sweep(
+        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Engine) -> None:
+    await make_product(api, "TEA", stock=1)
+    no = await place(api, order_no="BW-3", method="cod",
+                     items=[{"sku": "TEA", "quantity": 3, "unit_price": 10}])
+    await wait_order(api, no, "backordered")
+    # The receipt is booked, then the API dies before it starts the receipt's wake-up.
+    _, waited_for = await asyncio.to_thread(inventory.book_receipt, engine, "TEA", 5, "PO-3",
+                                            "wh", "receipt:lost")
+    assert waited_for
+    # The scheduled sweep finds cases waiting for stock that is there, and starts the newest
+    # receipt's wake-up (by its id: once).
+    swept = await client.execute_workflow(BackorderSweepWorkflow.run, BackorderSweep(),
+                                          id="backorder-sweep-1", task_queue=settings.task_queue)
+    assert swept.started == [wake_workflow_id("receipt:lost")]
+    o = await wait_order(api, no, "fulfilling")
+    assert o["backorder"][0]["status"] == "released"
+    # Nothing waits any more: the next sweep starts nothing.
+    again = await client.execute_workflow(BackorderSweepWorkflow.run, BackorderSweep(),
+                                          id="backorder-sweep-2", task_queue=settings.task_queue)
+    assert again.started == []

@@ -30,6 +30,7 @@ async def test_sync_creates_then_updates_keeps_a_pause_and_a_trigger_runs(
         ids = [d.id for d in DEFINITIONS]
         assert ids == ["shopflow-birthday-care", "shopflow-key-account-revisits",
                        "shopflow-weekly-stocktake", "shopflow-due-followups",
+                       "shopflow-backorder-sweep",
                        "shopflow-monthly-kpi-report", "shopflow-quarterly-kpi-report"]
         assert await sync_schedules(client, settings) == [(i, "created") for i in ids]
 

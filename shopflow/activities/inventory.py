@@ -10,6 +10,7 @@ from shopflow.db import session_scope
 from shopflow.services import inventory
 from shopflow.workflows.shared import (
     Act,
+    BackorderSweep,
     BackordersWoken,
     BackorderWake,
     ReservationKey,
@@ -17,6 +18,7 @@ from shopflow.workflows.shared import (
     StockLevels,
     StockMoved,
     StockQuery,
+    WakesStarted,
 )
 
 
@@ -50,3 +52,11 @@ class InventoryActivities:
             raise RuntimeError("the worker has no Temporal client to wake backorders with")
         return BackordersWoken(req.sku,
                                await inventory.wake_backorders(self.client, self.engine, req.sku))
+
+    @activity.defn(name=Act.BACKORDER_SWEEP)
+    async def wake_missed(self, req: BackorderSweep) -> WakesStarted:
+        """The wake-ups that receipts lost, started on this worker's task queue."""
+        if self.client is None:
+            raise RuntimeError("the worker has no Temporal client to wake backorders with")
+        return WakesStarted(await inventory.start_missed_wakes(
+            self.client, self.engine, activity.info().task_queue))

@@ -20,6 +20,7 @@ from shopflow.models import BackorderWait, InventoryItem, Product, Reservation, 
 from shopflow.models.types import utcnow
 from shopflow.services.audit import audit
 from shopflow.services.errors import Refused, business_error, insufficient_stock
+from shopflow.workflows.backorders import BackorderWakeWorkflow, wake_workflow_id
 from shopflow.workflows.shared import (
     BackorderWake,
     ErrorType,
@@ -309,9 +310,7 @@ async def start_backorder_wake(client: Client, task_queue: str, sku: str, receip
     """Start ``backorders-<receipt>`` (once per receipt) and wait up to ``wait`` for it: the
     answer to a receipt shows what the waiting cases took. None when it did not answer in
     time or Temporal is unreachable: the wake-up runs on (or the cases look again at their
-    deadline)."""
-    from shopflow.workflows.backorders import BackorderWakeWorkflow, wake_workflow_id
-
+    deadline; the sweep, ``start_missed_wakes``, starts it later)."""
     try:
         handle = await client.start_workflow(
             BackorderWakeWorkflow.run, BackorderWake(sku), id=wake_workflow_id(receipt_key),
@@ -329,3 +328,42 @@ async def start_backorder_wake(client: Client, task_queue: str, sku: str, receip
         log.warning("backorder wake-up still running", sku=sku, error=repr(err))
         return None
     return int(result.woken)
+
+
+def missed_wakes(engine: Engine) -> list[tuple[str, str]]:
+    """(SKU, receipt key) for every SKU that cases wait for while stock of it is available:
+    its newest receipt, whose wake-up may never have started (the API died between booking
+    the receipt and starting it, or Temporal was unreachable then)."""
+    with session_scope(engine, write=False) as session:
+        skus = sorted(set(session.exec(
+            select(BackorderWait.sku).where(BackorderWait.status == "waiting")).all()))
+        found = []
+        for sku, available in availability(session, skus).items():
+            if available <= 0:
+                continue
+            receipt = session.exec(
+                select(StockMovement).where(StockMovement.sku == sku,
+                                            StockMovement.reason == "receipt")
+                .order_by(col(StockMovement.at).desc(), col(StockMovement.id).desc())).first()
+            if receipt is not None:
+                found.append((sku, receipt.dedup_key))
+        return found
+
+
+async def start_missed_wakes(client: Client, engine: Engine, task_queue: str) -> list[str]:
+    """Start the wake-up of each receipt that ``missed_wakes`` finds, by its id: once. A
+    receipt whose wake-up ran already is left alone (a case it could not reach looks again at
+    its deadline). Returns the wake-ups started."""
+    started = []
+    for sku, receipt_key in await asyncio.to_thread(missed_wakes, engine):
+        workflow_id = wake_workflow_id(receipt_key)
+        try:
+            await client.start_workflow(
+                BackorderWakeWorkflow.run, BackorderWake(sku), id=workflow_id,
+                task_queue=task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+        except WorkflowAlreadyStartedError:
+            continue
+        log.info("backorder wake-up started by the sweep", sku=sku, receipt=receipt_key)
+        started.append(workflow_id)
+    return started

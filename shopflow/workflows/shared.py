@@ -25,6 +25,7 @@ class Act:
     STOCK_RELEASE = "inventory.release"
     STOCK_AVAILABLE = "inventory.available"
     BACKORDER_WAKE = "inventory.wake_backorders"
+    BACKORDER_SWEEP = "inventory.wake_missed"
     CUSTOMER_UPSERT = "customers.upsert"
     REVIEW_CONTEXT = "customers.review_context"
     NOTICE_SEND = "notices.send"
@@ -528,6 +529,20 @@ class BackorderWake:
 class BackordersWoken:
     sku: str
     woken: int  # how many waiting cases took stock
+
+
+@dataclass
+class BackorderSweep:
+    """A run of the backorder sweep (schedule ``shopflow-backorder-sweep``)."""
+
+    requested_by: str = "schedule"
+
+
+@dataclass
+class WakesStarted:
+    """The receipts' wake-ups (``backorders-<receipt>``) the sweep started."""
+
+    started: list[str] = field(default_factory=list)
 
 
 @dataclass
