@@ -1,6 +1,6 @@
 """Customer service starts from a customer (issue 17.6, part): ``GET /api/v1/customers/{id}/
 cases`` and the customer page (profile, tags, credit rating, birthday, every case of theirs the
-role may read, a sample request started with their profile filled in)."""
+role may read, a complaint or a sample request started with their profile filled in)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from shopflow.db import session_scope
 from shopflow.models import Customer
 from tests import test_search
 from tests.helpers import auth
-from tests.test_ui_pages import sign_in
+from tests.test_ui_pages import csrf_of, sign_in
 
 pytestmark = pytest.mark.asyncio
 shop, http = test_search.shop, test_search.http  # the fixtures: two customers and their cases
@@ -72,3 +72,36 @@ async def test_the_customer_page_is_for_the_roles_that_read_profiles(
     assert (await http.get("/ui/customers/c-wang")).status_code == 403
     case = await http.get("/ui/cases/order/SO-1")
     assert case.status_code == 200 and "/ui/customers/" not in case.text
+
+
+async def test_customer_service_files_a_complaint_from_the_customer_page(
+        api: httpx.AsyncClient) -> None:
+    r = await api.put("/api/v1/customers/c-9", headers=auth("cs"),
+                      json={"name": "赵敏 Zhao Min", "phone": "137 1111 2222"})
+    assert r.status_code == 200, r.text
+    await sign_in(api, "dev-cs")
+    page = await api.get("/ui/customers/c-9")
+    assert 'href="/ui/complaints/new?customer=c-9"' in page.text
+    form = await api.get("/ui/complaints/new", params={"customer": "c-9"})
+    assert 'name="customer.name" value="赵敏 Zhao Min"' in form.text
+    base = {"csrf_token": csrf_of(form.text), "request_key": "k-complaint-1",
+            "customer.id": "c-9", "customer.name": "赵敏 Zhao Min", "category": "service",
+            "channel": "phone", "description": "两次来电无人接听 nobody answered twice"}
+    r = await api.post("/ui/complaints/new", data={**base, "description": " "})
+    assert r.status_code == 422 and 'data-testid="field-error"' in r.text
+    r = await api.post("/ui/complaints/new", data={**base, "order_no": "NO-SUCH"})
+    assert r.status_code == 422 and "no order NO-SUCH" in r.text
+    r = await api.post("/ui/complaints/new", data=base)
+    assert r.status_code == 303, r.text
+    location = r.headers["location"]
+    assert location.startswith("/ui/cases/complaint/") and location.endswith("?note=created")
+    again = await api.post("/ui/complaints/new", data=base)  # a double submit: the same case
+    assert again.headers["location"] == location
+    cases = await api.get("/api/v1/customers/c-9/cases", headers=auth("cs"))
+    assert [c["kind"] for c in cases.json()["items"]] == ["complaint"]
+
+
+async def test_only_channel_and_cs_file_complaints_from_the_pages(
+        http: httpx.AsyncClient) -> None:
+    await sign_in(http, "dev-warehouse")
+    assert (await http.get("/ui/complaints/new")).status_code == 403

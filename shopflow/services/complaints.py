@@ -16,9 +16,11 @@ from temporalio.client import Client
 
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import Complaint, Customer, Order
+from shopflow.models.complaint_schemas import ComplaintCreate
 from shopflow.models.types import utcnow
 from shopflow.services import cases, tasks
 from shopflow.services.errors import Refused, never_reached_temporal
+from shopflow.services.scoping import record_channel
 from shopflow.services.timers import timers_for
 from shopflow.settings import Settings
 from shopflow.workflows.complaint import (
@@ -103,6 +105,22 @@ async def file(client: Client, settings: Settings, engine: Engine, inp: Complain
         raise
     return {"id": inp.complaint_id, "workflow_id": complaint_workflow_id(inp.complaint_id),
             "status": ComplaintStatus.OPEN.value}, started
+
+
+async def create(client: Client, settings: Settings, engine: Engine, body: ComplaintCreate,
+                 submitted_by: str, seed: str | None,
+                 may_update_customer: bool) -> tuple[dict[str, Any], bool]:
+    """File a checked complaint (``POST /complaints`` and the complaint form): its channel
+    recorded, its customer upserted (customer service may change a known customer's details;
+    a channel's differing details become a proposal), its workflow started."""
+    complaint_id = new_complaint_id(seed)
+    await asyncio.to_thread(record_channel, engine, complaint_id, body.channel, submitted_by)
+    inp = complaint_input(
+        settings, complaint_id,
+        CustomerData(**body.customer.model_dump(), source=submitted_by,
+                     overwrite=may_update_customer),
+        body.category, body.description, body.channel, body.order_no, submitted_by)
+    return await file(client, settings, engine, inp)
 
 
 def check_order(engine: Engine, order_no: str | None, customer_id: str) -> None:

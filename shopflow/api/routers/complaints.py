@@ -25,8 +25,7 @@ from shopflow.models.complaint_schemas import (
 from shopflow.models.schemas import CaseCreated, CasePublic, PageOf
 from shopflow.security.links import LINK_ROLES
 from shopflow.services import cases, complaints
-from shopflow.services.scoping import case_filter, record_channel
-from shopflow.workflows.shared import CustomerData
+from shopflow.services.scoping import case_filter
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
 from shopflow.workflows.vocab import CaseKind
 
@@ -44,14 +43,9 @@ async def create_complaint(
     await svc.db(complaints.check_order, svc.engine, body.order_no, body.customer.id)
 
     async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
-        complaint_id = complaints.new_complaint_id(seed)
-        await svc.db(record_channel, svc.engine, complaint_id, body.channel, user.name)
-        inp = complaints.complaint_input(
-            svc.settings, complaint_id,
-            CustomerData(**body.customer.model_dump(), source=user.name,
-                         overwrite=user.has("cs")),  # a channel's changes: a proposal for cs
-            body.category, body.description, body.channel, body.order_no, user.name)
-        created, started = await complaints.file(svc.client(), svc.settings, svc.engine, inp)
+        created, started = await complaints.create(
+            svc.client(), svc.settings, svc.engine, body, user.name, seed,
+            may_update_customer=user.has("cs"))  # a channel's changes: a proposal for cs
         if started:
             WORKFLOWS_STARTED.labels("complaint").inc()
         return 201, created
