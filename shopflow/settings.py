@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     feedback_delay: Duration = timedelta(days=7)
     feedback_reminder: Duration = timedelta(days=3)
     feedback_close: Duration = timedelta(days=14)
+    # A sample's feedback score at or below this opens the problem task for cs (seed 000 4.3).
+    sample_feedback_low_score: int = Field(default=2, ge=0, le=5)
     payment_timeout: Duration = timedelta(minutes=30)
     backorder_timeout: Duration = timedelta(days=7)
     return_window: Duration = timedelta(days=7)

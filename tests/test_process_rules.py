@@ -125,3 +125,13 @@ def test_care_keys_decisions_and_notices() -> None:
     report = report_notice(ReportStored("r1", "monthly", "2026-01-01T00:00", "2025-12"))
     assert (report.dedup_key, report.customer_id, report.kind) == (
         "report:r1:2026-01-01T00:00", None, "kpi_report")
+
+
+def test_which_sample_feedback_goes_to_customer_service() -> None:
+    from shopflow.workflows.sample_rules import feedback_problem
+
+    assert feedback_problem({"satisfaction": 5, "problem": "dented"}, 2) == "problem"
+    assert feedback_problem({"satisfaction": 4, "dissatisfied": True}, 2) == "dissatisfied"
+    assert feedback_problem({"satisfaction": 2}, 2) == "low_score"
+    assert feedback_problem({"satisfaction": 3}, 2) is None
+    assert feedback_problem({"satisfaction": 1}, 0) is None  # an older case: a problem only

@@ -24,6 +24,7 @@ from tests.helpers import (
     stock,
     wait_case,
 )
+from tests.test_ui_pages import sign_in
 
 pytestmark = pytest.mark.asyncio
 
@@ -85,7 +86,7 @@ async def test_happy_path_through_archive_keeps_stock_right(
     await pass_preliminary(api, sid)
 
     review = await open_task(api, sid, "sample.review")
-    assert review["context"]["credit_rating"] == "B"
+    assert review["context"]["credit_rating"] == "unrated"  # nobody rated this customer
     assert review["context"]["purchase_history"] == {"orders_count": 0, "orders_value": 0.0}
     assert review["context"]["stock_available"] == {"TEA": 10, "CUP": 4}
     r = await complete(api, review, "approve", items=[{"sku": "TEA", "approved_quantity": 3},
@@ -100,8 +101,9 @@ async def test_happy_path_through_archive_keeps_stock_right(
     assert await stock(api, "TEA") == {"sku": "TEA", "on_hand": 7, "reserved": 0,
                                        "available": 7, "damaged": 0}
     assert (await stock(api, "CUP"))["on_hand"] == 2
-    sample = await case(api, f"/api/v1/samples/{sid}")
-    assert sample["stage"] == "awaiting_feedback"
+    # the workflow records the stage once the dispatch Update has answered
+    sample = await wait_case(api, f"/api/v1/samples/{sid}",
+                             lambda c: c["stage"] == "awaiting_feedback")
     assert sample["shipment"]["tracking_no"] == "SF1001"
 
     await tenv.sleep(timedelta(days=7, hours=1))
@@ -125,8 +127,9 @@ async def test_happy_path_through_archive_keeps_stock_right(
     for expected in ("submitted", "task_completed", "shipped", "feedback_requested",
                      "feedback_received", "archived"):
         assert expected in types
-    dossier = await api.get(f"/api/v1/samples/{sid}/dossier", headers=auth("ops"))
-    assert dossier.status_code == 200
+    # archived is recorded, then the dossier stored
+    dossier = await eventually(lambda: _ok(api.get(f"/api/v1/samples/{sid}/dossier",
+                                                   headers=auth("ops"))))
     d = dossier.json()
     assert d["case"]["status"] == "archived"
     decisions = [(t["kind"], t["completed_by"]) for t in d["tasks"]]
@@ -308,23 +311,113 @@ async def test_feedback_with_a_problem_opens_a_cs_task(
     assert "sample_problem_resolved" in notices(engine, sid)
 
 
-async def test_no_feedback_is_reminded_then_closed_as_no_response(
-        api: httpx.AsyncClient, catalogue: None, tenv: WorkflowEnvironment, engine: Any) -> None:
-    sid = await submit(api)
+async def test_the_call_fills_in_the_form_with_the_customer(
+        api: httpx.AsyncClient, catalogue: None, tenv: WorkflowEnvironment) -> None:
+    sid, token = await shipped_awaiting_feedback(api, tenv)
+    await tenv.sleep(timedelta(days=14, hours=1))
+    call = await open_task(api, sid, "sample.feedback_call")
+    r = await api.post(f"/feedback/{token}", data={"satisfaction": "1"})  # cs, on the phone
+    assert r.status_code == 200 and "谢谢" in r.text
+    r = await complete(api, call, "reached", notes="the tea was too strong for them")
+    assert r.status_code == 200, r.text
+    problem = await open_task(api, sid, "sample.feedback_problem")
+    assert problem["context"]["why"] == "low_score"
+    assert (await complete(api, problem, "resolved", resolution="sent a milder tea")
+            ).status_code == 200
+    sample = await wait_case(api, f"/api/v1/samples/{sid}", lambda c: c["status"] == "archived")
+    assert sample["feedback"]["satisfaction"] == 1 and sample["feedback_call"]["outcome"] == "reached"
+
+
+async def shipped(api: httpx.AsyncClient, **overrides: Any) -> str:
+    sid = await submit(api, **overrides)
     await pass_preliminary(api, sid)
     await approve_review(api, sid, TEA=1)
     await dispatch(api, sid)
-    await tenv.sleep(timedelta(days=7, hours=1))
+    return sid
+
+
+async def asked_for_feedback(api: httpx.AsyncClient, sid: str) -> str:
+    """The form's token, once the sample's feedback request went out."""
     sample = await wait_case(api, f"/api/v1/samples/{sid}",
                              lambda c: (c.get("feedback") or {}).get("status") == "requested")
-    token = form_token(sample)
+    return form_token(sample)
+
+
+async def shipped_awaiting_feedback(api: httpx.AsyncClient, tenv: WorkflowEnvironment,
+                                    **overrides: Any) -> tuple[str, str]:
+    """A sample approved, shipped and asked for feedback: (its id, the form's token)."""
+    sid = await shipped(api, **overrides)
+    await tenv.sleep(timedelta(days=7, hours=1))
+    return sid, await asked_for_feedback(api, sid)
+
+
+async def test_a_low_score_or_not_satisfied_opens_the_problem_task_without_text(
+        api: httpx.AsyncClient, catalogue: None, tenv: WorkflowEnvironment) -> None:
+    low, unhappy, fine = [await shipped(api, customer_id=c) for c in ("c-1", "c-2", "c-3")]
+    await tenv.sleep(timedelta(days=7, hours=1))
+    low_token, unhappy_token, fine_token = [await asked_for_feedback(api, sid)
+                                            for sid in (low, unhappy, fine)]
+    assert (await api.post(f"/api/v1/feedback/{low_token}",
+                           json={"satisfaction": 2})).status_code == 200
+    r = await api.post(f"/api/v1/feedback/{unhappy_token}",
+                       json={"satisfaction": 4, "dissatisfied": True})
+    assert r.status_code == 200, r.text
+    bad = await api.post(f"/api/v1/feedback/{fine_token}",
+                         json={"satisfaction": 3, "dissatisfied": "maybe"})
+    assert bad.status_code == 422 and "dissatisfied" in bad.text
+    assert (await api.post(f"/api/v1/feedback/{fine_token}",
+                           json={"satisfaction": 3})).status_code == 200
+
+    task = await open_task(api, low, "sample.feedback_problem")
+    assert task["context"]["why"] == "low_score" and task["context"]["feedback"]["problem"] is None
+    other = await open_task(api, unhappy, "sample.feedback_problem")
+    assert other["context"]["why"] == "dissatisfied"
+    assert other["context"]["feedback"]["dissatisfied"] is True
+    for t in (task, other):
+        r = await complete(api, t, "resolved", resolution="called: a fresh tin is on its way")
+        assert r.status_code == 200, r.text
+    for sid in (low, unhappy, fine):
+        await wait_case(api, f"/api/v1/samples/{sid}", lambda c: c["status"] == "archived")
+    r = await api.get("/api/v1/tasks", params={"case_id": fine, "status": "done"},
+                      headers=auth("ops"))
+    assert "sample.feedback_problem" not in [t["kind"] for t in r.json()["items"]]
+
+
+async def test_no_feedback_by_the_close_is_a_call_for_customer_service(
+        api: httpx.AsyncClient, catalogue: None, tenv: WorkflowEnvironment, engine: Any) -> None:
+    sid, token = await shipped_awaiting_feedback(api, tenv)
     await tenv.sleep(timedelta(days=3, hours=1))
     await eventually(lambda: "sample_feedback_reminder" in notices(engine, sid))
     await tenv.sleep(timedelta(days=11))
+    call = await open_task(api, sid, "sample.feedback_call")
+    assert call["role"] == "cs" and call["context"]["customer"]["phone"] == "13800000000"
+    assert call["context"]["feedback"] == {"status": "requested"}  # no link in a list
+    seen = (await api.get(f"/api/v1/tasks/{call['id']}", headers=auth("cs"))).json()
+    assert seen["context"]["feedback"]["url"] == f"http://shop.test/feedback/{token}"
+    assert "link" not in seen["context"]["feedback"]
+    sample = await case(api, f"/api/v1/samples/{sid}")
+    assert sample["status"] == "open" and sample["feedback"]["status"] == "requested"
+    assert (await api.get(f"/feedback/{token}")).status_code == 200  # still open for the call
+    await sign_in(api, "dev-cs")
+    page = await api.get(f"/ui/tasks/{call['id']}")
+    assert page.status_code == 200 and f"http://shop.test/feedback/{token}" in page.text
+    assert "联系不上 Unreachable" in page.text
+
+    assert (await complete(api, call, "reached", role="warehouse", notes="x")).status_code == 403
+    missing = await complete(api, call, "unreachable")
+    assert missing.status_code == 422 and missing.json()["error"]["details"]["field"] == "notes"
+    r = await complete(api, call, "unreachable", notes="three calls, no answer")
+    assert r.status_code == 200, r.text
     sample = await wait_case(api, f"/api/v1/samples/{sid}", lambda c: c["status"] == "archived")
     assert sample["feedback"]["status"] == "no_response"
+    assert sample["feedback_call"]["outcome"] == "unreachable"
     assert "feedback_no_response" in [e["type"] for e in sample["timeline"]]
     late = await api.post(f"/api/v1/feedback/{token}", json={"satisfaction": 3})
     assert late.status_code == 409
     form = await api.get(f"/feedback/{token}")
     assert form.status_code == 409
+
+
+async def _ok(request: Any) -> httpx.Response | None:
+    r = await request
+    return r if r.status_code == 200 else None

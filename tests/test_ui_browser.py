@@ -175,7 +175,7 @@ async def test_a_sample_travels_through_the_pages(live: str, browser: Any,
     await shot(reviewer, "03-inbox-reviewer-claimed")
     await reviewer.click(f"{row_sel} a:has-text('Open')")
     await reviewer.wait_for_selector("[data-testid=credit-rating]")
-    assert (await reviewer.text_content("[data-testid=credit-rating]")).strip() == "B"
+    assert (await reviewer.text_content("[data-testid=credit-rating]")).strip() == "未评级 Unrated"
     assert "0 单 orders" in await reviewer.text_content("[data-testid=purchase-history]")
     stock = await reviewer.text_content("[data-testid=stock-available]")
     assert "TEA" in stock and "10" in stock and "CUP" in stock

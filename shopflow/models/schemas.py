@@ -103,7 +103,7 @@ class CustomerPublic(BaseModel):
     preferred_channel: str | None = None
     birthday: date | None
     tags: list[str]
-    credit_rating: str
+    credit_rating: str | None = Field(description="A|B|C|D, or null: not rated yet")
     purchase_history: dict[str, Any]
     proposals: list[dict[str, Any]] | None = None  # cs only: a channel's differing details
 
@@ -318,6 +318,8 @@ class FeedbackIn(Strict):
     # text, else the problem, is its description); other surveys record the wish only.
     complaint: bool = False
     complaint_text: str | None = Field(default=None, max_length=2000)
+    # "I am not satisfied": a sample's feedback then goes to customer service, text or not.
+    dissatisfied: bool = False
 
 
 class TokenCreate(Strict):

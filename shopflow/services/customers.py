@@ -21,6 +21,7 @@ from shopflow.workflows.shared import CustomerData, ReviewContext, ReviewContext
 PROFILE_FIELDS = ("name", "company", "email", "phone", "address", "locale")
 # Who reads profiles (credit rating, purchase history): the API and the web pages alike.
 READ_ROLES = ("cs", "finance", "reviewer", "ops")
+UNRATED = "unrated"
 
 
 def upsert_customer(session: Session, data: CustomerData) -> Customer:
@@ -29,7 +30,7 @@ def upsert_customer(session: Session, data: CustomerData) -> Customer:
     ``data.overwrite``); others' differing details are kept as a proposal for cs (issue 16)."""
     new = insert_ignore(session, Customer, [{
         "id": data.id, "name": data.name or "", "locale": data.locale or "zh-CN", "tags": [],
-        "credit_rating": "B", "created_at": utcnow(), "updated_at": utcnow(),
+        "credit_rating": None, "created_at": utcnow(), "updated_at": utcnow(),
     }], ["id"])
     customer = session.get(Customer, data.id, with_for_update=True)
     assert customer is not None
@@ -129,7 +130,8 @@ def review_context(engine: Engine, req: ReviewContextRequest) -> ReviewContext:
     with session_scope(engine, write=False) as session:
         customer = session.get(Customer, req.customer_id)
         return ReviewContext(
-            credit_rating=customer.credit_rating if customer else "unknown",
+            # a customer nobody has rated is "unrated", never a default grade
+            credit_rating=(customer.credit_rating if customer else None) or UNRATED,
             tags=list(customer.tags) if customer else [],
             purchase_history=purchase_history(session, req.customer_id),
             stock_available=availability(session, req.skus),

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from shopflow.db import insert_ignore, session_scope
 from shopflow.models import ApiToken, Case, Customer, Task
 from shopflow.models.types import utcnow
+from shopflow.security.links import present_feedback
 from shopflow.services.audit import audit
 from shopflow.services.cases import send_update
 from shopflow.services.errors import Refused, forbidden
@@ -60,10 +61,26 @@ def is_overdue(task: Task, now: datetime) -> bool:
     return task.status in ACTIVE_TASK_STATUSES and (task.escalated or task.due_at < now)
 
 
-def task_public(task: Task) -> dict[str, Any]:
+def task_public(task: Task, settings: Settings | None = None,
+                may_see_link: bool = False) -> dict[str, Any]:
+    """The task as the API shows it. A context's customer form link (a sample's feedback call)
+    is never shown as its ref; its ``url`` only to those who call customers, given
+    ``settings``."""
     data = task.model_dump(mode="json")
     data["overdue"] = is_overdue(task, utcnow())
+    present_context_links(data["context"], settings, may_see_link)
     return data
+
+
+def present_context_links(context: dict[str, Any], settings: Settings | None,
+                          may_see_link: bool) -> None:
+    if not isinstance(context.get("feedback"), dict):
+        return
+    if settings is None or not may_see_link:
+        context["feedback"] = {k: v for k, v in context["feedback"].items()
+                               if k not in ("link", "token", "url")}
+        return
+    present_feedback(settings, may_see_link, context)
 
 
 # --- reads ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ SETTING_OF: dict[str, str] = {
     "resolution_sla": "complaint_resolution_sla",
     "reopen_window": "complaint_reopen_window",
     "history_limit": "history_event_limit",
+    "low_score": "sample_feedback_low_score",
 }
 
 
@@ -45,7 +46,7 @@ def timers_for(cls: type[T], settings: Settings, **given: timedelta) -> T:
             setting = SETTING_OF.get(f.name, f.name)
             found = getattr(settings, setting, None)
             if hints[f.name] is int and isinstance(found, int):
-                values[f.name] = found  # a count, not a duration (history_limit)
+                values[f.name] = found  # a count, not a duration (history_limit, low_score)
                 continue
             if not isinstance(found, timedelta):
                 raise LookupError(f"{cls.__name__}.{f.name}: no duration setting {setting!r}")

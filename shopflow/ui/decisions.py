@@ -143,7 +143,15 @@ for _form in (
     ), hint="核实客户信用、采购历史与库存 Check credit rating, purchase history and stock."),
     TaskForm("sample.dispatch", (SHIPPED,), documents=("slip",), error_inputs=TRACKING_ERRORS,
              hint="按发货单打包并发货 Pack as the slip says, then ship."),
-    TaskForm("sample.feedback_problem", (RESOLVED,)),
+    TaskForm("sample.feedback_problem", (RESOLVED,),
+             hint="低分、不满意或反馈了问题：联系客户 A low score, \"not satisfied\" or a "
+                  "problem: contact the customer."),
+    TaskForm("sample.feedback_call", (
+        Decision("reached", (_area("notes", "通话记录 Notes"),), title="已联系 Reached"),
+        Decision("unreachable", (_area("notes", "情况说明 Notes"),),
+                 title="联系不上 Unreachable", style="neutral"),
+    ), hint="客户未填写反馈：电话联系，并用反馈链接（见上方 feedback.url）代为填写 No answer by "
+            "the close: call the customer and fill in the form with them (feedback.url above)."),
     # Orders: the warehouse ships; a lost parcel is reshipped or refunded.
     TaskForm("order.fulfil", (SHIPPED,), documents=("pick_list", "packing_slip"),
              error_inputs=TRACKING_ERRORS,

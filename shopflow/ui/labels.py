@@ -21,6 +21,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "sample.review": ("样品审核", "Sample review"),
     "sample.dispatch": ("样品发货", "Sample dispatch"),
     "sample.feedback_problem": ("样品反馈问题", "Sample feedback problem"),
+    "sample.feedback_call": ("样品反馈回访电话", "Call about the sample feedback"),
     "order.fulfil": ("订单履约", "Order fulfilment"),
     "order.lost_parcel": ("包裹丢失", "Lost parcel"),
     "order.refund": ("订单退款", "Order refund"),
@@ -92,6 +93,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "counting": ("盘点中", "Counting"),
     "intake": ("接单", "Intake"),
     "unreachable": ("联系不上", "Unreachable"),
+    "reached": ("已联系", "Reached"),
     # roles
     "channel": ("渠道", "Channel"),
     "cs": ("客服", "Customer service"),

@@ -232,6 +232,8 @@ async def _task(request: Request, user: User, task_id: str, status: int = 200, *
     if not await svc.db(visible, svc.engine, user, "task", task_id):  # another channel's case
         raise ApiError(404, "not_found", f"no task {task_id}")
     data = await svc.db(queries.task_page, svc.engine, task)
+    task.context = dict(task.context or {})
+    tasks.present_context_links(task.context, svc.settings, user.has(*LINK_ROLES))
     if not user.has(*CUSTOMER_READERS):  # credit rating and purchase history: as the API
         data["customer"] = None
         task.context = {k: v for k, v in (task.context or {}).items() if k not in PROFILE_ONLY}

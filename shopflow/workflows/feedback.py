@@ -33,11 +33,15 @@ class FeedbackMixin(CaseWorkflow):
     feedback: dict[str, Any] | None = None
 
     async def collect_feedback(
-        self, reminder_after: timedelta, close_after: timedelta, notice_prefix: str
+        self, reminder_after: timedelta, close_after: timedelta, notice_prefix: str,
+        keep_open: bool = False,
     ) -> dict[str, Any] | None:
-        """Send the form link, remind once, give up at close_after. None means no response."""
+        """Send the form link, remind once, give up at close_after. None means no response.
+        ``keep_open``: the form stays open past the close (someone calls the customer); the
+        caller ends it with ``close_feedback_form``."""
         if self.since("feedback-link-hashed"):
-            return await self._collect_feedback_hashed(reminder_after, close_after, notice_prefix)
+            return await self._collect_feedback_hashed(reminder_after, close_after, notice_prefix,
+                                                       keep_open)
         token = workflow.uuid4().hex
         await self._act(
             Act.FEEDBACK_OPEN,
@@ -67,7 +71,8 @@ class FeedbackMixin(CaseWorkflow):
         return self.feedback
 
     async def _collect_feedback_hashed(
-        self, reminder_after: timedelta, close_after: timedelta, notice_prefix: str
+        self, reminder_after: timedelta, close_after: timedelta, notice_prefix: str,
+        keep_open: bool = False,
     ) -> dict[str, Any] | None:
         """The same steps, but the history and the read-model never hold the link itself: the
         workflow keeps a ref (the link is derived from it with a key only the processes know,
@@ -94,13 +99,19 @@ class FeedbackMixin(CaseWorkflow):
                     lambda: self.feedback is not None,
                     timeout=max(close_after - reminder_after, timedelta(0)),
                 )
-        if self.feedback is None:
-            self.feedback_token = None  # a late answer is refused from here on
-            await self._act(Act.FEEDBACK_CLOSE,
-                            FeedbackAnswered(link_hash, {"no_response": True}, workflow.now()))
-            self.data["feedback"] = {"status": "no_response"}
-            await self.record("feedback_no_response", "no feedback received: closed as no response")
+        if self.feedback is None and not keep_open:
+            await self.close_feedback_form()
         return self.feedback
+
+    async def close_feedback_form(self) -> None:
+        """No answer: the link is refused from here on, the case shows no response."""
+        link_hash = self.feedback_token
+        assert link_hash is not None
+        self.feedback_token = None  # a late answer is refused from here on
+        await self._act(Act.FEEDBACK_CLOSE,
+                        FeedbackAnswered(link_hash, {"no_response": True}, workflow.now()))
+        self.data["feedback"] = {"status": "no_response"}
+        await self.record("feedback_no_response", "no feedback received: closed as no response")
 
     @workflow.update
     async def submit_feedback(self, inp: FeedbackInput) -> dict[str, Any]:
@@ -112,6 +123,8 @@ class FeedbackMixin(CaseWorkflow):
         }
         if inp.complaint:  # only when asked: earlier answers keep their shape
             response.update(complaint=True, complaint_text=inp.complaint_text or None)
+        if inp.dissatisfied:
+            response["dissatisfied"] = True
         self.feedback = response  # set first: a second submission is refused by the validator
         await self._act(Act.FEEDBACK_ANSWERED, FeedbackAnswered(inp.token, response, workflow.now()))
         self.data["feedback"] = {"status": "answered", **response}

@@ -13,11 +13,13 @@ from shopflow.workflows.base import CaseCancelled, HumanTask, rejection
 from shopflow.workflows.feedback import FeedbackMixin
 from shopflow.workflows.sample_rules import (
     DISPATCH,
+    FEEDBACK_CALL,
     FEEDBACK_PROBLEM,
     PRELIMINARY,
     REVIEW,
     approved_quantities,
     check_decision,
+    feedback_problem,
 )
 from shopflow.workflows.shared import (
     Act,
@@ -51,6 +53,8 @@ class SampleTimers:
     feedback_reminder: float
     feedback_close: float
     notice_send: float = 60.0  # one notice attempt (absent from inputs of older cases)
+    # A feedback score at or below it opens the problem task (0: older cases, a problem only).
+    low_score: int = 0
 
 
 @dataclass
@@ -199,6 +203,9 @@ class SampleApproval(FeedbackMixin):
 
     async def _feedback(self, inp: SampleInput) -> None:
         await workflow.sleep(timedelta(seconds=inp.timers.feedback_delay))
+        if workflow.patched("sample-feedback-follow-through"):
+            await self._feedback_followed_through(inp)
+            return
         feedback = await self.collect_feedback(
             timedelta(seconds=inp.timers.feedback_reminder),
             timedelta(seconds=inp.timers.feedback_close),
@@ -207,6 +214,35 @@ class SampleApproval(FeedbackMixin):
         if feedback and feedback.get("problem"):
             task = await self.human_task(FEEDBACK_PROBLEM, "cs", {
                 "customer": self.data["customer"], "feedback": feedback,
+                "items": self.data["items"],
+            })
+            await self.notify("problem_resolved", "sample_problem_resolved",
+                              resolution=task.data["resolution"])
+
+    async def _feedback_followed_through(self, inp: SampleInput) -> None:
+        """Seed 000 4.1, 4.3: a low score, "dissatisfied" or a problem goes to customer service,
+        text or not; no answer by the close is a call, with the form still open, not silence."""
+        feedback = await self.collect_feedback(
+            timedelta(seconds=inp.timers.feedback_reminder),
+            timedelta(seconds=inp.timers.feedback_close), "sample", keep_open=True)
+        if feedback is None:
+            c = inp.customer
+            task = await self.human_task(FEEDBACK_CALL, "cs", {
+                "customer": {**self.data["customer"], "phone": c.phone, "email": c.email},
+                "items": self.data["items"], "shipment": self.data["shipment"],
+                "feedback": dict(self.data["feedback"] or {}),
+                "how": "call the customer and fill in the feedback form with them (its link: "
+                       "feedback.url), then reached {notes} or unreachable {notes}",
+            })
+            self.data["feedback_call"] = {"outcome": task.decision, "notes": task.data["notes"],
+                                          "by": task.actor}
+            if self.feedback is None:
+                await self.close_feedback_form()
+            feedback = self.feedback
+        why = feedback_problem(feedback, inp.timers.low_score) if feedback else None
+        if feedback is not None and why is not None:
+            task = await self.human_task(FEEDBACK_PROBLEM, "cs", {
+                "customer": self.data["customer"], "feedback": feedback, "why": why,
                 "items": self.data["items"],
             })
             await self.notify("problem_resolved", "sample_problem_resolved",

@@ -14,6 +14,7 @@ PRELIMINARY = TaskKind.SAMPLE_PRELIMINARY
 REVIEW = TaskKind.SAMPLE_REVIEW
 DISPATCH = TaskKind.SAMPLE_DISPATCH
 FEEDBACK_PROBLEM = TaskKind.SAMPLE_FEEDBACK_PROBLEM
+FEEDBACK_CALL = TaskKind.SAMPLE_FEEDBACK_CALL
 
 D = SampleDecision
 DECISIONS: dict[str, frozenset[SampleDecision]] = {
@@ -21,6 +22,7 @@ DECISIONS: dict[str, frozenset[SampleDecision]] = {
     REVIEW: frozenset({D.APPROVE, D.REJECT}),
     DISPATCH: frozenset({D.SHIPPED}),
     FEEDBACK_PROBLEM: frozenset({D.RESOLVED}),
+    FEEDBACK_CALL: frozenset({D.REACHED, D.UNREACHABLE}),
 }
 # The text field each decision must carry.
 REQUIRED_TEXT: dict[str, tuple[str, ...]] = {
@@ -28,6 +30,8 @@ REQUIRED_TEXT: dict[str, tuple[str, ...]] = {
     D.REQUEST_INFO: ("question",),
     D.RESOLVED: ("resolution",),
     D.SHIPPED: ("courier", "tracking_no"),
+    D.REACHED: ("notes",),
+    D.UNREACHABLE: ("notes",),
 }
 
 
@@ -73,3 +77,17 @@ def check_approval(data: dict[str, Any], *, requested: dict[str, int],
 def approved_quantities(data: dict[str, Any]) -> dict[str, int]:
     """An accepted approval's quantities by SKU."""
     return {line["sku"]: line["approved_quantity"] for line in data["items"]}
+
+
+def feedback_problem(feedback: dict[str, Any], low_score: int) -> str | None:
+    """Why a sample's feedback needs customer service (seed 000 4.1, 4.3), or None: a problem
+    named, the customer ticking "dissatisfied", or a score of ``low_score`` or less (0: older
+    cases, whose policy was a named problem only)."""
+    if feedback.get("problem"):
+        return "problem"
+    if feedback.get("dissatisfied"):
+        return "dissatisfied"
+    score = feedback.get("satisfaction")
+    if isinstance(score, int) and score <= low_score:
+        return "low_score"
+    return None

@@ -304,6 +304,7 @@ class FeedbackInput:
     problem: str | None = None
     complaint: bool = False  # the customer asks for a formal complaint
     complaint_text: str | None = None
+    dissatisfied: bool = False  # "not satisfied", ticked on the form
 
 
 # --- customer care -------------------------------------------------------------------------

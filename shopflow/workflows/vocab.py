@@ -70,6 +70,7 @@ class TaskKind(StrEnum):
     SAMPLE_REVIEW = "sample.review"
     SAMPLE_DISPATCH = "sample.dispatch"
     SAMPLE_FEEDBACK_PROBLEM = "sample.feedback_problem"
+    SAMPLE_FEEDBACK_CALL = "sample.feedback_call"  # no answer by the close: cs calls
     COMPLAINT_HANDLE = "complaint.handle"
     FOLLOWUP_PROBLEM = "followup.problem"
     REVISIT = "customer.revisit"
@@ -111,6 +112,8 @@ class SampleDecision(StrEnum):
     REQUEST_INFO = "request_info"
     SHIPPED = "shipped"
     RESOLVED = "resolved"
+    REACHED = "reached"  # the customer was called (sample.feedback_call)
+    UNREACHABLE = "unreachable"
 
 
 # --- complaints -----------------------------------------------------------------------------------

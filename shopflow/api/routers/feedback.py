@@ -50,7 +50,8 @@ async def _submit(svc: Any, token: str, body: FeedbackIn) -> dict[str, Any]:
     req = await svc.db(_open_request, svc, token)
     # The workflow gets the hash, never the link: the Update's input is in its history.
     inp = FeedbackInput(req.token, body.satisfaction, body.usage, body.suggestions, body.problem,
-                        complaint=body.complaint, complaint_text=body.complaint_text)
+                        complaint=body.complaint, complaint_text=body.complaint_text,
+                        dissatisfied=body.dissatisfied)
     return await send_update(svc, req.workflow_id, "submit_feedback", inp, dict)
 
 
@@ -76,11 +77,13 @@ async def feedback_form_post(
     satisfaction: Annotated[str, Form()], usage: Annotated[str, Form()] = "",
     suggestions: Annotated[str, Form()] = "", problem: Annotated[str, Form()] = "",
     complaint: Annotated[str, Form()] = "", complaint_text: Annotated[str, Form()] = "",
+    dissatisfied: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     try:
         body = FeedbackIn(satisfaction=ascii_int(satisfaction, 0),
                           usage=usage, suggestions=suggestions, problem=problem or None,
-                          complaint=bool(complaint), complaint_text=complaint_text or None)
+                          complaint=bool(complaint), complaint_text=complaint_text or None,
+                          dissatisfied=bool(dissatisfied))
         await _submit(svc, token, body)
     except ValidationError:
         return render_page(request, "feedback_form.html", 422, token=token, open=True,

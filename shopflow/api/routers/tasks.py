@@ -17,6 +17,7 @@ from shopflow.models.schemas import (
     TaskOutcomePublic,
     TaskPublic,
 )
+from shopflow.security.links import LINK_ROLES
 from shopflow.services import bulk as bulk_work
 from shopflow.services import tasks
 from shopflow.workflows.shared import Actor
@@ -63,7 +64,7 @@ async def bulk(body: TaskBulk, svc: ServicesDep, user: UserDep) -> dict[str, Any
 @router.get("/{task_id}", response_model=TaskPublic)
 async def get_task(task_id: str, svc: ServicesDep, user: UserDep) -> dict[str, Any]:
     task = await svc.db(tasks.load_task, svc.engine, task_id, actor(user), acting=False)
-    return tasks.task_public(task)
+    return tasks.task_public(task, svc.settings, user.has(*LINK_ROLES))
 
 
 @router.post("/{task_id}/claim", response_model=TaskPublic)
