@@ -70,15 +70,19 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns how many rows were new.
-    Counted with RETURNING: psycopg reports rowcount -1 for these statements. ``table`` is a
-    Table or a SQLModel table class."""
+def insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], keys: list[str],
+                  *, any_conflict: bool = False) -> int:
+    """INSERT … ON CONFLICT (keys) DO NOTHING on SQLite and PostgreSQL; returns how many rows
+    were new. Counted with RETURNING: psycopg reports rowcount -1 for these statements.
+    ``table`` is a Table or a SQLModel table class. ``any_conflict``: a conflict on any unique
+    column is ignored, not only on ``keys`` (PostgreSQL arbitrates only the named index: two
+    writers racing to insert the same row otherwise fail on the table's other unique index)."""
     if not rows:
         return 0
     table = getattr(table, "__table__", table)  # a model class or its table
     dialect = session.get_bind().dialect.name
     insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (insert_fn(table).values(rows).on_conflict_do_nothing(index_elements=keys)
+    target = None if any_conflict else keys
+    stmt = (insert_fn(table).values(rows).on_conflict_do_nothing(index_elements=target)
             .returning(table.c[keys[0]]))
     return len(session.execute(stmt).all())

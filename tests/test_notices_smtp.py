@@ -145,6 +145,9 @@ async def test_an_outage_past_the_retry_limit_fails_the_notice_tells_ops_and_the
     again = await api.post(f"/api/v1/notices/{notice.id}/resend", headers=auth("ops"))
     assert again.status_code == 409
     await eventually(lambda: smtp.inbox.to("li@example.com"))
+    # the mail is in the inbox a moment before the outbox row says so
+    [sent] = await eventually(lambda: [n for n in outbox(engine, sid)
+                                       if n.id == notice.id and n.status == "sent"])
     r = await api.get(f"/api/v1/notices/{notice.id}", headers=auth("cs"))
     assert r.json()["status"] == "sent" and r.json()["resends"] == 1
     assert r.json()["resent_by"] == "dev-ops"

@@ -118,7 +118,7 @@ def register_case(session: Session, case_id: str, kind: str, workflow_id: str, s
     return insert_ignore(session, Case, [{
         "id": case_id, "kind": kind, "workflow_id": workflow_id, "status": status,
         "stage": stage, "customer_id": customer_id, "data": data, "version": 0,
-        "created_at": now, "updated_at": now}], ["id"]) > 0
+        "created_at": now, "updated_at": now}], ["id"], any_conflict=True) > 0
 
 
 def forget_case(engine: Engine, case_id: str, *also: Any) -> None:
@@ -143,7 +143,7 @@ def record_case(engine: Engine, rec: CaseRecord) -> None:
             "id": rec.case_id, "kind": rec.kind, "workflow_id": rec.workflow_id,
             "status": rec.status, "stage": rec.stage, "customer_id": rec.customer_id,
             "data": rec.data, "version": 0, "created_at": rec.at, "updated_at": rec.at,
-        }], ["id"])
+        }], ["id"], any_conflict=True)  # the request's register_case may race this one
         case = session.get(Case, rec.case_id, with_for_update=True)
         assert case is not None
         # Activities of one case may finish out of order; the newest snapshot wins (a
