@@ -6,12 +6,14 @@
 #
 # Without a PostgreSQL server the PostgreSQL half is skipped with the reason, except with
 # CI=true, where it fails. Arguments go to pytest (e.g. `bash scripts/test.sh tests/test_x.py`).
-# SHOPFLOW_TEST_WORKERS sets the number of xdist workers (default 3: the tests mostly wait on
-# their Temporal test servers, so 3 beat 2 on a 2-core machine; 0 runs them in one process).
+# SHOPFLOW_TEST_WORKERS sets the number of xdist workers (default: two per core, at most 8; the
+# tests mostly wait on their Temporal servers and databases: a whole run uses ~700 CPU-seconds,
+# about a third of its workers' wall time; 0 runs them in one process).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-WORKERS=${SHOPFLOW_TEST_WORKERS:-3}
+cores=$(nproc 2>/dev/null || echo 2)
+WORKERS=${SHOPFLOW_TEST_WORKERS:-$(( cores * 2 > 8 ? 8 : cores * 2 ))}
 LOGS=$(mktemp -d)
 trap 'rm -rf "$LOGS"' EXIT
 start=$SECONDS
