@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # timeout): an attempt cut off (its worker killed, the provider hung) is retried after it.
     # Copied into each case's input when the case starts, like the business durations.
     notice_send_timeout: Duration = timedelta(seconds=60)
+    # How long one call to the payment provider (a capture, a refund) may take before it is
+    # tried again: an attempt cut off (its worker killed) is retried after it. Copied into an
+    # order's or a return's input when it starts.
+    provider_call_timeout: Duration = timedelta(seconds=60)
     # A process that can loop (a complaint's messages) continues as new, carrying its state,
     # once its history has this many events: each run's history stays bounded.
     history_event_limit: int = Field(default=2000, ge=100)

@@ -1,8 +1,10 @@
 """Issue 14 drills against the real stack (Temporal dev server, `shopflow worker`, `shopflow api`
-as processes, one SQLite database): cause the fault mid-step, recover, and check that every case
-reaches its end, nothing was done twice (one order row and one workflow per order, one payment
-per transaction, each reservation settled once, each notice once) and stock balances
-(on_hand = received - shipped - damaged; reserved = the open reservations)."""
+as processes, one SQLite database, a real SMTP server), one stack for the module. Each drill
+starts a case in every process (sample, order, complaint; the order's follow-up and a return
+of it once delivered), causes its fault mid-step, recovers, takes every case to its end and
+checks (tests/drill_cases.py): every workflow completed, one per case; each payment, refund,
+reservation and stock movement once; stock balances; each notice once (in the outbox and at
+the SMTP server)."""
 
 from __future__ import annotations
 
@@ -10,153 +12,168 @@ import signal
 import sqlite3
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import func
 from sqlmodel import col, select
 
 from shopflow.db import make_engine, session_scope
-from shopflow.models import InventoryItem, Notice, Order, Payment, Reservation, StockMovement
+from shopflow.models import Notice
+from tests.drill_cases import (
+    SKU,
+    Cases,
+    auth,
+    call,
+    check_everything,
+    eventually,
+    finish_everything,
+    order_body,
+    start_complaint,
+    start_every_process,
+    start_order,
+    start_sample,
+    until,
+)
+from tests.notices_support import SmtpServer
 from tests.stack import Stack
 
-T = TypeVar("T")
-SKU = "DRILL"
-
-
-def auth(role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer dev-{role}"}
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 120.0, every: float = 0.5) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except httpx.HTTPError as err:
-            last = err
-        else:
-            if last:
-                return last
-        time.sleep(every)
-    raise AssertionError(f"not reached in {timeout} s; last: {last!r}")
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[Stack]:
     s = Stack(Path(tmp_path_factory.mktemp("drills")), env={
         "SHOPFLOW_DATABASE_BUSY_TIMEOUT": "4",  # < the 10 s outage of the database drill
         "SHOPFLOW_PAYMENT_SIM_LATENCY": "2",  # a payment's side effect takes ~2 s
+        "SHOPFLOW_PROVIDER_CALL_TIMEOUT": "6",  # a killed call is retried after 6 s, not 60
         "SHOPFLOW_NOTICE_SEND_TIMEOUT": "10",
-        "SHOPFLOW_FEEDBACK_DELAY": "P30D",
+        "SHOPFLOW_SMTP_HOST": "127.0.0.1",
+        "SHOPFLOW_SMTP_PORT": str(smtp.port),
+        "SHOPFLOW_SMTP_TIMEOUT": "5",  # one SMTP step, < the send timeout
+        "SHOPFLOW_FEEDBACK_DELAY": "PT1S",  # samples and follow-ups ask at once
     })
     try:
         s.start()
         with s.client() as http:
-            r = http.post("/api/v1/products", headers=auth("admin"),
-                          json={"sku": SKU, "name": "Drill tea", "sample_limit": 5})
-            assert r.status_code == 201, r.text
-            r = http.post("/api/v1/inventory/receipts", headers=auth("warehouse"),
-                          json={"sku": SKU, "quantity": 500, "note": "drill"})
-            assert r.status_code == 201, r.text
+            call(lambda: http.post("/api/v1/products", headers=auth("admin"),
+                                   json={"sku": SKU, "name": "Drill tea", "sample_limit": 5}),
+                 201)
+            call(lambda: http.post("/api/v1/inventory/receipts", headers=auth("warehouse"),
+                                   json={"sku": SKU, "quantity": 500, "note": "drill"}), 201)
         yield s
     finally:
         s.stop_all()
 
 
-def order_body(no: str, method: str = "cod") -> dict[str, Any]:
-    return {"order_no": no, "channel": "web",
-            "customer": {"id": f"c-{no}", "name": "Drill", "phone": "13800000000"},
-            "items": [{"sku": SKU, "quantity": 2, "unit_price": "10.00"}],
-            "shipping_address": "1 Drill Road, Hangzhou", "payment_method": method}
-
-
-def retried(r: httpx.Response) -> httpx.Response | None:
-    """A client's answer, or None to try again: 503 is an outage that says when to retry."""
-    if r.status_code == 503:
-        assert r.headers.get("Retry-After"), r.text
-        return None
-    return r
-
-
-def fulfil_and_deliver(http: httpx.Client, no: str) -> None:
-    """The warehouse ships the order, the courier delivers it: the order completes."""
-    def task() -> dict[str, Any] | None:
-        r = http.get("/api/v1/tasks", params={"case_id": no, "kind": "order.fulfil"},
-                     headers=auth("warehouse"))
-        items = r.json()["items"] if r.status_code == 200 else []
-        return items[0] if items else None
-
-    t = eventually(task)
-    r = eventually(lambda: (lambda a: a if a.status_code in (200, 409) else None)(http.post(
-        f"/api/v1/tasks/{t['id']}/complete", headers=auth("warehouse"),
-        json={"decision": "shipped", "data": {"courier": "SF", "tracking_no": f"T{no}"}})))
-    assert r.status_code == 200 or r.json()["error"]["code"] in ("task_not_open", "task_done"), r.text
-    eventually(lambda: http.post(f"/api/v1/shipments/T{no}/events", headers=auth("warehouse"),
-                                 json={"type": "delivered"}).status_code in (200, 201))
-    eventually(lambda: http.get(f"/api/v1/orders/{no}", headers=auth("ops")).json()
-               .get("status") == "completed")
-
-
-def check_books(stack: Stack, order_nos: list[str]) -> None:
+def delivered_once(smtp: SmtpServer, stack: Stack, cases: Cases) -> None:
+    """Every notice of the drill's cases that was sent reached the SMTP server exactly once."""
     engine = make_engine(stack.database_url)
+    case_ids = [*cases.samples, *cases.orders, *cases.returns, *cases.complaints,
+                *(f"followup-{no}" for no in cases.orders)]
     try:
         with session_scope(engine, write=False) as session:
-            orders = session.exec(select(Order).where(col(Order.order_no).in_(order_nos))).all()
-            assert sorted(o.order_no for o in orders) == sorted(order_nos)  # none lost
-            assert {o.status for o in orders} == {"completed"}
-            for o in orders:
-                payments = session.exec(select(Payment).where(Payment.order_no == o.order_no)).all()
-                assert len(payments) == 1, (o.order_no, payments)  # paid once
-                assert round(o.paid_amount * 100) == round(o.total * 100)
-            item = session.get(InventoryItem, SKU)
-            assert item is not None
-            moves = session.exec(select(StockMovement).where(StockMovement.sku == SKU)).all()
-            received = sum(m.on_hand_delta for m in moves if m.reason == "receipt")
-            shipped = -sum(m.on_hand_delta for m in moves if m.reason == "consumed")
-            assert item.on_hand == received - shipped - item.damaged
-            held = session.exec(select(func.coalesce(func.sum(Reservation.quantity), 0)).where(
-                Reservation.sku == SKU, Reservation.status == "held")).one()
-            assert item.reserved == held
-            assert min(item.on_hand, item.reserved, item.damaged) >= 0
-            settled = session.exec(select(StockMovement.dedup_key)).all()
-            assert len(settled) == len(set(settled))  # each reserve/consume/release once
-            keys = session.exec(select(Notice.dedup_key)).all()
-            assert len(keys) == len(set(keys))  # each notice once
+            sent = session.exec(select(Notice).where(col(Notice.case_id).in_(case_ids),
+                                                     Notice.status == "sent")).all()
     finally:
         engine.dispose()
+    with smtp.inbox.lock:
+        arrived = Counter(str(m.message["Message-ID"]) for m in smtp.inbox.messages)
+    assert sent
+    assert {n.message_id: arrived[n.message_id] for n in sent} == {
+        n.message_id: 1 for n in sent}
+    assert max(arrived.values()) == 1  # no notice twice, whichever drill sent it
 
 
-def count_workflows(stack: Stack, order_nos: list[str]) -> int:
-    import asyncio
+def test_drill_worker_killed_inside_side_effects(stack: Stack, smtp: SmtpServer) -> None:
+    """SIGKILL the worker while payments are inside the provider call (2 s each) and the other
+    cases' first steps run; a new worker takes everything over once the attempts time out."""
+    cases = Cases()
+    with stack.client() as http:
+        for _ in range(2):
+            start_every_process(http, cases, order_method="online")
+        totals = {no: until(http, f"/api/v1/orders/{no}",
+                            lambda o: o["status"] == "awaiting_payment")["total"]
+                  for no in cases.orders}
 
-    from bench.load import count_workflows as count
+    def pay(no: str) -> httpx.Response:
+        with stack.client(timeout=150) as http:
+            return call(lambda: http.post(
+                f"/api/v1/orders/{no}/payments", headers=auth("channel"),
+                json={"transaction_id": f"tx-{no}", "amount": f"{totals[no]:.2f}"}),
+                200, 201, timeout=150)
 
-    return asyncio.run(count(stack.env["SHOPFLOW_TEMPORAL_ADDRESS"], order_nos))
+    payers = [threading.Thread(target=pay, args=(no,)) for no in cases.orders]
+    for t in payers:
+        t.start()
+    time.sleep(1.0)  # inside the provider call
+    stack.kill("worker", signal.SIGKILL)
+    stack.start_worker()
+    for t in payers:
+        t.join()
+    with stack.client(timeout=60) as http:
+        for no in cases.orders:  # a payer whose answer was lost retries: the same payment
+            pay(no)
+        finish_everything(http, cases)
+    check_everything(stack, cases)
+    delivered_once(smtp, stack, cases)
 
 
-# --- the drills ----------------------------------------------------------------------------
+def test_drill_temporal_down_then_up(stack: Stack, smtp: SmtpServer) -> None:
+    """Temporal stops mid-case: creates answer 503 and leave nothing; once it is back the
+    retries start their cases and every case goes on where it was."""
+    cases = Cases()
+    with stack.client() as http:
+        start_every_process(http, cases)
+        stack.stop("temporal")
+        down = http.post("/api/v1/orders", json=order_body(f"DT-{cases.run}"),
+                         headers=auth("channel"))
+        assert down.status_code == 503 and down.headers["Retry-After"], down.text
+        assert http.get(f"/api/v1/orders/DT-{cases.run}", headers=auth("ops")).status_code == 404
+        stack.start_temporal()
+        start_order(http, cases, f"DT-{cases.run}")  # the retry, Temporal back
+        start_sample(http, cases)
+        start_complaint(http, cases)
+        finish_everything(http, cases)
+    check_everything(stack, cases)
+    delivered_once(smtp, stack, cases)
 
-def test_drill_api_killed_mid_request_the_retry_gets_one_resource(stack: Stack) -> None:
-    run = uuid.uuid4().hex[:4]
-    nos = [f"DA-{run}-{i}" for i in range(12)]
-    answers: dict[str, int] = {}
 
-    def send(no: str) -> None:
+def test_drill_api_killed_mid_request_the_retry_gets_one_resource(
+        stack: Stack, smtp: SmtpServer) -> None:
+    """SIGKILL the API while creates of every process are in flight; each client retries with
+    its Idempotency-Key and gets the one resource."""
+    cases = Cases()
+    # (path, key, body, role) of every create, sent at once
+    creates = [("/api/v1/orders", f"DA-{cases.run}-{i}", order_body(f"DA-{cases.run}-{i}"),
+                "channel") for i in range(3)]
+    creates += [("/api/v1/samples", f"SA-{cases.run}-{i}", {
+        "customer": {"id": f"c-sa-{i}", "name": "Drill", "email": f"sa{i}@drill.test",
+                     "phone": "13800000000", "address": "1 Drill Road"},
+        "channel": "web", "items": [{"sku": SKU, "quantity": 1}], "purpose": "drill"},
+        "channel") for i in range(2)]
+    creates += [("/api/v1/complaints", f"CA-{cases.run}-{i}", {
+        "customer": {"id": f"c-ca-{i}", "name": "Drill", "email": f"ca{i}@drill.test"},
+        "category": "service", "description": "drill", "channel": "phone"}, "cs")
+        for i in range(2)]
+
+    def send(path: str, key: str, body: dict[str, object], role: str) -> None:
         try:
             with stack.client(timeout=30) as http:
-                answers[no] = http.post("/api/v1/orders", json=order_body(no),
-                                        headers={**auth("channel"), "Idempotency-Key": no}
-                                        ).status_code
+                http.post(path, json=body, headers={**auth(role), "Idempotency-Key": key})
         except httpx.HTTPError:
-            answers[no] = 0  # the connection died with the API
+            pass  # the connection died with the API
 
-    threads = [threading.Thread(target=send, args=(no,)) for no in nos]
+    threads = [threading.Thread(target=send, args=c) for c in creates]
     for t in threads:
         t.start()
     time.sleep(0.3)
@@ -165,59 +182,36 @@ def test_drill_api_killed_mid_request_the_retry_gets_one_resource(stack: Stack) 
         t.join()
     stack.start_api()
     with stack.client() as http:
-        for no in nos:  # every client retries with its key (after Retry-After on a 503)
-            r = eventually(lambda no=no: retried(http.post(
-                "/api/v1/orders", json=order_body(no),
-                headers={**auth("channel"), "Idempotency-Key": no})))
-            assert r.status_code in (200, 201), r.text
-            assert r.json()["order_no"] == no
-        for no in nos:
-            fulfil_and_deliver(http, no)
-    assert count_workflows(stack, nos) == len(nos)
-    check_books(stack, nos)
+        for path, key, body, role in creates:  # every client retries with its key
+            r = call(lambda path=path, key=key, body=body, role=role: http.post(
+                path, json=body, headers={**auth(role), "Idempotency-Key": key}), 200, 201)
+            created = r.json()
+            if path.endswith("orders"):
+                assert created["order_no"] == key
+                cases.orders.append(key)
+            elif path.endswith("samples"):
+                cases.samples.append(created["id"])
+            else:
+                cases.complaints.append(created["id"])
+        finish_everything(http, cases)
+    check_everything(stack, cases)
+    delivered_once(smtp, stack, cases)
 
 
-def test_drill_temporal_down_then_up(stack: Stack) -> None:
-    run = uuid.uuid4().hex[:4]
-    before = [f"DT-{run}-{i}" for i in range(3)]
-    with stack.client() as http:
-        for no in before:
-            assert http.post("/api/v1/orders", json=order_body(no),
-                             headers=auth("channel")).status_code == 201
-        stack.stop("temporal")  # mid-case: the orders wait for their fulfilment
-        down = http.post("/api/v1/orders", json=order_body(f"DT-{run}-down"),
-                         headers=auth("channel"))
-        assert down.status_code == 503, down.text
-        assert down.headers["Retry-After"]
-        assert http.get(f"/api/v1/orders/DT-{run}-down", headers=auth("ops")).status_code == 404
-        stack.start_temporal()
-        after = eventually(lambda: (lambda r: r if r.status_code == 201 else None)(http.post(
-            "/api/v1/orders", json=order_body(f"DT-{run}-down"), headers=auth("channel"))))
-        assert after.json()["order_no"] == f"DT-{run}-down"
-        nos = [*before, f"DT-{run}-down"]
-        for no in nos:
-            fulfil_and_deliver(http, no)
-    assert count_workflows(stack, nos) == len(nos)
-    check_books(stack, nos)
-
-
-def test_drill_database_unreachable_for_10_seconds(stack: Stack) -> None:
+def test_drill_database_unreachable_for_10_seconds(stack: Stack, smtp: SmtpServer) -> None:
     """Another writer holds SQLite's write lock for 10 s: creates answer 503 + Retry-After and
     start nothing; then everything resumes by itself, the cases started before included."""
-    run = uuid.uuid4().hex[:4]
-    before = [f"DB-{run}-{i}" for i in range(3)]
+    cases = Cases()
     with stack.client() as http:
-        for no in before:
-            assert http.post("/api/v1/orders", json=order_body(no),
-                             headers=auth("channel")).status_code == 201
+        start_every_process(http, cases)
         holder = sqlite3.connect(stack.database_url.split("///", 1)[1], isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         try:
             locked_until = time.monotonic() + 10
             codes = []
             while time.monotonic() < locked_until - 2:
-                r = http.post("/api/v1/orders", json=order_body(f"DB-{run}-x"),
-                              headers={**auth("channel"), "Idempotency-Key": f"DB-{run}-x"})
+                r = http.post("/api/v1/orders", json=order_body(f"DB-{cases.run}"),
+                              headers={**auth("channel"), "Idempotency-Key": f"DB-{cases.run}"})
                 codes.append(r.status_code)
                 if r.status_code == 503:
                     assert r.headers["Retry-After"]
@@ -226,59 +220,36 @@ def test_drill_database_unreachable_for_10_seconds(stack: Stack) -> None:
             holder.execute("ROLLBACK")
             holder.close()
         assert codes and set(codes) == {503}, codes
-        r = eventually(lambda: (lambda a: a if a.status_code == 201 else None)(http.post(
-            "/api/v1/orders", json=order_body(f"DB-{run}-x"),
-            headers={**auth("channel"), "Idempotency-Key": f"DB-{run}-x"})))
-        nos = [*before, f"DB-{run}-x"]
-        for no in nos:
-            fulfil_and_deliver(http, no)
-    assert count_workflows(stack, nos) == len(nos)
-    check_books(stack, nos)
+        start_order(http, cases, f"DB-{cases.run}")  # the client's retry
+        finish_everything(http, cases)
+    check_everything(stack, cases)
+    delivered_once(smtp, stack, cases)
 
 
-def test_drill_worker_killed_inside_a_payment(stack: Stack) -> None:
-    """SIGKILL the worker while payments are inside the provider call (2 s each); a new worker
-    takes the cases over once the attempts time out: each order is paid once, and completes."""
-    run = uuid.uuid4().hex[:4]
-    nos = [f"DW-{run}-{i}" for i in range(4)]
-    with stack.client() as http:
-        totals = {}
-        for no in nos:
-            r = http.post("/api/v1/orders", json=order_body(no, "online"),
-                          headers=auth("channel"))
-            assert r.status_code == 201, r.text
-            totals[no] = r.json()["total"]
-        for no in nos:
-            eventually(lambda no=no: http.get(f"/api/v1/orders/{no}", headers=auth("ops"))
-                       .json()["status"] == "awaiting_payment")
+def test_drill_smtp_down_then_up_each_notice_delivered_once(
+        stack: Stack, smtp: SmtpServer) -> None:
+    """The mail server is down while cases of every process send their first notices; once a
+    send has failed it comes back: every notice is delivered, each once, the cases went on."""
+    cases = Cases()
+    smtp.stop()
+    engine = make_engine(stack.database_url)
+    try:
+        with stack.client() as http:
+            start_every_process(http, cases)
 
-    answers: dict[str, int] = {}
+            def failed_attempts() -> list[Notice]:
+                with session_scope(engine, write=False) as session:
+                    return list(session.exec(select(Notice).where(
+                        col(Notice.case_id).in_([*cases.samples, *cases.orders,
+                                                 *cases.complaints]),
+                        Notice.status == "pending", col(Notice.last_error).is_not(None))))
 
-    def pay(no: str) -> None:
-        with stack.client(timeout=150) as http:
-            try:
-                answers[no] = http.post(f"/api/v1/orders/{no}/payments", headers=auth("channel"),
-                                        json={"transaction_id": f"tx-{no}",
-                                              "amount": f"{totals[no]:.2f}"}).status_code
-            except httpx.HTTPError:
-                answers[no] = 0
-
-    threads = [threading.Thread(target=pay, args=(no,)) for no in nos]
-    for t in threads:
-        t.start()
-    time.sleep(1.0)  # inside the provider call
-    stack.kill("worker", signal.SIGKILL)
-    stack.start_worker()
-    for t in threads:
-        t.join()
-    with stack.client(timeout=150) as http:
-        for no in nos:  # a client whose call failed retries with the same transaction
-            if answers[no] not in (200, 201):
-                r = eventually(lambda no=no: (lambda a: a if a.status_code in (200, 201) else None)(
-                    http.post(f"/api/v1/orders/{no}/payments", headers=auth("channel"),
-                              json={"transaction_id": f"tx-{no}",
-                                    "amount": f"{totals[no]:.2f}"})), timeout=150)
-                assert r.status_code in (200, 201)
-        for no in nos:
-            fulfil_and_deliver(http, no)
-    check_books(stack, nos)
+            assert eventually(failed_attempts, timeout=60)  # the outage was felt
+            smtp.start()
+            finish_everything(http, cases)
+    finally:
+        engine.dispose()
+        if smtp.controller is None:
+            smtp.start()
+    check_everything(stack, cases)
+    delivered_once(smtp, stack, cases)

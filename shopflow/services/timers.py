@@ -21,6 +21,7 @@ T = TypeVar("T")
 # Timer field -> setting, where the names differ.
 SETTING_OF: dict[str, str] = {
     "notice_send": "notice_send_timeout",
+    "provider_call": "provider_call_timeout",
     "followup_delay": "feedback_delay",
     "info_timeout": "sample_info_timeout",
     "ship_timeout": "return_ship_timeout",

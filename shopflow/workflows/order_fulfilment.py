@@ -85,6 +85,7 @@ class OrderTimers:
     # one notice attempt (absent from inputs of older cases)
     notice_send: timedelta = timedelta(seconds=60)
     history_limit: int = 0  # events before continuing as new (0: older cases, never)
+    provider_call: timedelta = MONEY_TIMEOUT  # one payment provider call (older cases: 60 s)
 
 
 @dataclass
@@ -144,6 +145,7 @@ class OrderFulfilment(CommerceCase):
         self.closing = False
         self.received_at: datetime | None = None
         self._events_in_flight: set[str] = set()
+        self.money_timeout = inp.timers.provider_call
         # Continued as new while a parcel travels: the state at once, so an Update arriving
         # with the new run's first activation is checked against it.
         self._resume: str | None = None
@@ -322,7 +324,7 @@ class OrderFulfilment(CommerceCase):
                     Act.PAYMENT_CAPTURE,
                     PaymentCapture(self.order_no, tx, inp.amount_cents, "online", workflow.now(),
                                    inp.actor),
-                    start_to_close_timeout=MONEY_TIMEOUT, retry_policy=MONEY_RETRY,
+                    start_to_close_timeout=self.money_timeout, retry_policy=MONEY_RETRY,
                     result_type=PaymentView)
         finally:
             self.paying.discard(tx)
@@ -634,7 +636,7 @@ class OrderFulfilment(CommerceCase):
                 Act.PAYMENT_REFUND,
                 RefundRequest(key, self.order_no, cents, reason, "order", self.order_no,
                               workflow.now(), actor),
-                start_to_close_timeout=MONEY_TIMEOUT, retry_policy=MONEY_RETRY,
+                start_to_close_timeout=self.money_timeout, retry_policy=MONEY_RETRY,
                 result_type=RefundView)
         except ActivityError as err:
             # Refused by the provider or the books (not a passing failure): ops must look.
@@ -680,7 +682,7 @@ class OrderFulfilment(CommerceCase):
             RefundRequest(task.context["refund_key"], self.order_no, cents,
                           task.context["reason"], "order", self.order_no, workflow.now(),
                           inp.actor.name),
-            start_to_close_timeout=MONEY_TIMEOUT, retry_policy=MONEY_RETRY,
+            start_to_close_timeout=self.money_timeout, retry_policy=MONEY_RETRY,
             result_type=RefundView)
         self.refunded_cents += cents
         self.data["refunds"] = [*self.data["refunds"], asdict(refund)]

@@ -103,6 +103,7 @@ class ReturnTimers:
     # one notice attempt (absent from inputs of older cases)
     notice_send: timedelta = timedelta(seconds=60)
     history_limit: int = 0  # events before continuing as new (0: older cases, never)
+    provider_call: timedelta = timedelta(seconds=60)  # one refund call (older cases: 60 s)
 
 
 @dataclass
@@ -180,6 +181,7 @@ class ReturnHandling(CommerceCase):
         self.refundable_cents = 0
         self.exchange_parcel: dict[str, Any] | None = None
         self._courier_seen: set[str] = set()
+        self.money_timeout = inp.timers.provider_call
         # Continued as new while the customer's parcel travels: the state at once, so an
         # Update arriving with the new run's first activation is checked against it.
         self._resumed = inp.carry is not None
@@ -568,7 +570,7 @@ class ReturnHandling(CommerceCase):
                 RefundRequest(f"{workflow.info().workflow_id}:refund", self.order_no, cents,
                               f"return {self.return_id}: {self.data['reason']}", "return",
                               self.return_id, workflow.now(), inp.actor.name),
-                start_to_close_timeout=timedelta(seconds=60), retry_policy=MONEY_RETRY,
+                start_to_close_timeout=self.money_timeout, retry_policy=MONEY_RETRY,
                 result_type=RefundView)
         self.data["refund"] = {**asdict(refund), "amount_text": amount(cents),
                                "proposed": amount(self.proposed_cents),
