@@ -138,7 +138,7 @@ async def test_key_account_revisit_task_with_recent_context_every_interval(
     nxt = await open_task(api, "revisit-ka-1-20250614", "customer.revisit")
     assert nxt["context"]["last_revisit"]["notes"] == "Happy; wants the spring catalogue."
     await finished(tenv, "revisit-ka-1-20250314")
-    await record_history(tenv, "revisit-ka-1-20250314", "care_revisit")
+    await record_history(tenv, "revisit-ka-1-20250314", "care_revisit_local")
     assert c["case_id"] == "revisit-ka-1-20250314"
 
 
@@ -181,7 +181,7 @@ async def test_weekly_stocktake_adjusts_on_hand_with_an_audit_record(
     c = await wait_case(api, "/api/v1/tasks/" + task["id"], lambda t: t["status"] == "done")
     assert c["completed_by"] == "dev-warehouse"
     await finished(tenv, "stocktake-20250310")
-    await record_history(tenv, "stocktake-20250310", "care_stocktake")
+    await record_history(tenv, "stocktake-20250310", "care_stocktake_local")
 
 
 async def test_revisit_and_stocktake_cases_show_their_timeline(

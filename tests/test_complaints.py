@@ -144,7 +144,7 @@ async def test_complaint_answered_in_time_and_closed_when_satisfied(
     assert row.first_response_at is not None and row.resolved_at is not None
     assert kinds(engine, cid) == ["complaint_received", "complaint_response",
                                   "complaint_resolved", "complaint_feedback_request"]
-    await record_history(tenv, f"complaint-{cid}", "complaint_answered")
+    await record_history(tenv, f"complaint-{cid}", "complaint_answered_local")
 
 
 async def test_missed_first_response_escalates_to_ops(
@@ -231,7 +231,7 @@ async def test_clocks_pause_while_waiting_on_the_customer(
     assert ladder(c) == [(2, "resolution_sla_missed")]
     assert any(e["type"] == "customer_message" and e["data"].get("clocks") == "resumed"
                for e in c["timeline"])
-    await record_history(tenv, f"complaint-{cid}", "complaint_paused")
+    await record_history(tenv, f"complaint-{cid}", "complaint_paused_local")
 
 
 async def test_customer_escalates_after_resolution_and_reopens_one_level_up(
@@ -276,7 +276,7 @@ async def test_customer_escalates_after_resolution_and_reopens_one_level_up(
     assert late.status_code == 409
     msg = await api.post(f"{path(cid)}/messages", headers=auth("channel"), json={"text": "x"})
     assert msg.status_code == 409
-    await record_history(tenv, f"complaint-{cid}", "complaint_reopened")
+    await record_history(tenv, f"complaint-{cid}", "complaint_reopened_local")
 
 
 async def test_customer_escalates_an_open_complaint_once_the_response_time_has_passed(

@@ -158,7 +158,7 @@ async def test_refund_happy_path(api: httpx.AsyncClient, catalogue: None, engine
     again = await complete(api, refund, "refunded", amount=68)
     assert again.status_code == 409
     assert len(providers.payments.refunds) == 1
-    await record_history(tenv, f"return-{rid}", "return_refund_happy_path")
+    await record_history(tenv, f"return-{rid}", "return_refund_local")
 
 
 async def test_exchange_happy_path_with_quality_issue(
@@ -205,7 +205,7 @@ async def test_exchange_happy_path_with_quality_issue(
     assert late.status_code == 201 and late.json()["shipment_status"] == "delivered"
     o = await case(api, f"/api/v1/orders/{no}")
     assert o["refunded_amount"] == 0
-    await record_history(tenv, f"return-{rid}", "return_exchange_quality")
+    await record_history(tenv, f"return-{rid}", "return_exchange_quality_local")
 
 
 async def test_exchange_out_of_stock_converted_to_refund(

@@ -138,7 +138,7 @@ async def test_happy_path_through_archive_keeps_stock_right(
     assert html.status_code == 200 and "SF1001" in html.text
     assert notices(engine, sid) == ["sample_received", "sample_approved", "sample_shipped",
                                     "sample_feedback_request"]
-    await record_history(tenv, sample["workflow_id"], "sample_happy_path")
+    await record_history(tenv, sample["workflow_id"], "sample_local")
 
 
 async def test_reject_at_preliminary_review_notifies_and_ends_rejected(

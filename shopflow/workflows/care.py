@@ -160,18 +160,19 @@ class KeyAccountRevisits:
 @workflow.defn(name="CustomerRevisit")
 class CustomerRevisit(CaseWorkflow):
     KIND = "revisit"
+    LOCAL = True
 
     @workflow.run
     async def run(self, inp: RevisitInput) -> dict[str, Any]:
         self.start_case(inp.revisit_id, inp.customer_id, inp.task_due)
-        context: RevisitContext = await _act(
+        context: RevisitContext = await self.activity(
             Act.CARE_REVISIT_OPEN, RevisitOpen(inp.revisit_id, inp.customer_id, workflow.now()),
             result_type=RevisitContext)
         self.data = {"id": inp.revisit_id, "customer": context.customer, "outcome": None}
         await self.record("opened", "key-account revisit due", status="open", stage="revisit")
         task = await self.human_task(REVISIT, "cs", asdict(context))
         status = revisit_status(task.decision)
-        await _act(Act.CARE_REVISIT_CLOSE, RevisitClose(
+        await self.activity(Act.CARE_REVISIT_CLOSE, RevisitClose(
             inp.revisit_id, status, task.data.get("notes", ""), task.actor or "system",
             workflow.now()))
         self.data["outcome"] = {"status": status, "notes": task.data.get("notes", ""),
@@ -209,12 +210,13 @@ class Stocktake(CaseWorkflow):
     booked as a stock movement (reason ``stocktake``)."""
 
     KIND = "stocktake"
+    LOCAL = True
 
     @workflow.run
     async def run(self, inp: StocktakeInput) -> dict[str, Any]:
         self.start_case(inp.stocktake_id, None, inp.task_due)
-        sheet: StocktakeSheet = await _act(Act.CARE_STOCKTAKE_SHEET, DayQuery(workflow.now()),
-                                           result_type=StocktakeSheet)
+        sheet: StocktakeSheet = await self.activity(
+            Act.CARE_STOCKTAKE_SHEET, DayQuery(workflow.now()), result_type=StocktakeSheet)
         self.data = {"id": inp.stocktake_id, "lines": sheet.lines, "adjustments": None}
         await self.record("opened", f"stocktake of {len(sheet.lines)} SKUs", status="open",
                           stage="counting")
@@ -233,7 +235,7 @@ class Stocktake(CaseWorkflow):
         check_counts(task.kind, inp.decision, inp.data)
 
     async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
-        result: StocktakeAdjusted = await _act(
+        result: StocktakeAdjusted = await self.activity(
             Act.CARE_STOCKTAKE_ADJUST,
             StocktakeAdjust(self.case_id, inp.data["counts"], inp.actor.name),
             result_type=StocktakeAdjusted)

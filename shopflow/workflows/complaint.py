@@ -85,6 +85,7 @@ class CustomerEscalation:
 @workflow.defn(name="Complaint")
 class ComplaintWorkflow(FeedbackMixin):
     KIND = "complaint"
+    LOCAL = True
     NON_FINAL_DECISIONS = {HANDLE: frozenset({"respond"})}
     # The messages' texts live in the database (the case's "messages"), not in workflow state.
     DB_LISTS = frozenset({"messages"})
@@ -243,7 +244,7 @@ class ComplaintWorkflow(FeedbackMixin):
         assert self.inp is not None
         if not self.history_too_long(self.inp.timers.history_limit):
             return
-        if not workflow.patched("complaint-continue-as-new"):
+        if not self.since("complaint-continue-as-new"):
             return
         await workflow.wait_condition(
             lambda: workflow.all_handlers_finished() and not task.applying)
@@ -411,7 +412,7 @@ class ComplaintWorkflow(FeedbackMixin):
         """A message of the case: its text goes to the database with the next record
         (complaint-texts-in-db); older cases kept it in workflow state. True if in the DB."""
         entry = {"from": sender, "by": by, "text": text, "at": now.isoformat()}
-        if not workflow.patched("complaint-texts-in-db"):
+        if not self.since("complaint-texts-in-db"):
             self.messages.append(entry)
             return False
         self.message_count += 1
@@ -479,7 +480,7 @@ class ComplaintWorkflow(FeedbackMixin):
 
     @workflow.update
     async def customer_escalate(self, esc: CustomerEscalation) -> dict[str, Any]:
-        if self.stage == "handling" and workflow.patched("complaint-escalate-after-sla"):
+        if self.stage == "handling" and self.since("complaint-escalate-after-sla"):
             # Seed 003 case 6: no answer in time, the customer escalates through the platform.
             self.customer_escalated_round = self.round
             await self._raise_level("customer", esc.reason, actor=esc.actor)

@@ -156,6 +156,7 @@ class _End(Exception):
 @workflow.defn(name="ReturnHandling")
 class ReturnHandling(CommerceCase):
     KIND = "return"
+    LOCAL = True
     CANCELLABLE_STAGES = CANCELLABLE_STAGES
     ROW_UPDATE = Act.RETURN_UPDATE
     CASE_KEY = "return_id"
@@ -421,7 +422,7 @@ class ReturnHandling(CommerceCase):
     async def shipment_event(self, ev: ShipmentEventInput) -> dict[str, Any]:
         """The courier's events for the customer's parcel (delivered: inspection opens) or the
         replacement of an exchange."""
-        if workflow.patched("courier-event-once"):
+        if self.since("courier-event-once"):
             # Same parcel, type and time once, also when two arrive at the same moment.
             key = f"{ev.tracking_no}|{ev.type}|{ev.at.isoformat()}"
             if key in self._courier_seen:
@@ -710,13 +711,12 @@ class ReturnHandling(CommerceCase):
         followup_id = f"followup-{self.order_no}-{reason}"
         status = "started"
         try:
-            await workflow.execute_activity(
+            await self.activity(
                 Act.FOLLOWUP_START,
                 FollowupStart(self.order_no, inp.customer.id, reason, self.return_id,
                               [{"sku": line["sku"], "quantity": line["quantity"]}
                                for line in self.lines if line["result"] == "pass"]),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_attempts=2))
+                timeout=timedelta(seconds=30), retry=RetryPolicy(maximum_attempts=2))
         except ActivityError:
             status = "due"
         due = workflow.now() + inp.timers.followup_delay

@@ -83,6 +83,7 @@ class _Rejected(Exception):
 @workflow.defn(name="SampleApproval")
 class SampleApproval(FeedbackMixin):
     KIND = "sample"
+    LOCAL = True
     CANCELLABLE_STAGES = SAMPLE_CANCELLABLE_STAGES
 
     def __init__(self) -> None:
