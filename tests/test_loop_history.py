@@ -19,7 +19,7 @@ from tests.test_returns_process import approve, request_return, send_parcel, wai
 
 pytestmark = pytest.mark.asyncio
 
-EVENTS = 24  # about four runs' worth at the lowest limit
+EVENTS = 40  # three runs or more at the lowest limit (a courier event is ~8 history events)
 
 
 @pytest.fixture
