@@ -21,7 +21,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from shopflow.api.app import create_app
 from shopflow.api.idempotency import PENDING, TAKE_OVER_AFTER, purge_expired
 from shopflow.db import make_engine, session_scope
-from shopflow.models import Case, Complaint, IdempotencyRecord, Order, OrderLine, Product
+from shopflow.models import (
+    Case,
+    Complaint,
+    IdempotencyRecord,
+    Order,
+    OrderLine,
+    Product,
+    Return,
+)
 from shopflow.models.types import utcnow
 from shopflow.services.returns import return_id_for
 from shopflow.settings import Settings
@@ -92,6 +100,27 @@ async def test_temporal_down_creates_nothing(down_temporal: httpx.AsyncClient, e
     assert count(engine, Case) == 0
     assert count(engine, Complaint) == 0
     # The claims were given back: the same keys work once Temporal is back.
+    assert count(engine, IdempotencyRecord) == 0
+
+
+async def test_temporal_down_a_return_leaves_no_return(down_temporal: httpx.AsyncClient,
+                                                     engine: Engine) -> None:
+    """A return of a delivered order, Temporal down: 503, and neither return nor case."""
+    with session_scope(engine) as session:
+        session.add(Order(order_no="SO-R-1", customer_id="c-1", status="completed",
+                          total_cents=2000, created_at=utcnow(), workflow_id="order-SO-R-1",
+                          payment_method="cod", delivered_at=utcnow()))
+        session.flush()
+        session.add(OrderLine(order_no="SO-R-1", line_no=1, sku="TEA", name="Tea", quantity=2,
+                              unit_price_cents=1000, amount_cents=2000))
+    for key in (None, "k-return"):
+        r = await down_temporal.post("/api/v1/returns", headers={
+            **auth("channel"), **({"Idempotency-Key": key} if key else {})}, json={
+            "order_no": "SO-R-1", "items": [{"sku": "TEA", "quantity": 1}], "kind": "refund",
+            "reason": "too strong", "quality_issue": False})
+        assert r.status_code == 503, r.text
+    assert count(engine, Return) == 0
+    assert count(engine, Case) == 0
     assert count(engine, IdempotencyRecord) == 0
 
 
