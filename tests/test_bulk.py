@@ -148,7 +148,8 @@ async def test_orders_ship_from_csv_lines_each_through_its_fulfilment_task(
                               ({"csv": " \n \n"}, "warehouse", 422),
                               ({"csv": ""}, "warehouse", 422),
                               ({"rows": []}, "warehouse", 422),
-                              ({"csv": "a,b,c\n" * 501}, "warehouse", 422)):
+                              ({"csv": "a,b,c\n" * 501}, "warehouse", 422),
+                              ({"csv": "x" * 150_000}, "warehouse", 422)):
         r = await api.post("/api/v1/shipments/batch", headers=auth(who), json=body)
         assert r.status_code == status, (body, r.text)
         if status == 422:

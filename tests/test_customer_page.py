@@ -1,6 +1,6 @@
 """Customer service starts from a customer (issue 17.6, part): ``GET /api/v1/customers/{id}/
 cases`` and the customer page (profile, tags, credit rating, birthday, every case of theirs the
-role may read, a complaint or a sample request started with their profile filled in)."""
+role may read, a complaint, a return or a sample request started from it)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from shopflow.db import session_scope
 from shopflow.models import Customer
 from tests import test_search
 from tests.helpers import auth
+from tests.scenes import delivered_order
 from tests.test_ui_pages import csrf_of, sign_in
 
 pytestmark = pytest.mark.asyncio
@@ -105,3 +106,27 @@ async def test_only_channel_and_cs_file_complaints_from_the_pages(
         http: httpx.AsyncClient) -> None:
     await sign_in(http, "dev-warehouse")
     assert (await http.get("/ui/complaints/new")).status_code == 403
+
+
+async def test_customer_service_asks_for_a_return_from_the_customer_page(
+        api: httpx.AsyncClient, catalogue: None) -> None:
+    no = await delivered_order(api, "RET-1", customer_id="c-7")
+    await sign_in(api, "dev-cs")
+    page = await api.get("/ui/customers/c-7")
+    assert f'href="/ui/returns/new?order_no={no}"' in page.text
+    form = await api.get("/ui/returns/new", params={"order_no": no})
+    assert form.status_code == 200 and "TEA" in form.text and "CUP" in form.text
+    action = f"/ui/returns/new?order_no={no}"
+    base = {"csrf_token": csrf_of(form.text), "request_key": "k-return-1", "kind": "refund",
+            "category": "quality", "quality_issue": "true", "reason": "杯子有裂纹 the cup is cracked",
+            "items.0.quantity": "", "items.1.quantity": "1"}
+    r = await api.post(action, data={**base, "items.1.quantity": "", "reason": ""})
+    assert r.status_code == 422 and 'data-testid="field-error"' in r.text
+    r = await api.post(action, data={**base, "items.1.quantity": "3"})  # 1 was delivered
+    assert r.status_code == 422 and 'data-testid="field-error"' in r.text  # at the items
+    r = await api.post(action, data=base)
+    assert r.status_code == 303, r.text
+    assert r.headers["location"].startswith("/ui/cases/return/")
+    cases = await api.get("/api/v1/customers/c-7/cases", headers=auth("cs"))
+    assert "return" in [c["kind"] for c in cases.json()["items"]]
+    assert (await api.get("/ui/returns/new", params={"order_no": "NOPE"})).status_code == 404

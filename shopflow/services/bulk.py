@@ -108,8 +108,12 @@ def parse_shipments(text: str) -> list[dict[str, Any]]:
     lines too). Each row: its line number, its values, or the problem with it."""
     if not text.strip():
         raise invalid("csv", "no rows: paste or upload order_no,courier,tracking_no lines")
+    try:
+        lines = list(csv.reader(io.StringIO(text)))
+    except csv.Error as err:  # a field over the csv module's limit
+        raise invalid("csv", f"not CSV this service can read: {err}") from None
     rows: list[dict[str, Any]] = []
-    for line_no, cells in enumerate(csv.reader(io.StringIO(text)), start=1):
+    for line_no, cells in enumerate(lines, start=1):
         values = [c.strip() for c in cells]
         if not any(values):
             continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,10 +32,11 @@ from shopflow.models import (
     Shipment,
     StockMovement,
 )
+from shopflow.models.return_schemas import ReturnCreate
 from shopflow.models.types import utcnow
 from shopflow.services.case_rows import keep_current
 from shopflow.services.cases import send_update, task_view, tasks_of, temporal_url, timeline_of
-from shopflow.services.errors import Refused
+from shopflow.services.errors import Refused, never_reached_temporal, temporal_errors
 from shopflow.services.inventory import lock_items
 from shopflow.services.refunds import refunds_of_case
 from shopflow.services.shipments import shipment_with_events
@@ -266,6 +268,31 @@ async def start_return_for_complaint(client: Client, settings: Settings, engine:
                              message=refused.message)
     await start_return(client, settings, engine, ret)
     return ReturnStarted("started", ret.order_no, id=ret.id, workflow_id=ret.workflow_id)
+
+
+async def create(client: Client, settings: Settings, engine: Engine, body: ReturnCreate,
+                 requested_by: str, seed: str | None) -> tuple[dict[str, Any], bool]:
+    """Open a return and start its workflow (``POST /returns`` and the return form), all or
+    nothing: a refusal (422 with the rule's code) or a start Temporal never took leaves no
+    return behind. The answer, and whether this call opened it (False: the same request
+    again)."""
+    req = ReturnRequest(
+        return_id=return_id_for(seed or uuid.uuid4().hex), order_no=body.order_no,
+        items=[(i.sku, i.quantity) for i in body.items], kind=body.kind,
+        reason=body.reason, quality_issue=body.quality_issue, evidence=list(body.evidence),
+        requested_by=requested_by, category=body.category)
+    try:
+        ret, new = await asyncio.to_thread(open_return, engine, settings, req)
+    except ReturnRefused as refused:
+        raise Refused(422, refused.code, refused.message, refused.details) from None
+    try:
+        with temporal_errors():
+            await start_return(client, settings, engine, ret)
+    except BaseException as err:
+        if new and never_reached_temporal(err):
+            await asyncio.to_thread(forget, engine, ret.id)
+        raise
+    return {"id": ret.id, "workflow_id": ret.workflow_id, "status": "requested"}, new
 
 
 def forget(engine: Engine, return_id: str) -> None:

@@ -1,26 +1,21 @@
-"""The pages of every role's day (issue 17): find anything, handing tasks to people, the bulk
-work of the inbox, a customer's page and the complaint form. Thin like the rest: read and act through the
-services the API calls."""
+"""The pages of every role's day (issue 17): find anything, handing tasks to people, and the
+bulk work of the inbox and the warehouse. Thin like the rest: read and act through the services
+the API calls."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from shopflow.api.errors import ApiError
-from shopflow.api.idempotency import idempotent
 from shopflow.api.pages import render_page
-from shopflow.api.scope import require_channel
-from shopflow.models.complaint_schemas import ComplaintCreate
 from shopflow.services import bulk as bulk_work
-from shopflow.services import complaints, customers, tasks
 from shopflow.services import search as finder
+from shopflow.services import tasks
 from shopflow.services.errors import Refused
 from shopflow.ui.pages import (
     PageRoute,
@@ -34,7 +29,6 @@ from shopflow.ui.pages import (
 )
 from shopflow.ui.queries import Paged
 from shopflow.workflows.shared import Actor
-from shopflow.workflows.vocab import COMPLAINT_CATEGORIES, COMPLAINT_CHANNELS
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 PAGE_SIZE = 50
@@ -169,94 +163,3 @@ async def ship(request: Request) -> Response:
             error = err.message
     return render(request, "ship.html", 422 if error else 200, section="ship", results=results,
                   error=error, text=text if error or not results else "")
-
-
-# --- a customer's page (customer service starts here) --------------------------------------------
-
-@router.get("/customers/{customer_id}")
-async def customer_page(request: Request, customer_id: str, page: PageNo = 1) -> Response:
-    """Profile, tags, credit rating, birthday, purchase history and every case of the customer
-    (of the processes the role reads), with the forms to start a case for them."""
-    user = await signed_in(request)
-    if not user.has(*customers.READ_ROLES):
-        raise ApiError(403, "forbidden", f"role {user.role} may not read customer profiles")
-    svc = svc_of(request)
-    profile = await svc.db(customers.customer_view, svc.engine, customer_id)
-    found = await svc.db(customers.customer_cases, svc.engine, user.role, customer_id, page,
-                         PAGE_SIZE)
-    return render(request, "customer.html", section="cases", customer=profile,
-                  cases=Paged(found["items"], found["total"], page, PAGE_SIZE),
-                  files_cases=user.has("cs"))
-
-
-# --- a complaint taken on the phone (from the customer's page) ----------------------------------
-
-CREATE_COMPLAINT_ROLES = ("channel", "cs")  # as POST /api/v1/complaints
-COMPLAINT_CUSTOMER_KEYS = ("id", "name", "company", "email", "phone")
-
-
-@router.get("/complaints/new")
-async def new_complaint(request: Request,
-                        customer: Annotated[str | None, Query(max_length=64)] = None
-                        ) -> Response:
-    """The complaint form; ``?customer=<id>`` (the customer's page) fills in their profile."""
-    user = await signed_in(request)
-    if not user.has(*CREATE_COMPLAINT_ROLES):
-        raise ApiError(403, "forbidden", f"role {user.role} may not file complaints")
-    values: dict[str, str] = {"request_key": uuid.uuid4().hex, "channel": "phone"}
-    if customer and user.has(*customers.READ_ROLES):
-        svc = svc_of(request)
-        profile = await svc.db(customers.customer_view, svc.engine, customer)
-        values |= {f"customer.{k}": profile.get(k) or "" for k in COMPLAINT_CUSTOMER_KEYS}
-    return await _complaint_form(request, values=values)
-
-
-async def _complaint_form(request: Request, status: int = 200, *, values: dict[str, str],
-                          errors: dict[str, str] | None = None) -> Response:
-    return render(request, "complaint_new.html", status, section="cases", values=values,
-                  errors=errors or {}, categories=COMPLAINT_CATEGORIES,
-                  channels=COMPLAINT_CHANNELS)
-
-
-@router.post("/complaints/new")
-async def create_complaint(request: Request) -> Response:
-    """As POST /api/v1/complaints (the same checks and service; the form's one-time key is the
-    Idempotency-Key, so a double submit answers with the first complaint)."""
-    user = await signed_in(request)
-    if not user.has(*CREATE_COMPLAINT_ROLES):
-        raise ApiError(403, "forbidden", f"role {user.role} may not file complaints")
-    form = await checked_form(request)
-
-    def val(name: str) -> str | None:
-        return form.get(name, "").strip() or None
-
-    try:
-        body = ComplaintCreate.model_validate({
-            "customer": {k: val(f"customer.{k}") for k in COMPLAINT_CUSTOMER_KEYS},
-            "order_no": val("order_no"), "category": val("category") or "",
-            "description": val("description") or "", "channel": val("channel") or ""})
-    except ValidationError as err:
-        errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in err.errors()}
-        errors[""] = "请修改以下内容 Please correct: " + "; ".join(
-            f"{k}: {m}" for k, m in errors.items())
-        return await _complaint_form(request, 422, values=form, errors=errors)
-    svc = svc_of(request)
-
-    async def file(seed: str | None) -> tuple[int, dict[str, Any]]:
-        created, _ = await complaints.create(svc.client(), svc.settings, svc.engine, body,
-                                             user.name, seed, may_update_customer=user.has("cs"))
-        return 201, created
-
-    try:
-        require_channel(user, body.channel)
-        await svc.db(complaints.check_order, svc.engine, body.order_no, body.customer.id)
-        response = await idempotent(svc, user, "POST /complaints", val("request_key"),
-                                    body.model_dump(mode="json"), file)
-    except Refused as err:
-        if err.status not in (403, 404, 409, 422, 503):
-            raise
-        key = "order_no" if "order" in err.code else ""
-        return await _complaint_form(request, err.status, values=form,
-                                     errors={key: err.message, "": err.message})
-    created = json.loads(bytes(response.body))
-    return redirect(f"/ui/cases/complaint/{created['id']}?note=created")

@@ -4,7 +4,6 @@ workflow ``return-<id>``."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -13,7 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from shopflow.api.auth import User
 from shopflow.api.cases import temporal_url
 from shopflow.api.deps import PageDep, ServicesDep, require
-from shopflow.api.errors import ApiError, never_reached_temporal, temporal_errors
+from shopflow.api.errors import ApiError
 from shopflow.api.idempotency import idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.pages import render_page
@@ -58,26 +57,11 @@ async def create_return(
         raise ApiError(422, "unknown_order", f"no order {body.order_no}")
 
     async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
-        req = returns.ReturnRequest(
-            return_id=returns.return_id_for(seed or uuid.uuid4().hex), order_no=body.order_no,
-            items=[(i.sku, i.quantity) for i in body.items], kind=body.kind,
-            reason=body.reason, quality_issue=body.quality_issue, evidence=list(body.evidence),
-            requested_by=user.name, category=body.category)
-        try:
-            ret, new = await svc.db(returns.open_return, svc.engine, svc.settings, req)
-        except returns.ReturnRefused as refused:
-            raise ApiError(422, refused.code, refused.message, refused.details) from None
-        try:
-            with temporal_errors():
-                await returns.start_return(svc.client(), svc.settings, svc.engine, ret)
-        except BaseException as err:
-            # All or nothing: a start Temporal never took leaves no return behind.
-            if new and never_reached_temporal(err):
-                await svc.db(returns.forget, svc.engine, ret.id)
-            raise
+        created, new = await returns.create(svc.client(), svc.settings, svc.engine, body,
+                                            user.name, seed)
         if new:
             WORKFLOWS_STARTED.labels("return").inc()
-        return 201, {"id": ret.id, "workflow_id": ret.workflow_id, "status": "requested"}
+        return 201, created
 
     return await idempotent(svc, user, "POST /returns", idempotency_key,
                             body.model_dump(mode="json"), create)
