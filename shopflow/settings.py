@@ -139,6 +139,8 @@ class Settings(BaseSettings):
     quality_return_window: Duration = timedelta(days=30)
     return_ship_timeout: Duration = timedelta(days=7)
     complaint_response_sla: Duration = timedelta(hours=24)
+    # An enquiry's first response (咨询): its cs task is due by then, else it escalates.
+    enquiry_response_sla: Duration = timedelta(hours=4)
     complaint_resolution_sla: Duration = timedelta(days=3)
     # Customer care: after a resolution the customer may escalate (or say not satisfied) within
     # this window; key accounts get a revisit task at this interval; schedules run in this zone.

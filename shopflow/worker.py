@@ -14,6 +14,7 @@ from shopflow.activities.care import CareActivities
 from shopflow.activities.cases import CaseActivities
 from shopflow.activities.complaints import ComplaintActivities
 from shopflow.activities.customers import CustomerActivities
+from shopflow.activities.enquiries import EnquiryActivities
 from shopflow.activities.feedback import FeedbackActivities
 from shopflow.activities.followups import FollowupActivities
 from shopflow.activities.inventory import InventoryActivities
@@ -31,6 +32,7 @@ from shopflow.settings import Settings
 from shopflow.workflows.backorders import BackorderSweepWorkflow, BackorderWakeWorkflow
 from shopflow.workflows.care import CARE_WORKFLOWS
 from shopflow.workflows.complaint import ComplaintWorkflow
+from shopflow.workflows.enquiry import EnquiryWorkflow
 from shopflow.workflows.feedback_follow_up import FeedbackFollowUp
 from shopflow.workflows.notice_resend import NoticeResend
 from shopflow.workflows.order_fulfilment import OrderFulfilment
@@ -38,8 +40,8 @@ from shopflow.workflows.return_handling import ReturnHandling
 from shopflow.workflows.sample_approval import SampleApproval
 
 WORKFLOWS = [SampleApproval, OrderFulfilment, ReturnHandling, NoticeResend,
-             ComplaintWorkflow, FeedbackFollowUp, BackorderWakeWorkflow, BackorderSweepWorkflow,
-             *CARE_WORKFLOWS]
+             ComplaintWorkflow, EnquiryWorkflow, FeedbackFollowUp, BackorderWakeWorkflow,
+             BackorderSweepWorkflow, *CARE_WORKFLOWS]
 
 # Shared dataclasses and the base classes hold no per-run state: import them once for all runs
 # instead of once per cached case. With settings.worker_sandbox == "shared" (the default) the
@@ -74,6 +76,7 @@ def build_activities(engine: Engine, settings: Settings,
         FollowupActivities(engine, settings, client),
         CareActivities(engine, settings, client),
         ReportActivities(engine, settings),
+        EnquiryActivities(engine),
     ]
     functions = []
     for inst in instances:

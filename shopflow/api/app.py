@@ -23,6 +23,7 @@ from shopflow.api.routers import (
     catalogue,
     complaints,
     customers,
+    enquiries,
     feedback,
     followups,
     health,
@@ -77,7 +78,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     scoped = [Depends(channel_scope)]  # channel tokens see only their channels' cases
     for module in (catalogue, customers, notices, reports, search, security):
         v1.include_router(module.router)
-    for module in (samples, tasks, orders, shipments, returns, complaints, followups):
+    for module in (samples, tasks, orders, shipments, returns, complaints, enquiries,
+                   followups):
         v1.include_router(module.router, dependencies=scoped)
     v1.include_router(feedback.api_router)
     app.include_router(v1)

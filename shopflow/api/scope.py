@@ -16,7 +16,7 @@ from shopflow.services.scoping import visible
 # path parameter → the kind of case it names
 CASE_PARAMS = {"sample_id": "sample", "order_no": "order", "return_id": "return",
                "complaint_id": "complaint", "followup_id": "followup", "task_id": "task",
-               "tracking_no": "shipment"}
+               "tracking_no": "shipment", "enquiry_id": "enquiry"}
 
 
 async def channel_scope(request: Request, svc: ServicesDep,

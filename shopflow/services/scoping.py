@@ -37,7 +37,7 @@ def record_channel(engine: Engine, case_id: str, channel: str, created_by: str) 
 def channel_of(session: Session, kind: str, case_id: str, depth: int = 0) -> str | None:
     if depth > 3:
         return None
-    if kind in ("sample", "order", "complaint", "return"):
+    if kind in ("sample", "order", "complaint", "return", "enquiry"):
         row = session.get(CaseChannel, case_id)
         if row is not None:
             return row.channel

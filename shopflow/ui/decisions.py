@@ -239,6 +239,19 @@ for _form in (
                   help="留空则使用客户反馈的问题 Blank: the problem the customer reported."),
         ), title="转为正式投诉 Open a complaint", style="neutral"),
     ), hint="联系客户解决反馈的问题 Contact the customer about the problem they reported."),
+    TaskForm("enquiry.answer", (
+        Decision("answer", (_area("message", "答复 Answer"),), title="答复客户 Answer"),
+        Decision("to_complaint", (
+            FormField("category", "投诉类别 Category", "select", True, options=COMPLAINT_CATEGORIES),
+            _area("description", "描述 Description", required=False,
+                  help="留空则使用客户的问题 Blank: the customer's question."),
+        ), title="转为投诉 Hand over to a complaint", style="neutral"),
+        Decision("to_order", (
+            FormField("order_no", "订单号 Order no.", required=True),
+            _area("message", "答复 Answer", required=False),
+        ), title="转为订单 Hand over to an order", style="neutral"),
+    ), hint="首次响应时限内答复客户的咨询 Answer the customer's question within the first-response "
+            "time, or hand it over."),
     TaskForm("customer.revisit", (
         Decision("done", (_area("notes", "回访记录 Notes"),), title="已回访 Done"),
         Decision("unreachable", (_area("notes", "情况说明 Notes"),),

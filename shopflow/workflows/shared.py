@@ -36,6 +36,7 @@ class Act:
     COMPLAINT_RECORD = "complaints.record"
     COMPLAINT_TASK_SYNC = "complaints.task_sync"
     COMPLAINT_OPEN = "complaints.open"
+    ENQUIRY_ORDER = "enquiries.order"
     COMPLAINT_START_RETURN = "complaints.start_return"
     FOLLOWUP_START = "followups.start"
     FOLLOWUP_CONTACT = "followups.contact"
@@ -333,6 +334,15 @@ class FollowupStarted:
 class ComplaintOpened:
     id: str
     workflow_id: str
+
+
+@dataclass
+class EnquiryOrder:
+    """The order an enquiry is handed over to (activity ``enquiries.order``): one of the
+    customer's; its summary comes back, or the activity refuses it."""
+
+    order_no: str
+    customer_id: str
 
 
 @dataclass

@@ -36,6 +36,7 @@ class CaseKind(StrEnum):
     FOLLOWUP = "followup"
     REVISIT = "revisit"
     STOCKTAKE = "stocktake"
+    ENQUIRY = "enquiry"
 
 
 # Who may read a case of each process (admin always): the API's GETs and the web pages.
@@ -47,6 +48,7 @@ READ_ROLES: dict[str, tuple[Role, ...]] = {
                       Role.OPS),
     CaseKind.COMPLAINT: (Role.CHANNEL, Role.CS, Role.OPS),
     CaseKind.FOLLOWUP: (Role.CHANNEL, Role.CS, Role.OPS),
+    CaseKind.ENQUIRY: (Role.CHANNEL, Role.CS, Role.OPS),
 }
 SHIPMENT_READ_ROLES: tuple[Role, ...] = (Role.CHANNEL, Role.CS, Role.WAREHOUSE, Role.FINANCE,
                                          Role.OPS)
@@ -75,6 +77,7 @@ class TaskKind(StrEnum):
     FOLLOWUP_PROBLEM = "followup.problem"
     REVISIT = "customer.revisit"
     STOCKTAKE = "inventory.stocktake"
+    ENQUIRY_ANSWER = "enquiry.answer"
 
 
 # --- every case ---------------------------------------------------------------------------------
@@ -147,6 +150,17 @@ class ComplaintCategory(StrEnum):
 
 COMPLAINT_CATEGORIES: tuple[str, ...] = tuple(ComplaintCategory)
 COMPLAINT_CHANNELS: tuple[str, ...] = ("web", "email", "phone", "chat", "platform")
+
+
+# --- enquiries (咨询) -------------------------------------------------------------------------------
+
+class EnquiryDecision(StrEnum):
+    ANSWER = "answer"  # answered: closed
+    TO_COMPLAINT = "to_complaint"  # handed over: a complaint opens
+    TO_ORDER = "to_order"  # handed over: it became (or is about) an order
+
+
+ENQUIRY_CHANNELS: tuple[str, ...] = ("web", "email", "phone", "chat", "platform")
 
 
 # --- follow-ups -----------------------------------------------------------------------------------
