@@ -5,6 +5,7 @@ account manager when they open)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -191,3 +192,32 @@ async def test_the_inbox_assign_form_says_what_went_wrong(
     assert r.headers["location"] == "/ui/inbox?view=team&note=assigned"
     page = await api.get("/ui/inbox?view=all&note=assigned")
     assert "The task is assigned." in page.text and ">bob</small>" in page.text
+
+
+async def test_ops_sees_the_workload_per_person_and_opens_a_persons_tasks(
+        pages: httpx.AsyncClient, engine: Engine) -> None:
+    add_task(engine, "t-a1", kind="sample.preliminary_review", role="cs")
+    add_task(engine, "t-a2", kind="complaint.handle", role="cs", due_in=timedelta(hours=-2))
+    add_task(engine, "t-free", kind="sample.preliminary_review", role="cs")
+    add_task(engine, "t-r", kind="sample.review", role="reviewer")
+    for t in ("t-a1", "t-a2"):
+        with session_scope(engine) as s:
+            row = s.get(Task, t)
+            assert row is not None
+            row.status, row.assignee = "claimed", "alice"
+            s.add(row)
+    one = await pages.get("/api/v1/tasks", params={"assignee": "alice"}, headers=auth("ops"))
+    assert ids(one) == {"t-a1", "t-a2"}
+    theirs = await pages.get("/api/v1/tasks", params={"assignee": "alice"},
+                             headers=auth("reviewer"))
+    assert ids(theirs) == set()  # only within what the caller sees
+    await sign_in(pages, "dev-ops")
+    page = (await pages.get("/ui/dashboard")).text
+    table = page.split('data-testid="workload"')[1].split("</table>")[0]
+    rows = [" ".join(re.sub(r"<[^>]+>", " ", "<tr" + r).split()) for r in table.split("<tr")[2:]]
+    assert rows == ["alice 客服 Customer service 2 1",
+                    "未分配 Unassigned 客服 Customer service 1 0",
+                    "未分配 Unassigned 审核员 Reviewer 1 0"], rows
+    assert 'href="/ui/inbox?assignee=alice"' in page
+    inbox = await pages.get("/ui/inbox", params={"assignee": "alice"})
+    assert 'data-task="t-a1"' in inbox.text and 'data-task="t-free"' not in inbox.text

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, case, func, update
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
@@ -102,11 +102,12 @@ def is_overdue_clause(now: datetime) -> Any:
 
 def task_conditions(actor: Actor, *, status: str = "active", view: str = "all",
                     kind: str | None = None, case_id: str | None = None,
-                    role: str | None = None, now: datetime | None = None) -> list[Any]:
+                    role: str | None = None, assignee: str | None = None,
+                    now: datetime | None = None) -> list[Any]:
     """The WHERE clauses of an inbox: the tasks ``actor`` sees (its role's, or every role's for
     ops and admin, narrowed to ``role``), in ``status``, through one of ``VIEWS``:
     ``mine`` (assigned to me), ``unassigned``, ``team`` (my role's own tasks; admin: all) and
-    ``overdue`` (past due or escalated)."""
+    ``overdue`` (past due or escalated); ``assignee``: one person's."""
     conds: list[Any] = []
     if status in ("open", "active"):
         conds.append(col(Task.status).in_(ACTIVE_TASK_STATUSES))
@@ -120,6 +121,8 @@ def task_conditions(actor: Actor, *, status: str = "active", view: str = "all",
         conds.append(Task.kind == kind)
     if case_id:
         conds.append(Task.case_id == case_id)
+    if assignee:
+        conds.append(Task.assignee == assignee)
     if view == "mine":
         conds.append(Task.assignee == actor.name)
     elif view == "unassigned":
@@ -133,10 +136,12 @@ def task_conditions(actor: Actor, *, status: str = "active", view: str = "all",
 
 def list_tasks(engine: Engine, actor: Actor, page: int, page_size: int, *,
                status: str = "active", kind: str | None = None,
-               case_id: str | None = None, view: str = "all") -> dict[str, Any]:
+               case_id: str | None = None, view: str = "all",
+               assignee: str | None = None) -> dict[str, Any]:
     """Tasks for the actor's role (ops and admin: every role's), due first, in one of
-    ``VIEWS``."""
-    conds = task_conditions(actor, status=status, view=view, kind=kind, case_id=case_id)
+    ``VIEWS``, or one person's (``assignee``)."""
+    conds = task_conditions(actor, status=status, view=view, kind=kind, case_id=case_id,
+                            assignee=assignee)
     with session_scope(engine, write=False) as session:
         total = session.exec(select(func.count()).select_from(Task).where(*conds)).one()
         rows = session.exec(select(Task).where(*conds)
@@ -144,6 +149,21 @@ def list_tasks(engine: Engine, actor: Actor, page: int, page_size: int, *,
                             .offset((page - 1) * page_size).limit(page_size)).all()
     return {"items": [task_public(t) for t in rows], "total": total, "page": page,
             "page_size": page_size}
+
+
+def workload(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Open work per person and role (ops' view): each assignee's claimed tasks and how many
+    are overdue, then each role's unassigned ones (person None)."""
+    now = now or utcnow()
+    late = func.sum(case((is_overdue_clause(now), 1), else_=0))
+    with session_scope(engine, write=False) as session:
+        rows = session.exec(select(Task.assignee, Task.role, func.count(), late)
+                            .where(col(Task.status).in_(ACTIVE_TASK_STATUSES))
+                            .group_by(Task.assignee, Task.role)).all()
+    out = [{"person": person, "role": role, "open": int(n), "overdue": int(o or 0)}
+           for person, role, n, o in rows]
+    return sorted(out, key=lambda r: (r["person"] is None, -r["open"], r["person"] or "",
+                                      r["role"]))
 
 
 # --- a person's commands ----------------------------------------------------------------------
@@ -293,8 +313,8 @@ def create_task(engine: Engine, req: TaskCreate, rules: Mapping[str, str] | None
 
 
 def _apply_rules(session: Session, req: TaskCreate, rules: Mapping[str, str], dev: bool) -> None:
-    case = session.get(Case, req.case_id)
-    customer_id = case.customer_id if case is not None else None
+    row = session.get(Case, req.case_id)
+    customer_id = row.customer_id if row is not None else None
     if not customer_id:
         ctx_customer = req.context.get("customer")
         customer_id = ctx_customer.get("id") if isinstance(ctx_customer, dict) else None

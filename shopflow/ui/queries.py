@@ -57,13 +57,14 @@ def task_row(task: Task, now: datetime) -> dict[str, Any]:
 # --- inbox ------------------------------------------------------------------------------------
 
 def inbox(engine: Engine, user: User, *, kind: str | None, role: str | None, view: str,
-          page: int, page_size: int) -> dict[str, Any]:
+          page: int, page_size: int, assignee: str | None = None) -> dict[str, Any]:
     """The inbox page: the API's task list (``tasks.task_conditions``) with the counts of its
     kinds and of its overdue tasks."""
     now = utcnow()
     actor = Actor(user.name, user.role)
-    base = tasks.task_conditions(actor, role=role, view=view, now=now)
-    conds = tasks.task_conditions(actor, role=role, view=view, kind=kind, now=now)
+    base = tasks.task_conditions(actor, role=role, view=view, assignee=assignee, now=now)
+    conds = tasks.task_conditions(actor, role=role, view=view, kind=kind, assignee=assignee,
+                                  now=now)
     with session_scope(engine, write=False) as session:
         kinds = session.exec(select(Task.kind, func.count()).where(*base)
                              .group_by(Task.kind).order_by(Task.kind)).all()

@@ -138,14 +138,16 @@ def _no_secret(request: Request) -> Response:
 @router.get("/inbox")
 async def inbox(request: Request, kind: Filter = None, role: Filter = None,
                 view: Annotated[str, Query(pattern=f"^({'|'.join(tasks.VIEWS)})$")] = "all",
+                assignee: Annotated[str | None, Query(max_length=120)] = None,
                 page: PageNo = 1) -> Response:
     """The inbox: the filters (kind, role, view) live in the URL, so a view is a bookmark."""
     user = await signed_in(request)
     svc = svc_of(request)
     role = role if user.role in queries.SEES_ALL else None
     data = await svc.db(queries.inbox, svc.engine, user, kind=kind, role=role, view=view,
-                        page=page, page_size=PAGE_SIZE)
-    filters = {"kind": kind, "role": role, "view": None if view == "all" else view}
+                        assignee=assignee, page=page, page_size=PAGE_SIZE)
+    filters = {"kind": kind, "role": role, "view": None if view == "all" else view,
+               "assignee": assignee}
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     leads = svc.settings.role_leads
     assigns = user.role in queries.SEES_ALL or tasks.is_lead(leads, _actor(user))
@@ -587,6 +589,7 @@ async def dashboard(request: Request,
         raise _forbidden("看板仅限运营 The dashboard is for operations (ops)")
     svc = svc_of(request)
     data = await svc.db(queries.dashboard, svc.engine, days)
+    data["workload"] = await svc.db(tasks.workload, svc.engine)
     figures = await ui(request).kpis.get(svc, period)
     return render(request, "dashboard.html", section="dashboard", period=period, days=days,
                   kpi=figures, throughput_svg=throughput(

@@ -37,12 +37,15 @@ async def list_tasks(
     kind: Annotated[str | None, Query(max_length=60)] = None,
     case_id: Annotated[str | None, Query(max_length=80)] = None,
     view: Annotated[str, Query(pattern=f"^({'|'.join(tasks.VIEWS)})$")] = "all",
+    assignee: Annotated[str | None, Query(max_length=120)] = None,
 ) -> dict[str, Any]:
     """Tasks for the caller's role, due first. ``status=open`` (and the default ``active``) lists
     open and claimed tasks; ops and admin see every role's. ``view``: ``mine`` (assigned to
-    me), ``unassigned``, ``team`` (my role's own tasks), ``overdue`` (past due or escalated)."""
+    me), ``unassigned``, ``team`` (my role's own tasks), ``overdue`` (past due or escalated);
+    ``assignee``: one person's tasks (of those the caller sees)."""
     return await svc.db(tasks.list_tasks, svc.engine, actor(user), page.page, page.page_size,
-                        status=status, kind=kind, case_id=case_id, view=view)
+                        status=status, kind=kind, case_id=case_id, view=view,
+                        assignee=assignee)
 
 
 @router.post("/bulk", response_model=TaskBulkAnswer, responses={422: {}})
