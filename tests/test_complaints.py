@@ -324,6 +324,7 @@ async def test_customer_escalates_an_open_complaint_once_the_response_time_has_p
     assert r.status_code == 200 and r.json()["level"] == 2, r.text
     row = await eventually(lambda: _if_row(record(engine, cid), lambda x: x.level == 2))
     assert (row.escalations, row.reopened, row.response_sla_met) == (2, 1, True)
+    await record_history(tenv, f"complaint-{cid}", "complaint_escalated_after_sla")
 
 
 async def test_customer_service_escalates_for_the_customer_from_the_complaint_page(

@@ -12,7 +12,15 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import Notice, Order
-from tests.helpers import auth, case, complete, eventually, open_task, wait_case
+from tests.helpers import (
+    auth,
+    case,
+    complete,
+    eventually,
+    open_task,
+    record_history,
+    wait_case,
+)
 from tests.test_ui_pages import post_form, sign_in
 
 pytestmark = pytest.mark.asyncio
@@ -68,6 +76,7 @@ async def test_an_enquiry_answered_late_escalates_then_closes(
     await eventually(lambda: "enquiry_answered" in notices(engine, eid))
     assert [e["type"] for e in c["timeline"]][0] == "submitted"
     assert "task_escalated" in [e["type"] for e in c["timeline"]]
+    await record_history(tenv, f"enquiry-{eid}", "enquiry_answered_late")
 
 
 async def test_an_enquiry_is_handed_over_to_a_complaint(

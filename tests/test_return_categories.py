@@ -11,9 +11,19 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import Notice, Return
-from tests.helpers import auth, case, complete, eventually, make_product, open_task, stock
+from tests.helpers import (
+    auth,
+    case,
+    complete,
+    eventually,
+    make_product,
+    open_task,
+    record_history,
+    stock,
+)
 from tests.scenes import delivered_order
 from tests.test_returns_process import ask, levels, notices, request_return, wait_return
 
@@ -25,7 +35,8 @@ async def tasks_of(api: httpx.AsyncClient, rid: str) -> list[str]:
 
 
 async def test_a_missing_item_is_refunded_with_no_parcel_back(
-        api: httpx.AsyncClient, catalogue: None, engine: Engine) -> None:
+        api: httpx.AsyncClient, catalogue: None, engine: Engine,
+        tenv: WorkflowEnvironment) -> None:
     no = await delivered_order(api)
     before = await levels(api, "CUP")
     rid = await request_return(api, no, {"CUP": 1}, reason="only the teapot was in the box",
@@ -55,6 +66,7 @@ async def test_a_missing_item_is_refunded_with_no_parcel_back(
     parcel = await api.post(f"/api/v1/returns/{rid}/shipment", headers=auth("channel"),
                             json={"courier": "ZTO", "tracking_no": "ZT9"})
     assert parcel.status_code == 409  # there is no parcel to send
+    await record_history(tenv, f"return-{rid}", "return_missing_item_refund")
 
 
 async def test_a_missing_item_is_reshipped_as_an_exchange(

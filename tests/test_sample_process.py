@@ -416,6 +416,7 @@ async def test_no_feedback_by_the_close_is_a_call_for_customer_service(
     assert late.status_code == 409
     form = await api.get(f"/feedback/{token}")
     assert form.status_code == 409
+    await record_history(tenv, f"sample-{sid}", "sample_feedback_call")
 
 
 async def _ok(request: Any) -> httpx.Response | None:
