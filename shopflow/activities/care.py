@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
 
+from shopflow.activities.clients import need_client
 from shopflow.services import care
 from shopflow.settings import Settings
 from shopflow.workflows.care_payloads import (
@@ -34,9 +35,8 @@ class CareActivities:
     @activity.defn(name=Act.CARE_START_CASE)
     async def start_case(self, req: CaseStart) -> bool:
         """Start a revisit or stocktake case by its business key; False if it exists."""
-        if self.client is None:
-            raise RuntimeError("care.start_case needs a Temporal client")
-        return await care.start_case(self.client, self.settings, req)
+        return await care.start_case(need_client(self.client, Act.CARE_START_CASE),
+                                     self.settings, req)
 
     @activity.defn(name=Act.CARE_BIRTHDAYS_DUE)
     def birthdays_due(self, q: DayQuery) -> BirthdaysDue:

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
 
+from shopflow.activities.clients import need_client
 from shopflow.services import complaints
 from shopflow.services.returns import start_return_for_complaint
 from shopflow.settings import Settings
@@ -29,9 +30,7 @@ class ComplaintActivities:
         self.client = client
 
     def _client(self) -> Client:
-        if self.client is None:
-            raise RuntimeError("complaint activities that start workflows need a Temporal client")
-        return self.client
+        return need_client(self.client, "complaint activities that start workflows")
 
     @activity.defn(name=Act.COMPLAINT_RECORD)
     def record(self, snap: ComplaintSnapshot) -> None:

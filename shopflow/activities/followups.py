@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
 
+from shopflow.activities.clients import need_client
 from shopflow.services import followups
 from shopflow.settings import Settings
 from shopflow.workflows.feedback_follow_up import Contact, ContactCheck
@@ -20,10 +21,7 @@ class FollowupActivities:
         self.client = client
 
     def _client(self) -> Client:
-        if self.client is None:
-            raise RuntimeError("follow-up activities need a Temporal client (build_activities "
-                               "client=)")
-        return self.client
+        return need_client(self.client, "follow-up activities")
 
     @activity.defn(name=Act.FOLLOWUP_START)
     async def start(self, req: FollowupStart) -> FollowupStarted:

@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
 
+from shopflow.activities.clients import need_client
 from shopflow.db import session_scope
 from shopflow.services import inventory
 from shopflow.workflows.shared import (
@@ -48,15 +49,13 @@ class InventoryActivities:
 
     @activity.defn(name=Act.BACKORDER_WAKE)
     async def wake_backorders(self, req: BackorderWake) -> BackordersWoken:
-        if self.client is None:
-            raise RuntimeError("the worker has no Temporal client to wake backorders with")
+        client = need_client(self.client, Act.BACKORDER_WAKE)
         return BackordersWoken(req.sku,
-                               await inventory.wake_backorders(self.client, self.engine, req.sku))
+                               await inventory.wake_backorders(client, self.engine, req.sku))
 
     @activity.defn(name=Act.BACKORDER_SWEEP)
     async def wake_missed(self, req: BackorderSweep) -> WakesStarted:
         """The wake-ups that receipts lost, started on this worker's task queue."""
-        if self.client is None:
-            raise RuntimeError("the worker has no Temporal client to wake backorders with")
         return WakesStarted(await inventory.start_missed_wakes(
-            self.client, self.engine, activity.info().task_queue))
+            need_client(self.client, Act.BACKORDER_SWEEP), self.engine,
+            activity.info().task_queue))

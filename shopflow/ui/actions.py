@@ -9,10 +9,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shopflow.api import keyed
 from shopflow.api.auth import User
 from shopflow.api.deps import Services
-from shopflow.api.idempotency import idempotent
-from shopflow.services import complaints, orders, returns, samples, shipments
+from shopflow.services import complaints, orders, returns, samples
 from shopflow.ui.decisions import COURIERS, FormField
 from shopflow.workflows.shared import Actor
 
@@ -90,15 +90,8 @@ async def _order_payment(svc: Services, user: User, case_id: str, values: dict[s
 
     body = PaymentIn(transaction_id=values.get("transaction_id", ""),
                      amount=values.get("amount", "") or "0")  # type: ignore[arg-type]
-    order = await svc.db(orders.get_order, svc.engine, case_id)
-
-    async def pay(_: str | None) -> tuple[int, dict[str, Any]]:
-        return await orders.record_payment(svc.client(), svc.engine, order, body.transaction_id,
-                                           body.amount, user.name)
-
     # As POST /api/v1/orders/{no}/payments, with the form's one-time key.
-    await idempotent(svc, user, f"POST /orders/{case_id}/payments", values.get("_key") or None,
-                     body.model_dump(mode="json"), pay)
+    await keyed.record_payment(svc, user, case_id, body, values.get("_key") or None)
     return "payment_recorded"
 
 
@@ -115,18 +108,9 @@ async def _shipment_event(svc: Services, user: User, case_id: str, values: dict[
     from shopflow.models.order_schemas import ShipmentEventIn
 
     body = ShipmentEventIn(type=values.get("type", ""), note=values.get("note", ""))  # type: ignore[arg-type]
-    tracking_no = values.get("tracking_no", "")
-    await svc.db(shipments.get_shipment, svc.engine, tracking_no)
-    at = shipments.event_time(body.at)
-
-    async def record(_: str | None) -> tuple[int, dict[str, Any]]:
-        return await shipments.courier_event(svc.client(), svc.engine, tracking_no, body.type,
-                                             at, body.note, user.name)
-
     # As POST /api/v1/shipments/{tracking_no}/events, with the form's one-time key.
-    await idempotent(svc, user, f"POST /shipments/{tracking_no}/events",
-                     values.get("_key") or None,
-                     {**body.model_dump(mode="json"), "at": at.isoformat()}, record)
+    await keyed.shipment_event(svc, user, values.get("tracking_no", ""), body,
+                               values.get("_key") or None)
     return "shipment_event"
 
 
@@ -171,15 +155,8 @@ async def _return_parcel(svc: Services, user: User, case_id: str, values: dict[s
 
     body = ReturnParcelIn(courier=values.get("courier", ""),
                           tracking_no=values.get("tracking_no", ""))
-    await svc.db(returns.get_return, svc.engine, case_id)
-
-    async def record(_: str | None) -> tuple[int, dict[str, Any]]:
-        return 200, await returns.record_parcel(svc.client(), svc.engine, case_id, body.courier,
-                                                body.tracking_no, user.name)
-
     # As POST /api/v1/returns/{id}/shipment, with the form's one-time key.
-    await idempotent(svc, user, f"POST /returns/{case_id}/shipment", values.get("_key") or None,
-                     body.model_dump(mode="json"), record)
+    await keyed.return_parcel(svc, user, case_id, body, values.get("_key") or None)
     return "parcel_recorded"
 
 

@@ -14,16 +14,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import ValidationError
 
+from shopflow.api import keyed
 from shopflow.api.auth import User
 from shopflow.api.errors import ApiError, ascii_int
-from shopflow.api.idempotency import body_hash, idempotent
-from shopflow.api.metrics import WORKFLOWS_STARTED
-from shopflow.api.scope import require_channel
 from shopflow.db import session_scope
 from shopflow.models import Case
 from shopflow.models.schemas import TaskComplete
 from shopflow.security.links import LINK_ROLES, present_feedback
-from shopflow.services import orders, samples, tasks
+from shopflow.services import tasks
 from shopflow.services.cases import temporal_url
 from shopflow.services.customers import READ_ROLES as CUSTOMER_READ_ROLES
 from shopflow.services.customers import customer_view
@@ -433,21 +431,10 @@ async def create_sample(request: Request) -> Response:
             f"{k}: {m}" for k, m in errors.items())
         return await _sample_form(request, 422, values=form, errors=errors)
     svc = svc_of(request)
-
-    async def file(seed: str | None) -> tuple[int, dict[str, Any]]:
-        created, started = await samples.create(svc.client(), svc.settings, svc.engine, body,
-                                                user.name, seed)
-        if started:
-            WORKFLOWS_STARTED.labels("sample").inc()
-        return 201, created
-
     try:
-        require_channel(user, body.channel)
-        await svc.db(samples.check_application, svc.engine, body)
         # As POST /api/v1/samples: the form's one-time key makes a double submit return the
         # first request.
-        response = await idempotent(svc, user, "POST /samples", form.get("request_key") or None,
-                                    body.model_dump(mode="json"), file)
+        response = await keyed.create_sample(svc, user, body, form.get("request_key") or None)
     except Refused as err:
         if err.status not in (409, 422, 503):
             raise
@@ -546,24 +533,9 @@ async def create_order(request: Request) -> Response:
         return await _order_form(request, 422, values=form, errors=errors)
     svc = svc_of(request)
     try:
-        # As POST /api/v1/orders: the same checks and order numbers (the intake service), and
-        # the form's one-time key as the Idempotency-Key, so a double submit answers with the
-        # first order.
-        require_channel(user, body.channel)
-        request_body = body.model_dump(mode="json")
-
-        async def take(seed: str | None) -> tuple[int, dict[str, Any]]:
-            new, order, lines = await svc.db(
-                orders.intake, svc.engine, body, seed,
-                lambda order_no: body_hash({**request_body, "order_no": order_no}), user.name)
-            # All or nothing, as the API: Temporal down leaves no order row.
-            if await orders.start_taken_order(svc.client, svc.settings, svc.engine, new, order,
-                                              lines):
-                WORKFLOWS_STARTED.labels("order").inc()
-            return (201 if new else 200), orders.created_answer(order)
-
-        response = await idempotent(svc, user, "POST /orders", form.get("request_key") or None,
-                                    request_body, take)
+        # As POST /api/v1/orders (all or nothing, the same order numbers), with the form's
+        # one-time key as the Idempotency-Key: a double submit answers with the first order.
+        response = await keyed.create_order(svc, user, body, form.get("request_key") or None)
     except Refused as err:
         if err.status not in (409, 422, 503):
             raise

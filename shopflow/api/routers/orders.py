@@ -9,13 +9,11 @@ import structlog
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from shopflow.api import keyed
 from shopflow.api.auth import User
 from shopflow.api.cases import temporal_url
 from shopflow.api.deps import PageDep, Services, ServicesDep, require
-from shopflow.api.idempotency import body_hash, idempotent
-from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.pages import render_page
-from shopflow.api.scope import require_channel
 from shopflow.models import Order
 from shopflow.models.order_schemas import (
     OrderCancel,
@@ -49,20 +47,7 @@ async def create_order(
 ) -> JSONResponse:
     """Take an order from a channel. The same order again (same number, same content) answers
     200 with the first answer and starts nothing; the same number with other content is 409."""
-    require_channel(user, body.channel)
-    request = body.model_dump(mode="json")
-
-    async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
-        # One transaction: checks, number, order row, lines and case row.
-        new, order, lines = await svc.db(
-            orders.intake, svc.engine, body, seed,
-            lambda order_no: body_hash({**request, "order_no": order_no}), user.name)
-        if await orders.start_taken_order(svc.client, svc.settings, svc.engine, new, order,
-                                          lines):
-            WORKFLOWS_STARTED.labels("order").inc()
-        return (201 if new else 200), orders.created_answer(order)
-
-    return await idempotent(svc, user, "POST /orders", idempotency_key, request, create)
+    return await keyed.create_order(svc, user, body, idempotency_key)
 
 
 # --- payments, cancellation ----------------------------------------------------------------
@@ -77,14 +62,7 @@ async def record_payment(
 ) -> JSONResponse:
     """An online payment for the order (the whole total). A transaction id is booked once: the
     same one again answers 200 with the same payment."""
-    order = await svc.db(orders.get_order, svc.engine, order_no)
-
-    async def create(_: str | None) -> tuple[int, dict[str, Any]]:
-        return await orders.record_payment(svc.client(), svc.engine, order,
-                                           body.transaction_id, body.amount, user.name)
-
-    return await idempotent(svc, user, f"POST /orders/{order_no}/payments", idempotency_key,
-                            body.model_dump(mode="json"), create)
+    return await keyed.record_payment(svc, user, order_no, body, idempotency_key)
 
 
 @router.post("/{order_no}/cancel", response_model=OrderCancelled,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from shopflow.api import keyed
 from shopflow.api.auth import User
 from shopflow.api.cases import temporal_url
 from shopflow.api.deps import PageDep, ServicesDep, require
@@ -75,14 +76,7 @@ async def return_shipment(
 ) -> JSONResponse:
     """The customer's parcel (courier and tracking number); its "delivered" event on
     ``POST /shipments/{tracking_no}/events`` opens the inspection."""
-    await svc.db(returns.get_return, svc.engine, return_id)  # 404 before the key is used
-
-    async def create(_: str | None) -> tuple[int, dict[str, Any]]:
-        return 200, await returns.record_parcel(svc.client(), svc.engine, return_id,
-                                                body.courier, body.tracking_no, user.name)
-
-    return await idempotent(svc, user, f"POST /returns/{return_id}/shipment", idempotency_key,
-                            body.model_dump(mode="json"), create)
+    return await keyed.return_parcel(svc, user, return_id, body, idempotency_key)
 
 
 @router.post("/{return_id}/received", responses={404: {}, 409: {}, 503: {}})

@@ -7,12 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from shopflow.api import keyed
 from shopflow.api.auth import User
 from shopflow.api.deps import PageDep, ServicesDep, require
-from shopflow.api.idempotency import idempotent
-from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.pages import render_page
-from shopflow.api.scope import require_channel
 from shopflow.models import Case
 from shopflow.models.schemas import (
     CancelRequest,
@@ -40,18 +38,7 @@ async def create_sample(
     body: SampleCreate, svc: ServicesDep, user: Annotated[User, Depends(require("channel", "cs"))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
-    require_channel(user, body.channel)
-    await svc.db(samples.check_application, svc.engine, body)
-
-    async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
-        created, started = await samples.create(svc.client(), svc.settings, svc.engine, body,
-                                                user.name, seed, user.has("cs"))
-        if started:
-            WORKFLOWS_STARTED.labels("sample").inc()
-        return 201, created
-
-    return await idempotent(svc, user, "POST /samples", idempotency_key,
-                            body.model_dump(mode="json"), create)
+    return await keyed.create_sample(svc, user, body, idempotency_key)
 
 
 @router.get("", response_model=PageOf[CaseSummary])

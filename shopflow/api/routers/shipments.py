@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
 
+from shopflow.api import keyed
 from shopflow.api.auth import User
 from shopflow.api.deps import ServicesDep, require
-from shopflow.api.idempotency import idempotent
 from shopflow.models.order_schemas import ShipmentEventIn, ShipmentEventResult, ShipmentPublic
 from shopflow.models.schemas import ShipmentBatch, ShipmentBatchAnswer
 from shopflow.services import bulk, shipments
@@ -44,15 +44,7 @@ async def shipment_event(
     """in_transit; delayed (the customer gets an apology); lost (customer service chooses a
     reshipment or a refund); delivered (an order is settled, a return parcel is inspected).
     The same event (type and time) again answers 200 and changes nothing."""
-    await svc.db(shipments.get_shipment, svc.engine, tracking_no)  # 404 before the key is used
-    at = shipments.event_time(body.at)
-
-    async def create(_: str | None) -> tuple[int, dict[str, Any]]:
-        return await shipments.courier_event(svc.client(), svc.engine, tracking_no, body.type,
-                                             at, body.note, user.name)
-
-    return await idempotent(svc, user, f"POST /shipments/{tracking_no}/events", idempotency_key,
-                            {**body.model_dump(mode="json"), "at": at.isoformat()}, create)
+    return await keyed.shipment_event(svc, user, tracking_no, body, idempotency_key)
 
 
 @router.get("/{tracking_no}", response_model=ShipmentPublic, responses={404: {}})
