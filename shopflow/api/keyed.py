@@ -10,13 +10,16 @@ from fastapi.responses import JSONResponse
 
 from shopflow.api.auth import User
 from shopflow.api.deps import Services
+from shopflow.api.errors import ApiError
 from shopflow.api.idempotency import body_hash, idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.scope import require_channel
+from shopflow.models.complaint_schemas import ComplaintCreate
 from shopflow.models.order_schemas import OrderCreate, PaymentIn, ShipmentEventIn
-from shopflow.models.return_schemas import ReturnParcelIn
+from shopflow.models.return_schemas import ReturnCreate, ReturnParcelIn
 from shopflow.models.schemas import SampleCreate
-from shopflow.services import orders, returns, samples, shipments
+from shopflow.services import complaints, orders, returns, samples, shipments
+from shopflow.services.scoping import visible
 
 
 async def create_order(svc: Services, user: User, body: OrderCreate,
@@ -54,6 +57,42 @@ async def create_sample(svc: Services, user: User, body: SampleCreate,
         return 201, created
 
     return await idempotent(svc, user, "POST /samples", key, body.model_dump(mode="json"),
+                            create)
+
+
+async def create_complaint(svc: Services, user: User, body: ComplaintCreate,
+                           key: str | None) -> JSONResponse:
+    """``POST /complaints``: the order (if named) is the customer's, checked before the key is
+    used; customer service's details update the customer, a channel's become a proposal."""
+    require_channel(user, body.channel)
+    await svc.db(complaints.check_order, svc.engine, body.order_no, body.customer.id)
+
+    async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
+        created, started = await complaints.create(
+            svc.client(), svc.settings, svc.engine, body, user.name, seed,
+            may_update_customer=user.has("cs"))
+        if started:
+            WORKFLOWS_STARTED.labels("complaint").inc()
+        return 201, created
+
+    return await idempotent(svc, user, "POST /complaints", key, body.model_dump(mode="json"),
+                            create)
+
+
+async def create_return(svc: Services, user: User, body: ReturnCreate,
+                        key: str | None) -> JSONResponse:
+    """``POST /returns``: another channel's order is unknown (422) before the key is used."""
+    if not await svc.db(visible, svc.engine, user, "order", body.order_no):
+        raise ApiError(422, "unknown_order", f"no order {body.order_no}")
+
+    async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
+        created, new = await returns.create(svc.client(), svc.settings, svc.engine, body,
+                                            user.name, seed)
+        if new:
+            WORKFLOWS_STARTED.labels("return").inc()
+        return 201, created
+
+    return await idempotent(svc, user, "POST /returns", key, body.model_dump(mode="json"),
                             create)
 
 

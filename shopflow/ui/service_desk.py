@@ -13,12 +13,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from shopflow.api import keyed
 from shopflow.api.errors import ApiError, ascii_int
-from shopflow.api.idempotency import idempotent
-from shopflow.api.scope import require_channel
 from shopflow.models.complaint_schemas import ComplaintCreate
 from shopflow.models.return_schemas import ReturnCreate
-from shopflow.services import complaints, customers, returns
+from shopflow.services import customers
 from shopflow.services.errors import Refused
 from shopflow.services.scoping import visible
 from shopflow.ui.pages import PageRoute, checked_form, redirect, render, signed_in, svc_of
@@ -100,17 +99,9 @@ async def create_complaint(request: Request) -> Response:
             f"{k}: {m}" for k, m in errors.items())
         return await _complaint_form(request, 422, values=form, errors=errors)
     svc = svc_of(request)
-
-    async def file(seed: str | None) -> tuple[int, dict[str, Any]]:
-        created, _ = await complaints.create(svc.client(), svc.settings, svc.engine, body,
-                                             user.name, seed, may_update_customer=user.has("cs"))
-        return 201, created
-
     try:
-        require_channel(user, body.channel)
-        await svc.db(complaints.check_order, svc.engine, body.order_no, body.customer.id)
-        response = await idempotent(svc, user, "POST /complaints", val("request_key"),
-                                    body.model_dump(mode="json"), file)
+        # As POST /api/v1/complaints, with the form's one-time key as the Idempotency-Key.
+        response = await keyed.create_complaint(svc, user, body, val("request_key"))
     except Refused as err:
         if err.status not in (403, 404, 409, 422, 503):
             raise
@@ -185,15 +176,9 @@ async def create_return(request: Request,
             f"{k}: {m}" for k, m in errors.items())
         return _return_form(request, order_no, lines, 422, values=form, errors=errors)
     svc = svc_of(request)
-
-    async def ask(seed: str | None) -> tuple[int, dict[str, Any]]:
-        created, _ = await returns.create(svc.client(), svc.settings, svc.engine, body,
-                                          user.name, seed)
-        return 201, created
-
     try:
-        response = await idempotent(svc, user, "POST /returns", form.get("request_key") or None,
-                                    body.model_dump(mode="json"), ask)
+        # As POST /api/v1/returns, with the form's one-time key as the Idempotency-Key.
+        response = await keyed.create_return(svc, user, body, form.get("request_key") or None)
     except Refused as err:
         if err.status not in (409, 422, 503):
             raise

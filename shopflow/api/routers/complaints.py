@@ -7,11 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 
+from shopflow.api import keyed
 from shopflow.api.auth import User
 from shopflow.api.deps import PageDep, ServicesDep, require
-from shopflow.api.idempotency import idempotent
-from shopflow.api.metrics import WORKFLOWS_STARTED
-from shopflow.api.scope import require_channel
 from shopflow.models import Complaint
 from shopflow.models.complaint_schemas import (
     Category,
@@ -39,19 +37,7 @@ async def create_complaint(
     user: Annotated[User, Depends(require("channel", "cs"))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
-    require_channel(user, body.channel)
-    await svc.db(complaints.check_order, svc.engine, body.order_no, body.customer.id)
-
-    async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
-        created, started = await complaints.create(
-            svc.client(), svc.settings, svc.engine, body, user.name, seed,
-            may_update_customer=user.has("cs"))  # a channel's changes: a proposal for cs
-        if started:
-            WORKFLOWS_STARTED.labels("complaint").inc()
-        return 201, created
-
-    return await idempotent(svc, user, "POST /complaints", idempotency_key,
-                            body.model_dump(mode="json"), create)
+    return await keyed.create_complaint(svc, user, body, idempotency_key)
 
 
 @router.get("", response_model=PageOf[ComplaintSummary])

@@ -13,9 +13,6 @@ from shopflow.api import keyed
 from shopflow.api.auth import User
 from shopflow.api.cases import temporal_url
 from shopflow.api.deps import PageDep, ServicesDep, require
-from shopflow.api.errors import ApiError
-from shopflow.api.idempotency import idempotent
-from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.pages import render_page
 from shopflow.models import Return
 from shopflow.models.return_schemas import (
@@ -29,7 +26,7 @@ from shopflow.models.return_schemas import (
 )
 from shopflow.models.schemas import PageOf
 from shopflow.services import returns
-from shopflow.services.scoping import case_filter, visible
+from shopflow.services.scoping import case_filter
 from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
 from shopflow.workflows.vocab import RETURN_END_STATUSES, CaseKind, ReturnReason
@@ -54,18 +51,7 @@ async def create_return(
     minus what earlier returns claim, or without a reason (``no_reason``) for a product that
     is not returnable. A missing item (漏发) sends no parcel back: it is reshipped (exchange) or
     refunded."""
-    if not await svc.db(visible, svc.engine, user, "order", body.order_no):  # another channel's
-        raise ApiError(422, "unknown_order", f"no order {body.order_no}")
-
-    async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
-        created, new = await returns.create(svc.client(), svc.settings, svc.engine, body,
-                                            user.name, seed)
-        if new:
-            WORKFLOWS_STARTED.labels("return").inc()
-        return 201, created
-
-    return await idempotent(svc, user, "POST /returns", idempotency_key,
-                            body.model_dump(mode="json"), create)
+    return await keyed.create_return(svc, user, body, idempotency_key)
 
 
 @router.post("/{return_id}/shipment", responses={404: {}, 409: {}, 422: {}, 503: {}})
