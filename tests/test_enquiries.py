@@ -76,7 +76,7 @@ async def test_an_enquiry_answered_late_escalates_then_closes(
     await eventually(lambda: "enquiry_answered" in notices(engine, eid))
     assert [e["type"] for e in c["timeline"]][0] == "submitted"
     assert "task_escalated" in [e["type"] for e in c["timeline"]]
-    await record_history(tenv, f"enquiry-{eid}", "enquiry_answered_late")
+    await record_history(tenv, f"enquiry-{eid}", "enquiry_answered_local")
 
 
 async def test_an_enquiry_is_handed_over_to_a_complaint(

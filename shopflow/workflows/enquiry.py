@@ -75,6 +75,7 @@ def check_decision(kind: str, decision: str, data: dict[str, Any]) -> None:
 @workflow.defn(name="Enquiry")
 class EnquiryWorkflow(CaseWorkflow):
     KIND = "enquiry"
+    LOCAL = True
     inp: EnquiryInput
 
     @workflow.run
