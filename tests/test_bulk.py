@@ -165,6 +165,8 @@ async def test_the_inbox_acts_on_selected_tasks_and_shows_each_result(
     inbox = await pages.get("/ui/inbox")
     assert 'data-testid="bulk-form"' in inbox.text and 'form="bulk"' in inbox.text
     assert 'href="/ui/ship"' not in inbox.text
+    one_kind = await pages.get("/ui/inbox", params={"kind": "sample.preliminary_review"})
+    assert '<select name="decision"' in one_kind.text and '<option value="approve">' in one_kind.text
     assert (await pages.get("/ui/ship")).status_code == 403  # the warehouse's page
     r = await pages.post("/ui/tasks/bulk", data={
         "csrf_token": csrf_of(inbox.text), "action": "claim", "task": ["t-1", "t-2"],
@@ -209,3 +211,20 @@ async def test_one_pick_list_for_the_selected_orders_and_the_ship_page(
     assert r.status_code == 422 and "UTF-8" in r.text
     r = await api.post("/ui/ship", data={"csrf_token": csrf_of(page.text), "csv": "  "})
     assert r.status_code == 422 and "no rows" in r.text
+
+
+async def test_a_page_of_preliminary_reviews_approved_with_one_comment(
+        api: httpx.AsyncClient, catalogue: None) -> None:
+    sids = [await submit(api, customer_id=f"c-p{i}") for i in range(2)]
+    tasks = [(await open_task(api, sid, "sample.preliminary_review", role="cs"))["id"]
+             for sid in sids]
+    await sign_in(api, "dev-cs")
+    inbox = await api.get("/ui/inbox", params={"kind": "sample.preliminary_review"})
+    r = await api.post("/ui/tasks/bulk", data={
+        "csrf_token": csrf_of(inbox.text), "action": "complete", "task": tasks,
+        "decision": "approve", "comment": "资质齐全 documents complete"})
+    assert r.status_code == 200, r.text
+    assert all(f'data-result="{t}" class="ok"' in r.text for t in tasks), r.text
+    assert 'data-testid="bulk-summary"><strong>2</strong>' in r.text
+    for sid in sids:
+        await open_task(api, sid, "sample.review", role="reviewer")  # each case moved on

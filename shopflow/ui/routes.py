@@ -152,9 +152,12 @@ async def inbox(request: Request, kind: Filter = None, role: Filter = None,
     team = (await svc.db(tasks.people, svc.engine, svc.settings.is_dev,
                          queries.TEAM_ROLES if user.role in queries.SEES_ALL else [user.role])
             if assigns else [])
+    # Filtered to one kind, the bulk bar offers that kind's decisions (one fits all).
+    bulk_decisions = [(d.value, d.caption) for d in decisions.form_for(kind).decisions] \
+        if kind else []
     return render(request, "inbox.html", section="inbox", filters=filters, here=here,
                   sees_all=user.role in queries.SEES_ALL, view=view, views=tasks.VIEWS,
-                  assigns=assigns, team=team, **data)
+                  assigns=assigns, team=team, bulk_decisions=bulk_decisions, **data)
 
 
 @router.post("/tasks/{task_id}/claim")
