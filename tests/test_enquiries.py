@@ -3,6 +3,7 @@ first-response time is 4 hours; a missed one escalates the task to ops."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -157,3 +158,31 @@ async def test_enquiry_api_auth_validation_lookup_and_idempotency(api: httpx.Asy
 async def _escalated(api: httpx.AsyncClient, task_id: str) -> dict[str, Any] | None:
     r = await api.get(f"/api/v1/tasks/{task_id}", headers=auth("ops"))
     return r.json() if r.json()["escalated"] else None  # type: ignore[no-any-return]
+
+
+async def test_customer_service_takes_an_enquiry_from_a_form(api: httpx.AsyncClient) -> None:
+    await sign_in(api, "dev-warehouse")
+    assert (await api.get("/ui/enquiries/new")).status_code == 403
+    api.cookies.clear()
+    await sign_in(api, "dev-cs")
+    form = "/ui/enquiries/new"
+    page = await api.get(form)
+    assert page.status_code == 200 and 'data-testid="enquiry-form"' in page.text
+    key = re.search(r'name="request_key" value="([^"]+)"', page.text)
+    assert key
+    fields = {"customer.id": "c-5", "customer.name": "Sun Li", "customer.phone": "139",
+              "channel": "phone", "subject": "gift box", "request_key": key.group(1)}
+    r = await post_form(api, form, form, {**fields, "question": " "})
+    assert r.status_code == 422 and 'data-testid="field-error"' in r.text and "question" in r.text
+    r = await post_form(api, form, form, {**fields, "question": "Do you gift-wrap?"})
+    assert r.status_code == 303, r.text
+    location = r.headers["location"]
+    assert location.startswith("/ui/cases/enquiry/EQ") and location.endswith("?note=created")
+    eid = location.split("/")[-1].split("?")[0]
+    again = await post_form(api, form, form, {**fields, "question": "Do you gift-wrap?"})
+    assert again.headers["location"] == location  # a double submit: the same enquiry
+    c = await case(api, path(eid))
+    assert c["question"] == "Do you gift-wrap?" and c["channel"] == "phone"
+    await open_task(api, eid, "enquiry.answer")
+    profile = await api.get("/ui/customers/c-5")
+    assert 'data-testid="new-enquiry"' in profile.text

@@ -1,0 +1,90 @@
+"""The enquiry form (咨询, seed 003): customer service keys in a question taken on the phone,
+by e-mail or chat, from the customer's page or blank. It goes through the service of
+``POST /api/v1/enquiries`` with the form's one-time key as the Idempotency-Key (a double
+submit answers with the first enquiry)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from shopflow.api.errors import ApiError
+from shopflow.api.idempotency import idempotent
+from shopflow.api.scope import require_channel
+from shopflow.models.enquiry_schemas import EnquiryCreate
+from shopflow.services import complaints, customers, enquiries
+from shopflow.services.errors import Refused
+from shopflow.ui.pages import PageRoute, checked_form, redirect, render, signed_in, svc_of
+from shopflow.workflows.vocab import ENQUIRY_CHANNELS
+
+router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
+ROLES = ("channel", "cs")  # as POST /api/v1/enquiries
+CUSTOMER_KEYS = ("id", "name", "company", "email", "phone")
+
+
+@router.get("/enquiries/new")
+async def new_enquiry(request: Request,
+                      customer: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+    """The form; ``?customer=<id>`` (the customer's page) fills in their profile."""
+    user = await signed_in(request)
+    if not user.has(*ROLES):
+        raise ApiError(403, "forbidden", f"role {user.role} may not take enquiries")
+    values: dict[str, str] = {"request_key": uuid.uuid4().hex, "channel": "phone"}
+    if customer and user.has(*customers.READ_ROLES):
+        svc = svc_of(request)
+        profile = await svc.db(customers.customer_view, svc.engine, customer)
+        values |= {f"customer.{k}": profile.get(k) or "" for k in CUSTOMER_KEYS}
+    return _form(request, values=values)
+
+
+def _form(request: Request, status: int = 200, *, values: Any,
+          errors: dict[str, str] | None = None) -> Response:
+    return render(request, "enquiry_new.html", status, section="cases", values=values,
+                  errors=errors or {}, channels=ENQUIRY_CHANNELS)
+
+
+@router.post("/enquiries/new")
+async def create_enquiry(request: Request) -> Response:
+    """As POST /api/v1/enquiries: the same checks and service."""
+    user = await signed_in(request)
+    if not user.has(*ROLES):
+        raise ApiError(403, "forbidden", f"role {user.role} may not take enquiries")
+    form = await checked_form(request)
+
+    def val(name: str) -> str | None:
+        return form.get(name, "").strip() or None
+
+    try:
+        body = EnquiryCreate.model_validate({
+            "customer": {k: val(f"customer.{k}") for k in CUSTOMER_KEYS},
+            "order_no": val("order_no"), "subject": val("subject") or "",
+            "question": val("question") or "", "channel": val("channel") or ""})
+    except ValidationError as err:
+        errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in err.errors()}
+        errors[""] = "请修改以下内容 Please correct: " + "; ".join(
+            f"{k}: {m}" for k, m in errors.items())
+        return _form(request, 422, values=form, errors=errors)
+    svc = svc_of(request)
+
+    async def take(seed: str | None) -> tuple[int, dict[str, Any]]:
+        created, _ = await enquiries.create(svc.client(), svc.settings, svc.engine, body,
+                                            user.name, seed, may_update_customer=user.has("cs"))
+        return 201, created
+
+    try:
+        require_channel(user, body.channel)
+        await svc.db(complaints.check_order, svc.engine, body.order_no, body.customer.id)
+        response = await idempotent(svc, user, "POST /enquiries", val("request_key"),
+                                    body.model_dump(mode="json"), take)
+    except Refused as err:
+        if err.status not in (403, 404, 409, 422, 503):
+            raise
+        key = "order_no" if "order" in err.code else ""
+        return _form(request, err.status, values=form, errors={key: err.message, "": err.message})
+    created = json.loads(bytes(response.body))
+    return redirect(f"/ui/cases/enquiry/{created['id']}?note=created")
