@@ -25,7 +25,8 @@ def test_order_timers_are_the_settings_durations() -> None:
     assert t == OrderTimers(task_due=timedelta(hours=5), payment_timeout=timedelta(minutes=9),
                             backorder_timeout=timedelta(days=2),
                             followup_delay=timedelta(days=4),
-                            notice_send=timedelta(seconds=45))
+                            notice_send=timedelta(seconds=45),
+                            history_limit=2000)  # a count, copied as it is
 
 
 def test_a_given_duration_wins_over_the_setting() -> None:
@@ -55,3 +56,10 @@ def test_unknown_timers_are_refused() -> None:
         timers_for(Odd, _settings())
     with pytest.raises(TypeError):
         timers_for(OrderTimers, _settings(), typo=timedelta(1))
+
+
+def test_sample_timers_take_the_low_score_as_a_count() -> None:
+    from shopflow.workflows.sample_approval import SampleTimers
+
+    t = timers_for(SampleTimers, Settings(env="test", sample_feedback_low_score=1))
+    assert t.low_score == 1 and t.feedback_delay == timedelta(days=7).total_seconds()
