@@ -370,7 +370,8 @@ async def test_a_lead_assigns_the_warehouse_ships_a_batch_and_search_finds_it(
         engine: Engine) -> None:
     """Issue 17: the warehouse lead hands one order to Wang from the inbox, prints one pick list
     for the other two, ships them from a pasted CSV (Wang's order and an unknown one are named,
-    not shipped), and finds a parcel with the header's search box."""
+    not shipped), and finds a parcel with the header's search box; customer service finds a
+    customer, and files a complaint from the customer's page."""
     settings.role_leads = {"warehouse": ["dev-warehouse"]}  # the live app reads it per request
     wang = create_token(engine, "warehouse", "wang")
     await make_product(http, "TEA", stock=10, sample_limit=5)  # type: ignore[arg-type]
@@ -437,6 +438,26 @@ async def test_a_lead_assigns_the_warehouse_ships_a_batch_and_search_finds_it(
     await lead.click("[data-testid=search-results] a[href='/ui/cases/order/B-3']")
     await lead.wait_for_selector("[data-testid=timeline]")
     assert "SF8000000003" in await lead.text_content("[data-testid=timeline]")
+
+    # Customer service starts from the customer: search, their page, a complaint filed from it.
+    cs = await person(browser, live, "dev-cs")
+    await cs.fill("header input[name=q]", "客户 2")
+    await cs.press("header input[name=q]", "Enter")
+    await cs.click("[data-testid=search-results] a[href='/ui/customers/c-b2']")
+    await cs.wait_for_selector("[data-testid=customer-cases] tr[data-case='order:B-2']")
+    await shot(cs, "35-customer-page")
+    await cs.click("[data-testid=new-complaint]")
+    assert await cs.input_value("input[name='customer.name']") == "客户 2"
+    await cs.fill("input[name=order_no]", "B-2")
+    await cs.select_option("select[name=category]", "delivery")
+    await cs.fill("textarea[name=description]", "包裹外箱破损 the box arrived crushed")
+    await cs.click("[data-testid=complaint-form] button[type=submit]")
+    await cs.wait_for_url("**/ui/cases/complaint/*")
+    await cs.goto(f"{live}/ui/customers/c-b2")
+    assert await cs.locator("[data-testid=customer-cases] tr[data-case^='complaint:']").count() == 1
+    await cs.set_viewport_size(PHONE)
+    await no_sideways_scroll(cs)
+    await shot(cs, "36-phone-customer-page")
 
 
 async def test_signing_out_in_the_browser_ends_the_session(live: str, browser: Any) -> None:
