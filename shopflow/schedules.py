@@ -37,7 +37,7 @@ from shopflow.workflows.care import (
     WeeklyStocktake,
 )
 from shopflow.workflows.care_payloads import CareRun, ReportRequest
-from shopflow.workflows.shared import BackorderSweep
+from shopflow.workflows.shared import SweepRun
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ DEFINITIONS = [
     ScheduleDef("shopflow-due-followups", DueFollowups.run, CareRun(),
                 ScheduleCalendarSpec(minute=[ScheduleRange(15)], hour=[ScheduleRange(0, 23)]),
                 "Hourly at :15: start follow-ups that orders or returns left due"),
-    ScheduleDef("shopflow-backorder-sweep", BackorderSweepWorkflow.run, BackorderSweep(),
+    ScheduleDef("shopflow-backorder-sweep", BackorderSweepWorkflow.run, SweepRun(),
                 ScheduleCalendarSpec(minute=[ScheduleRange(0, 59, 10)],
                                      hour=[ScheduleRange(0, 23)]),
                 "Every 10 minutes: wake cases waiting for stock whose receipt's wake-up was lost"),

@@ -16,7 +16,7 @@ from shopflow.workflows.backorders import (
     BackorderWakeWorkflow,
     wake_workflow_id,
 )
-from shopflow.workflows.shared import BackorderSweep, BackorderWake
+from shopflow.workflows.shared import BackorderWake, SweepRun
 from tests.helpers import make_product
 from tests.scenes import order, place, wait_order
 
@@ -72,12 +72,12 @@ async def test_a_receipt_whose_wake_up_was_lost_is_woken_by_the_sweep(
     assert waited_for
     # The scheduled sweep finds cases waiting for stock that is there, and starts the newest
     # receipt's wake-up (by its id: once).
-    swept = await client.execute_workflow(BackorderSweepWorkflow.run, BackorderSweep(),
+    swept = await client.execute_workflow(BackorderSweepWorkflow.run, SweepRun(),
                                           id="backorder-sweep-1", task_queue=settings.task_queue)
     assert swept.started == [wake_workflow_id("receipt:lost")]
     o = await wait_order(api, no, "fulfilling")
     assert o["backorder"][0]["status"] == "released"
     # Nothing waits any more: the next sweep starts nothing.
-    again = await client.execute_workflow(BackorderSweepWorkflow.run, BackorderSweep(),
+    again = await client.execute_workflow(BackorderSweepWorkflow.run, SweepRun(),
                                           id="backorder-sweep-2", task_queue=settings.task_queue)
     assert again.started == []

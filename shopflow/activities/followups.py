@@ -11,7 +11,7 @@ from shopflow.activities.clients import need_client
 from shopflow.services import followups
 from shopflow.settings import Settings
 from shopflow.workflows.feedback_follow_up import Contact, ContactCheck
-from shopflow.workflows.shared import Act, FollowupStart, FollowupStarted
+from shopflow.workflows.shared import Act, FollowupStart, FollowupStarted, SweepRun, SweepStarted
 
 
 class FollowupActivities:
@@ -27,8 +27,14 @@ class FollowupActivities:
     async def start(self, req: FollowupStart) -> FollowupStarted:
         return await followups.start_followup(self._client(), self.settings, self.engine, req)
 
+    @activity.defn(name=Act.FOLLOWUP_SWEEP)
+    async def sweep(self, req: SweepRun) -> SweepStarted:
+        """Start the follow-ups other processes left due."""
+        return SweepStarted(await followups.start_due(self._client(), self.settings, self.engine))
+
     @activity.defn(name=Act.FOLLOWUP_START_DUE)
     async def start_due(self) -> list[str]:
+        """Runs that scheduled it before patch "typed-due-followups" (remove with that patch)."""
         return await followups.start_due(self._client(), self.settings, self.engine)
 
     @activity.defn(name=Act.FOLLOWUP_CONTACT)

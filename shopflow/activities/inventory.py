@@ -11,7 +11,6 @@ from shopflow.db import session_scope
 from shopflow.services import inventory
 from shopflow.workflows.shared import (
     Act,
-    BackorderSweep,
     BackordersWoken,
     BackorderWake,
     ReservationKey,
@@ -19,7 +18,8 @@ from shopflow.workflows.shared import (
     StockLevels,
     StockMoved,
     StockQuery,
-    WakesStarted,
+    SweepRun,
+    SweepStarted,
 )
 
 
@@ -54,8 +54,8 @@ class InventoryActivities:
                                await inventory.wake_backorders(client, self.engine, req.sku))
 
     @activity.defn(name=Act.BACKORDER_SWEEP)
-    async def wake_missed(self, req: BackorderSweep) -> WakesStarted:
+    async def wake_missed(self, req: SweepRun) -> SweepStarted:
         """The wake-ups that receipts lost, started on this worker's task queue."""
-        return WakesStarted(await inventory.start_missed_wakes(
+        return SweepStarted(await inventory.start_missed_wakes(
             need_client(self.client, Act.BACKORDER_SWEEP), self.engine,
             activity.info().task_queue))

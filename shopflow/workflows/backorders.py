@@ -11,7 +11,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from shopflow.workflows.shared import Act, BackorderSweep, BackordersWoken, BackorderWake, WakesStarted
+from shopflow.workflows.shared import Act, BackordersWoken, BackorderWake, SweepRun, SweepStarted
 
 WAKE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2),
                          maximum_interval=timedelta(minutes=1), maximum_attempts=20)
@@ -37,8 +37,8 @@ class BackorderSweepWorkflow:
     wake-up, unless it was started already."""
 
     @workflow.run
-    async def run(self, inp: BackorderSweep) -> WakesStarted:
-        started: WakesStarted = await workflow.execute_activity(
-            Act.BACKORDER_SWEEP, inp, result_type=WakesStarted,
+    async def run(self, inp: SweepRun) -> SweepStarted:
+        started: SweepStarted = await workflow.execute_activity(
+            Act.BACKORDER_SWEEP, inp, result_type=SweepStarted,
             start_to_close_timeout=timedelta(minutes=5), retry_policy=WAKE_RETRY)
         return started

@@ -59,7 +59,7 @@ from shopflow.workflows.care_rules import (
     stocktake_id,
 )
 from shopflow.workflows.notice_resend import GIVE_UP_ACTIVITY
-from shopflow.workflows.shared import Act, CompleteTaskInput, NoticeRequest
+from shopflow.workflows.shared import Act, CompleteTaskInput, NoticeRequest, SweepRun, SweepStarted
 
 # Scheduled notices take the give-up path (issue 14.7): a run recorded before failed instead.
 SCHEDULED_NOTICE_GIVE_UP = "scheduled-notice-give-up"
@@ -251,9 +251,15 @@ class DueFollowups:
 
     @workflow.run
     async def run(self, run: CareRun) -> CareResult:
-        started = await workflow.execute_activity(
-            Act.FOLLOWUP_START_DUE, start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=DB_RETRY, result_type=list)
+        if workflow.patched("typed-due-followups"):
+            swept: SweepStarted = await workflow.execute_activity(
+                Act.FOLLOWUP_SWEEP, SweepRun(), start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=DB_RETRY, result_type=SweepStarted)
+            started = swept.started
+        else:  # runs recorded before: no input, a bare list out
+            started = await workflow.execute_activity(
+                Act.FOLLOWUP_START_DUE, start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=DB_RETRY, result_type=list)
         return CareResult(day=workflow.now().date().isoformat(), started=list(started))
 
 

@@ -48,6 +48,9 @@ class Act:
     CARE_STOCKTAKE_SHEET = "care.stocktake_sheet"
     CARE_STOCKTAKE_ADJUST = "care.stocktake_adjust"
     CARE_START_CASE = "care.start_case"
+    FOLLOWUP_SWEEP = "followups.sweep"
+    # Before patch "typed-due-followups" (no input, a bare list out): kept for runs that
+    # scheduled it then; new runs call FOLLOWUP_SWEEP.
     FOLLOWUP_START_DUE = "followups.start_due"
     REPORT_GENERATE = "reports.generate"
     # orders (fulfilment), payments, shipping; returns reuse the refund and shipment ones
@@ -324,6 +327,21 @@ class FollowupStart:
 
 
 @dataclass
+class SweepRun:
+    """A run of a sweep that starts what was left undone: follow-ups left due
+    (``followups.sweep``), receipts' lost wake-ups (``inventory.wake_missed``)."""
+
+    requested_by: str = "schedule"
+
+
+@dataclass
+class SweepStarted:
+    """The workflows a sweep started (their ids)."""
+
+    started: list[str] = field(default_factory=list)
+
+
+@dataclass
 class FollowupStarted:
     workflow_id: str
     case_id: str
@@ -540,20 +558,6 @@ class BackorderWake:
 class BackordersWoken:
     sku: str
     woken: int  # how many waiting cases took stock
-
-
-@dataclass
-class BackorderSweep:
-    """A run of the backorder sweep (schedule ``shopflow-backorder-sweep``)."""
-
-    requested_by: str = "schedule"
-
-
-@dataclass
-class WakesStarted:
-    """The receipts' wake-ups (``backorders-<receipt>``) the sweep started."""
-
-    started: list[str] = field(default_factory=list)
 
 
 @dataclass
