@@ -15,10 +15,11 @@ from shopflow.api.idempotency import body_hash, idempotent
 from shopflow.api.metrics import WORKFLOWS_STARTED
 from shopflow.api.scope import require_channel
 from shopflow.models.complaint_schemas import ComplaintCreate
+from shopflow.models.enquiry_schemas import EnquiryCreate
 from shopflow.models.order_schemas import OrderCreate, PaymentIn, ShipmentEventIn
 from shopflow.models.return_schemas import ReturnCreate, ReturnParcelIn
 from shopflow.models.schemas import SampleCreate
-from shopflow.services import complaints, orders, returns, samples, shipments
+from shopflow.services import complaints, enquiries, orders, returns, samples, shipments
 from shopflow.services.scoping import visible
 
 
@@ -76,6 +77,24 @@ async def create_complaint(svc: Services, user: User, body: ComplaintCreate,
         return 201, created
 
     return await idempotent(svc, user, "POST /complaints", key, body.model_dump(mode="json"),
+                            create)
+
+
+async def create_enquiry(svc: Services, user: User, body: EnquiryCreate,
+                         key: str | None) -> JSONResponse:
+    """``POST /enquiries``: as a complaint, the order (if named) is the customer's."""
+    require_channel(user, body.channel)
+    await svc.db(complaints.check_order, svc.engine, body.order_no, body.customer.id)
+
+    async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
+        created, started = await enquiries.create(
+            svc.client(), svc.settings, svc.engine, body, user.name, seed,
+            may_update_customer=user.has("cs"))
+        if started:
+            WORKFLOWS_STARTED.labels("enquiry").inc()
+        return 201, created
+
+    return await idempotent(svc, user, "POST /enquiries", key, body.model_dump(mode="json"),
                             create)
 
 

@@ -13,11 +13,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from shopflow.api import keyed
 from shopflow.api.errors import ApiError
-from shopflow.api.idempotency import idempotent
-from shopflow.api.scope import require_channel
 from shopflow.models.enquiry_schemas import EnquiryCreate
-from shopflow.services import complaints, customers, enquiries
+from shopflow.services import customers
 from shopflow.services.errors import Refused
 from shopflow.ui.pages import PageRoute, checked_form, redirect, render, signed_in, svc_of
 from shopflow.workflows.vocab import ENQUIRY_CHANNELS
@@ -70,17 +69,9 @@ async def create_enquiry(request: Request) -> Response:
             f"{k}: {m}" for k, m in errors.items())
         return _form(request, 422, values=form, errors=errors)
     svc = svc_of(request)
-
-    async def take(seed: str | None) -> tuple[int, dict[str, Any]]:
-        created, _ = await enquiries.create(svc.client(), svc.settings, svc.engine, body,
-                                            user.name, seed, may_update_customer=user.has("cs"))
-        return 201, created
-
     try:
-        require_channel(user, body.channel)
-        await svc.db(complaints.check_order, svc.engine, body.order_no, body.customer.id)
-        response = await idempotent(svc, user, "POST /enquiries", val("request_key"),
-                                    body.model_dump(mode="json"), take)
+        # As POST /api/v1/enquiries, with the form's one-time key as the Idempotency-Key.
+        response = await keyed.create_enquiry(svc, user, body, val("request_key"))
     except Refused as err:
         if err.status not in (403, 404, 409, 422, 503):
             raise

@@ -8,14 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
 
+from shopflow.api import keyed
 from shopflow.api.auth import User
 from shopflow.api.deps import ServicesDep, require
-from shopflow.api.idempotency import idempotent
-from shopflow.api.metrics import WORKFLOWS_STARTED
-from shopflow.api.scope import require_channel
 from shopflow.models.enquiry_schemas import EnquiryCreate
 from shopflow.models.schemas import CaseCreated, CasePublic
-from shopflow.services import cases, complaints, enquiries
+from shopflow.services import cases
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
 from shopflow.workflows.vocab import CaseKind
 
@@ -33,19 +31,7 @@ async def create_enquiry(
     """A customer's question: customer service gets an ``enquiry.answer`` task due within
     ``SHOPFLOW_ENQUIRY_RESPONSE_SLA``; they answer it, or hand it over to a complaint or an
     order. ``order_no``, if given, names one of the customer's orders (422 otherwise)."""
-    require_channel(user, body.channel)
-    await svc.db(complaints.check_order, svc.engine, body.order_no, body.customer.id)
-
-    async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
-        created, started = await enquiries.create(
-            svc.client(), svc.settings, svc.engine, body, user.name, seed,
-            may_update_customer=user.has("cs"))  # a channel's changes: a proposal for cs
-        if started:
-            WORKFLOWS_STARTED.labels("enquiry").inc()
-        return 201, created
-
-    return await idempotent(svc, user, "POST /enquiries", idempotency_key,
-                            body.model_dump(mode="json"), create)
+    return await keyed.create_enquiry(svc, user, body, idempotency_key)
 
 
 @router.get("/{enquiry_id}", response_model=CasePublic, responses={404: {}})
