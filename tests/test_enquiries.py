@@ -120,6 +120,11 @@ async def test_an_enquiry_is_handed_over_to_the_customers_order_only(
     assert c["answer"] == "Ordered for you: SO-7."
     listed = await api.get("/ui/cases", params={"kind": "enquiry"})
     assert listed.status_code == 200 and eid in listed.text
+    r = await api.get("/api/v1/enquiries", params={"outcome": "order"}, headers=auth("cs"))
+    assert r.status_code == 200 and [x["id"] for x in r.json()["items"]] == [eid]
+    assert r.json()["items"][0]["outcome"] == "order"
+    r = await api.get("/api/v1/enquiries", params={"status": "open"}, headers=auth("ops"))
+    assert r.json()["total"] == 0
     api.cookies.clear()  # sign out
     await sign_in(api, "dev-ops")
     dash = await api.get("/ui/dashboard")
@@ -151,6 +156,13 @@ async def test_enquiry_api_auth_validation_lookup_and_idempotency(api: httpx.Asy
     assert (await api.get(path(eid), headers=auth("warehouse"))).status_code == 403
     assert (await api.get(path("EQ-NOPE"), headers=auth("cs"))).status_code == 404
     assert (await api.get(path(eid), headers=auth("channel"))).status_code == 200
+    listed = await api.get("/api/v1/enquiries", params={"customer_id": "c-1", "page_size": 1},
+                           headers=auth("channel"))
+    assert listed.status_code == 200 and listed.json()["total"] == 1
+    assert listed.json()["items"][0]["question"].startswith("这款茶")
+    bad = await api.get("/api/v1/enquiries", params={"status": "lost"}, headers=auth("cs"))
+    assert bad.status_code == 422 and "status" in bad.text
+    assert (await api.get("/api/v1/enquiries", headers=auth("warehouse"))).status_code == 403
     spec = (await api.get("/openapi.json")).json()["paths"]
     assert "post" in spec["/api/v1/enquiries"] and "get" in spec["/api/v1/enquiries/{enquiry_id}"]
 

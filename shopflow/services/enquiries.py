@@ -8,11 +8,12 @@ import hashlib
 import secrets
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
+from sqlmodel import col, select
 from temporalio.client import Client
 
 from shopflow.db import session_scope
-from shopflow.models import Order
+from shopflow.models import Case, Order
 from shopflow.models.enquiry_schemas import EnquiryCreate
 from shopflow.services import cases
 from shopflow.services.errors import business_error, never_reached_temporal
@@ -85,3 +86,29 @@ def order_for(engine: Engine, req: EnquiryOrder) -> dict[str, Any]:
                                  field="order_no")
         return {"order_no": order.order_no, "status": order.status,
                 "url": f"/api/v1/orders/{order.order_no}"}
+
+
+def list_enquiries(engine: Engine, page: int, page_size: int, *, status: str | None = None,
+                   customer_id: str | None = None, outcome: str | None = None,
+                   scope: Any = None) -> tuple[list[dict[str, Any]], int]:
+    """Enquiries newest first, by status, customer and outcome (``scope``: a channel token's
+    own)."""
+    conds: list[Any] = [Case.kind == CaseKind.ENQUIRY]
+    if status:
+        conds.append(Case.status == status)
+    if customer_id:
+        conds.append(Case.customer_id == customer_id)
+    if outcome:
+        conds.append(Case.data["outcome"].as_string() == outcome)
+    if scope is not None:
+        conds.append(scope)
+    with session_scope(engine, write=False) as session:
+        total = session.exec(select(func.count()).select_from(Case).where(*conds)).one()
+        rows = session.exec(select(Case).where(*conds)
+                            .order_by(col(Case.created_at).desc(), col(Case.id))
+                            .offset((page - 1) * page_size).limit(page_size)).all()
+    return [{"id": c.id, "workflow_id": c.workflow_id, "status": c.status, "stage": c.stage,
+             "customer_id": c.customer_id, "channel": c.data.get("channel"),
+             "subject": c.data.get("subject") or "", "question": c.data.get("question") or "",
+             "outcome": c.data.get("outcome"), "created_at": c.created_at,
+             "closed_at": c.closed_at} for c in rows], int(total)

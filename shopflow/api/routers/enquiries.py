@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 
 from shopflow.api import keyed
 from shopflow.api.auth import User
-from shopflow.api.deps import ServicesDep, require
-from shopflow.models.enquiry_schemas import EnquiryCreate
-from shopflow.models.schemas import CaseCreated, CasePublic
-from shopflow.services import cases
+from shopflow.api.deps import PageDep, ServicesDep, require
+from shopflow.models import Case
+from shopflow.models.enquiry_schemas import EnquiryCreate, EnquirySummary, Outcome, Status
+from shopflow.models.schemas import CaseCreated, CasePublic, PageOf
+from shopflow.services import cases, enquiries
+from shopflow.services.scoping import case_filter
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
 from shopflow.workflows.vocab import CaseKind
 
@@ -32,6 +34,19 @@ async def create_enquiry(
     ``SHOPFLOW_ENQUIRY_RESPONSE_SLA``; they answer it, or hand it over to a complaint or an
     order. ``order_no``, if given, names one of the customer's orders (422 otherwise)."""
     return await keyed.create_enquiry(svc, user, body, idempotency_key)
+
+
+@router.get("", response_model=PageOf[EnquirySummary])
+async def list_enquiries(
+    svc: ServicesDep, page: PageDep, user: Annotated[User, Depends(require(*READ_ROLES))],
+    status: Status | None = None, outcome: Outcome | None = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    """Enquiries newest first (a channel token: its own channels')."""
+    items, total = await svc.db(enquiries.list_enquiries, svc.engine, page.page, page.page_size,
+                                status=status, customer_id=customer_id, outcome=outcome,
+                                scope=case_filter(user, Case.id))
+    return {"items": items, "total": total, "page": page.page, "page_size": page.page_size}
 
 
 @router.get("/{enquiry_id}", response_model=CasePublic, responses={404: {}})
