@@ -11,8 +11,8 @@ Rows: API start vs SDK start (sequential p50/p95) on SQLite and on PostgreSQL (a
 dropped after); history events of an order (COD: intake, shipped, delivered, completed) and of
 its follow-up vs bare workflows of the minimal shape for the same business steps; cases/s with
 20 in flight vs a bare workflow with the same activity count (and the Updates' latency
-meanwhile); worker and Temporal server memory
-per waiting case; concurrent creates (50 in flight, with retries): throughput, p50/p99, none lost.
+meanwhile); worker and Temporal server memory per waiting case; concurrent creates (50 in
+flight, with retries): throughput, p50/p99, none lost.
 """
 
 from __future__ import annotations
