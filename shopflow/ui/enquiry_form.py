@@ -18,7 +18,15 @@ from shopflow.api.errors import ApiError
 from shopflow.models.enquiry_schemas import EnquiryCreate
 from shopflow.services import customers
 from shopflow.services.errors import Refused
-from shopflow.ui.pages import PageRoute, checked_form, redirect, render, signed_in, svc_of
+from shopflow.ui.pages import (
+    PageRoute,
+    checked_form,
+    invalid_fields,
+    redirect,
+    render,
+    signed_in,
+    svc_of,
+)
 from shopflow.workflows.vocab import ENQUIRY_CHANNELS
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
@@ -64,9 +72,7 @@ async def create_enquiry(request: Request) -> Response:
             "order_no": val("order_no"), "subject": val("subject") or "",
             "question": val("question") or "", "channel": val("channel") or ""})
     except ValidationError as err:
-        errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in err.errors()}
-        errors[""] = "请修改以下内容 Please correct: " + "; ".join(
-            f"{k}: {m}" for k, m in errors.items())
+        errors = invalid_fields(err)
         return _form(request, 422, values=form, errors=errors)
     svc = svc_of(request)
     try:

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
@@ -131,6 +132,19 @@ async def checked_form(request: Request) -> dict[str, str]:
     if not csrf_ok(session_of(request), values.get(CSRF_FIELD)):
         raise CsrfFailed()
     return values
+
+
+def form_errors(fields: dict[str, str]) -> dict[str, str]:
+    """A form's errors by field, and the line above the form that names them all."""
+    return {**fields, "": "请修改以下内容 Please correct: " + "; ".join(
+        f"{k}: {m}" for k, m in fields.items())}
+
+
+def invalid_fields(err: ValidationError, depth: int | None = None) -> dict[str, str]:
+    """The request model's refusals as form errors, by dotted field (its first ``depth``
+    parts)."""
+    return form_errors({".".join(str(p) for p in e["loc"][:depth]): e["msg"]
+                        for e in err.errors()})
 
 
 def safe_next(target: str | None, default: str = "/ui/") -> str:

@@ -36,6 +36,8 @@ from shopflow.ui.pages import (
     checked_form,
     current,
     error_page,
+    form_errors,
+    invalid_fields,
     redirect,
     render,
     replace_session,
@@ -429,9 +431,7 @@ async def create_sample(request: Request) -> Response:
                             purpose=form.get("purpose", ""),
                             qualification_docs=[d for d in docs if d["name"] or d["url"]])
     except ValidationError as err:
-        errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in err.errors()}
-        errors[""] = "请修改以下内容 Please correct: " + "; ".join(
-            f"{k}: {m}" for k, m in errors.items())
+        errors = invalid_fields(err)
         return await _sample_form(request, 422, values=form, errors=errors)
     svc = svc_of(request)
     try:
@@ -531,9 +531,7 @@ async def create_order(request: Request) -> Response:
             key = _order_input(e["loc"])
             if key is not None:
                 errors.setdefault(key, e["msg"])
-        errors[""] = "请修改以下内容 Please correct: " + "; ".join(
-            f"{k}: {m}" for k, m in errors.items())
-        return await _order_form(request, 422, values=form, errors=errors)
+        return await _order_form(request, 422, values=form, errors=form_errors(errors))
     svc = svc_of(request)
     try:
         # As POST /api/v1/orders (all or nothing, the same order numbers), with the form's

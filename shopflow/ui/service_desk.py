@@ -20,7 +20,15 @@ from shopflow.models.return_schemas import ReturnCreate
 from shopflow.services import customers
 from shopflow.services.errors import Refused
 from shopflow.services.scoping import visible
-from shopflow.ui.pages import PageRoute, checked_form, redirect, render, signed_in, svc_of
+from shopflow.ui.pages import (
+    PageRoute,
+    checked_form,
+    invalid_fields,
+    redirect,
+    render,
+    signed_in,
+    svc_of,
+)
 from shopflow.ui.queries import Paged, form_context
 from shopflow.workflows.vocab import COMPLAINT_CATEGORIES, COMPLAINT_CHANNELS, ReturnReason
 
@@ -94,9 +102,7 @@ async def create_complaint(request: Request) -> Response:
             "order_no": val("order_no"), "category": val("category") or "",
             "description": val("description") or "", "channel": val("channel") or ""})
     except ValidationError as err:
-        errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in err.errors()}
-        errors[""] = "请修改以下内容 Please correct: " + "; ".join(
-            f"{k}: {m}" for k, m in errors.items())
+        errors = invalid_fields(err)
         return await _complaint_form(request, 422, values=form, errors=errors)
     svc = svc_of(request)
     try:
@@ -171,9 +177,7 @@ async def create_return(request: Request,
             "reason": form.get("reason", ""), "category": form.get("category") or None,
             "quality_issue": form.get("quality_issue") == "true"})
     except ValidationError as err:
-        errors = {".".join(str(p) for p in e["loc"][:1]): e["msg"] for e in err.errors()}
-        errors[""] = "请修改以下内容 Please correct: " + "; ".join(
-            f"{k}: {m}" for k, m in errors.items())
+        errors = invalid_fields(err, depth=1)
         return _return_form(request, order_no, lines, 422, values=form, errors=errors)
     svc = svc_of(request)
     try:
