@@ -182,3 +182,41 @@ async def test_a_refused_refund_is_finances_task_and_the_customer_hears_when_it_
     order = await wait_order(api, no, "refunded")
     assert [(r["amount"], r["status"]) for r in order["refunds"]] == [
         (161.5, "refused"), (161.5, "refused"), (161.5, "succeeded")]
+
+
+async def test_a_cancelled_orders_refused_refund_is_settled_by_finance_then_told(
+        api: httpx.AsyncClient, engine: Engine, providers: Providers) -> None:
+    """Cancelled after payment, the refund refused: the cancellation notice says the refund is
+    being processed, finance settles it another way (with a note) and the customer is told."""
+    from shopflow.models import Notice
+    from tests.helpers import auth, complete, open_task
+    from tests.scenes import wait_order
+
+    await make_product(api, "TEA", stock=10)
+    await make_product(api, "CUP", stock=5)
+    no = await place(api)
+    assert (await pay(api, no)).status_code == 201
+    gateway = providers.payments
+    assert isinstance(gateway, Declining)
+    gateway.declines = 1
+    r = await api.post(f"/api/v1/orders/{no}/cancel", headers=auth("cs"),
+                       json={"reason": "customer changed their mind"})
+    assert r.status_code == 200, r.text
+    await wait_order(api, no, "cancelled")
+
+    def told(kind: str) -> list[str]:
+        with Session(engine) as s:
+            return [n.body_text for n in s.exec(select(Notice).where(
+                Notice.case_id == no, Notice.kind == kind))]
+
+    cancelled = await eventually(lambda: told("order_cancelled"))
+    assert "being processed" in cancelled[0] or "正在处理" in cancelled[0]
+    task = await open_task(api, no, "order.refund", role="finance")
+    assert task["context"]["refund_key"] == f"order-{no}:cancel"
+    r = await complete(api, task, "settled", note="bank transfer BT-77 on 30 Nov")
+    assert r.status_code == 200, r.text
+    refunded = await eventually(lambda: told("order_refunded"))
+    assert "We have refunded" in refunded[0] or "已为您退款" in refunded[0]
+    assert gateway.refunded_cents(["PAY-1"]) == 0  # paid back outside the provider
+    o = await wait_order(api, no, "cancelled")
+    assert "refund_settled" in [e["type"] for e in o["timeline"]]

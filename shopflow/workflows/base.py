@@ -127,6 +127,9 @@ class HumanTask:
     due_at: datetime | None = None
     # Non-final decisions taken so far (see CaseWorkflow.NON_FINAL_DECISIONS).
     progress: list[dict[str, Any]] = field(default_factory=list)
+    # Opened after the case was cancelled (finishing its compensation): a decision is taken
+    # although a cancel request stands.
+    after_cancel: bool = False
 
 
 class CaseWorkflow:
@@ -274,23 +277,28 @@ class CaseWorkflow:
 
     # --- human tasks ---------------------------------------------------------------------
 
-    async def human_task(self, kind: str, role: str, context: dict[str, Any]) -> HumanTask:
+    async def human_task(self, kind: str, role: str, context: dict[str, Any], *,
+                         after_cancel: bool = False) -> HumanTask:
         """Open a task in the inbox and wait for its decision. When the due time passes the task
         escalates to ops (flagged, notice, timeline) and keeps waiting. Raises CaseCancelled if
-        the case is cancelled meanwhile."""
+        the case is cancelled meanwhile, unless ``after_cancel`` (a task that finishes what a
+        cancellation left, opened once the case is cancelled)."""
         task = await self.open_task(kind, role, context, workflow.now() + self.task_due)
+        task.after_cancel = after_cancel
         due_at = task.due_at
         assert due_at is not None
+
+        def cancelled() -> bool:
+            return not task.after_cancel and self.cancel_request is not None
+
         while not task.done:
             timeout = None if task.escalated else max(due_at - workflow.now(), timedelta(0))
             try:
-                await workflow.wait_condition(
-                    lambda: task.done or self.cancel_request is not None, timeout=timeout
-                )
+                await workflow.wait_condition(lambda: task.done or cancelled(), timeout=timeout)
             except TimeoutError:
                 await self._escalate(task)
                 continue
-            if not task.done and self.cancel_request is not None:
+            if not task.done and cancelled():
                 raise CaseCancelled()
         return task
 
@@ -406,7 +414,7 @@ class CaseWorkflow:
             raise rejection(ErrorType.NOT_FOUND, "task_not_found", "no such task in this case")
         if task.done or task.applying:
             raise rejection(ErrorType.CONFLICT, "task_not_open", "the task is already completed")
-        if self.cancel_request is not None:
+        if self.cancel_request is not None and not task.after_cancel:
             raise rejection(ErrorType.CONFLICT, "case_cancelled", "the case is being cancelled")
         self.validate_decision(task, inp)
 

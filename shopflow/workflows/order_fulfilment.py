@@ -665,7 +665,7 @@ class OrderFulfilment(CommerceCase):
             "customer": self.data["customer"],
             "options": {"retry": "ask the payment provider again (a new attempt)",
                         "settled": "paid back another way: say how in note"},
-        })
+        }, after_cancel=True)
         how = ("refunded" if task.decision == OrderDecision.RETRY
                else f"settled: {task.data['note']}")
         await self.record("refund_settled", f"{amount(cents)} {how}",
