@@ -5,7 +5,9 @@ the API calls."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -14,8 +16,8 @@ from starlette.datastructures import UploadFile
 from shopflow.api.errors import ApiError
 from shopflow.api.pages import render_page
 from shopflow.services import bulk as bulk_work
+from shopflow.services import reports, steps, tasks
 from shopflow.services import search as finder
-from shopflow.services import tasks
 from shopflow.services.errors import Refused
 from shopflow.ui.pages import (
     PageRoute,
@@ -29,6 +31,7 @@ from shopflow.ui.pages import (
 )
 from shopflow.ui.queries import Paged
 from shopflow.workflows.shared import Actor
+from shopflow.workflows.vocab import CaseKind
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 PAGE_SIZE = 50
@@ -163,3 +166,45 @@ async def ship(request: Request) -> Response:
             error = err.message
     return render(request, "ship.html", 422 if error else 200, section="ship", results=results,
                   error=error, text=text if error or not results else "")
+
+
+# --- where cases wait (ops) ---------------------------------------------------------------------
+
+STEP_MAP_ROLES = ("ops",)  # as GET /api/v1/reports/steps (and admin)
+
+
+async def _step_map(request: Request, process: CaseKind | None, start: date | None,
+                    end: date | None, channel: str) -> list[dict[str, Any]]:
+    user = await signed_in(request)
+    if not user.has(*STEP_MAP_ROLES):
+        raise ApiError(403, "forbidden", "步骤图仅限运营 The step map is for operations (ops)")
+    svc = svc_of(request)
+    begin, finish = reports.period(svc.settings, start, end)
+    found: list[dict[str, Any]] = await svc.db(
+        steps.step_map, svc.engine, [process] if process else None, begin, finish,
+        channel.strip() or None)
+    return found
+
+
+@router.get("/reports/steps")
+async def step_map(request: Request, process: CaseKind | None = None,
+                   start: Annotated[date | None, Query(alias="from")] = None,
+                   end: Annotated[date | None, Query(alias="to")] = None,
+                   channel: Annotated[str, Query(max_length=40)] = "") -> Response:
+    """Where cases wait: a table per process (steps, task kinds, open cases per stage), the
+    filters in the URL, and the same figures as CSV."""
+    found = await _step_map(request, process, start, end, channel)
+    filters = {"process": process or "", "from": start.isoformat() if start else "",
+               "to": end.isoformat() if end else "", "channel": channel}
+    return render(request, "steps.html", section="dashboard", processes=found, filters=filters,
+                  kinds=list(CaseKind), csv_query=urlencode({k: v for k, v in filters.items() if v}))
+
+
+@router.get("/reports/steps.csv")
+async def step_map_csv(request: Request, process: CaseKind | None = None,
+                       start: Annotated[date | None, Query(alias="from")] = None,
+                       end: Annotated[date | None, Query(alias="to")] = None,
+                       channel: Annotated[str, Query(max_length=40)] = "") -> Response:
+    found = await _step_map(request, process, start, end, channel)
+    return Response(steps.render_csv(found), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="steps.csv"'})

@@ -16,8 +16,9 @@ from shopflow.api.deps import PageDep, ServicesDep, require
 from shopflow.api.errors import ApiError, temporal_errors
 from shopflow.models.schemas import PageOf, Strict
 from shopflow.security.csvsafe import neutralise_csv
-from shopflow.services import reports
+from shopflow.services import reports, steps
 from shopflow.workflows.care_payloads import ReportRequest
+from shopflow.workflows.vocab import CaseKind
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 OpsUser = Annotated[User, Depends(require("ops"))]
@@ -51,6 +52,29 @@ async def kpis(
     last 30 days), computed from the records. Definitions: shopflow/services/reports.py."""
     begin, finish = reports.period(svc.settings, start, end)
     return await svc.db(reports.kpis, svc.engine, begin, finish)
+
+
+@router.get("/steps", responses={200: {"content": {"application/json": {}, "text/csv": {}}},
+                                 422: {}})
+async def step_map(
+    svc: ServicesDep, _: OpsUser,
+    process: Annotated[CaseKind | None, Query(description="one process (default every one)")] = None,
+    start: Annotated[date | None, Query(alias="from", description="first day (inclusive)")] = None,
+    end: Annotated[date | None, Query(alias="to", description="last day (inclusive)")] = None,
+    channel: Annotated[str | None, Query(max_length=40, description="the cases' channel")] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response:
+    """Where cases wait: per process, each step's (timeline event to the next) and each task
+    kind's count, median and p90 hours in the period (default the last 30 days), and the open
+    cases per stage now; ``?format=csv`` for a spreadsheet. Definitions: shopflow/services/steps.py."""
+    begin, finish = reports.period(svc.settings, start, end)
+    found = await svc.db(steps.step_map, svc.engine, [process] if process else None, begin,
+                         finish, channel or None)
+    if format == "csv":
+        return Response(steps.render_csv(found), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="steps.csv"'})
+    return JSONResponse({"period_start": begin.isoformat(), "period_end": finish.isoformat(),
+                         "channel": channel or None, "processes": found})
 
 
 @router.get("", response_model=PageOf[ReportSummary])
