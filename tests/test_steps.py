@@ -159,6 +159,9 @@ async def test_bad_input_is_a_422_naming_the_field(http: httpx.AsyncClient) -> N
     assert locs(await http.get(path, params={"from": "2025-13-01"}, headers=ops)) == ["from"]
     assert locs(await http.get(path, params={"to": "yesterday"}, headers=ops)) == ["to"]
     assert locs(await http.get(path, params={"channel": "x" * 41}, headers=ops)) == ["channel"]
+    assert locs(await http.get(path, params={"channel": "we\x00b"}, headers=ops)) == ["channel"]
+    edge = await http.get(path, params={"from": "9999-12-31", "to": "9999-12-31"}, headers=ops)
+    assert set(locs(edge)) == {"from", "to"}  # the day after cannot be held: 422, not 500
     assert locs(await http.get(path, params={"format": "xml"}, headers=ops)) == ["format"]
     reversed_ = await http.get(path, params={"from": "2025-03-01", "to": "2025-02-01"},
                                headers=ops)

@@ -398,7 +398,11 @@ def period(settings: Settings, start: date | None, end: date | None) -> tuple[da
                                                                    "to": str(last)})
     if last - first > MAX_PERIOD:
         raise Refused(422, "invalid_period", "the period is at most about ten years")
-    return day_start(settings, first), day_start(settings, last + timedelta(days=1))
+    try:
+        return day_start(settings, first), day_start(settings, last + timedelta(days=1))
+    except OverflowError:  # the first or last day that dates can hold
+        raise Refused(422, "invalid_period", "the period is out of range of the calendar",
+                      {"from": str(first), "to": str(last)}) from None
 
 
 def kpis(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:

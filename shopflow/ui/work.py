@@ -171,6 +171,7 @@ async def ship(request: Request) -> Response:
 # --- where cases wait (ops) ---------------------------------------------------------------------
 
 STEP_MAP_ROLES = ("ops",)  # as GET /api/v1/reports/steps (and admin)
+Channel = Annotated[str, Query(max_length=40, pattern=r"^[^\x00-\x1f]*$")]  # as the API
 
 
 async def _step_map(request: Request, process: CaseKind | None, start: date | None,
@@ -190,7 +191,7 @@ async def _step_map(request: Request, process: CaseKind | None, start: date | No
 async def step_map(request: Request, process: CaseKind | None = None,
                    start: Annotated[date | None, Query(alias="from")] = None,
                    end: Annotated[date | None, Query(alias="to")] = None,
-                   channel: Annotated[str, Query(max_length=40)] = "") -> Response:
+                   channel: Channel = "") -> Response:
     """Where cases wait: a table per process (steps, task kinds, open cases per stage), the
     filters in the URL, and the same figures as CSV."""
     found = await _step_map(request, process, start, end, channel)
@@ -204,7 +205,7 @@ async def step_map(request: Request, process: CaseKind | None = None,
 async def step_map_csv(request: Request, process: CaseKind | None = None,
                        start: Annotated[date | None, Query(alias="from")] = None,
                        end: Annotated[date | None, Query(alias="to")] = None,
-                       channel: Annotated[str, Query(max_length=40)] = "") -> Response:
+                       channel: Channel = "") -> Response:
     found = await _step_map(request, process, start, end, channel)
     return Response(steps.render_csv(found), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="steps.csv"'})

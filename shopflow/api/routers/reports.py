@@ -61,7 +61,8 @@ async def step_map(
     process: Annotated[CaseKind | None, Query(description="one process (default every one)")] = None,
     start: Annotated[date | None, Query(alias="from", description="first day (inclusive)")] = None,
     end: Annotated[date | None, Query(alias="to", description="last day (inclusive)")] = None,
-    channel: Annotated[str | None, Query(max_length=40, description="the cases' channel")] = None,
+    channel: Annotated[str | None, Query(max_length=40, pattern=r"^[^\x00-\x1f]*$",
+                                         description="the cases' channel")] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
     """Where cases wait: per process, each step's (timeline event to the next) and each task
