@@ -3,15 +3,22 @@ clocks: first response 24 h, resolution 3 days, reopen window 7 days, task due 2
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import Session, select
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import Complaint, Notice, Order
+from shopflow.services.complaints import complaint_input, complaint_workflow_id
+from shopflow.services.complaints import start_complaint as start_workflow
+from shopflow.worker import build_worker
+from shopflow.workflows.complaint import ComplaintWorkflow, CustomerEscalation
+from shopflow.workflows.shared import CustomerData
 from tests.helpers import (
     auth,
     case,
@@ -481,3 +488,23 @@ def _closed(row: Complaint) -> Complaint | None:
 async def _if(awaitable: Any, check: Any) -> Any:
     value = await awaitable
     return value if check(value) else None
+
+
+async def test_an_escalation_in_the_complaints_first_activation_is_too_early(
+        client: Any, settings: Any, engine: Any, providers: Any) -> None:
+    """The escalation can reach the workflow with its start, before run() begins the first
+    round: it is within the first-response time, so 409 response_sla_not_passed (it was
+    accepted and waited for a resolution before)."""
+    inp = complaint_input(settings, "CPEARLY", CustomerData(id="c-1", name="Li"), "quality",
+                          "The lid leaks.", "web", None, "dev-channel")
+    assert await start_workflow(client, settings, inp)
+    handle = client.get_workflow_handle(complaint_workflow_id("CPEARLY"))
+    early = asyncio.create_task(handle.start_update(  # sent before any worker polls
+        ComplaintWorkflow.customer_escalate, CustomerEscalation("too slow", "c-1"),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED))
+    await asyncio.sleep(0.5)
+    async with build_worker(client, settings, engine, providers=providers):
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            # refused by its validator (or, on the test server, failed once accepted)
+            await asyncio.wait_for((await early).result(), timeout=30)
+    assert "within its first-response time" in str(refused.value.cause)

@@ -500,7 +500,9 @@ class ComplaintWorkflow(FeedbackMixin):
             raise rejection(ErrorType.CONFLICT, "complaint_closed", "this complaint is closed")
         if not esc.reason.strip():
             raise rejection(ErrorType.INVALID, "empty_reason", "reason must not be empty")
-        if self.stage == "handling":
+        if self.stage in ("new", "handling"):
+            # "new": the escalation came with the complaint's first activation, before run()
+            # began its first round: within its first-response time by definition.
             self._may_escalate_while_handling()
         elif self.customer_escalation is not None or self.feedback is not None:
             raise rejection(ErrorType.CONFLICT, "not_resolved",
