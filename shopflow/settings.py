@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     ui_secret: str | None = None  # at least 32 bytes in production (shopflow api refuses less)
     ui_session_ttl: Duration = timedelta(hours=12)
     ui_idle_timeout: Duration = timedelta(hours=1)  # a session unused this long ends
+    # Live pages (inbox, case page): how often their event stream looks at the database, and
+    # how long one stream lasts before the browser reconnects (and the sign-in is checked again).
+    ui_live_poll: Duration = timedelta(seconds=2)
+    ui_live_lifetime: Duration = timedelta(minutes=5)
 
     # Customer feedback/survey links: how long a link in an e-mail works (single use anyway).
     # The key that derives them (SHOPFLOW_LINK_SECRET, else derived from SHOPFLOW_UI_SECRET)

@@ -16,10 +16,11 @@ from shopflow.ui.session import Signer
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    from shopflow.ui import enquiry_form, routes, service_desk, work
+    from shopflow.ui import enquiry_form, live, routes, service_desk, work
 
     app.state.ui = UiState(Signer.from_settings(settings))
     # before routes: its last route answers every other /ui/ path
+    app.include_router(live.router)
     app.include_router(work.router)
     app.include_router(service_desk.router)
     app.include_router(enquiry_form.router)

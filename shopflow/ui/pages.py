@@ -162,7 +162,8 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     note = NOTES.get(request.query_params.get("note", ""))
     html = ui(request).env.get_template(template).render({
         "request": request, "user": s.user, "csrf": s.csrf, "csrf_field": CSRF_FIELD,
-        "note": note, "now": utcnow(), "status": status, "section": None, **context})
+        "note": note, "now": utcnow(), "status": status, "section": None, "live": None,
+        **context})
     response = HTMLResponse(html, status_code=status)
     response.headers["Content-Security-Policy"] = CSP
     return response

@@ -28,7 +28,7 @@ from shopflow.services.customers import customer_view
 from shopflow.services.errors import Refused
 from shopflow.services.proposals import PROPOSAL_ROLES, open_proposals
 from shopflow.services.scoping import case_filter, visible
-from shopflow.ui import actions, decisions, documents, queries
+from shopflow.ui import actions, decisions, documents, live, queries
 from shopflow.ui.charts import kpi_bars, throughput
 from shopflow.ui.pages import (
     STATIC_DIR,
@@ -144,6 +144,7 @@ async def inbox(request: Request, kind: Filter = None, role: Filter = None,
     user = await signed_in(request)
     svc = svc_of(request)
     role = role if user.role in queries.SEES_ALL else None
+    mark = await svc.db(live.inbox_mark, svc.engine, _actor(user))  # before the rows: none missed
     data = await svc.db(queries.inbox, svc.engine, user, kind=kind, role=role, view=view,
                         assignee=assignee, page=page, page_size=PAGE_SIZE)
     filters = {"kind": kind, "role": role, "view": None if view == "all" else view,
@@ -159,7 +160,8 @@ async def inbox(request: Request, kind: Filter = None, role: Filter = None,
         if kind else []
     return render(request, "inbox.html", section="inbox", filters=filters, here=here,
                   sees_all=user.role in queries.SEES_ALL, view=view, views=tasks.VIEWS,
-                  assigns=assigns, team=team, bulk_decisions=bulk_decisions, **data)
+                  assigns=assigns, team=team, bulk_decisions=bulk_decisions,
+                  live=f"/ui/inbox/events?since={mark}", **data)
 
 
 @router.post("/tasks/{task_id}/claim")
@@ -306,6 +308,7 @@ async def _case(request: Request, user: User, kind: str, case_id: str, status: i
     svc = svc_of(request)
     if not await svc.db(visible, svc.engine, user, kind, case_id):  # another channel's case
         raise ApiError(404, "not_found", f"no {kind} {case_id}")
+    mark = await svc.db(live.case_mark, svc.engine, kind, case_id)  # before the page: none missed
     data = await svc.db(queries.case_page, svc.engine, kind, case_id)
     if data is None:
         raise ApiError(404, "not_found", f"no {kind} {case_id}")
@@ -322,6 +325,8 @@ async def _case(request: Request, user: User, kind: str, case_id: str, status: i
                   docs=documents.of_case(case, user), case_actions=actions.of_case(case, user),
                   request_key=uuid.uuid4().hex,
                   action_errors=action_errors or {}, values=values or {},
+                  # a page with a refused form's values stays as it is
+                  live=f"/ui/cases/{kind}/{case_id}/events?since={mark}" if status == 200 else None,
                   other={k: v for k, v in case.items() if k not in shown and v not in (None, "", [], {})},
                   **data)
 
