@@ -2,9 +2,10 @@
 uvicorn over real HTTP, with a worker and a time-skipping Temporal server behind it.
 
 A sample travels from the customer-service check to dispatch the way its people would do it:
-sign in with a token, claim, decide (a wrong quantity first, shown inline), print the slip, ship,
-and ops finds the case on the dashboard and reads its timeline. Screenshots of every page land in
-var/screenshots/. Without /usr/bin/chromium the tests skip (and fail with CI=true)."""
+sign in with a token, see the request appear in the open inbox (no reload), claim, decide (a
+wrong quantity first, shown inline), print the slip, ship, and ops finds the case on the
+dashboard and reads its timeline. Screenshots of every page land in var/screenshots/. Without
+/usr/bin/chromium the tests skip (and fail with CI=true)."""
 
 from __future__ import annotations
 
@@ -135,6 +136,10 @@ async def test_a_sample_travels_through_the_pages(live: str, browser: Any,
                                                   http: httpx.AsyncClient) -> None:
     await make_product(http, "TEA", stock=10, sample_limit=5)  # type: ignore[arg-type]
     await make_product(http, "CUP", stock=4, sample_limit=3)  # type: ignore[arg-type]
+    # Customer service has the inbox open before the request comes in: it shows up there
+    # without a reload (the live inbox, issue 17.7).
+    cs = await person(browser, live, "dev-cs")
+    await cs.evaluate("window.notReloaded = true")
     r = await http.post("/api/v1/samples", headers=auth("channel"), json={
         "customer": {"id": "c-88", "name": "李伟 Li Wei", "company": "西湖茶社",
                      "address": "杭州市西湖路 1 号", "phone": "13800000000",
@@ -156,8 +161,9 @@ async def test_a_sample_travels_through_the_pages(live: str, browser: Any,
     assert "This token is not valid" in await login.text_content("[data-testid=login-error]")
     await login_ctx.close()
 
-    cs = await person(browser, live, "dev-cs")
-    row = await reload_until(cs, f"tr[data-task^='sample-{sid}:'] a[href^='/ui/tasks/']")
+    row = cs.locator(f"tr[data-task^='sample-{sid}:'] a[href^='/ui/tasks/']").first
+    await row.wait_for()
+    assert await cs.evaluate("window.notReloaded === true"), "the inbox was reloaded"
     await shot(cs, "02-inbox-cs")
     await row.click()
     await cs.check("input[name=decision][value=approve]")
