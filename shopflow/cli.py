@@ -314,6 +314,7 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
     from shopflow import temporal
     from shopflow.api.app import create_app
     from shopflow.db import make_engine
+    from shopflow.ui.live import close_streams
     from shopflow.worker import build_worker
 
     engine = make_engine(settings.database_url, busy_timeout=settings.database_busy_timeout)
@@ -329,14 +330,15 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
 
     jobs: list[asyncio.Task[None]] = []
     server: uvicorn.Server | None = None
+    app = None
     extra_servers: list[uvicorn.Server] = []
     w = None
     if run_worker:
         w = build_worker(client, settings, engine)
         jobs.append(asyncio.create_task(w.run()))
     if run_api:
-        config = uvicorn.Config(create_app(settings, engine=engine, client=client),
-                                host=settings.api_host, port=settings.api_port,
+        app = create_app(settings, engine=engine, client=client)
+        config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
                                 log_config=None, lifespan="on")
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -359,6 +361,8 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
     if died and not stop.is_set():
         log.error("a child process exited; stopping", pid=died[0].pid, code=died[0].returncode)
     log.info("stopping")
+    if app is not None:
+        close_streams(app)  # open live pages would hold the server until their lifetime ends
     for srv in [server, *extra_servers]:
         if srv is not None:
             srv.should_exit = True

@@ -19,6 +19,7 @@ from shopflow.db import session_scope
 from shopflow.models import Case
 from shopflow.services.scoping import record_channel
 from shopflow.settings import Settings
+from shopflow.ui.live import close_streams
 from tests.test_ui_pages import BASE, add_case, add_task, sign_in
 
 pytestmark = pytest.mark.asyncio
@@ -110,3 +111,18 @@ async def test_a_case_stream_only_for_those_who_may_read_the_case(ui: httpx.Asyn
     assert r.status_code == 404 and "event:" not in r.text
     assert (await ui.get("/ui/cases/sample/no-such/events")).status_code == 404
     assert (await ui.get("/ui/cases/order/s-1/events")).status_code == 404  # not an order
+
+
+async def test_streams_end_at_once_on_shutdown(settings: Settings, engine: Engine) -> None:
+    add_task(engine, "t-1")
+    long = settings.model_copy(update={"ui_live_poll": timedelta(milliseconds=50),
+                                       "ui_live_lifetime": timedelta(minutes=5)})
+    app = create_app(long, engine=engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as ui:
+        await sign_in(ui, "dev-reviewer")
+        streaming = asyncio.create_task(ui.get("/ui/inbox/events"))
+        await asyncio.sleep(0.3)
+        assert not streaming.done()
+        close_streams(app)
+        r = await asyncio.wait_for(streaming, 5)
+    assert r.status_code == 200 and changes(r.text) == []

@@ -5,8 +5,9 @@ API replicas share only the database, so each page's event stream polls it: ever
 shows: the case's version and stage, its tasks; the viewer's open tasks), and a changed mark is
 sent as a server-sent event ``change`` whose ``id`` is the new mark. The page's ui.js then fetches
 the page again and swaps its ``<main>``. A stream ends after ``SHOPFLOW_UI_LIVE_LIFETIME`` (the
-sign-in is checked again when the browser reconnects) and the browser reconnects with
-``Last-Event-ID``: a change in between is sent at once. The page passes the mark it was drawn at
+sign-in is checked again when the browser reconnects), or at once on shutdown
+(``close_streams``), and the browser reconnects with ``Last-Event-ID``: a change in between is
+sent at once. The page passes the mark it was drawn at
 (``?since=``), so nothing between drawing and connecting is lost either.
 """
 
@@ -16,9 +17,10 @@ import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Engine, func
 from sqlalchemy import select as sa_select
@@ -29,7 +31,7 @@ from shopflow.db import session_scope
 from shopflow.models import Case, Task
 from shopflow.services import tasks
 from shopflow.services.scoping import visible
-from shopflow.ui.pages import PageRoute, signed_in, svc_of
+from shopflow.ui.pages import PageRoute, signed_in, svc_of, ui
 from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import READ_ROLES
 
@@ -94,9 +96,16 @@ async def case_events(request: Request, kind: str, case_id: str, since: Mark = N
     return _stream(request, since, lambda: svc.db(case_mark, svc.engine, kind, case_id))
 
 
+def close_streams(app: FastAPI) -> None:
+    """On shutdown: every open stream ends now (the browsers reconnect to another replica), so
+    the server does not wait out their lifetime."""
+    app.state.ui.closing.set()
+
+
 def _stream(request: Request, since: str | None,
             read: Callable[[], Awaitable[str | None]]) -> StreamingResponse:
     settings = svc_of(request).settings
+    closing = ui(request).closing
     last = request.headers.get("last-event-id") or since
     poll = settings.ui_live_poll.total_seconds()
     lifetime = settings.ui_live_lifetime.total_seconds()
@@ -113,12 +122,13 @@ def _stream(request: Request, since: str | None,
             elif last is None:  # the first look: the browser remembers it for a reconnect
                 yield f"id: {mark or ''}\n\n"
             last = mark
-            if time.monotonic() - started + poll > lifetime:
+            if time.monotonic() - started + poll > lifetime or closing.is_set():
                 return
             if time.monotonic() - quiet > KEEP_ALIVE:
                 yield ": keep-alive\n\n"
                 quiet = time.monotonic()
-            await asyncio.sleep(poll)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(closing.wait(), poll)
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -3,6 +3,7 @@ cookie, sign-in checks, CSRF checks, and the route class that turns errors into 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable, Coroutine
@@ -73,6 +74,7 @@ class UiState:
     def __init__(self, signer: Signer) -> None:
         self.signer = signer
         self.kpis = KpiBoard()
+        self.closing = asyncio.Event()  # set on shutdown: the live pages' streams end at once
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
                                autoescape=select_autoescape(default=True, default_for_string=True),
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
