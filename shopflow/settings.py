@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     # The key that derives them (SHOPFLOW_LINK_SECRET, else derived from SHOPFLOW_UI_SECRET)
     # must be the same for every API and worker process.
     feedback_link_ttl: Duration = timedelta(days=30)
+    # The customer's status page (/status/<token>): how long the link in a notice works.
+    status_link_ttl: Duration = timedelta(days=90)
     link_secret: str | None = None
 
     # /metrics: with a token, scrapes need "Authorization: Bearer <token>"; with a port, the

@@ -53,8 +53,9 @@ def assert_safe_html(r: httpx.Response) -> str:
 
 async def test_every_html_answer_carries_the_security_headers(http: httpx.AsyncClient,
                                                               engine: Engine) -> None:
-    # The feedback form (no login), a printable document's error page, the UI, the API docs.
+    # The feedback form and the status page (no login), the UI, the API docs.
     assert_safe_html(await http.get("/feedback/not-a-link"))
+    assert_safe_html(await http.get("/status/not-a-link"))
     assert_safe_html(await http.get("/ui/login"))
     csp = assert_safe_html(await http.get("/docs"))
     assert "'sha256-" in csp  # FastAPI's own inline script, allowed by hash only

@@ -190,7 +190,7 @@ class NoticeActivities:
         """Columns of a rendered notice; a template error gives a failed row instead (kept,
         with its data, so it can be resent once the template is fixed)."""
         try:
-            r = self.renderer.render(kind, locale, with_link(self.settings, data))
+            r = self.renderer.render(kind, locale, with_link(self.settings, data, utcnow()))
         except Exception as err:
             log.error("notice template failed", kind=kind, error=repr(err))
             return {"locale": locale or "zh-CN", "subject": "", "body_text": "", "body_html": "",

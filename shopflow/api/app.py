@@ -35,6 +35,7 @@ from shopflow.api.routers import (
     search,
     security,
     shipments,
+    status,
     tasks,
 )
 from shopflow.api.scope import channel_scope
@@ -82,8 +83,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
                    followups):
         v1.include_router(module.router, dependencies=scoped)
     v1.include_router(feedback.api_router)
+    v1.include_router(status.router)
     app.include_router(v1)
     app.include_router(feedback.page_router)
+    app.include_router(status.router, include_in_schema=False)  # the link in notices
     app.include_router(health.router)
     install_ui(app, settings)  # /ui/ pages, their static files, and / → /ui/
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

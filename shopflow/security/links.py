@@ -8,6 +8,13 @@ workflow keeps the ref and the SHA-256 of the secret, ``feedback_requests`` keep
 (plus an expiry, SHOPFLOW_FEEDBACK_LINK_TTL), and the customer's answer reaches the workflow as
 that hash. The secret exists only in the e-mail (rendered when the notice is written) and on the
 case pages of the roles that call customers (cs, ops, admin), derived again from the ref.
+
+Status links (``/status/<token>``, the customer's status page) are signed, not stored: the
+token is ``<payload>.<mac>``, the payload the base64url of ``<case id>|<expiry, epoch seconds>``
+and the mac ``HMAC-SHA256(key, "status:" + payload)`` (256 bits) under the same key. A notice
+to a customer gets one when it is rendered (``status_url``, valid SHOPFLOW_STATUS_LINK_TTL);
+neither the workflow, the read-model nor the outbox's data keeps it. A tampered, foreign or
+expired token reads as no case at all.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import datetime
 from typing import Any
 
 from shopflow.settings import Settings
@@ -43,8 +51,45 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def with_link(settings: Settings, data: dict[str, Any]) -> dict[str, Any]:
-    """Notice data for rendering: ``feedback_ref`` becomes the link's ``token``."""
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _status_mac(key: bytes, payload: str) -> str:
+    return _b64(hmac.new(key, b"status:" + payload.encode(), hashlib.sha256).digest())
+
+
+def status_token(key: bytes, case_id: str, expires: datetime) -> str:
+    payload = _b64(f"{case_id}|{int(expires.timestamp())}".encode())
+    return f"{payload}.{_status_mac(key, payload)}"
+
+
+def status_case(key: bytes, token: str, now: datetime) -> str | None:
+    """The case id a status token was made for, or None when it is malformed, tampered with,
+    made under another key, or expired."""
+    payload, _, mac = token[:400].partition(".")
+    if not payload or not hmac.compare_digest(mac.encode(), _status_mac(key, payload).encode()):
+        return None
+    try:
+        text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+        case_id, _, expiry = text.rpartition("|")
+        expires = int(expiry)
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
+    return case_id if case_id and expires > now.timestamp() else None
+
+
+def status_url(settings: Settings, case_id: str, now: datetime) -> str:
+    token = status_token(link_key(settings), case_id, now + settings.status_link_ttl)
+    return f"{settings.public_url}/status/{token}"
+
+
+def with_link(settings: Settings, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Notice data for rendering: ``feedback_ref`` becomes the link's ``token``; a case's
+    notice gets its ``status_url``."""
+    case_id = data.get("case_id")
+    if isinstance(case_id, str) and case_id:
+        data = {**data, "status_url": status_url(settings, case_id, now)}
     ref = data.get("feedback_ref")
     if not isinstance(ref, str) or not ref:
         return data

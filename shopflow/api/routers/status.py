@@ -1,0 +1,25 @@
+"""The customer's status page: no login, the signed link is the credential. An unknown,
+tampered or expired link is a plain 404 page that says nothing about any case."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from shopflow.api.deps import ServicesDep
+from shopflow.api.pages import render_page
+from shopflow.models.types import utcnow
+from shopflow.services.status import case_for_token, customer_status
+
+router = APIRouter(prefix="/status", tags=["status"])
+
+
+@router.get("/{token}", response_class=HTMLResponse, responses={404: {"content": {"text/html": {}}}})
+async def status_page(token: str, request: Request, svc: ServicesDep) -> HTMLResponse:
+    case_id = case_for_token(svc.settings, token, utcnow())
+    view = await svc.db(customer_status, svc.engine, case_id) if case_id else None
+    if view is None:
+        return render_page(request, "status_not_found.html", 404)
+    page = render_page(request, "status_page.html", s=view, en=view["locale"] == "en")
+    page.headers["Cache-Control"] = "no-store"  # a shared computer's history keeps no status
+    return page
