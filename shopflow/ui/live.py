@@ -122,7 +122,8 @@ def _stream(request: Request, since: str | None,
             elif last is None:  # the first look: the browser remembers it for a reconnect
                 yield f"id: {mark or ''}\n\n"
             last = mark
-            if time.monotonic() - started + poll > lifetime or closing.is_set():
+            if (mark is None or closing.is_set()  # the case is gone: the page shows its 404
+                    or time.monotonic() - started + poll > lifetime):
                 return
             if time.monotonic() - quiet > KEEP_ALIVE:
                 yield ": keep-alive\n\n"
