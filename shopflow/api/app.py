@@ -29,6 +29,7 @@ from shopflow.api.routers import (
     health,
     notices,
     orders,
+    reconciliation,
     reports,
     returns,
     samples,
@@ -77,7 +78,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
 
     v1 = APIRouter(prefix="/api/v1")
     scoped = [Depends(channel_scope)]  # channel tokens see only their channels' cases
-    for module in (catalogue, customers, notices, reports, search, security):
+    for module in (catalogue, customers, notices, reconciliation, reports, search, security):
         v1.include_router(module.router)
     for module in (samples, tasks, orders, shipments, returns, complaints, enquiries,
                    followups):

@@ -18,6 +18,7 @@ from shopflow.models.orders import (
     Payment,
     Reconciliation,
     Refund,
+    Settlement,
     Shipment,
     ShipmentEvent,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Report",
     "Reservation",
     "Return",
+    "Settlement",
     "Shipment",
     "ShipmentEvent",
     "StockMovement",

@@ -5,7 +5,7 @@ them as numbers rounded to cents."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -175,3 +175,14 @@ class ShipmentPublic(BaseModel):
     shipped_at: str
     delivered_at: str | None
     events: list[dict[str, Any]] = []
+
+
+Provider = Literal["online", "cod"]  # the payment provider, or cash collected by the courier
+
+
+class SettleIn(Strict):
+    """Finance marks one provider's day settled (``POST /reconciliation/settle``)."""
+
+    date: date
+    provider: Provider
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""

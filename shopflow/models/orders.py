@@ -7,7 +7,7 @@ drifts; the decimal amounts of the API (``total``, ``amount`` …) are read-only
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, UniqueConstraint
@@ -223,6 +223,24 @@ class Reconciliation(SQLModel, table=True):
     @property
     def amount(self) -> float:
         return decimal(self.amount_cents)
+
+
+class Settlement(SQLModel, table=True):
+    """A day of one provider's money that finance reconciled and closed, once: who, when, a
+    note, and the totals as they stood (so a later booking on that day shows)."""
+
+    __tablename__ = "reconciliation_settlements"
+    __table_args__ = (UniqueConstraint("day", "provider"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date
+    provider: str = Field(max_length=20)  # online | cod (services/reconciliation.py)
+    note: str = Field(default="", max_length=500)
+    payments_cents: int = cents_field()
+    refunds_cents: int = cents_field()
+    transfers_cents: int = cents_field()
+    settled_by: str = Field(max_length=100)
+    settled_at: datetime = time_field()
 
 
 class BackorderWait(SQLModel, table=True):

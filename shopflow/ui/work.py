@@ -11,12 +11,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from shopflow.api.errors import ApiError
 from shopflow.api.pages import render_page
+from shopflow.models.order_schemas import Provider, SettleIn
 from shopflow.services import bulk as bulk_work
-from shopflow.services import reports, steps, tasks
+from shopflow.services import reconciliation, reports, steps, tasks
 from shopflow.services import search as finder
 from shopflow.services.errors import Refused
 from shopflow.ui.pages import (
@@ -209,3 +211,68 @@ async def step_map_csv(request: Request, process: CaseKind | None = None,
     found = await _step_map(request, process, start, end, channel)
     return Response(steps.render_csv(found), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="steps.csv"'})
+
+
+# --- reconciliation (finance) -------------------------------------------------------------------
+
+FINANCE_ROLES = ("finance", "ops")  # as GET /api/v1/reconciliation (and admin)
+
+
+async def _reconciliation(request: Request, day: date | None,
+                          provider: Provider | None) -> dict[str, Any]:
+    user = await signed_in(request)
+    if not user.has(*FINANCE_ROLES):
+        raise ApiError(403, "forbidden", "对账仅限财务 Reconciliation is for finance")
+    svc = svc_of(request)
+    view: dict[str, Any] = await svc.db(reconciliation.day_view, svc.engine, svc.settings, day,
+                                        provider)
+    return view
+
+
+@router.get("/reconciliation")
+async def reconciliation_page(request: Request,
+                              day: Annotated[date | None, Query(alias="date")] = None,
+                              provider: Provider | None = None) -> Response:
+    """A day's payments, refunds and COD transfer refunds per provider with totals, a settle
+    form per provider not settled yet, and the CSV link."""
+    view = await _reconciliation(request, day, provider)
+    filters = {"date": view["date"], "provider": provider or ""}
+    return render(request, "reconciliation.html", section="reconciliation", view=view,
+                  filters=filters, providers=reconciliation.PROVIDERS,
+                  csv_query=urlencode({k: v for k, v in filters.items() if v}))
+
+
+@router.get("/reconciliation.csv")
+async def reconciliation_csv(request: Request,
+                             day: Annotated[date | None, Query(alias="date")] = None,
+                             provider: Provider | None = None) -> Response:
+    view = await _reconciliation(request, day, provider)
+    return Response(reconciliation.render_csv(view), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="reconciliation-{view["date"]}.csv"'})
+
+
+@router.post("/reconciliation/settle")
+async def settle(request: Request) -> Response:
+    """The page's settle form (as POST /api/v1/reconciliation/settle): back to the day with a
+    note; a second settle says it was settled already."""
+    user = await signed_in(request)
+    if not user.has(*FINANCE_ROLES):
+        raise ApiError(403, "forbidden", "对账仅限财务 Reconciliation is for finance")
+    form = await checked_form(request)
+    try:
+        body = SettleIn(date=form.get("date", ""), provider=form.get("provider", ""),
+                        note=form.get("note", ""))
+    except ValidationError as err:
+        fields = ", ".join(str(e["loc"][0]) for e in err.errors() if e["loc"])
+        raise ApiError(422, "invalid_input", f"无效 Invalid: {fields}") from None
+    svc = svc_of(request)
+    back = f"/ui/reconciliation?{urlencode({'date': body.date.isoformat()})}"
+    try:
+        await svc.db(reconciliation.settle, svc.engine, svc.settings, body.date, body.provider,
+                     body.note, Actor(user.name, user.role))
+    except Refused as err:
+        if err.status not in (409, 422):
+            raise
+        return redirect(with_note(back, err.code))
+    return redirect(with_note(back, "settled"))
