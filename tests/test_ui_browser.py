@@ -15,6 +15,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from temporalio.worker import Worker
 
 from shopflow.api.app import create_app
 from shopflow.api.auth import create_token
+from shopflow.db import session_scope
+from shopflow.models import Payment, Refund
 from shopflow.settings import Settings
 from tests.helpers import auth, make_product
 
@@ -486,3 +489,33 @@ async def test_without_chromium_these_tests_skip_with_a_reason_but_fail_on_ci(
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true"):
         need_chromium()
+
+
+async def test_finance_settles_a_day(live: str, browser: Any, engine: Engine) -> None:
+    """Issue 17.6: finance opens the reconciliation from its menu, reads today's payments,
+    refunds and COD transfer refunds per provider, settles the online day with a note, and the
+    page says who settled it (on a phone-width screen too)."""
+    now = datetime.now(UTC)
+    with session_scope(engine) as s:
+        s.add(Payment(order_no="R-1", transaction_id="tx-r1", method="online",
+                      amount_cents=12345, received_at=now))
+        s.add(Payment(order_no="R-2", transaction_id="cod-r2", method="cod", amount_cents=5000,
+                      status="collected", received_at=now))
+        s.add(Refund(key="r-r2", order_no="R-2", amount_cents=1500, method="bank_transfer",
+                     status="transfer_due", completed_at=now))
+    fin = await person(browser, live, "dev-finance")
+    await fin.click("header a:has-text('Reconciliation')")
+    await fin.wait_for_url("**/ui/reconciliation")
+    online = "section[data-provider=online]"
+    assert "123.45" in await fin.text_content(f"{online} [data-testid=totals-online]")
+    assert "35.00" in await fin.text_content("[data-testid=totals-cod]")  # 50.00 - 15.00
+    await shot(fin, "37-reconciliation")
+    await fin.fill("[data-testid=settle-online] input[name=note]", "对账单一致 statement matches")
+    await fin.click("[data-testid=settle-online] button[type=submit]")
+    await fin.wait_for_url("**note=settled")
+    settled = await fin.text_content("[data-testid=settled-online]")
+    assert "finance" in settled and "statement matches" in settled
+    assert await fin.locator("[data-testid=settle-cod]").count() == 1
+    await fin.set_viewport_size(PHONE)
+    await no_sideways_scroll(fin)
+    await shot(fin, "38-phone-reconciliation")
