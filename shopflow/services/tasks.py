@@ -7,7 +7,8 @@ A person is an ``Actor`` (name and role); admin may act on every task, ops and a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from shopflow.models.types import utcnow
 from shopflow.security.links import present_feedback
 from shopflow.services.audit import audit
 from shopflow.services.cases import send_update
-from shopflow.services.errors import Refused, forbidden
+from shopflow.services.errors import RETRY_AFTER_SECONDS, Refused, forbidden
 from shopflow.settings import Settings
 from shopflow.workflows.shared import (
     Actor,
@@ -216,9 +217,25 @@ async def complete(client: Client, task: Task, actor: Actor, decision: str,
     """Send a decision to the task's workflow (the one path of the API and the pages); the
     workflow's validator answers 422/409 synchronously. ``task`` from ``load_task(acting=True)``."""
     check_may_complete(task, actor)
-    return await send_update(
-        client, task.workflow_id, "complete_task",
-        CompleteTaskInput(task.id, decision, data, comment, actor), TaskOutcome)
+    async with catching_up():
+        return await send_update(
+            client, task.workflow_id, "complete_task",
+            CompleteTaskInput(task.id, decision, data, comment, actor), TaskOutcome)
+
+
+@asynccontextmanager
+async def catching_up() -> AsyncIterator[None]:
+    """An open task row whose workflow does not know the task (yet): a workflow task that wrote
+    the row with a local activity was lost (Temporal or the worker stopped) and runs again
+    shortly. Retryable (503 + Retry-After), not 404: the inbox shows the task."""
+    try:
+        yield
+    except Refused as err:
+        if err.code != "task_not_found":
+            raise
+        raise Refused(503, "task_not_ready",
+                      "the case is catching up and has not reopened this task yet; "
+                      "try again shortly", headers={"Retry-After": RETRY_AFTER_SECONDS}) from err
 
 
 def role_of(engine: Engine, dev: bool, name: str) -> str | None:
@@ -272,8 +289,9 @@ async def assign(client: Client, engine: Engine, settings: Settings, task_id: st
         raise Refused(422, "assignee_cannot_act",
                       f"{to} ({role}) may not work on a task for {task.role}",
                       {"field": "to", "role": role})
-    await send_update(client, task.workflow_id, "assign_task",
-                      AssignTaskInput(task_id, to, actor), str)
+    async with catching_up():
+        await send_update(client, task.workflow_id, "assign_task",
+                          AssignTaskInput(task_id, to, actor), str)
     return await asyncio.to_thread(_assigned, engine, task_id, to, actor)
 
 
