@@ -15,8 +15,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from shopflow.api.app import create_app
-from shopflow.models import Case, Customer, Notice, Shipment
-from shopflow.security.links import DEV_KEY, status_case, status_token, status_url
+from shopflow.models import Case, Customer, FeedbackRequest, Notice, Shipment
+from shopflow.security.links import (
+    DEV_KEY,
+    status_case,
+    status_token,
+    status_url,
+    token_hash,
+)
 from shopflow.settings import Settings
 from tests.scenes import pay, place, ship, wait_order
 
@@ -156,3 +162,31 @@ async def test_the_order_confirmation_links_to_its_status_page(
     r = await api.get(url.removeprefix(settings.public_url))
     assert r.status_code == 200, r.text
     assert "已发货" in r.text and "SF77" in r.text  # zh-CN: the customer's default language
+
+
+# --- the feedback form says what it is about ------------------------------------------------
+
+@pytest.mark.parametrize(("kind", "case_id", "data", "about"), [
+    ("sample", "S-7", {"items": [{"sku": "TEA", "requested_quantity": 3,
+                                  "approved_quantity": 2}]}, "Sample request S-7"),
+    ("followup", "FU-7", {"order_no": "WEB-7", "items": [
+        {"sku": "CUP", "name": "Celadon cup", "quantity": 1}]}, "Order WEB-7"),
+    ("complaint", "CP-7", {"order_no": "WEB-7"}, "Complaint CP-7"),
+])
+async def test_the_feedback_form_says_what_it_is_about(
+        page_client: httpx.AsyncClient, engine: Engine, kind: str, case_id: str,
+        data: dict[str, Any], about: str) -> None:
+    with Session(engine) as s:
+        s.add(Case(id=case_id, kind=kind, workflow_id=f"{kind}-{case_id}", status="open",
+                   stage="awaiting_feedback", data=data, created_at=NOW, updated_at=NOW))
+        s.add(FeedbackRequest(token=token_hash("link-7"), case_id=case_id,
+                              workflow_id=f"{kind}-{case_id}", kind=kind, created_at=NOW))
+        s.commit()
+    html = (await page_client.get("/feedback/link-7")).text
+    assert f"About: {about}" in html
+    if kind == "sample":
+        assert "TEA × 2" in html  # the approved quantity: what was sent
+    if kind == "followup":
+        assert "Celadon cup × 1" in html and "Usage" in html
+    if kind == "complaint":
+        assert "How was your complaint handled?" in html and "Usage" not in html

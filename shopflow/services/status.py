@@ -88,6 +88,29 @@ UNKNOWN_STEP: tuple[Text, Text] = (("处理中", "In progress"),
                                    ("我们会通知您下一步", "We will tell you the next step"))
 
 
+def feedback_subject(engine: Engine, case_id: str, kind: str) -> dict[str, Any] | None:
+    """What a feedback form is about, in both languages: the sample request, the order (a
+    follow-up's survey) or the complaint, with its items; None when the case is gone."""
+    with session_scope(engine, write=False) as session:
+        case = session.get(Case, case_id)
+    if case is None:
+        return None
+    order_no = case.data.get("order_no")
+    if kind == "followup" and order_no:
+        (zh, en), ref = KINDS["order"], str(order_no)
+    else:
+        (zh, en), ref = KINDS.get(kind, KINDS["sample"]), case.id
+    items = [f"{i.get('name') or i.get('sku')} × {_quantity(i)}"
+             for i in case.data.get("items") or [] if isinstance(i, dict) and i.get("sku")]
+    return {"zh": f"{zh} {ref}", "en": f"{en} {ref}", "items": items,
+            "complaint": kind == "complaint"}
+
+
+def _quantity(item: dict[str, Any]) -> Any:
+    return item.get("quantity") or item.get("approved_quantity") or item.get(
+        "requested_quantity")
+
+
 def case_for_token(settings: Settings, token: str, now: datetime) -> str | None:
     return status_case(link_key(settings), token, now)
 

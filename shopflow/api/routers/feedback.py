@@ -17,6 +17,7 @@ from shopflow.models import FeedbackRequest
 from shopflow.models.schemas import FeedbackIn
 from shopflow.models.types import utcnow
 from shopflow.security.links import token_hash
+from shopflow.services.status import feedback_subject
 from shopflow.workflows.shared import FeedbackInput
 
 api_router = APIRouter(prefix="/feedback", tags=["feedback"])
@@ -67,8 +68,9 @@ async def feedback_form(token: str, request: Request, svc: ServicesDep) -> HTMLR
     except ApiError as err:
         return render_page(request, "feedback_form.html", err.status, token=token, open=False,
                            message=err.message)
+    about = await svc.db(feedback_subject, svc.engine, req.case_id, req.kind)
     return render_page(request, "feedback_form.html", token=token, open=True, message=None,
-                       complaint_box=req.kind == "followup")
+                       complaint_box=req.kind == "followup", about=about)
 
 
 @page_router.post("/{token}", response_class=HTMLResponse)
