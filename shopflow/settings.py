@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     courier_sim_latency: Duration = timedelta(0)
     courier_sim_seed: int | None = None
     courier_sim_transit_days: int = Field(default=3, ge=0, le=60)
+    # A file the simulators remember what they did in (captures, refunds, bookings), so their
+    # idempotency holds across worker restarts; none: in memory only (providers/journal.py).
+    provider_sim_journal: Path | None = None
     # Returns: where customers send their parcels (the approval notice says so).
     return_address: str = "Shopflow 退货仓 Returns, 1 Warehouse Rd, Hangzhou 310000"
 

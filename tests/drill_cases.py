@@ -170,12 +170,21 @@ def event(http: httpx.Client, tracking: str, type_: str) -> None:
          200, 201)
 
 
-def finish_order(http: httpx.Client, no: str) -> None:
-    """The warehouse ships, the courier delivers, the customer answers the follow-up."""
+def ship_order(http: httpx.Client, no: str) -> None:
+    """The warehouse ships (the parcel is booked with the courier as tracking ``T<no>``)."""
     decide(http, no, "order.fulfil", "shipped", courier="SF", tracking_no=f"T{no}")
+
+
+def deliver_order(http: httpx.Client, no: str) -> None:
+    """The courier delivers, the customer answers the follow-up."""
     event(http, f"T{no}", "delivered")
     until(http, f"/api/v1/orders/{no}", lambda o: o["status"] == "completed")
     answer_survey(http, f"/api/v1/followups/followup-{no}")
+
+
+def finish_order(http: httpx.Client, no: str) -> None:
+    ship_order(http, no)
+    deliver_order(http, no)
 
 
 def finish_sample(http: httpx.Client, sid: str) -> None:
@@ -203,16 +212,26 @@ def return_of(http: httpx.Client, cases: Cases, no: str) -> str:
     return r.json()["id"]  # type: ignore[no-any-return]
 
 
-def finish_return(http: httpx.Client, rid: str) -> None:
+def return_to_refund(http: httpx.Client, rid: str) -> None:
+    """Approved, sent back, received and inspected: finance's refund task is open."""
     decide(http, rid, "return.review", "approve")
     call(lambda: http.post(f"/api/v1/returns/{rid}/shipment", headers=auth("channel"),
                            json={"courier": "ZTO", "tracking_no": f"R{rid}"}), 200)
     call(lambda: http.post(f"/api/v1/returns/{rid}/received", headers=auth("warehouse"),
                            json={}), 200, 409)
     decide(http, rid, "return.inspection", "pass")
+    task(http, rid, "return.refund")
+
+
+def refund_return(http: httpx.Client, rid: str) -> None:
     refund = task(http, rid, "return.refund")
     decide(http, rid, "return.refund", "refunded", amount=refund["context"]["proposed"])
     until(http, f"/api/v1/returns/{rid}", lambda r: r["status"] == "refunded")
+
+
+def finish_return(http: httpx.Client, rid: str) -> None:
+    return_to_refund(http, rid)
+    refund_return(http, rid)
 
 
 def finish_everything(http: httpx.Client, cases: Cases) -> None:

@@ -3,6 +3,7 @@ can refuse or defer chosen recipients."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import ssl
@@ -49,6 +50,8 @@ class Inbox:
     messages: list[Received] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)  # 550 at RCPT
     defer: set[str] = field(default_factory=set)  # 451 at RCPT
+    hold: float = 0.0  # seconds a message is held, taken but not yet answered 250
+    holding: threading.Event = field(default_factory=threading.Event)  # one is held now
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
@@ -68,6 +71,9 @@ class Inbox:
         with self.lock:
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                           message, session.ssl is not None, login))  # type: ignore[arg-type]
+        if self.hold:  # the message is ours; the sender waits for the answer meanwhile
+            self.holding.set()
+            await asyncio.sleep(self.hold)
         return "250 Message accepted"
 
     def to(self, address: str) -> list[Received]:

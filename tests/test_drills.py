@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,16 +21,24 @@ import pytest
 from sqlmodel import col, select
 
 from shopflow.db import make_engine, session_scope
-from shopflow.models import Notice
+from shopflow.models import Notice, Refund
+from shopflow.providers.journal import read
 from tests.drill_cases import (
     SKU,
     Cases,
     auth,
     call,
     check_everything,
+    deliver_order,
     eventually,
+    finish_complaint,
     finish_everything,
+    finish_sample,
     order_body,
+    refund_return,
+    return_of,
+    return_to_refund,
+    ship_order,
     start_complaint,
     start_every_process,
     start_order,
@@ -52,9 +60,11 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[Stack]:
-    s = Stack(Path(tmp_path_factory.mktemp("drills")), env={
+    workdir = Path(tmp_path_factory.mktemp("drills"))
+    s = Stack(workdir, env={
         "SHOPFLOW_DATABASE_BUSY_TIMEOUT": "4",  # < the 10 s outage of the database drill
-        "SHOPFLOW_PAYMENT_SIM_LATENCY": "2",  # a payment's side effect takes ~2 s
+        "SHOPFLOW_PAYMENT_SIM_LATENCY": "2",  # a payment's or refund's call takes ~2 s
+        "SHOPFLOW_PROVIDER_SIM_JOURNAL": str(workdir / "providers.jsonl"),  # what moved
         "SHOPFLOW_PROVIDER_CALL_TIMEOUT": "6",  # a killed call is retried after 6 s, not 60
         "SHOPFLOW_NOTICE_SEND_TIMEOUT": "10",
         "SHOPFLOW_SMTP_HOST": "127.0.0.1",
@@ -94,10 +104,42 @@ def delivered_once(smtp: SmtpServer, stack: Stack, cases: Cases) -> None:
     assert max(arrived.values()) == 1  # no notice twice, whichever drill sent it
 
 
+def kill_worker_when(stack: Stack, inside: Callable[[], object], **env: str) -> None:
+    """SIGKILL the worker as soon as ``inside()`` sees a side effect done and its answer not
+    yet back; start a new worker (with ``env`` on top of the stack's). The killed attempt is
+    retried once its timeout passes (SHOPFLOW_PROVIDER_CALL_TIMEOUT, _NOTICE_SEND_TIMEOUT)."""
+    eventually(inside, timeout=60, every=0.05)
+    stack.kill("worker", signal.SIGKILL)
+    stack.env.update(env)
+    stack.start_worker()
+
+
+def in_threads(work: Callable[[str], object], items: list[str]) -> list[threading.Thread]:
+    threads = [threading.Thread(target=work, args=(item,)) for item in items]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def joined(threads: list[threading.Thread]) -> None:
+    for t in threads:
+        t.join()
+
+
 def test_drill_worker_killed_inside_side_effects(stack: Stack, smtp: SmtpServer) -> None:
-    """SIGKILL the worker while payments are inside the provider call (2 s each) and the other
-    cases' first steps run; a new worker takes everything over once the attempts time out."""
+    """SIGKILL the worker inside each kind of side effect, right after the outside service
+    acted and before its answer is back (the simulators' latency is split around the act; the
+    provider journal and the SMTP server show the act): a payment, a parcel booking, a notice
+    (the SMTP server holds its 250), a refund. A new worker takes each over once the killed
+    attempt times out; everything happened once: one capture, booking and provider refund per
+    order, one refund row per return, each notice once at the SMTP server."""
     cases = Cases()
+    journal = Path(stack.env["SHOPFLOW_PROVIDER_SIM_JOURNAL"])
+    before = {kind: len(read(journal, kind)) for kind in ("capture", "booking", "refund")}
+
+    def new(kind: str) -> list[dict[str, object]]:
+        return read(journal, kind)[before[kind]:]
+
     with stack.client() as http:
         for _ in range(2):
             start_every_process(http, cases, order_method="online")
@@ -105,27 +147,69 @@ def test_drill_worker_killed_inside_side_effects(stack: Stack, smtp: SmtpServer)
                             lambda o: o["status"] == "awaiting_payment")["total"]
                   for no in cases.orders}
 
-    def pay(no: str) -> httpx.Response:
+    def pay(no: str) -> None:
         with stack.client(timeout=150) as http:
-            return call(lambda: http.post(
+            call(lambda: http.post(
                 f"/api/v1/orders/{no}/payments", headers=auth("channel"),
                 json={"transaction_id": f"tx-{no}", "amount": f"{totals[no]:.2f}"}),
                 200, 201, timeout=150)
 
-    payers = [threading.Thread(target=pay, args=(no,)) for no in cases.orders]
-    for t in payers:
-        t.start()
-    time.sleep(1.0)  # inside the provider call
-    stack.kill("worker", signal.SIGKILL)
-    stack.start_worker()
-    for t in payers:
-        t.join()
+    def work(step: Callable[[httpx.Client, str], None]) -> Callable[[str], None]:
+        def run(item: str) -> None:
+            with stack.client(timeout=60) as http:
+                step(http, item)
+        return run
+
+    # a payment: the gateway captured, the worker dies before the answer is back
+    payers = in_threads(pay, cases.orders)
+    kill_worker_when(stack, lambda: new("capture"),
+                     SHOPFLOW_COURIER_SIM_LATENCY="1")  # parcel bookings take ~1 s from here
+    joined(payers)
+    for no in cases.orders:  # a payer whose answer was lost retries: the same payment
+        pay(no)
+    # a parcel booking: the courier booked it, the worker dies before the answer is back
+    shippers = in_threads(work(ship_order), cases.orders)
+    kill_worker_when(stack, lambda: new("booking"))
+    joined(shippers)
+    # a notice: the SMTP server has the message and holds its answer
+    smtp.inbox.holding.clear()
+    smtp.inbox.hold = 3.0
+    try:
+        deliveries = in_threads(work(deliver_order), cases.orders)
+        kill_worker_when(stack, smtp.inbox.holding.is_set)
+    finally:
+        smtp.inbox.hold = 0.0
+    joined(deliveries)
     with stack.client(timeout=60) as http:
-        for no in cases.orders:  # a payer whose answer was lost retries: the same payment
-            pay(no)
-        finish_everything(http, cases)
+        rids = [return_of(http, cases, no) for no in cases.orders]
+        for rid in rids:
+            return_to_refund(http, rid)
+    # a refund: the gateway refunded, the worker dies before the answer is back
+    refunders = in_threads(work(refund_return), rids)
+    kill_worker_when(stack, lambda: new("refund"), SHOPFLOW_COURIER_SIM_LATENCY="0")
+    joined(refunders)
+    with stack.client(timeout=60) as http:
+        for sid in cases.samples:
+            finish_sample(http, sid)
+        for cid in cases.complaints:
+            finish_complaint(http, cid)
     check_everything(stack, cases)
     delivered_once(smtp, stack, cases)
+    # the provider's side: each capture, booking and refund once
+    assert Counter(c["reference"] for c in new("capture")) == Counter(cases.orders)
+    assert Counter(b["tracking_no"] for b in new("booking")) == Counter(
+        [*(f"T{no}" for no in cases.orders), *(f"R{rid}" for rid in rids)])
+    engine = make_engine(stack.database_url)
+    try:
+        with session_scope(engine, write=False) as session:
+            rows = session.exec(select(Refund).where(col(Refund.case_id).in_(rids))).all()
+    finally:
+        engine.dispose()
+    assert sorted(r.case_id for r in rows) == sorted(rids)  # one row per attempt: one each
+    moved = {r["idempotency_key"]: r for r in new("refund")}
+    assert len(moved) == len(new("refund")) == len(rids)
+    assert {r.key: (r.status, r.amount_cents, r.provider_ref) for r in rows} == {
+        k: ("succeeded", m["amount_cents"], m["refund_id"]) for k, m in moved.items()}
 
 
 def test_drill_temporal_down_then_up(stack: Stack, smtp: SmtpServer) -> None:

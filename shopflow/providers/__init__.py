@@ -30,12 +30,14 @@ def build_providers(settings: Settings) -> Providers:
             failure_rate=settings.payment_sim_failure_rate,
             latency=settings.payment_sim_latency.total_seconds(),
             seed=settings.payment_sim_seed,
+            journal=settings.provider_sim_journal,
         ),
         courier=CourierSimulator(
             failure_rate=settings.courier_sim_failure_rate,
             latency=settings.courier_sim_latency.total_seconds(),
             seed=settings.courier_sim_seed,
             transit_days=settings.courier_sim_transit_days,
+            journal=settings.provider_sim_journal,
         ),
     )
 

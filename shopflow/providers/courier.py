@@ -3,8 +3,9 @@ tracking page.
 
 ``CourierProvider`` is the interface an adapter for a real courier (SF Express, JD Logistics,
 ZTO …) implements; its events arrive as ``POST /api/v1/shipments/{tracking_no}/events`` (a
-webhook or the warehouse). ``CourierSimulator`` is the default, with configurable latency and
-transient failures (``SHOPFLOW_COURIER_SIM_*``).
+webhook or the warehouse). ``CourierSimulator`` is the default, with configurable latency (half
+before the booking, half after it) and transient failures (``SHOPFLOW_COURIER_SIM_*``), and
+its bookings remembered in the simulators' journal when one is set (journal.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
+from shopflow.providers import journal
 from shopflow.providers.payments import ProviderError
 
 KNOWN_COURIERS = {
@@ -68,13 +71,18 @@ class CourierSimulator:
     transit_days: int = 3
     tracking_url: str = "https://track.example.com/{courier}/{tracking_no}"
     script: dict[str, list[str]] = field(default_factory=dict)
+    journal: Path | None = None
     name: str = "simulator"
 
     def __post_init__(self) -> None:
         # A simulator's faults and latency, reproducible with a seed: no secret comes from it.
         self._rng = random.Random(self.seed)  # noqa: S311
         self._lock = threading.Lock()
-        self.bookings: dict[str, tuple[str, Booking]] = {}
+        self.bookings: dict[str, tuple[str, Booking]] = {
+            e["tracking_no"]: (e["reference"], Booking(
+                e["courier"], e["courier_code"], e["tracking_no"], e["tracking_url"],
+                datetime.fromisoformat(e["estimated_delivery"])))
+            for e in journal.read(self.journal, "booking")}
 
     def register(self, courier: str, tracking_no: str, reference: str,
                  shipped_at: datetime) -> Booking:
@@ -88,7 +96,7 @@ class CourierSimulator:
                 fault = None
             delay = self.latency * self._rng.uniform(0.5, 1.5) if self.latency else 0.0
         if delay:
-            time.sleep(delay)
+            time.sleep(delay / 2)  # the way there
         if fault:
             raise ProviderError("courier API unavailable")
         code = courier_code(courier)
@@ -103,5 +111,9 @@ class CourierSimulator:
                                                       tracking_no=quote(tracking_no)),
                 estimated_delivery=shipped_at + timedelta(days=self.transit_days),
             )
+            if known is None:
+                journal.append(self.journal, "booking", reference=reference, **booking.__dict__)
             self.bookings[tracking_no] = (reference, booking)
+        if delay:
+            time.sleep(delay / 2)  # the way back
         return booking

@@ -14,7 +14,10 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
+
+from shopflow.providers import journal
 
 
 class ProviderError(Exception):
@@ -63,30 +66,39 @@ class PaymentSimulator:
 
     - ``failure_rate``: share of calls that fail with a transient error; half of those fail
       *after* the gateway did the work (the reply is lost), the case idempotency keys exist for.
-    - ``latency``: mean seconds per call.
+    - ``latency``: mean seconds per call, half on the way there (before the gateway acts),
+      half on the way back (after it acted, before the caller has the answer).
     - ``seed``: makes the failures reproducible.
     - ``script``: faults for the next calls per operation, e.g. ``{"refund": ["after"]}``
       (``before``: fail without doing anything, ``after``: do it, then lose the reply).
+    - ``journal``: a file the gateway remembers its captures and refunds in (journal.py).
     """
 
     failure_rate: float = 0.0
     latency: float = 0.0
     seed: int | None = None
     script: dict[str, list[str]] = field(default_factory=dict)
+    journal: Path | None = None
     name: str = "simulator"
 
     def __post_init__(self) -> None:
         # A simulator's faults and latency, reproducible with a seed: no secret comes from it.
         self._rng = random.Random(self.seed)  # noqa: S311
         self._lock = threading.Lock()
-        self.captures: dict[str, Capture] = {}
-        self.refunds: dict[str, RefundResult] = {}
+        self.captures: dict[str, Capture] = {
+            e["transaction_id"]: Capture(e["transaction_id"], e["amount_cents"], e["reference"],
+                                         e["provider_ref"])
+            for e in journal.read(self.journal, "capture")}
+        self.refunds: dict[str, RefundResult] = {
+            e["idempotency_key"]: RefundResult(e["refund_id"], e["transaction_id"],
+                                               e["amount_cents"], e["idempotency_key"])
+            for e in journal.read(self.journal, "refund")}
         self.calls: list[str] = []
 
     # --- the interface -------------------------------------------------------------------
 
     def confirm(self, transaction_id: str, amount_cents: int, reference: str) -> Capture:
-        fault = self._call("confirm")
+        fault, delay = self._call("confirm")
         with self._lock:
             known = self.captures.get(transaction_id)
             if known is not None and known.reference != reference:
@@ -99,12 +111,13 @@ class PaymentSimulator:
                 known = Capture(transaction_id, amount_cents, reference,
                                 f"sim-pay-{len(self.captures) + 1:06d}")
                 self.captures[transaction_id] = known
-        self._after(fault, "confirm")
+                journal.append(self.journal, "capture", **known.__dict__)
+        self._after(fault, "confirm", delay)
         return known
 
     def refund(self, transaction_id: str, amount_cents: int, idempotency_key: str,
                reason: str) -> RefundResult:
-        fault = self._call("refund")
+        fault, delay = self._call("refund")
         with self._lock:
             done = self.refunds.get(idempotency_key)
             if done is not None:
@@ -124,7 +137,8 @@ class PaymentSimulator:
                 done = RefundResult(f"sim-ref-{len(self.refunds) + 1:06d}", transaction_id,
                                     amount_cents, idempotency_key)
                 self.refunds[idempotency_key] = done
-        self._after(fault, "refund")
+                journal.append(self.journal, "refund", **done.__dict__)
+        self._after(fault, "refund", delay)
         return done
 
     # --- for tests and ops ---------------------------------------------------------------
@@ -135,7 +149,8 @@ class PaymentSimulator:
 
     # --- faults --------------------------------------------------------------------------
 
-    def _call(self, op: str) -> str | None:
+    def _call(self, op: str) -> tuple[str | None, float]:
+        """The way there: the call's fault (if any) and its delay, half of it slept here."""
         with self._lock:
             self.calls.append(op)
             scripted = self.script.get(op)
@@ -147,11 +162,14 @@ class PaymentSimulator:
                 fault = None
             delay = self.latency * self._rng.uniform(0.5, 1.5) if self.latency else 0.0
         if delay:
-            time.sleep(delay)
+            time.sleep(delay / 2)
         if fault == "before":
             raise ProviderError(f"payment provider unavailable ({op})")
-        return fault
+        return fault, delay
 
-    def _after(self, fault: str | None, op: str) -> None:
+    def _after(self, fault: str | None, op: str, delay: float) -> None:
+        """The way back: the other half of the delay, then the answer (or it is lost)."""
+        if delay:
+            time.sleep(delay / 2)
         if fault == "after":
             raise ProviderError(f"payment provider timed out after {op} (reply lost)")
