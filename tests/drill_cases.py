@@ -81,11 +81,13 @@ class Cases:
     orders: list[str] = field(default_factory=list)
     returns: list[str] = field(default_factory=list)
     complaints: list[str] = field(default_factory=list)
+    enquiries: list[str] = field(default_factory=list)
 
     def workflow_ids(self) -> list[str]:
         return ([f"sample-{s}" for s in self.samples] + [f"order-{o}" for o in self.orders]
                 + [f"followup-{o}" for o in self.orders] + [f"return-{r}" for r in self.returns]
-                + [f"complaint-{c}" for c in self.complaints])
+                + [f"complaint-{c}" for c in self.complaints]
+                + [f"enquiry-{e}" for e in self.enquiries])
 
 
 # --- starting ------------------------------------------------------------------------------
@@ -120,12 +122,24 @@ def start_complaint(http: httpx.Client, cases: Cases) -> str:
     return r.json()["id"]  # type: ignore[no-any-return]
 
 
+def start_enquiry(http: httpx.Client, cases: Cases) -> str:
+    key = f"E-{cases.run}-{len(cases.enquiries)}"
+    r = call(lambda: http.post("/api/v1/enquiries", headers={**auth("cs"),
+                                                             "Idempotency-Key": key},
+                               json={"customer": customer(key), "channel": "phone",
+                                     "question": "drill: does the tea keep a year?"}),
+             200, 201)
+    cases.enquiries.append(r.json()["id"])
+    return r.json()["id"]  # type: ignore[no-any-return]
+
+
 def start_every_process(http: httpx.Client, cases: Cases, order_method: str = "cod") -> None:
-    """A sample, an order and a complaint (the return and the follow-up come from the order
-    once it is delivered)."""
+    """A sample, an order, a complaint and an enquiry (the return and the follow-up come from
+    the order once it is delivered)."""
     start_sample(http, cases)
     start_order(http, cases, f"DO-{cases.run}-{len(cases.orders)}", order_method)
     start_complaint(http, cases)
+    start_enquiry(http, cases)
 
 
 # --- people at work ------------------------------------------------------------------------
@@ -200,6 +214,10 @@ def finish_complaint(http: httpx.Client, cid: str) -> None:
     answer_survey(http, f"/api/v1/complaints/{cid}")
 
 
+def finish_enquiry(http: httpx.Client, eid: str) -> None:
+    decide(http, eid, "enquiry.answer", "answer", message="Yes, sealed it keeps a year.")
+
+
 def return_of(http: httpx.Client, cases: Cases, no: str) -> str:
     """The customer sends one item of a delivered order back for a refund."""
     key = f"R-{no}"
@@ -240,6 +258,8 @@ def finish_everything(http: httpx.Client, cases: Cases) -> None:
         finish_sample(http, sid)
     for cid in cases.complaints:
         finish_complaint(http, cid)
+    for eid in cases.enquiries:
+        finish_enquiry(http, eid)
     for no in list(cases.orders):
         finish_order(http, no)
     for no in list(cases.orders):

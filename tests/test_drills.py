@@ -32,6 +32,7 @@ from tests.drill_cases import (
     deliver_order,
     eventually,
     finish_complaint,
+    finish_enquiry,
     finish_everything,
     finish_sample,
     order_body,
@@ -89,7 +90,7 @@ def delivered_once(smtp: SmtpServer, stack: Stack, cases: Cases) -> None:
     """Every notice of the drill's cases that was sent reached the SMTP server exactly once."""
     engine = make_engine(stack.database_url)
     case_ids = [*cases.samples, *cases.orders, *cases.returns, *cases.complaints,
-                *(f"followup-{no}" for no in cases.orders)]
+                *cases.enquiries, *(f"followup-{no}" for no in cases.orders)]
     try:
         with session_scope(engine, write=False) as session:
             sent = session.exec(select(Notice).where(col(Notice.case_id).in_(case_ids),
@@ -193,6 +194,8 @@ def test_drill_worker_killed_inside_side_effects(stack: Stack, smtp: SmtpServer)
             finish_sample(http, sid)
         for cid in cases.complaints:
             finish_complaint(http, cid)
+        for eid in cases.enquiries:
+            finish_enquiry(http, eid)
     check_everything(stack, cases)
     delivered_once(smtp, stack, cases)
     # the provider's side: each capture, booking and refund once
@@ -325,7 +328,7 @@ def test_drill_smtp_down_then_up_each_notice_delivered_once(
                 with session_scope(engine, write=False) as session:
                     return list(session.exec(select(Notice).where(
                         col(Notice.case_id).in_([*cases.samples, *cases.orders,
-                                                 *cases.complaints]),
+                                                 *cases.complaints, *cases.enquiries]),
                         Notice.status == "pending", col(Notice.last_error).is_not(None))))
 
             assert eventually(failed_attempts, timeout=60)  # the outage was felt
