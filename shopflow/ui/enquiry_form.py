@@ -5,24 +5,19 @@ submit answers with the first enquiry)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from shopflow.api import keyed
 from shopflow.api.errors import ApiError
 from shopflow.models.enquiry_schemas import EnquiryCreate
 from shopflow.services import customers
-from shopflow.services.errors import Refused
 from shopflow.ui.pages import (
     PageRoute,
-    checked_form,
-    invalid_fields,
-    redirect,
+    keyed_create_form,
     render,
     signed_in,
     svc_of,
@@ -46,10 +41,10 @@ async def new_enquiry(request: Request,
         svc = svc_of(request)
         profile = await svc.db(customers.customer_view, svc.engine, customer)
         values |= {f"customer.{k}": profile.get(k) or "" for k in CUSTOMER_KEYS}
-    return _form(request, values=values)
+    return await _form(request, values=values)
 
 
-def _form(request: Request, status: int = 200, *, values: Any,
+async def _form(request: Request, status: int = 200, *, values: Any,
           errors: dict[str, str] | None = None) -> Response:
     return render(request, "enquiry_new.html", status, section="cases", values=values,
                   errors=errors or {}, channels=ENQUIRY_CHANNELS)
@@ -61,27 +56,10 @@ async def create_enquiry(request: Request) -> Response:
     user = await signed_in(request)
     if not user.has(*ROLES):
         raise ApiError(403, "forbidden", f"role {user.role} may not take enquiries")
-    form = await checked_form(request)
-
-    def val(name: str) -> str | None:
-        return form.get(name, "").strip() or None
-
-    try:
-        body = EnquiryCreate.model_validate({
+    return await keyed_create_form(
+        request, user, model=EnquiryCreate, create=keyed.create_enquiry, form=_form,
+        case_page="/ui/cases/enquiry/{id}?note=created",
+        fields=lambda val: {
             "customer": {k: val(f"customer.{k}") for k in CUSTOMER_KEYS},
             "order_no": val("order_no"), "subject": val("subject") or "",
             "question": val("question") or "", "channel": val("channel") or ""})
-    except ValidationError as err:
-        errors = invalid_fields(err)
-        return _form(request, 422, values=form, errors=errors)
-    svc = svc_of(request)
-    try:
-        # As POST /api/v1/enquiries, with the form's one-time key as the Idempotency-Key.
-        response = await keyed.create_enquiry(svc, user, body, val("request_key"))
-    except Refused as err:
-        if err.status not in (403, 404, 409, 422, 503):
-            raise
-        key = "order_no" if "order" in err.code else ""
-        return _form(request, err.status, values=form, errors={key: err.message, "": err.message})
-    created = json.loads(bytes(response.body))
-    return redirect(f"/ui/cases/enquiry/{created['id']}?note=created")

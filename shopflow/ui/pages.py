@@ -183,6 +183,38 @@ def with_note(url: str, note: str) -> str:
     return f"{path}?{'&'.join([*parts, f'note={note}'])}"
 
 
+FormPage = Callable[..., Coroutine[Any, Any, Response]]
+KeyedCreate = Callable[[Services, User, Any, str | None], Coroutine[Any, Any, Response]]
+
+
+async def keyed_create_form(request: Request, user: User, *, model: Any,
+                            fields: Callable[[Callable[[str], str | None]], dict[str, Any]],
+                            create: KeyedCreate, form: FormPage, case_page: str) -> Response:
+    """A create form posted (a complaint, an enquiry): the API's request model checks it (422
+    on the form, naming the fields), the API route's keyed create makes it with the form's
+    one-time key as the Idempotency-Key (a double submit answers with the first), a refusal
+    shows on the form; on success the new case's page (``case_page`` with ``{id}``)."""
+    posted = await checked_form(request)
+
+    def val(name: str) -> str | None:
+        return posted.get(name, "").strip() or None
+
+    try:
+        body = model.model_validate(fields(val))
+    except ValidationError as err:
+        return await form(request, 422, values=posted, errors=invalid_fields(err))
+    try:
+        response = await create(svc_of(request), user, body, val("request_key"))
+    except Refused as err:
+        if err.status not in (403, 404, 409, 422, 503):
+            raise
+        key = "order_no" if "order" in err.code else ""
+        return await form(request, err.status, values=posted,
+                          errors={key: err.message, "": err.message})
+    created = json.loads(bytes(response.body))
+    return redirect(case_page.format(id=created["id"]))
+
+
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 

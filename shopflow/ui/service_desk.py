@@ -24,6 +24,7 @@ from shopflow.ui.pages import (
     PageRoute,
     checked_form,
     invalid_fields,
+    keyed_create_form,
     redirect,
     render,
     signed_in,
@@ -86,36 +87,17 @@ async def _complaint_form(request: Request, status: int = 200, *, values: dict[s
 
 @router.post("/complaints/new")
 async def create_complaint(request: Request) -> Response:
-    """As POST /api/v1/complaints (the same checks and service; the form's one-time key is the
-    Idempotency-Key, so a double submit answers with the first complaint)."""
+    """As POST /api/v1/complaints: the same checks and service."""
     user = await signed_in(request)
     if not user.has(*CREATE_COMPLAINT_ROLES):
         raise ApiError(403, "forbidden", f"role {user.role} may not file complaints")
-    form = await checked_form(request)
-
-    def val(name: str) -> str | None:
-        return form.get(name, "").strip() or None
-
-    try:
-        body = ComplaintCreate.model_validate({
+    return await keyed_create_form(
+        request, user, model=ComplaintCreate, create=keyed.create_complaint,
+        form=_complaint_form, case_page="/ui/cases/complaint/{id}?note=created",
+        fields=lambda val: {
             "customer": {k: val(f"customer.{k}") for k in COMPLAINT_CUSTOMER_KEYS},
             "order_no": val("order_no"), "category": val("category") or "",
             "description": val("description") or "", "channel": val("channel") or ""})
-    except ValidationError as err:
-        errors = invalid_fields(err)
-        return await _complaint_form(request, 422, values=form, errors=errors)
-    svc = svc_of(request)
-    try:
-        # As POST /api/v1/complaints, with the form's one-time key as the Idempotency-Key.
-        response = await keyed.create_complaint(svc, user, body, val("request_key"))
-    except Refused as err:
-        if err.status not in (403, 404, 409, 422, 503):
-            raise
-        key = "order_no" if "order" in err.code else ""
-        return await _complaint_form(request, err.status, values=form,
-                                     errors={key: err.message, "": err.message})
-    created = json.loads(bytes(response.body))
-    return redirect(f"/ui/cases/complaint/{created['id']}?note=created")
 
 
 # --- a return asked for on the phone (from the customer's page) ---------------------------------
