@@ -4,6 +4,7 @@ the started-workflows metric. The same key answers the same, whichever door it c
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -65,37 +66,36 @@ async def create_complaint(svc: Services, user: User, body: ComplaintCreate,
                            key: str | None) -> JSONResponse:
     """``POST /complaints``: the order (if named) is the customer's, checked before the key is
     used; customer service's details update the customer, a channel's become a proposal."""
-    require_channel(user, body.channel)
-    await svc.db(complaints.check_order, svc.engine, body.order_no, body.customer.id)
-
-    async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
-        created, started = await complaints.create(
-            svc.client(), svc.settings, svc.engine, body, user.name, seed,
-            may_update_customer=user.has("cs"))
-        if started:
-            WORKFLOWS_STARTED.labels("complaint").inc()
-        return 201, created
-
-    return await idempotent(svc, user, "POST /complaints", key, body.model_dump(mode="json"),
-                            create)
+    return await _customer_case(svc, user, body, key, "POST /complaints", "complaint",
+                                complaints.create)
 
 
 async def create_enquiry(svc: Services, user: User, body: EnquiryCreate,
                          key: str | None) -> JSONResponse:
     """``POST /enquiries``: as a complaint, the order (if named) is the customer's."""
+    return await _customer_case(svc, user, body, key, "POST /enquiries", "enquiry",
+                                enquiries.create)
+
+
+async def _customer_case(svc: Services, user: User, body: ComplaintCreate | EnquiryCreate,
+                         key: str | None, route: str, kind: str,
+                         start: Callable[..., Awaitable[tuple[dict[str, Any], bool]]],
+                         ) -> JSONResponse:
+    """A case a customer opens through a channel or customer service (a complaint, an
+    enquiry): the channel is the caller's, the order (if named) the customer's, then the keyed
+    create."""
     require_channel(user, body.channel)
     await svc.db(complaints.check_order, svc.engine, body.order_no, body.customer.id)
 
     async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
-        created, started = await enquiries.create(
+        created, started = await start(
             svc.client(), svc.settings, svc.engine, body, user.name, seed,
             may_update_customer=user.has("cs"))
         if started:
-            WORKFLOWS_STARTED.labels("enquiry").inc()
+            WORKFLOWS_STARTED.labels(kind).inc()
         return 201, created
 
-    return await idempotent(svc, user, "POST /enquiries", key, body.model_dump(mode="json"),
-                            create)
+    return await idempotent(svc, user, route, key, body.model_dump(mode="json"), create)
 
 
 async def create_return(svc: Services, user: User, body: ReturnCreate,
