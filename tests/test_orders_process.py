@@ -430,6 +430,7 @@ async def test_generated_order_numbers_and_idempotency_key(
                            json=order_body(order_no=None, customer_id="c-9"))
     assert other.json()["order_no"].endswith("-000002")
     await wait_order(api, no, "awaiting_payment")
+    await wait_order(api, other.json()["order_no"], "awaiting_payment")  # its stock too
     assert await levels(api, "TEA") == inv(10, 4)
 
 
