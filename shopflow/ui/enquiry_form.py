@@ -5,7 +5,6 @@ submit answers with the first enquiry)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,19 +13,18 @@ from fastapi.responses import Response
 from shopflow.api import keyed
 from shopflow.api.errors import ApiError
 from shopflow.models.enquiry_schemas import EnquiryCreate
-from shopflow.services import customers
 from shopflow.ui.pages import (
+    CUSTOMER_FORM_KEYS,
     PageRoute,
+    customer_form_values,
     keyed_create_form,
     render,
     signed_in,
-    svc_of,
 )
 from shopflow.workflows.vocab import ENQUIRY_CHANNELS
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 ROLES = ("channel", "cs")  # as POST /api/v1/enquiries
-CUSTOMER_KEYS = ("id", "name", "company", "email", "phone")
 
 
 @router.get("/enquiries/new")
@@ -36,12 +34,7 @@ async def new_enquiry(request: Request,
     user = await signed_in(request)
     if not user.has(*ROLES):
         raise ApiError(403, "forbidden", f"role {user.role} may not take enquiries")
-    values: dict[str, str] = {"request_key": uuid.uuid4().hex, "channel": "phone"}
-    if customer and user.has(*customers.READ_ROLES):
-        svc = svc_of(request)
-        profile = await svc.db(customers.customer_view, svc.engine, customer)
-        values |= {f"customer.{k}": profile.get(k) or "" for k in CUSTOMER_KEYS}
-    return await _form(request, values=values)
+    return await _form(request, values=await customer_form_values(request, user, customer))
 
 
 async def _form(request: Request, status: int = 200, *, values: Any,
@@ -60,6 +53,6 @@ async def create_enquiry(request: Request) -> Response:
         request, user, model=EnquiryCreate, create=keyed.create_enquiry, form=_form,
         case_page="/ui/cases/enquiry/{id}?note=created",
         fields=lambda val: {
-            "customer": {k: val(f"customer.{k}") for k in CUSTOMER_KEYS},
+            "customer": {k: val(f"customer.{k}") for k in CUSTOMER_FORM_KEYS},
             "order_no": val("order_no"), "subject": val("subject") or "",
             "question": val("question") or "", "channel": val("channel") or ""})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from shopflow.api.auth import User
 from shopflow.api.deps import Services
 from shopflow.api.errors import from_temporal
 from shopflow.models.types import utcnow
+from shopflow.services import customers
 from shopflow.services.errors import Refused
 from shopflow.ui.kpis import KpiBoard
 from shopflow.ui.labels import label
@@ -181,6 +183,22 @@ def with_note(url: str, note: str) -> str:
              if p and not p.startswith("note=")]
     path = base.split("?", 1)[0]
     return f"{path}?{'&'.join([*parts, f'note={note}'])}"
+
+
+CUSTOMER_FORM_KEYS = ("id", "name", "company", "email", "phone")
+
+
+async def customer_form_values(request: Request, user: User,
+                               customer_id: str | None) -> dict[str, str]:
+    """A blank create form taken on the phone (a complaint, an enquiry): its one-time key and,
+    with ``?customer=<id>`` from the customer's page, their profile filled in (for those who may
+    read profiles)."""
+    values = {"request_key": uuid.uuid4().hex, "channel": "phone"}
+    if customer_id and user.has(*customers.READ_ROLES):
+        svc = svc_of(request)
+        profile = await svc.db(customers.customer_view, svc.engine, customer_id)
+        values |= {f"customer.{k}": profile.get(k) or "" for k in CUSTOMER_FORM_KEYS}
+    return values
 
 
 FormPage = Callable[..., Coroutine[Any, Any, Response]]

@@ -21,8 +21,10 @@ from shopflow.services import customers
 from shopflow.services.errors import Refused
 from shopflow.services.scoping import visible
 from shopflow.ui.pages import (
+    CUSTOMER_FORM_KEYS,
     PageRoute,
     checked_form,
+    customer_form_values,
     invalid_fields,
     keyed_create_form,
     redirect,
@@ -59,7 +61,6 @@ async def customer_page(request: Request, customer_id: str, page: PageNo = 1) ->
 # --- a complaint taken on the phone (from the customer's page) ----------------------------------
 
 CREATE_COMPLAINT_ROLES = ("channel", "cs")  # as POST /api/v1/complaints
-COMPLAINT_CUSTOMER_KEYS = ("id", "name", "company", "email", "phone")
 
 
 @router.get("/complaints/new")
@@ -70,12 +71,8 @@ async def new_complaint(request: Request,
     user = await signed_in(request)
     if not user.has(*CREATE_COMPLAINT_ROLES):
         raise ApiError(403, "forbidden", f"role {user.role} may not file complaints")
-    values: dict[str, str] = {"request_key": uuid.uuid4().hex, "channel": "phone"}
-    if customer and user.has(*customers.READ_ROLES):
-        svc = svc_of(request)
-        profile = await svc.db(customers.customer_view, svc.engine, customer)
-        values |= {f"customer.{k}": profile.get(k) or "" for k in COMPLAINT_CUSTOMER_KEYS}
-    return await _complaint_form(request, values=values)
+    return await _complaint_form(request,
+                                 values=await customer_form_values(request, user, customer))
 
 
 async def _complaint_form(request: Request, status: int = 200, *, values: dict[str, str],
@@ -95,7 +92,7 @@ async def create_complaint(request: Request) -> Response:
         request, user, model=ComplaintCreate, create=keyed.create_complaint,
         form=_complaint_form, case_page="/ui/cases/complaint/{id}?note=created",
         fields=lambda val: {
-            "customer": {k: val(f"customer.{k}") for k in COMPLAINT_CUSTOMER_KEYS},
+            "customer": {k: val(f"customer.{k}") for k in CUSTOMER_FORM_KEYS},
             "order_no": val("order_no"), "category": val("category") or "",
             "description": val("description") or "", "channel": val("channel") or ""})
 
