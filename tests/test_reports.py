@@ -85,7 +85,7 @@ def seed(engine: Engine) -> None:
         ]
         for cid, created, first, resolved, met, resp, esc, reopened, cat in complaints:
             s.add(Complaint(id=cid, workflow_id=f"complaint-{cid}", customer_id="cu-X",
-                            category=cat, status="closed" if resolved else "open",
+                            category=cat, status="closed" if resolved else "open", level=esc,
                             created_at=created, first_response_at=first, resolved_at=resolved,
                             resolution_sla_met=met, response_sla_met=resp, escalations=esc,
                             reopened=reopened))
@@ -116,16 +116,22 @@ def seed(engine: Engine) -> None:
                                   kind=kind, status=status, created_at=created,
                                   response={"satisfaction": score} if score else None))
         if Return is not None:
-            returns = [  # id, order, reason (free text), category, created
-                ("R1", "O1", "not the tea I ordered", "wrong_item", t("02-06")),
-                ("R2", "O2", "lid cracked", "quality", t("02-07")),
-                ("R3", "O4", "leaks", "quality", t("02-08")),
-                ("R4", "O4", "changed my mind", "no_reason", t("03-05")),
+            returns = [  # id, order, reason (free text), category, created, closed, outcome
+                ("R1", "O1", "not the tea I ordered", "wrong_item", t("02-06"), t("02-09"),
+                 "refunded"),
+                ("R2", "O2", "lid cracked", "quality", t("02-07"), t("02-10"), "exchanged"),
+                ("R3", "O4", "leaks", "quality", t("02-08"), t("03-02"), "repaired"),
+                ("R4", "O4", "changed my mind", "no_reason", t("03-05"), None, None),
+                # opened in January, settled in February: its time counts, not its request
+                ("R5", "O6", "stained", "quality", t("01-28"), t("02-03"), "repaired"),
+                # closed in February but not settled (rejected): no resolution time
+                ("R6", "O6", "too late", "no_reason", t("01-29"), t("02-01", 1), "rejected"),
             ]
-            for rid, order_no, reason, category, created in returns:
+            for rid, order_no, reason, category, created, closed, outcome in returns:
                 s.add(Return(id=rid, workflow_id=f"return-{rid}", order_no=order_no,
                              customer_id="cu-X", kind="refund", reason=reason,
-                             category=category, created_at=created))
+                             category=category, created_at=created, closed_at=closed,
+                             outcome=outcome))
         s.commit()
 
 
@@ -137,7 +143,15 @@ if Return is not None:
     RETURNS = {"count": 3, "rate": 0.6, "by_reason": {
         "quality": {"count": 2, "rate": 0.4}, "wrong_item": {"count": 1, "rate": 0.2},
         "missing_item": {"count": 0, "rate": 0.0}, "damaged_in_transit": {"count": 0, "rate": 0.0},
-        "no_reason": {"count": 0, "rate": 0.0}}}
+        "no_reason": {"count": 0, "rate": 0.0}},
+        # settled in February: R1 72 h (wrong item), R2 72 h, R5 144 h (quality)
+        "resolution": {
+            "all": {"count": 3, "hours_median": 72.0, "hours_p90": 144.0},
+            "quality": {"count": 2, "hours_median": 108.0, "hours_p90": 144.0},
+            "wrong_item": {"count": 1, "hours_median": 72.0, "hours_p90": 72.0},
+            "missing_item": {"count": 0, "hours_median": None, "hours_p90": None},
+            "damaged_in_transit": {"count": 0, "hours_median": None, "hours_p90": None},
+            "no_reason": {"count": 0, "hours_median": None, "hours_p90": None}}}
 
 
 def expected_figures() -> dict[str, Any]:
@@ -169,6 +183,14 @@ def expected_figures() -> dict[str, Any]:
             "escalations": 3,
             "escalated_complaints": 2,
             "reopened": 1,
+            # resolved in February: K1 24 h (quality, level 0), K2 120 h (delivery, level 2)
+            "resolution": {
+                "all": {"count": 2, "hours_median": 72.0, "hours_p90": 120.0},
+                "delivery": {"count": 1, "hours_median": 120.0, "hours_p90": 120.0},
+                "quality": {"count": 1, "hours_median": 24.0, "hours_p90": 24.0}},
+            "resolution_by_level": {
+                "0": {"count": 1, "hours_median": 24.0, "hours_p90": 24.0},
+                "2": {"count": 1, "hours_median": 120.0, "hours_p90": 120.0}},
         },
         "samples": {"shipped": 3, "converted": 1, "conversion_rate": 0.3333, "window_days": 90},
         "satisfaction": {
@@ -368,3 +390,33 @@ async def test_kpi_edge_cases_conversion_window_offsets_and_odd_records(engine: 
         assert all(v["rate"] is None for v in by.values())
         # the missing item is a fulfilment error; words in the free text count for nothing
         assert got["orders"]["errors"] == 1
+
+
+async def test_resolution_times_on_the_dashboard_and_in_the_report(engine: Engine) -> None:
+    """The return and complaint resolution times (per category, per level) reach the stored
+    report's HTML and CSV and the dashboard's table, from the same figures."""
+    from shopflow.services import reports
+    from shopflow.ui.kpis import compute, resolution_rows
+
+    seed(engine)
+    start, end = t("02-01"), t("03-01")
+    with Session(engine) as s:
+        figures = reports.compute_kpis(s, start, end)
+    rows = {(r["process"], r["group"]): (r["count"], r["hours_median"], r["hours_p90"])
+            for r in resolution_rows(figures)}
+    assert rows[("complaint", "level 2")] == (1, 120.0, 120.0)
+    assert rows[("complaint", "all")] == (2, 72.0, 120.0)
+    if Return is not None:
+        assert rows[("return", "quality")] == (2, 108.0, 144.0)
+        assert ("return", "missing_item") not in rows  # nothing settled: left out
+    board = compute(engine, start, end)
+    assert board["resolution"] == resolution_rows(figures)
+    median = {k.key: k for k in board["figures"]}
+    assert median["complaint_resolution"].value == 72.0
+    assert median["complaint_resolution"].detail == "p90 120.0 h · 2 resolved"
+    html = reports.render_html("monthly-2025-02", "monthly", figures, "now")
+    assert "Complaint resolution time" in html and "级别 Level 2" in html
+    assert "Return resolution time" in html
+    csv_text = reports.render_csv(figures)
+    assert "complaints,resolution_by_level.2.hours_p90,120.0" in csv_text
+    assert "complaints,resolution.delivery.hours_median,120.0" in csv_text

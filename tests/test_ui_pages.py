@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from shopflow.api.app import create_app
 from shopflow.api.auth import create_token
 from shopflow.db import session_scope
-from shopflow.models import ApiToken, Case, InventoryItem, Notice, Product, Task, TimelineEvent
+from shopflow.models import ApiToken, Case, Complaint, InventoryItem, Notice, Product, Task, TimelineEvent
 from shopflow.models.types import utcnow
 from shopflow.settings import Settings
 from shopflow.ui import decisions
@@ -538,6 +538,9 @@ async def test_dashboard_counts_open_cases_overdue_tasks_and_draws_charts(
     with session_scope(engine) as s:
         s.execute(update(Task).where(col(Task.id) == "fine").values(
             status="done", completed_by="dev-reviewer", completed_at=utcnow()))
+        s.add(Complaint(id="K-1", workflow_id="complaint-K-1", customer_id="cu-1",
+                        category="delivery", status="closed", level=1,
+                        created_at=utcnow() - timedelta(hours=30), resolved_at=utcnow()))
     await sign_in(ui, "dev-ops")
     r = await ui.get("/ui/dashboard")
     assert r.status_code == 200
@@ -548,6 +551,10 @@ async def test_dashboard_counts_open_cases_overdue_tasks_and_draws_charts(
     assert page.count("<svg") == 2 and "Cases opened and closed per day" in page
     assert "On-time shipment rate" in page and "Sample conversion" in page  # the report's KPIs
     assert re.search(r'data-testid="staff">.*dev-reviewer', page, re.S)
+    # resolution times per category and level (the report's figures)
+    assert re.search(r'data-testid="resolution">.*投诉 Complaint.*Delivery.*30\.0 h.*level 1',
+                     page, re.S)
+    assert "Complaint resolution, median" in page
     assert "/ui/tasks/late" in page and "/ui/tasks/esc" in page
     assert (await ui.get("/ui/dashboard?days=3")).status_code == 422
 

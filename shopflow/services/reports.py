@@ -12,9 +12,15 @@ Definitions (the period is [start, end), times in UTC):
 - return rate by reason: returns opened in the period per reason category (``ReturnReason``:
   quality, wrong_item, missing_item, damaged_in_transit, no_reason; every one listed) / orders
   shipped in the period.
+- return resolution time: returns settled (outcome refunded, exchanged or repaired) in the
+  period, hours from the request to the close, median and p90, in all and per reason category
+  (every category listed) under ``returns.resolution``.
 - complaints (filed in the period): count, first-response time (hours, median and mean),
   resolution rate within SLA (resolved within the resolution clock in every round / resolved),
   escalations (ladder steps) and escalated complaints.
+- complaint resolution time: complaints resolved in the period, hours from filing to the
+  (last) resolution, median and p90, in all and per category (``complaints.resolution``) and per
+  escalation level reached (``complaints.resolution_by_level``: "0" customer service, "1" ops …).
 - sample conversion: samples shipped in the period whose customer placed an order (not
   cancelled) within 90 days after the shipment / samples shipped.
 - satisfaction: survey links sent in the period; average score of the answers; response rate
@@ -160,8 +166,51 @@ def _returns(session: Session, start: datetime, end: datetime, shipped: int) -> 
         "rate": rate(sum(by_category.values()), shipped),
         "by_reason": {c.value: {"count": n, "rate": rate(n, shipped)}
                       for c, n in by_category.items()},
+        "resolution": _return_resolution(session, start, end),
         "_errors": sum(by_category[c] for c in FULFILMENT_ERRORS),
     }
+
+
+SETTLED_OUTCOMES = ("refunded", "exchanged", "repaired")
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    """How many, and their median and p90 (hours)."""
+    return {"count": len(values), "hours_median": median(values), "hours_p90": p90(values)}
+
+
+def _return_resolution(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
+    """Hours from the request to the close of the returns settled in the period, in all and per
+    reason category (every one listed)."""
+    times: dict[str, list[float]] = {c.value: [] for c in ReturnReason}
+    for category, created, closed in session.exec(select(
+            Return.category, Return.created_at, Return.closed_at).where(
+            col(Return.closed_at) >= start, col(Return.closed_at) < end,
+            col(Return.outcome).in_(SETTLED_OUTCOMES))).all():
+        if closed is not None:
+            times.setdefault(category, []).append(hours(_utc(closed) - _utc(created)))
+    return {"all": spread([h for values in times.values() for h in values]),
+            **{c: spread(values) for c, values in times.items()}}
+
+
+def _complaint_resolution(session: Session, start: datetime,
+                          end: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Hours from filing to resolution of the complaints resolved in the period: in all and
+    per category, and per escalation level reached."""
+    by_category: dict[str, list[float]] = defaultdict(list)
+    by_level: dict[str, list[float]] = defaultdict(list)
+    for category, level, created, resolved in session.exec(select(
+            Complaint.category, Complaint.level, Complaint.created_at,
+            Complaint.resolved_at).where(
+            col(Complaint.resolved_at) >= start, col(Complaint.resolved_at) < end)).all():
+        if resolved is None:
+            continue
+        took = hours(_utc(resolved) - _utc(created))
+        by_category[category].append(took)
+        by_level[str(level)].append(took)
+    every = [h for values in by_category.values() for h in values]
+    return ({"all": spread(every), **{c: spread(v) for c, v in sorted(by_category.items())}},
+            {lv: spread(v) for lv, v in sorted(by_level.items(), key=lambda kv: int(kv[0]))})
 
 
 def _complaints(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
@@ -178,6 +227,7 @@ def _complaints(session: Session, start: datetime, end: datetime) -> dict[str, A
     by_category: dict[str, int] = defaultdict(int)
     for c in rows:
         by_category[c.category] += 1
+    resolution, by_level = _complaint_resolution(session, start, end)
     return {
         "count": len(rows),
         "by_category": dict(sorted(by_category.items())),
@@ -191,6 +241,8 @@ def _complaints(session: Session, start: datetime, end: datetime) -> dict[str, A
         "escalations": sum(c.escalations for c in rows),
         "escalated_complaints": sum(1 for c in rows if c.escalations),
         "reopened": sum(c.reopened for c in rows),
+        "resolution": resolution,
+        "resolution_by_level": by_level,
     }
 
 

@@ -68,6 +68,9 @@ def figures_of(k: dict[str, Any]) -> list[Kpi]:
             f"{o.get('errors', 0)} / {o.get('shipped', 0)}"),
         Kpi("return_rate", "退货率 Return rate", _pct(r.get("rate")), "%",
             f"{r.get('count', 0)} returns"),
+        Kpi("return_resolution", "退货处理时间(中位数) Return resolution, median",
+            _num(r.get("resolution", {}).get("all", {}).get("hours_median")), "h",
+            _spread_detail(r.get("resolution", {}).get("all", {}), "settled")),
         Kpi("complaints", "投诉数 Complaints", _num(c.get("count", 0)), "",
             f"{c.get('escalations', 0)} escalations"),
         Kpi("first_response", "首次响应(中位数) First response, median",
@@ -75,6 +78,9 @@ def figures_of(k: dict[str, Any]) -> list[Kpi]:
         Kpi("resolution_in_sla", "按时解决率 Resolved within SLA",
             _pct(c.get("resolution_within_sla_rate")), "%",
             f"{c.get('resolved_within_sla', 0)} / {c.get('resolved', 0)}"),
+        Kpi("complaint_resolution", "投诉解决时间(中位数) Complaint resolution, median",
+            _num(c.get("resolution", {}).get("all", {}).get("hours_median")), "h",
+            _spread_detail(c.get("resolution", {}).get("all", {}), "resolved")),
         Kpi("sample_conversion", "样品转化率 Sample conversion", _pct(s.get("conversion_rate")),
             "%", f"{s.get('converted', 0)} / {s.get('shipped', 0)} within "
                  f"{s.get('window_days', 90)} days"),
@@ -83,6 +89,28 @@ def figures_of(k: dict[str, Any]) -> list[Kpi]:
         Kpi("survey_response", "反馈回复率 Survey response rate", _pct(f.get("response_rate")), "%",
             f"{f.get('answered', 0)} / {f.get('sent', 0)}"),
     ]
+
+
+def _spread_detail(spread: dict[str, Any], what: str) -> str:
+    p90 = spread.get("hours_p90")
+    return f"p90 {'—' if p90 is None else p90} h · {spread.get('count', 0)} {what}"
+
+
+def resolution_rows(k: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return and complaint resolution times per category and complaint level, for the table
+    under the KPIs (the report's ``returns.resolution``, ``complaints.resolution`` and
+    ``complaints.resolution_by_level``); groups with nothing settled are left out."""
+    rows: list[dict[str, Any]] = []
+    groups = [("return", name, spread) for name, spread in
+              k.get("returns", {}).get("resolution", {}).items()]
+    groups += [("complaint", name, spread) for name, spread in
+               k.get("complaints", {}).get("resolution", {}).items()]
+    groups += [("complaint", f"level {name}", spread) for name, spread in
+               k.get("complaints", {}).get("resolution_by_level", {}).items()]
+    for process, group, spread in groups:
+        if spread.get("count"):
+            rows.append({"process": process, "group": group, **spread})
+    return rows
 
 
 def compute(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:
@@ -95,9 +123,10 @@ def compute(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:
             raw = compute_kpis(session, start, end)
     except Exception as err:  # the KPI code is another module's; never take the page down
         log.exception("KPIs could not be computed", error=repr(err))
-        return {"figures": [], "staff": [], "error": repr(err), "start": start, "end": end,
-                "seconds": time.perf_counter() - began}
-    return {"figures": figures_of(raw), "staff": raw.get("staff", []), "error": None,
+        return {"figures": [], "staff": [], "resolution": [], "error": repr(err),
+                "start": start, "end": end, "seconds": time.perf_counter() - began}
+    return {"figures": figures_of(raw), "staff": raw.get("staff", []),
+            "resolution": resolution_rows(raw), "error": None,
             "start": start, "end": end, "seconds": time.perf_counter() - began}
 
 
