@@ -18,6 +18,7 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
@@ -37,6 +38,7 @@ from shopflow.workflows.care import (
     WeeklyStocktake,
 )
 from shopflow.workflows.care_payloads import CareRun, ReportRequest
+from shopflow.workflows.inbound_mail import InboundMailPoll, MailPoll
 from shopflow.workflows.shared import SweepRun
 
 
@@ -45,8 +47,10 @@ class ScheduleDef:
     id: str
     workflow: Callable[..., Any]
     arg: Any
-    calendar: ScheduleCalendarSpec
+    calendar: ScheduleCalendarSpec | None
     note: str
+    # Instead of a calendar: every this setting's duration (a timedelta setting's name).
+    every: str | None = None
 
 
 def _at(hour: int, minute: int = 0, **ranges: list[int]) -> ScheduleCalendarSpec:
@@ -74,6 +78,9 @@ DEFINITIONS = [
     ScheduleDef("shopflow-quarterly-kpi-report", KpiReport.run, ReportRequest(kind="quarterly"),
                 _at(6, 30, day_of_month=[1], month=[1, 4, 7, 10]),
                 "1st of Jan/Apr/Jul/Oct 06:30: last quarter's KPI report"),
+    ScheduleDef("shopflow-inbound-mail", InboundMailPoll.run, MailPoll(), None,
+                "Every SHOPFLOW_INBOUND_MAIL_POLL: customers' e-mail replies to their complaints",
+                every="inbound_mail_poll"),
 ]
 
 
@@ -86,7 +93,11 @@ def build(defn: ScheduleDef, settings: Settings) -> Schedule:
             defn.workflow, arg, id=defn.id.removeprefix("shopflow-"),
             task_queue=settings.task_queue, execution_timeout=timedelta(hours=1),
         ),
-        spec=ScheduleSpec(calendars=[defn.calendar], time_zone_name=settings.schedule_timezone),
+        spec=ScheduleSpec(
+            calendars=[defn.calendar] if defn.calendar else [],
+            intervals=[ScheduleIntervalSpec(every=getattr(settings, defn.every))]
+            if defn.every else [],
+            time_zone_name=settings.schedule_timezone),
         # A run that is late (the cluster was down) still runs within a day; never two at once.
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP,
                               catchup_window=timedelta(days=1)),

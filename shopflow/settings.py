@@ -123,6 +123,31 @@ class Settings(BaseSettings):
     ops_email: str = "ops@localhost"
     ops_locale: Literal["zh-CN", "en"] = "zh-CN"  # language of staff notices
 
+    # Customers' e-mail replies (issue 18, docs/care.md "Replies by e-mail"). Outgoing customer
+    # notices carry ``Reply-To: <local>+<case id>@<domain>`` of this address when it is set.
+    # Inbound mail comes by the webhook POST /api/v1/inbound-mail (a token of role channel or
+    # ops, or an ``X-Shopflow-Signature: sha256=<hex>`` HMAC of the body under the secret) and
+    # by the Temporal Schedule ``shopflow-inbound-mail`` polling the adapter every
+    # ``inbound_mail_poll``: ``simulator`` reads ``*.eml`` files dropped in ``inbound_mail_dir``
+    # (moved to ``done/`` once kept), ``imap`` reads UNSEEN mail of ``imap_mailbox`` (marked
+    # \Seen once kept).
+    inbound_mail_address: str | None = None
+    inbound_mail_secret: str | None = None
+    inbound_mail_adapter: Literal["simulator", "imap"] = "simulator"
+    inbound_mail_dir: Path = VAR_DIR / "inbound-mail"
+    inbound_mail_poll: Duration = timedelta(minutes=1)
+    inbound_mail_batch: int = Field(default=50, ge=1, le=1000)
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_ssl: bool = True
+    imap_user: str | None = None
+    imap_password: str | None = None
+    imap_mailbox: str = "INBOX"
+
+    # Stock that has not moved (no sale, reservation or receipt) for this many days opens an
+    # ``inventory.overstock`` task (seed 003 第八条 积压), once per SKU per such period.
+    overstock_days: int = Field(default=60, ge=1, le=3650)
+
     # People, not only roles (issue 17.1). A role's leads hand its tasks to people (as ops and
     # admin do): role -> the names of the tokens (people) who lead it, e.g.
     # {"warehouse": ["wanda"]}; a lead leads the role of their own token only.
@@ -215,6 +240,8 @@ class Settings(BaseSettings):
                          for p in secret_problems("SHOPFLOW_UI_SECRET", self.ui_secret)]
         if self.metrics_token is not None:
             problems += secret_problems("SHOPFLOW_METRICS_TOKEN", self.metrics_token)
+        if self.inbound_mail_secret is not None:
+            problems += secret_problems("SHOPFLOW_INBOUND_MAIL_SECRET", self.inbound_mail_secret)
         return problems
 
     @property

@@ -18,6 +18,7 @@ from shopflow.activities.enquiries import EnquiryActivities
 from shopflow.activities.feedback import FeedbackActivities
 from shopflow.activities.followups import FollowupActivities
 from shopflow.activities.inventory import InventoryActivities
+from shopflow.activities.mail import MailActivities
 from shopflow.activities.notices import NoticeActivities
 from shopflow.activities.orders import OrderActivities
 from shopflow.activities.payments import PaymentActivities
@@ -34,6 +35,7 @@ from shopflow.workflows.care import CARE_WORKFLOWS
 from shopflow.workflows.complaint import ComplaintWorkflow
 from shopflow.workflows.enquiry import EnquiryWorkflow
 from shopflow.workflows.feedback_follow_up import FeedbackFollowUp
+from shopflow.workflows.inbound_mail import InboundMailPoll
 from shopflow.workflows.notice_resend import NoticeResend
 from shopflow.workflows.order_fulfilment import OrderFulfilment
 from shopflow.workflows.return_handling import ReturnHandling
@@ -41,7 +43,7 @@ from shopflow.workflows.sample_approval import SampleApproval
 
 WORKFLOWS = [SampleApproval, OrderFulfilment, ReturnHandling, NoticeResend,
              ComplaintWorkflow, EnquiryWorkflow, FeedbackFollowUp, BackorderWakeWorkflow,
-             BackorderSweepWorkflow, *CARE_WORKFLOWS]
+             BackorderSweepWorkflow, InboundMailPoll, *CARE_WORKFLOWS]
 
 # Shared dataclasses and the base classes hold no per-run state: import them once for all runs
 # instead of once per cached case. With settings.worker_sandbox == "shared" (the default) the
@@ -77,6 +79,7 @@ def build_activities(engine: Engine, settings: Settings,
         CareActivities(engine, settings, client),
         ReportActivities(engine, settings),
         EnquiryActivities(engine),
+        MailActivities(engine, settings, client),
     ]
     functions = []
     for inst in instances:

@@ -31,7 +31,8 @@ async def test_sync_creates_then_updates_keeps_a_pause_and_a_trigger_runs(
         assert ids == ["shopflow-birthday-care", "shopflow-key-account-revisits",
                        "shopflow-weekly-stocktake", "shopflow-due-followups",
                        "shopflow-backorder-sweep",
-                       "shopflow-monthly-kpi-report", "shopflow-quarterly-kpi-report"]
+                       "shopflow-monthly-kpi-report", "shopflow-quarterly-kpi-report",
+                       "shopflow-inbound-mail"]
         assert await sync_schedules(client, settings) == [(i, "created") for i in ids]
 
         stocktake = client.get_schedule_handle("shopflow-weekly-stocktake")
@@ -45,6 +46,8 @@ async def test_sync_creates_then_updates_keeps_a_pause_and_a_trigger_runs(
         assert desc.schedule.action.task_queue == settings.task_queue
         cal = desc.schedule.spec.calendars[0]
         assert [r.start for r in cal.day_of_week] == [1] and cal.hour[0].start == 7
+        mail = await client.get_schedule_handle("shopflow-inbound-mail").describe()
+        assert mail.schedule.spec.intervals[0].every == settings.inbound_mail_poll
         birthday = await client.get_schedule_handle("shopflow-birthday-care").describe()
         assert birthday.schedule.state.paused is False
 

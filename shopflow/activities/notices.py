@@ -58,6 +58,7 @@ from shopflow.notifications.channels import (
 )
 from shopflow.notifications.render import NoticeRenderer, RenderedNotice
 from shopflow.security.links import with_link
+from shopflow.services.inbound_mail import reply_address
 from shopflow.settings import Settings
 from shopflow.workflows.base import NOTICE_RETRY
 from shopflow.workflows.notice_resend import (
@@ -262,7 +263,10 @@ class NoticeActivities:
             handed = True
 
         channel = self.channels.get(notice.channel) or LogOnly(notice.channel)
-        rendered = RenderedNotice(notice.subject, notice.body_text, notice.body_html, notice.locale)
+        reply_to = (reply_address(self.settings, notice.case_id)
+                    if notice.audience == "customer" else None)
+        rendered = RenderedNotice(notice.subject, notice.body_text, notice.body_html, notice.locale,
+                                  reply_to)
         bound = log.bind(notice_id=notice_id, case_id=notice.case_id, kind=notice.kind,
                          channel=notice.channel, attempt=token)
         try:

@@ -8,6 +8,7 @@ from shopflow.models.care import BirthdayGreeting, Complaint, CustomerRevisit, R
 from shopflow.models.cases import Case, Dossier, FeedbackRequest, TimelineEvent
 from shopflow.models.catalogue import InventoryItem, Product, Reservation, StockMovement
 from shopflow.models.customers import Customer
+from shopflow.models.mail import InboundMail
 from shopflow.models.notices import Notice
 from shopflow.models.orders import (
     BackorderWait,
@@ -41,6 +42,7 @@ __all__ = [
     "FeedbackRequest",
     "FollowupDue",
     "IdempotencyRecord",
+    "InboundMail",
     "InventoryItem",
     "Notice",
     "Order",

@@ -77,6 +77,8 @@ class SmtpEmail:
         msg["Date"] = formatdate(usegmt=True)
         msg["Message-ID"] = message_id
         msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+        if notice.reply_to:  # the customer's reply finds its case (services/inbound_mail.py)
+            msg["Reply-To"] = notice.reply_to
         # Quoted-printable keeps the message 7-bit: any server takes it as it is.
         msg.set_content(notice.text, cte="quoted-printable")
         msg.add_alternative(notice.html, subtype="html", cte="quoted-printable")

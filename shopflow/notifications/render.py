@@ -34,6 +34,8 @@ class RenderedNotice:
     text: str
     html: str
     locale: str
+    # Where the customer's reply goes (e-mail): the case's plus-address (issue 18).
+    reply_to: str | None = None
 
 
 def pick_locale(locale: str | None) -> str:

@@ -234,8 +234,10 @@ async def start_once(client: Client, settings: Settings, workflow: Any, arg: Any
 
 
 async def send_update(client: Client, workflow_id: str, update: str, arg: Any,
-                      result_type: type[R]) -> R:
-    """A Temporal Update to a case's workflow; its rejections become refusals."""
+                      result_type: type[R], *, update_id: str | None = None) -> R:
+    """A Temporal Update to a case's workflow; its rejections become refusals. ``update_id``:
+    the same id sent again (a retry) is answered with the first one's result, not run twice."""
     handle = client.get_workflow_handle(workflow_id)
     with temporal_errors():
-        return cast(R, await handle.execute_update(update, arg, result_type=result_type))
+        return cast(R, await handle.execute_update(update, arg, id=update_id,
+                                                   result_type=result_type))

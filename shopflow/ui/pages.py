@@ -64,6 +64,13 @@ NOTES = {  # ?note=… after a redirect: fixed texts only, never echoed input
     "assigned": "已分配任务 The task is assigned.",
     "unknown_assignee": "没有这个人 No one of that name holds a token.",
     "assignee_cannot_act": "此人不能处理该任务 That person's role may not work on this task.",
+    "mail_attached": "已加入投诉的留言 The e-mail is added to the complaint's messages.",
+    "mail_dismissed": "已搁置该邮件 The e-mail is set aside.",
+    "mail_not_unmatched": "该邮件已处理 This e-mail was handled already.",
+    "complaint_closed": "该投诉已关闭 That complaint is closed.",
+    "not_found": "没有这个投诉 No such complaint.",
+    "invalid_input": "输入无效 Invalid input.",
+    "promotion_cancelled": "促销已取消 The promotion is cancelled.",
 }
 
 
