@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -194,6 +195,14 @@ class Settings(BaseSettings):
     # A file the simulators remember what they did in (captures, refunds, bookings), so their
     # idempotency holds across worker restarts; none: in memory only (providers/journal.py).
     provider_sim_journal: Path | None = None
+    # Tax invoices (发票, issue 18): VAT rates by SKU or SKU prefix ("TEA-*"), and "shipping"
+    # for the shipping fee line; anything else takes the default. Prices include the tax.
+    # e.g. SHOPFLOW_TAX_RATES='{"TEA-*": "0.09", "shipping": "0.09"}'
+    tax_rates: dict[str, Decimal] = Field(default_factory=dict)
+    tax_rate_default: Decimal = Field(default=Decimal("0.13"), ge=0, lt=1)
+    # Reconciliation with the payment provider's daily report (财务对账): the Temporal Schedule
+    # compares yesterday's books with it at this hour (schedule time zone).
+    reconciliation_check_hour: int = Field(default=6, ge=0, le=23)
     # Returns: where customers send their parcels (the approval notice says so).
     return_address: str = "Shopflow 退货仓 Returns, 1 Warehouse Rd, Hangzhou 310000"
 
@@ -204,6 +213,13 @@ class Settings(BaseSettings):
         unknown = sorted(set(self.role_leads) - set(ROLES))
         if unknown:
             raise ValueError(f"role_leads names unknown roles: {', '.join(unknown)}")
+        return self
+
+    @model_validator(mode="after")
+    def _tax_rates_are_rates(self) -> Settings:
+        wrong = sorted(k for k, v in self.tax_rates.items() if not Decimal(0) <= v < 1)
+        if wrong:
+            raise ValueError(f"tax_rates must be between 0 and 1 (0.13 is 13%): {', '.join(wrong)}")
         return self
 
     @model_validator(mode="after")

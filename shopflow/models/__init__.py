@@ -8,6 +8,7 @@ from shopflow.models.care import BirthdayGreeting, Complaint, CustomerRevisit, R
 from shopflow.models.cases import Case, Dossier, FeedbackRequest, TimelineEvent
 from shopflow.models.catalogue import InventoryItem, Product, Reservation, StockMovement
 from shopflow.models.customers import Customer
+from shopflow.models.finance import Invoice, NumberCounter, ReconciliationDifference
 from shopflow.models.mail import InboundMail
 from shopflow.models.notices import Notice
 from shopflow.models.orders import (
@@ -44,13 +45,16 @@ __all__ = [
     "IdempotencyRecord",
     "InboundMail",
     "InventoryItem",
+    "Invoice",
     "Notice",
+    "NumberCounter",
     "Order",
     "OrderLine",
     "OrderNumber",
     "Payment",
     "Product",
     "Reconciliation",
+    "ReconciliationDifference",
     "Refund",
     "Report",
     "Reservation",

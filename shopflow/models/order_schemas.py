@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from shopflow.models.finance import check_tax_id
 from shopflow.models.schemas import CustomerIn, ShortText, Sku, Strict, Text
 
 OrderNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
@@ -154,6 +155,7 @@ class OrderPublic(OrderSummary):
     complaints: list[dict[str, Any]]
     backorder: list[dict[str, Any]]
     invoice: dict[str, Any] | None
+    tax_invoice: dict[str, Any] | None = None
     followup: dict[str, Any] | None
     kpi: dict[str, Any]
     cancel_reason: str | None
@@ -186,3 +188,43 @@ class SettleIn(Strict):
     date: date
     provider: Provider
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+
+
+def _tax_id(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None  # a person's invoice (个人) has a title only
+    if not isinstance(value, str):
+        raise ValueError("a tax ID is a string of 18 characters")
+    return check_tax_id(value)
+
+
+class InvoiceIn(Strict):
+    """Ask for the order's tax invoice (发票): the title (the company's or the person's name)
+    and, for a company, its unified social credit code (18 characters, check character
+    verified)."""
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    tax_id: Annotated[str | None, BeforeValidator(_tax_id)] = Field(
+        default=None, description="统一社会信用代码: 18 characters; omit for a person")
+
+
+class InvoicePublic(BaseModel):
+    """An order's tax invoice with its credit notes (红字发票); amounts in the currency."""
+
+    model_config = ConfigDict(extra="allow")
+
+    invoice_no: str | None
+    kind: str
+    status: str
+    order_no: str
+    title: str
+    tax_id: str | None
+    lines: list[dict[str, Any]]
+    net: float
+    tax: float
+    total: float
+    issued_at: str | None
+    credit_notes: list[dict[str, Any]]
+    credited: float
+    balance: float
+    url: str

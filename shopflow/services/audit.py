@@ -12,7 +12,8 @@ from sqlmodel import Session, col, select
 from shopflow.db import session_scope
 from shopflow.models import AuditEvent
 
-ENTITIES = ("customer", "customer_proposal", "token", "product", "task", "setting")
+ENTITIES = ("customer", "customer_proposal", "token", "product", "task", "setting", "invoice",
+            "reconciliation")
 
 
 def audit(session: Session, actor: str, entity: str, entity_id: str, action: str,

@@ -32,6 +32,7 @@ from shopflow.models import (
 )
 from shopflow.models.order_schemas import OrderCreate, ShippingAddressIn
 from shopflow.models.types import utcnow
+from shopflow.services import invoices
 from shopflow.services.case_rows import keep_current
 from shopflow.services.cases import send_update, task_view, tasks_of, temporal_url, timeline_of
 from shopflow.services.errors import Refused, never_reached_temporal, temporal_errors
@@ -432,6 +433,7 @@ def order_view(session: Session, order: Order, temporal_url: str) -> dict[str, A
                       for w in backorder_waits(session, order.workflow_id)],
         "invoice": ({"invoice_no": order.invoice_no, "invoiced_at": _iso(order.invoiced_at),
                      "url": f"/api/v1/orders/{no}/invoice"} if order.invoice_no else None),
+        "tax_invoice": invoices.of_order(session, no),
         "followup": ({"workflow_id": followup.workflow_id, "status": followup.status,
                       "due_at": followup.due_at.isoformat()} if followup else None),
         "kpi": {"received_at": order.created_at.isoformat(),
@@ -547,8 +549,11 @@ def document(engine: Engine, settings: Settings, order_no: str) -> dict[str, Any
 
 
 def invoice(engine: Engine, settings: Settings, order_no: str) -> dict[str, Any]:
+    """The order as its invoice page shows it: the tax invoice (发票) with its credit notes
+    once issued (asked for: ``POST /orders/{no}/invoice``), else the delivery invoice."""
     order = document(engine, settings, order_no)
-    if not order["invoice"]:
-        raise Refused(409, "not_invoiced", "the invoice is issued when the order is delivered",
-                      {"status": order["status"]})
+    tax = order["tax_invoice"]
+    if not order["invoice"] and not (tax and tax["status"] == "issued"):
+        raise Refused(409, "not_invoiced", "the invoice is issued when the order is paid (an "
+                      "invoice asked for) or delivered", {"status": order["status"]})
     return order

@@ -17,6 +17,7 @@ from shopflow.db import insert_ignore, session_scope
 from shopflow.models import Order, Payment, Reconciliation, Refund
 from shopflow.models.orders import decimal
 from shopflow.models.types import utcnow
+from shopflow.services import invoices
 from shopflow.services.errors import business_error
 from shopflow.workflows.money import amount
 from shopflow.workflows.shared import ErrorType, PaymentCapture, RefundRequest
@@ -81,6 +82,7 @@ def book_payment(engine: Engine, req: PaymentCapture, status: str,
             order.paid_at = order.paid_at or req.at
             order.updated_at = utcnow()
             session.add(order)
+            invoices.on_paid(session, order, req.at)  # an invoice asked for: issued now
         payment = find_payment(session, req.transaction_id)
         assert payment is not None
         return same_order(payment, req)
@@ -197,6 +199,7 @@ def _complete(session: Session, row: Refund, status: str, provider_ref: str | No
     order.refunded_cents += row.amount_cents
     order.updated_at = utcnow()
     session.add(order)
+    invoices.on_refunded(session, order, row, req.at)  # an issued invoice: its credit note
     insert_ignore(session, Reconciliation, [{
         "key": f"refund:{row.key}", "order_no": row.order_no, "kind": "refund",
         "amount_cents": -row.amount_cents, "method": row.method,

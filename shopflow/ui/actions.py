@@ -12,7 +12,7 @@ from typing import Any
 from shopflow.api import keyed
 from shopflow.api.auth import User
 from shopflow.api.deps import Services
-from shopflow.services import complaints, orders, returns, samples
+from shopflow.services import complaints, invoices, orders, returns, samples
 from shopflow.ui.decisions import COURIERS, FormField
 from shopflow.workflows.shared import Actor
 
@@ -129,6 +129,27 @@ def _shipment_fields(case: dict[str, Any]) -> tuple[FormField, ...]:
             FormField("note", "备注 Note"))
 
 
+async def _order_invoice(svc: Services, user: User, case_id: str, values: dict[str, str]) -> str:
+    from shopflow.models.order_schemas import InvoiceIn
+
+    body = InvoiceIn(title=values.get("title", ""), tax_id=values.get("tax_id") or None)
+    # As POST /api/v1/orders/{no}/invoice: the same request again changes nothing.
+    await svc.db(invoices.request, svc.engine, svc.settings, case_id, body.title, body.tax_id,
+                 Actor(user.name, user.role))
+    return "invoice_requested"
+
+
+def _may_ask_invoice(case: dict[str, Any]) -> bool:
+    tax = case.get("tax_invoice")
+    return case.get("status") != "cancelled" and not (isinstance(tax, dict)
+                                                      and tax.get("status") == "issued")
+
+
+register(CaseAction(
+    "order", "invoice", "开具发票 The customer asks for an invoice", ("channel", "cs", "finance"),
+    (FormField("title", "发票抬头 Title (company or person)", required=True),
+     FormField("tax_id", "纳税人识别号 Tax ID (统一社会信用代码, 18; none for a person)")),
+    _order_invoice, shown=_may_ask_invoice))
 register(CaseAction(
     "order", "payment", "登记付款 Record the payment", ("channel", "finance"),
     (FormField("transaction_id", "交易号 Transaction ID", required=True),

@@ -89,7 +89,10 @@ register(Document("order", "pick_list", "拣货单 Pick list", _order_doc("pick_
 register(Document("order", "packing_slip", "装箱单 Packing slip", _order_doc("packing_slip"),
                   _PICKERS, shown=lambda case: not case.get("closed_at")))
 register(Document("order", "invoice", "发票 Invoice", _order_doc("invoice"),
-                  ("channel", "cs", "finance", "ops"), shown=lambda case: bool(case.get("invoice"))))
+                  ("channel", "cs", "finance", "ops"),
+                  shown=lambda case: bool(case.get("invoice")) or (
+                      isinstance(case.get("tax_invoice"), dict)
+                      and case["tax_invoice"].get("status") == "issued")))
 
 
 # --- returns ------------------------------------------------------------------------------------

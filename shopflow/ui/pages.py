@@ -52,6 +52,7 @@ NOTES = {  # ?note=… after a redirect: fixed texts only, never echoed input
     "info_sent": "已提交客户的补充信息 The customer's answer was sent to the case.",
     "cancelled": "已取消 The case is cancelled.",
     "payment_recorded": "已登记付款 The payment is recorded.",
+    "invoice_requested": "已登记开票申请 The invoice request is recorded (issued once paid).",
     "settled": "已结算 The day is marked settled.",
     "already_settled": "该日已结算 This day was settled already.",
     "invalid_date": "日期无效 This day cannot be settled (it has not begun).",

@@ -15,7 +15,7 @@ from shopflow.api.auth import User
 from shopflow.db import session_scope
 from shopflow.models import Case, Customer, Notice, Task
 from shopflow.models.types import utcnow
-from shopflow.services import tasks
+from shopflow.services import invoices, tasks
 from shopflow.services.cases import case_view, timeline_of
 from shopflow.services.customers import purchase_history
 from shopflow.services.inventory import availability
@@ -172,8 +172,11 @@ def case_page(engine: Engine, kind: str, case_id: str) -> dict[str, Any] | None:
                              .order_by(col(Task.created_at), col(Task.id))).all()
         notices = session.exec(select(Notice).where(Notice.case_id == case_id)
                                .order_by(col(Notice.id))).all()
+        view = case_view(case)
+        if kind == "order":  # the tax invoice lives beside the case (services/invoices.py)
+            view["tax_invoice"] = _tax_invoice(session, case_id)
         return {
-            "case": case_view(case),
+            "case": view,
             "tasks": [task_row(t, now) for t in tasks],
             "timeline": timeline_of(session, case_id),
             "notices": [{"id": n.id, "kind": n.kind, "recipient": n.recipient,
@@ -183,6 +186,19 @@ def case_page(engine: Engine, kind: str, case_id: str) -> dict[str, Any] | None:
                          "sent_at": n.sent_at} for n in notices],
             "customer": _customer(session, case.customer_id),
         }
+
+
+def _tax_invoice(session: Session, order_no: str) -> dict[str, Any] | None:
+    """The order's tax invoice as its page shows it: number, state, title, tax ID, total and
+    the credit notes' numbers and amounts."""
+    found = invoices.of_order(session, order_no)
+    if found is None:
+        return None
+    return {"invoice_no": found["invoice_no"] or "—", "status": found["status"],
+            "title": found["title"], "tax_id": found["tax_id"] or "",
+            "total": found["total"], "tax": found["tax"],
+            "credit_notes": [f"{n['invoice_no']} -{n['total']:.2f}" for n in found["credit_notes"]],
+            "balance": found["balance"]}
 
 
 # --- dashboard --------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from shopflow.api.deps import PageDep, Services, ServicesDep, require
 from shopflow.api.pages import render_page
 from shopflow.models import Order
 from shopflow.models.order_schemas import (
+    InvoiceIn,
+    InvoicePublic,
     OrderCancel,
     OrderCancelled,
     OrderCreate,
@@ -26,7 +28,7 @@ from shopflow.models.order_schemas import (
     PaymentPublic,
 )
 from shopflow.models.schemas import PageOf
-from shopflow.services import orders
+from shopflow.services import invoices, orders
 from shopflow.services.scoping import case_filter
 from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
@@ -74,6 +76,24 @@ async def cancel_order(order_no: str, body: OrderCancel, svc: ServicesDep,
     return await orders.cancel(svc.client(), svc.engine, order_no, body.reason,
                                Actor(user.name, user.role))
 
+
+
+@router.post("/{order_no}/invoice", status_code=201, response_model=InvoicePublic,
+             responses={200: {"model": InvoicePublic, "description": "the same invoice again"},
+                        404: {}, 409: {}, 422: {}})
+async def request_invoice(order_no: str, body: InvoiceIn, svc: ServicesDep,
+                          user: Annotated[User, Depends(require("channel", "cs", "finance"))]
+                          ) -> JSONResponse:
+    """Ask for the order's tax invoice (发票) with a title and, for a company, its tax ID.
+    Issued (numbered) once the order is paid: at once if it is, else at the payment's capture
+    (online) or collection (cash on delivery); each refund after adds a credit note. Asking
+    again answers 200 with the same invoice; before it is issued another title or tax ID
+    replaces the request, after it is 409 ``already_invoiced``."""
+    created, view = await svc.db(invoices.request, svc.engine, svc.settings, order_no,
+                                 body.title, body.tax_id, Actor(user.name, user.role))
+    return JSONResponse(view, status_code=201 if created else 200)
+
+
 # --- reading -------------------------------------------------------------------------------
 
 @router.get("", response_model=PageOf[OrderSummary])
@@ -119,6 +139,7 @@ async def packing_slip(order_no: str, request: Request, svc: ServicesDep,
 async def invoice(order_no: str, request: Request, svc: ServicesDep,
                   _: Annotated[User, Depends(require("channel", "cs", "finance", "ops"))]
                   ) -> HTMLResponse:
-    """The invoice of a delivered order (HTML, printable)."""
+    """The order's invoice (HTML, printable): the tax invoice (发票) with its tax lines and
+    credit notes once issued, else the delivery invoice of a delivered order."""
     order = await svc.db(orders.invoice, svc.engine, svc.settings, order_no)
     return render_page(request, "order_invoice.html", order=order)
