@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     return_window: Duration = timedelta(days=7)
     quality_return_window: Duration = timedelta(days=30)
     return_ship_timeout: Duration = timedelta(days=7)
+    # A repair (维修): due this long after the item arrived (reminder half way; then escalation
+    # to ops and the customer told it takes longer).
+    repair_due: Duration = timedelta(days=7)
     complaint_response_sla: Duration = timedelta(hours=24)
     # An enquiry's first response (咨询): its cs task is due by then, else it escalates.
     enquiry_response_sla: Duration = timedelta(hours=4)

@@ -135,3 +135,16 @@ def test_which_sample_feedback_goes_to_customer_service() -> None:
     assert feedback_problem({"satisfaction": 2}, 2) == "low_score"
     assert feedback_problem({"satisfaction": 3}, 2) is None
     assert feedback_problem({"satisfaction": 1}, 0) is None  # an older case: a problem only
+
+
+def test_a_repair_result_and_its_clock() -> None:
+    from shopflow.workflows.return_rules import check_repair, repair_clock
+
+    check_repair("repaired", {})  # notes optional
+    assert code(check_repair, "unrepairable", {"remedy": "refund"}) == "missing_field"
+    assert code(check_repair, "unrepairable", {"notes": "x", "remedy": "credit"}) == \
+        "invalid_remedy"
+    check_repair("unrepairable", {"notes": "no parts", "remedy": "exchange"})
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    assert repair_clock(start, timedelta(days=7)) == (start + timedelta(days=3.5),
+                                                      start + timedelta(days=7))

@@ -142,6 +142,55 @@ async def test_a_return_is_reviewed_received_inspected_refunded_and_sent_back_fr
         assert text in page, text
 
 
+async def test_a_repair_is_asked_for_repaired_and_sent_back_from_the_pages(
+        api: httpx.AsyncClient, catalogue: None, engine: Engine) -> None:
+    """Issue 18, repair (维修): customer service files it on the return form (a missing item
+    cannot be repaired: said at the kind), the warehouse books the parcel in, decides on the
+    repair form (unrepairable needs a remedy, shown at the field) and ships it back."""
+    no = await delivered_order(api)
+    await switch(api, "dev-cs")
+    form = await api.get("/ui/returns/new", params={"order_no": no})
+    assert 'value="repair"' in form.text
+    action = f"/ui/returns/new?order_no={no}"
+    base = {"csrf_token": csrf_of(form.text), "request_key": uuid.uuid4().hex, "kind": "repair",
+            "category": "missing_item", "reason": "handle loose", "items.0.quantity": "",
+            "items.1.quantity": "1"}
+    r = await api.post(action, data=base)
+    assert r.status_code == 422
+    kind_box = r.text.split('name="kind"', 1)[1].split("</fieldset>", 1)[0]
+    assert 'data-testid="field-error">a missing item cannot be repaired' in kind_box
+    r = await api.post(action, data={**base, "category": "quality"})
+    assert r.status_code == 303, r.text
+    rid = r.headers["location"].split("/")[-1].split("?")[0]
+    wf, case_path = f"return-{rid}", f"/ui/cases/return/{rid}"
+    review = await inbox_task(api, wf, "return.review")
+    assert (await post_form(api, review, review, {"decision": "approve"})).status_code == 200
+
+    await switch(api, "dev-warehouse")
+    await page_shows(api, case_path, "/actions/received")
+    r = await post_form(api, case_path, f"{case_path}/actions/received", {"received.note": ""})
+    assert r.status_code == 303, r.text
+    repair = await inbox_task(api, wf, "return.repair")
+    page = (await api.get(repair)).text
+    assert 'name="unrepairable.remedy"' in page and 'value="repaired"' in page
+    r = await post_form(api, repair, repair, {"decision": "unrepairable",
+                                              "unrepairable.notes": "cracked"})
+    assert r.status_code == 422 and "refund or exchange" in field_error(r.text,
+                                                                        "unrepairable.remedy")
+    r = await post_form(api, repair, repair, {"decision": "repaired",
+                                              "repaired.notes": "handle glued and clamped"})
+    assert r.status_code == 200, r.text
+    ship = await inbox_task(api, wf, "order.fulfil")
+    r = await post_form(api, ship, ship, {"decision": "shipped", "shipped.courier": "ZTO",
+                                          "shipped.tracking_no": "ZTRP1"})
+    assert r.status_code == 200, r.text
+    ret = await wait_case(api, f"/api/v1/returns/{rid}", lambda x: x["status"] == "repaired")
+    assert ret["repair"]["parcel"]["tracking_no"] == "ZTRP1"
+    page = (await api.get(case_path)).text
+    for text in ("已修好 Repaired", "ZTRP1", "handle glued and clamped"):
+        assert text in page, text
+
+
 async def test_a_return_is_cancelled_from_the_case_page_until_the_parcel_arrives(
         api: httpx.AsyncClient, catalogue: None, engine: Engine) -> None:
     no = await delivered_order(api)

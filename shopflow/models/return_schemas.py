@@ -22,7 +22,9 @@ class ReturnItemIn(Strict):
 class ReturnCreate(Strict):
     order_no: OrderNo
     items: list[ReturnItemIn] = Field(min_length=1, max_length=100)
-    kind: Literal["refund", "exchange"]
+    kind: Literal["refund", "exchange", "repair"] = Field(
+        description="refund | exchange | repair (维修: repaired and sent back; unrepairable: "
+        "refund or exchange instead; not for a missing item)")
     reason: Text = Field(description="the customer's words")
     category: ReturnReason | None = Field(
         default=None, description="quality | wrong_item (错发) | missing_item (漏发: no parcel "
@@ -78,6 +80,7 @@ class ReturnPublic(ReturnSummary):
     policy: dict[str, Any]
     parcel: dict[str, Any] | None
     exchange: dict[str, Any] | None
+    repair: dict[str, Any] | None = None
     refunds: list[dict[str, Any]]
     kpi: dict[str, Any]
     tasks: list[dict[str, Any]] = []

@@ -54,6 +54,7 @@ from shopflow.workflows.return_handling import (
 )
 from shopflow.workflows.return_rules import (
     SHOP_AT_FAULT,
+    ReturnKind,
     quality_issue_of,
     reason_category,
 )
@@ -136,6 +137,9 @@ def open_return(engine: Engine, settings: Settings, req: ReturnRequest,
     category = reason_category(req.category, req.quality_issue)
     quality_issue = quality_issue_of(category, req.quality_issue)
     shop_at_fault = category in SHOP_AT_FAULT or quality_issue
+    if req.kind == ReturnKind.REPAIR and category == ReturnReason.MISSING_ITEM:
+        raise ReturnRefused("nothing_to_repair", "a missing item cannot be repaired: ask for a "
+                            "refund or an exchange", {"loc": ["body", "kind"]})
     skus = [sku for sku, _ in req.items]
     if len(set(skus)) != len(skus):
         raise ReturnRefused("duplicate_sku", "each SKU may appear once")
@@ -438,10 +442,17 @@ def return_view(session: Session, ret: Return, temporal_url: str) -> dict[str, A
 
     followup = session.exec(select(FollowupDue).where(FollowupDue.source_kind == "return",
                                                       FollowupDue.source_id == ret.id)).first()
+    # A repair (its due time, result and the parcel back), as the workflow records it; the
+    # outbound parcel of a repaired item is the repair's, not an exchange's.
+    case = session.get(Case, ret.id)
+    repair = dict(case.data["repair"]) if case and case.data.get("repair") else None
+    outbound = parcel("outbound")
+    if repair is not None and repair.get("status") == "repaired":
+        repair["parcel"], outbound = outbound or repair.get("parcel"), None
     return {
         **summary(ret),
         "items": ret.items, "evidence": ret.evidence, "policy": ret.policy,
-        "parcel": parcel("return"), "exchange": parcel("outbound"),
+        "parcel": parcel("return"), "exchange": outbound, "repair": repair,
         "refunds": refunds_of_case(session, "return", ret.id),
         "followup": ({"workflow_id": followup.workflow_id, "status": followup.status,
                       "due_at": followup.due_at.isoformat()} if followup else None),
@@ -462,13 +473,15 @@ def load_return_view(engine: Engine, return_id: str, temporal_url: str) -> dict[
 
 
 def replacement_slip(engine: Engine, return_id: str, temporal_url: str) -> dict[str, Any]:
-    """An exchange's replacement: the return's view with the order's shipping address."""
+    """An exchange's replacement or a repaired item: the return's view with the order's
+    shipping address."""
     with session_scope(engine, write=False) as session:
         ret = session.get(Return, return_id)
         if ret is None:
             raise Refused(404, "not_found", f"no return {return_id}")
-        if ret.kind != "exchange":
-            raise Refused(409, "not_an_exchange", "only an exchange ships a replacement")
+        if ret.kind not in (ReturnKind.EXCHANGE, ReturnKind.REPAIR):
+            raise Refused(409, "not_an_exchange",
+                          "only an exchange or a repair ships goods to the customer")
         order = session.get(Order, ret.order_no)
         assert order is not None
         view = return_view(session, ret, temporal_url)

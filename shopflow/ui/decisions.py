@@ -200,6 +200,17 @@ for _form in (
         Decision("wait", title="等待到货 Wait for stock"),
         Decision("refund", title="改为退款 Refund instead", style="danger"),
     )),
+    TaskForm("return.repair", (
+        Decision("repaired", (_area("notes", "维修记录 What was repaired", required=False),),
+                 title="已修好 Repaired (the warehouse ships it back)"),
+        Decision("unrepairable", (
+            _area("notes", "无法修复的原因 Why it cannot be repaired"),
+            FormField("remedy", "改为 Instead", "select", True,
+                      options=(("refund", "退款 Refund"), ("exchange", "换货 Exchange"))),
+        ), title="无法修复 Cannot be repaired", style="danger"),
+    ), error_inputs=(("invalid_remedy", "unrepairable.remedy"),),
+        hint="在到期时间前修好 Repair it by its due time (repair_due_at); the customer is told "
+             "of every step."),
     TaskForm("return.send_back", (Decision("sent_back", (
         _text("courier", "快递公司 Courier", required=False, suggestions=COURIERS),
         _text("tracking_no", "快递单号 Tracking number", required=False),

@@ -166,6 +166,8 @@ async def create_return(request: Request,
         if err.status not in (409, 422, 503):
             raise
         key = "items" if "quantity" in err.code or "returnable" in err.code else ""
+        if (err.details or {}).get("loc") == ["body", "kind"]:
+            key = "kind"  # a repair of a missing item
         return _return_form(request, order_no, lines, err.status, values=form,
                             errors={key: err.message, "": err.message})
     created = json.loads(bytes(response.body))

@@ -37,10 +37,13 @@ from shopflow.workflows.return_rules import (
     END_STATUSES,
     Intake,
     ReturnDecision,
+    ReturnKind,
     ReturnTask,
     check_inspection,
     check_refund,
+    check_repair,
     proposed_refund,
+    repair_clock,
 )
 from shopflow.workflows.shared import (
     Act,
@@ -71,6 +74,7 @@ INSPECTION = ReturnTask.INSPECTION
 REFUND = ReturnTask.REFUND
 OUT_OF_STOCK = ReturnTask.OUT_OF_STOCK
 SEND_BACK = ReturnTask.SEND_BACK
+REPAIR = ReturnTask.REPAIR
 FULFIL = ReturnTask.FULFIL
 __all__ = ["DECISIONS", "END_STATUSES", "EVENT_TYPES", "ParcelInput", "ReceivedInput",
            "ReturnHandling", "ReturnInput", "ReturnLineData", "ReturnPolicy", "ReturnTimers",
@@ -104,6 +108,7 @@ class ReturnTimers:
     notice_send: timedelta = timedelta(seconds=60)
     history_limit: int = 0  # events before continuing as new (0: older cases, never)
     provider_call: timedelta = timedelta(seconds=60)  # one refund call (older cases: 60 s)
+    repair_due: timedelta = timedelta(days=7)  # a repair's due time (older cases: never used)
 
 
 @dataclass
@@ -119,7 +124,7 @@ class ReturnInput:
     return_id: str
     order_no: str
     customer: CustomerData
-    kind: str  # refund | exchange
+    kind: str  # refund | exchange | repair
     reason: str
     quality_issue: bool
     evidence: list[str]
@@ -221,17 +226,23 @@ class ReturnHandling(CommerceCase):
 
     async def _go_on(self, inp: ReturnInput) -> dict[str, Any]:
         """From review (or, continued as new, from the parcel on its way) to the end."""
+        # A repair (维修) skips the inspection: the item goes to repair, then back to the customer.
+        repair = inp.kind == ReturnKind.REPAIR and workflow.patched("return-repair")
         try:
             if self._resumed:
                 await self._until_received(inp)
-                await self._inspect(inp)
+                if not repair:
+                    await self._inspect(inp)
             else:
                 await self._review(inp)
                 if not self.nothing_back:
                     await self._await_parcel(inp)
-                    await self._inspect(inp)
+                    if not repair:
+                        await self._inspect(inp)
             outcome = "refund"
-            if inp.kind == "exchange":
+            if repair:
+                outcome = await self._repair(inp)  # repaired, or unrepairable: refund|exchange
+            if inp.kind == "exchange" or outcome == "exchange":
                 outcome = await self._exchange(inp)
             if outcome == "refund":
                 await self._refund(inp)
@@ -526,6 +537,95 @@ class ReturnHandling(CommerceCase):
                    "tracking_no?, note?}",
         })
 
+    # --- repair (维修) ---------------------------------------------------------------------
+
+    async def _repair(self, inp: ReturnInput) -> str:
+        """The item is at the warehouse: after-sales repairs it (a reminder half way; at the due
+        time the task escalates to ops and the customer hears it takes longer) and ships it
+        back ("repaired"), or finds it unrepairable and the customer gets a refund or a new
+        one instead (the answer: "refund" or "exchange")."""
+        reminder_at, due = repair_clock(workflow.now(), inp.timers.repair_due)
+        self.data["repair"] = {"status": "in_repair", "due_at": due.isoformat(),
+                               "overdue": False, "notes": "", "parcel": None}
+        await self._transition("repairing", "repair", "repair_started",
+                               f"at repair, due {due.isoformat(timespec='minutes')}")
+        await self.notify("repair_started", "return_repair_started", return_id=self.return_id,
+                          order_no=self.order_no, due_at=due.isoformat(timespec="minutes"),
+                          items=self._items())
+        task = await self.open_task(REPAIR, "warehouse", {
+            "return_id": self.return_id, "order_no": self.order_no, "reason": inp.reason,
+            "quality_issue": inp.quality_issue, "evidence": inp.evidence,
+            "items": self._items(), "parcel": self.parcel, "repair_due_at": due.isoformat(),
+            "how": "repaired {notes?}: the warehouse then ships it back; or unrepairable "
+                   "{notes, remedy: refund|exchange}",
+        }, due)
+        reminded = False
+        while not task.done:
+            now = workflow.now()
+            if not task.escalated and now >= due:
+                self.data["repair"]["overdue"] = True  # recorded with the escalation
+                await self._escalate(task)
+                await self.notify("repair_overdue", "return_repair_delayed",
+                                  return_id=self.return_id, order_no=self.order_no)
+                continue
+            if not reminded and now >= reminder_at:
+                reminded = True
+                await self.record("repair_reminder", "repair half way to its due time")
+                await self.notify("repair_reminder", "return_repair_reminder", to_customer=False,
+                                  return_id=self.return_id, task_id=task.id,
+                                  due_at=due.isoformat(timespec="minutes"))
+                continue
+            wake = reminder_at if not reminded else None if task.escalated else due
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: task.done,
+                    timeout=None if wake is None else max(wake - now, timedelta(seconds=1)))
+        actor = task.actor or "system"
+        notes = str(task.data.get("notes") or task.comment or "")
+        self.data["repair"].update(status=str(task.decision), notes=notes)
+        for line in self.lines:
+            line.update(result="pass", resaleable=False, notes=notes)
+        if task.decision == ReturnDecision.UNREPAIRABLE:
+            remedy = str(task.data["remedy"])
+            # The faulty item stays with the shop: to the damaged count.
+            await self._act(Act.RETURN_RESTOCK, Restock(
+                workflow.info().workflow_id,
+                [RestockLine(line["sku"], line["quantity"], False) for line in self.lines],
+                actor, f"return {self.return_id} unrepairable"))
+            await self._transition("inspected", "settlement", "unrepairable",
+                                   f"cannot be repaired ({notes}): {remedy} instead",
+                                   actor=actor, times={"inspected_at": workflow.now()},
+                                   row={"items": self._items()})
+            await self.notify("unrepairable", "return_unrepairable", return_id=self.return_id,
+                              order_no=self.order_no, notes=notes, remedy=remedy)
+            return remedy
+        await self._transition(None, None, "repaired", notes or "repaired: ships back",
+                               actor=actor, times={"inspected_at": workflow.now()},
+                               row={"items": self._items()})
+        back = await self.human_task(FULFIL, "warehouse", {
+            "return_id": self.return_id, "order_no": self.order_no, "repair": True,
+            "customer": self.data["customer"], "shipping_address": inp.shipping_address,
+            "pick_list": [{"sku": line["sku"], "name": line["name"],
+                           "quantity": line["quantity"]} for line in self.lines],
+            "payment_method": "repair", "collect_on_delivery": None,
+            "packing_slip_url": f"/api/v1/returns/{self.return_id}/packing-slip",
+        })
+        parcel = self.exchange_parcel
+        assert parcel is not None
+        now = workflow.now()
+        self.data["outcome"] = "repaired"
+        await self._transition("repaired", "closed", "repair_shipped",
+                               f"repaired item sent back: {parcel['courier']} "
+                               f"{parcel['tracking_no']}", actor=back.actor or "system",
+                               times={"reshipped_at": now, "closed_at": now},
+                               row={"outcome": "repaired",
+                                    "exchange_tracking_no": parcel["tracking_no"]})
+        await self.notify("repair_shipped", "return_repair_shipped", return_id=self.return_id,
+                          order_no=self.order_no, courier=parcel["courier"],
+                          tracking_no=parcel["tracking_no"],
+                          tracking_url=parcel.get("tracking_url") or "", notes=notes)
+        return "repaired"
+
     # --- refund --------------------------------------------------------------------------
 
     async def _refund(self, inp: ReturnInput) -> None:
@@ -693,13 +793,18 @@ class ReturnHandling(CommerceCase):
             tracking, courier, self.order_no, "return", self.return_id,
             workflow.info().workflow_id, workflow.now(), "outbound", 1, inp.actor.name),
             ShipmentView)
-        await self._act(Act.ORDER_STOCK_SETTLE, StockSettle(
-            self._keys(), "consumed", inp.actor.name,
-            f"return {self.return_id} replacement {tracking}"))
+        repaired = self.data.get("repair") is not None and self.stock_state == "none"
+        if not repaired:  # a replacement: its reserved stock leaves
+            await self._act(Act.ORDER_STOCK_SETTLE, StockSettle(
+                self._keys(), "consumed", inp.actor.name,
+                f"return {self.return_id} replacement {tracking}"))
         self.exchange_parcel = {"courier": courier, "tracking_no": tracking, "status": "shipped",
                                 "tracking_url": booking.tracking_url or "",
                                 "shipped_at": workflow.now().isoformat()}
-        self.data["exchange"] = dict(self.exchange_parcel)
+        if repaired:
+            self.data["repair"]["parcel"] = dict(self.exchange_parcel)
+        else:
+            self.data["exchange"] = dict(self.exchange_parcel)
         return {"shipment": self.exchange_parcel}
 
     # --- follow-up, cancel ---------------------------------------------------------------
@@ -784,6 +889,8 @@ class ReturnHandling(CommerceCase):
                          proposed_cents=self.proposed_cents)
         elif task.kind == FULFIL:
             check_tracking_no(inp.data)
+        elif task.kind == REPAIR:
+            check_repair(inp.decision, inp.data)
 
     async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
         if task.kind == REFUND:

@@ -4,6 +4,7 @@ workflow sandbox, tested without a workflow."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +28,8 @@ class ReturnStatus(StrEnum):
     EXCHANGE_PENDING = "exchange_pending"
     BACKORDERED = "backordered"
     EXCHANGED = "exchanged"
+    REPAIRING = "repairing"  # at repair (维修), then on its way back
+    REPAIRED = "repaired"  # repaired and sent back: the end
     CANCELLED = "cancelled"
 
 
@@ -38,6 +41,7 @@ class ReturnStage(StrEnum):
     SEND_BACK = "send_back"
     REFUND = "refund"
     EXCHANGE = "exchange"
+    REPAIR = "repair"
     CLOSED = "closed"
     CANCELLED = "cancelled"
 
@@ -48,6 +52,7 @@ class ReturnTask(StrEnum):
     REFUND = "return.refund"
     OUT_OF_STOCK = "return.out_of_stock"
     SEND_BACK = "return.send_back"
+    REPAIR = "return.repair"  # the warehouse (after-sales) repairs it, or finds it unrepairable
     FULFIL = "order.fulfil"  # the replacement of an exchange, packed like an order
 
 
@@ -61,11 +66,18 @@ class ReturnDecision(StrEnum):
     REFUND = "refund"
     SENT_BACK = "sent_back"
     SHIPPED = "shipped"
+    REPAIRED = "repaired"
+    UNREPAIRABLE = "unrepairable"
 
 
 class ReturnKind(StrEnum):
     REFUND = "refund"
     EXCHANGE = "exchange"
+    REPAIR = "repair"  # 维修: the item is repaired and sent back
+
+
+# What an unrepairable item turns into.
+REPAIR_REMEDIES = ("refund", "exchange")
 
 
 # The shop's fault: the longer window, and the shop pays the way back.
@@ -105,6 +117,7 @@ DECISIONS: dict[str, set[str]] = {
     ReturnTask.REFUND: {ReturnDecision.REFUNDED},
     ReturnTask.OUT_OF_STOCK: {ReturnDecision.WAIT, ReturnDecision.REFUND},
     ReturnTask.SEND_BACK: {ReturnDecision.SENT_BACK},
+    ReturnTask.REPAIR: {ReturnDecision.REPAIRED, ReturnDecision.UNREPAIRABLE},
     ReturnTask.FULFIL: {ReturnDecision.SHIPPED},
 }
 END_STATUSES: tuple[str, ...] = RETURN_END_STATUSES
@@ -140,6 +153,25 @@ def check_inspection(lines: Any, skus: set[str]) -> None:
     if all(line.get("result", "pass") == "fail" for line in lines) and seen == skus:
         raise rejection(ErrorType.INVALID, "nothing_passed",
                         "every line failed: decide fail {notes} instead")
+
+
+def check_repair(decision: str, data: dict[str, Any]) -> None:
+    """A repair's result: ``repaired {notes?}``, or ``unrepairable {notes, remedy: refund |
+    exchange}`` (the customer gets their money back or a new one instead)."""
+    if decision != ReturnDecision.UNREPAIRABLE:
+        return
+    if not str(data.get("notes") or "").strip():
+        raise rejection(ErrorType.INVALID, "missing_field",
+                        "notes are required: why it cannot be repaired", field="notes")
+    if data.get("remedy") not in REPAIR_REMEDIES:
+        raise rejection(ErrorType.INVALID, "invalid_remedy",
+                        "remedy is refund or exchange", field="remedy")
+
+
+def repair_clock(started: datetime, due: timedelta) -> tuple[datetime, datetime]:
+    """(reminder, due) of a repair: the after-sales desk is reminded half way, and at the due
+    time the task escalates and the customer hears it takes longer."""
+    return started + due / 2, started + due
 
 
 def check_refund(value: Any, comment: str, *, refundable_cents: int,

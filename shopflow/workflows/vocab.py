@@ -212,6 +212,6 @@ ORDER_END_STATUSES: tuple[str, ...] = ("cancelled", "completed", "refunded")
 ORDER_TIMES: tuple[str, ...] = ("backordered_at", "stock_secured_at", "paid_at", "shipped_at",
                                 "delivered_at", "completed_at", "cancelled_at")
 RETURN_END_STATUSES: tuple[str, ...] = ("rejected", "expired", "cancelled", "inspection_failed",
-                                        "refunded", "exchanged")
+                                        "refunded", "exchanged", "repaired")
 RETURN_TIMES: tuple[str, ...] = ("approved_at", "rejected_at", "parcel_sent_at", "received_at",
                                  "inspected_at", "refunded_at", "reshipped_at", "closed_at")
