@@ -39,6 +39,8 @@ from shopflow.workflows.care import (
 )
 from shopflow.workflows.care_payloads import CareRun, ReportRequest
 from shopflow.workflows.inbound_mail import InboundMailPoll, MailPoll
+from shopflow.workflows.promotion import OverstockReview
+from shopflow.workflows.promotion_rules import OverstockRun
 from shopflow.workflows.shared import SweepRun
 
 
@@ -81,6 +83,9 @@ DEFINITIONS = [
     ScheduleDef("shopflow-inbound-mail", InboundMailPoll.run, MailPoll(), None,
                 "Every SHOPFLOW_INBOUND_MAIL_POLL: customers' e-mail replies to their complaints",
                 every="inbound_mail_poll"),
+    ScheduleDef("shopflow-overstock", OverstockReview.run, OverstockRun(), _at(7, 30),
+                "Daily 07:30: inventory.overstock tasks for stock that has not moved for "
+                "SHOPFLOW_OVERSTOCK_DAYS (once per SKU per period)"),
 ]
 
 

@@ -22,6 +22,7 @@ from shopflow.activities.mail import MailActivities
 from shopflow.activities.notices import NoticeActivities
 from shopflow.activities.orders import OrderActivities
 from shopflow.activities.payments import PaymentActivities
+from shopflow.activities.promotions import PromotionActivities
 from shopflow.activities.reports import ReportActivities
 from shopflow.activities.returns import ReturnActivities
 from shopflow.activities.shipping import ShippingActivities
@@ -38,12 +39,13 @@ from shopflow.workflows.feedback_follow_up import FeedbackFollowUp
 from shopflow.workflows.inbound_mail import InboundMailPoll
 from shopflow.workflows.notice_resend import NoticeResend
 from shopflow.workflows.order_fulfilment import OrderFulfilment
+from shopflow.workflows.promotion import PROMOTION_WORKFLOWS
 from shopflow.workflows.return_handling import ReturnHandling
 from shopflow.workflows.sample_approval import SampleApproval
 
 WORKFLOWS = [SampleApproval, OrderFulfilment, ReturnHandling, NoticeResend,
              ComplaintWorkflow, EnquiryWorkflow, FeedbackFollowUp, BackorderWakeWorkflow,
-             BackorderSweepWorkflow, InboundMailPoll, *CARE_WORKFLOWS]
+             BackorderSweepWorkflow, InboundMailPoll, *CARE_WORKFLOWS, *PROMOTION_WORKFLOWS]
 
 # Shared dataclasses and the base classes hold no per-run state: import them once for all runs
 # instead of once per cached case. With settings.worker_sandbox == "shared" (the default) the
@@ -52,7 +54,8 @@ PASSTHROUGH = ("shopflow.workflows.shared", "shopflow.workflows.base", "shopflow
                "shopflow.workflows.vocab", "shopflow.workflows.money",
                "shopflow.workflows.order_rules", "shopflow.workflows.return_rules",
                "shopflow.workflows.sample_rules", "shopflow.workflows.complaint_rules",
-               "shopflow.workflows.care_payloads", "shopflow.workflows.care_rules")
+               "shopflow.workflows.care_payloads", "shopflow.workflows.care_rules",
+               "shopflow.workflows.promotion_rules")
 SHARED_WORKFLOW_MODULES = ("shopflow.workflows",)
 
 
@@ -80,6 +83,7 @@ def build_activities(engine: Engine, settings: Settings,
         ReportActivities(engine, settings),
         EnquiryActivities(engine),
         MailActivities(engine, settings, client),
+        PromotionActivities(engine, settings, client),
     ]
     functions = []
     for inst in instances:

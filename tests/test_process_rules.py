@@ -148,3 +148,25 @@ def test_a_repair_result_and_its_clock() -> None:
     start = datetime(2025, 3, 1, tzinfo=UTC)
     assert repair_clock(start, timedelta(days=7)) == (start + timedelta(days=3.5),
                                                       start + timedelta(days=7))
+
+
+def test_overstock_periods_and_decisions() -> None:
+    from datetime import date
+
+    from shopflow.workflows.promotion_rules import check_overstock, overstock_period
+
+    assert overstock_period(date(2026, 11, 30), 1) == date(2026, 11, 30)
+    p = overstock_period(date(2026, 11, 30), 60)
+    assert p <= date(2026, 11, 30) < p + timedelta(days=60)
+    assert overstock_period(p + timedelta(days=59), 60) == p
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    check_overstock("inventory.overstock", "keep", {"note": "seasonal"}, 5, now)
+    for data, field in (({"discount_percent": 10, "start_at": "2026-11-29T00:00:00+00:00",
+                          "end_at": "2026-12-05T00:00:00+00:00"}, "start_at"),
+                        ({"discount_percent": 10, "start_at": "2026-12-01T00:00:00",
+                          "end_at": "2026-12-05T00:00:00+00:00"}, "start_at"),
+                        ({"discount_percent": 10, "start_at": "2026-12-01T00:00:00+00:00",
+                          "end_at": "2026-12-01T00:00:00+00:00"}, "end_at")):
+        with pytest.raises(Exception) as err:
+            check_overstock("inventory.overstock", "promote", data, 5, now)
+        assert field in str(err.value.args) or field in str(err.value.details)

@@ -18,9 +18,18 @@ from shopflow.api.scope import require_channel
 from shopflow.models.complaint_schemas import ComplaintCreate
 from shopflow.models.enquiry_schemas import EnquiryCreate
 from shopflow.models.order_schemas import OrderCreate, PaymentIn, ShipmentEventIn
+from shopflow.models.promotion_schemas import PromotionCreate
 from shopflow.models.return_schemas import ReturnCreate, ReturnParcelIn
 from shopflow.models.schemas import SampleCreate
-from shopflow.services import complaints, enquiries, orders, returns, samples, shipments
+from shopflow.services import (
+    complaints,
+    enquiries,
+    orders,
+    promotions,
+    returns,
+    samples,
+    shipments,
+)
 from shopflow.services.scoping import visible
 
 
@@ -96,6 +105,21 @@ async def _customer_case(svc: Services, user: User, body: ComplaintCreate | Enqu
         return 201, created
 
     return await idempotent(svc, user, route, key, body.model_dump(mode="json"), create)
+
+
+async def create_promotion(svc: Services, user: User, body: PromotionCreate,
+                           key: str | None) -> JSONResponse:
+    """``POST /promotions`` and the plan form: a plan into review, once per key."""
+
+    async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
+        created, started = await promotions.create(svc.client(), svc.settings, svc.engine,
+                                                   body, user.name, seed)
+        if started:
+            WORKFLOWS_STARTED.labels("promotion").inc()
+        return 201, created
+
+    return await idempotent(svc, user, "POST /promotions", key, body.model_dump(mode="json"),
+                            create)
 
 
 async def create_return(svc: Services, user: User, body: ReturnCreate,

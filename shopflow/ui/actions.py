@@ -12,7 +12,7 @@ from typing import Any
 from shopflow.api import keyed
 from shopflow.api.auth import User
 from shopflow.api.deps import Services
-from shopflow.services import complaints, invoices, orders, returns, samples
+from shopflow.services import complaints, invoices, orders, promotions, returns, samples
 from shopflow.ui.decisions import COURIERS, FormField
 from shopflow.workflows.shared import Actor
 
@@ -267,3 +267,22 @@ register(CaseAction(
     # case 6) and says from when otherwise.
     shown=lambda case: not case.get("closed_at") and case.get("status") != "closed",
     style="danger"))
+
+
+# --- promotion plans (seed 003 第九条) -----------------------------------------------------------
+
+async def _promotion_cancel(svc: Services, user: User, case_id: str,
+                            values: dict[str, str]) -> str:
+    from shopflow.models.promotion_schemas import CancelPlan
+
+    body = CancelPlan(reason=values.get("reason", ""))  # as POST /promotions/{id}/cancel
+    await promotions.cancel(svc.client(), svc.engine, case_id, body.reason,
+                            Actor(user.name, user.role))
+    return "promotion_cancelled"
+
+
+register(CaseAction(
+    "promotion", "cancel", "取消促销方案 Cancel the plan (before its start)", ("cs", "ops"),
+    (FormField("reason", "原因 Reason", "textarea", True),), _promotion_cancel,
+    shown=lambda case: case.get("stage") in ("review", "approval", "scheduled")
+    and not case.get("closed_at"), style="danger"))

@@ -11,11 +11,23 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from shopflow.api import keyed
 from shopflow.api.errors import ApiError
 from shopflow.models.mail import AttachIn, DismissIn
-from shopflow.services import inbound_mail
+from shopflow.models.promotion_schemas import PromotionCreate
+from shopflow.services import inbound_mail, promotions
 from shopflow.services.errors import Refused
-from shopflow.ui.pages import PageRoute, checked_form, redirect, render, signed_in, svc_of, with_note
+from shopflow.ui.pages import (
+    PageRoute,
+    checked_form,
+    keyed_create_form,
+    redirect,
+    render,
+    signed_in,
+    svc_of,
+    with_note,
+)
+from shopflow.workflows.vocab import READ_ROLES, CaseKind
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 MAIL_ROLES = ("cs", "ops")  # as /api/v1/inbound-mail's list (and admin)
@@ -75,3 +87,57 @@ async def attach(request: Request, mail_id: MailId) -> Response:
 @router.post("/inbound-mail/{mail_id}/dismiss")
 async def dismiss(request: Request, mail_id: MailId) -> Response:
     return await _act(request, mail_id, "dismiss")
+
+
+# --- promotion plans ----------------------------------------------------------------------------
+
+PLAN_ROLES = ("cs", "ops")  # as POST /api/v1/promotions (and admin)
+
+
+@router.get("/promotions")
+async def promotions_page(request: Request, status: str | None = None,
+                          page: Annotated[int, Query(ge=1, le=100000)] = 1) -> Response:
+    """Promotion plans newest first: where each stands, the link to its page (its review and
+    approval tasks are in the inbox of finance and ops)."""
+    user = await signed_in(request)
+    if not user.has(*READ_ROLES[CaseKind.PROMOTION]):
+        raise ApiError(403, "forbidden", f"role {user.role} may not read promotions")
+    svc = svc_of(request)
+    rows, total = await svc.db(promotions.list_promotions, svc.engine, page, 50, status or None)
+    return render(request, "promotions.html", section="promotions", rows=rows, total=total,
+                  may_plan=user.has(*PLAN_ROLES))
+
+
+async def _plan_form(request: Request, status: int = 200, *, values: Any,
+                     errors: dict[str, str] | None = None) -> Response:
+    return render(request, "promotion_new.html", status, section="promotions", values=values,
+                  errors=errors or {})
+
+
+@router.get("/promotions/new")
+async def new_plan(request: Request) -> Response:
+    user = await signed_in(request)
+    if not user.has(*PLAN_ROLES):
+        raise ApiError(403, "forbidden", f"role {user.role} may not draft promotions")
+    import uuid
+
+    return await _plan_form(request, values={"request_key": uuid.uuid4().hex, "segment": "all"})
+
+
+def _plan_fields(val: Any) -> dict[str, Any]:
+    skus = [s.strip() for s in (val("skus") or "").replace("，", ",").split(",") if s.strip()]
+    return {"name": val("name") or "", "skus": skus,
+            "discount_percent": val("discount_percent") or "", "start_at": val("start_at") or "",
+            "end_at": val("end_at") or "", "target_tag": val("target_tag"),
+            "segment": val("segment") or "all", "description": val("description") or ""}
+
+
+@router.post("/promotions/new")
+async def create_plan(request: Request) -> Response:
+    """As POST /api/v1/promotions: the same checks and service, the form's one-time key."""
+    user = await signed_in(request)
+    if not user.has(*PLAN_ROLES):
+        raise ApiError(403, "forbidden", f"role {user.role} may not draft promotions")
+    return await keyed_create_form(
+        request, user, model=PromotionCreate, create=keyed.create_promotion, form=_plan_form,
+        case_page="/ui/cases/promotion/{id}?note=created", fields=_plan_fields)

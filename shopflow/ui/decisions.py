@@ -276,6 +276,37 @@ for _form in (
             help="留空的 SKU 保持账面数量 A SKU left blank stays as booked."),),
             title="盘点完成 Counted"),
     ), hint="逐个 SKU 清点货架,填写实际数量 Count each SKU on the shelf and enter what is there."),
+    # Promotion plans and overstock (promotion.py, seed 003 第八条, 第九条).
+    TaskForm("promotion.review", (
+        Decision("pass", (_area("note", "审核意见 Note", required=False),),
+                 title="审核通过 Pass to approval"),
+        Decision("reject", (REASON,), style="danger"),
+    ), hint="核对商品、折扣与毛利、目标客户和时间 Check the products, the discount against the "
+            "margin, the customers it targets and the dates."),
+    TaskForm("promotion.approve", (
+        Decision("approve", (_area("note", "批示 Note", required=False),),
+                 title="批准 Approve (it starts and ends by itself)"),
+        Decision("reject", (REASON,), style="danger"),
+    ), hint="批准后按时开始、结束并通知目标客户 Approved, it starts and ends on time and its "
+            "customers are told at the start."),
+    TaskForm("inventory.overstock", (
+        Decision("promote", (
+            _text("name", "促销名称 Promotion name", required=False,
+                  help="留空为「<SKU> clearance」 Blank: \"<SKU> clearance\"."),
+            FormField("discount_percent", "折扣 Discount %", "int", True),
+            _text("start_at", "开始 Starts at", help="ISO 8601, e.g. 2026-12-07T00:00:00+08:00"),
+            _text("end_at", "结束 Ends at", help="ISO 8601, e.g. 2026-12-14T00:00:00+08:00"),
+            _text("target_tag", "客户标签 Customers tagged", required=False),
+            FormField("segment", "客户范围 Customers", "select",
+                      options=(("all", "全部 All"), ("buyers", "买过该商品的 Who bought it"))),
+        ), title="做促销 Propose a promotion"),
+        Decision("return_to_supplier", (
+            FormField("quantity", "退回数量 Quantity", "int", True, default_from="available"),
+            _area("note", "备注 Note", required=False),
+        ), title="退回供应商 Return to the supplier", style="neutral"),
+        Decision("keep", (_area("note", "原因 Why"),), title="保留 Keep", style="neutral"),
+    ), hint="该商品长期未动销 This stock has not moved: propose a promotion (it goes to review "
+            "and approval) or return it to the supplier."),
 ):
     register(_form)
 

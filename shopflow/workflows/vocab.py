@@ -37,6 +37,8 @@ class CaseKind(StrEnum):
     REVISIT = "revisit"
     STOCKTAKE = "stocktake"
     ENQUIRY = "enquiry"
+    PROMOTION = "promotion"
+    OVERSTOCK = "overstock"
 
 
 # Who may read a case of each process (admin always): the API's GETs and the web pages.
@@ -49,6 +51,9 @@ READ_ROLES: dict[str, tuple[Role, ...]] = {
     CaseKind.COMPLAINT: (Role.CHANNEL, Role.CS, Role.OPS),
     CaseKind.FOLLOWUP: (Role.CHANNEL, Role.CS, Role.OPS),
     CaseKind.ENQUIRY: (Role.CHANNEL, Role.CS, Role.OPS),
+    # Internal plans: no channel.
+    CaseKind.PROMOTION: (Role.CS, Role.WAREHOUSE, Role.FINANCE, Role.OPS),
+    CaseKind.OVERSTOCK: (Role.CS, Role.WAREHOUSE, Role.FINANCE, Role.OPS),
 }
 SHIPMENT_READ_ROLES: tuple[Role, ...] = (Role.CHANNEL, Role.CS, Role.WAREHOUSE, Role.FINANCE,
                                          Role.OPS)
@@ -78,6 +83,9 @@ class TaskKind(StrEnum):
     REVISIT = "customer.revisit"
     STOCKTAKE = "inventory.stocktake"
     ENQUIRY_ANSWER = "enquiry.answer"
+    PROMOTION_REVIEW = "promotion.review"
+    PROMOTION_APPROVE = "promotion.approve"
+    OVERSTOCK = "inventory.overstock"
 
 
 # --- every case ---------------------------------------------------------------------------------
