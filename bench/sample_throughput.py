@@ -29,7 +29,7 @@ from shopflow.models import Task
 from shopflow.settings import Settings
 from shopflow.worker import build_worker
 from shopflow.workflows.sample_approval import SampleApproval, SampleInput, SampleItem, SampleTimers
-from shopflow.workflows.shared import Actor, CompleteTaskInput, CustomerData
+from shopflow.workflows.shared import Actor, CompleteTaskInput, CustomerData, DocumentAdded
 
 DECISIONS = [("sample.preliminary_review", "approve", {}),
              ("sample.review", "approve", {"items": [{"sku": "TEA-001", "approved_quantity": 1}]}),
@@ -61,6 +61,9 @@ async def drive_sample(client: Client, engine, tq: str, i: int) -> None:  # type
     inp = sample_input(i)
     wf_id = f"sample-{inp.sample_id}"
     handle = await client.start_workflow(SampleApproval.run, inp, id=wf_id, task_queue=tq)
+    # the qualification document (its row and file are the API's; the case needs to know one)
+    await handle.execute_update("add_document", DocumentAdded("d1", "licence.pdf",
+                                                              "application/pdf", 100, "b"))
     for kind, decision, data in DECISIONS:
         task_id = await open_task_id(engine, wf_id, kind)
         await handle.execute_update("complete_task",

@@ -399,7 +399,7 @@ async def _announce(settings: Settings) -> None:
     ]
     if settings.is_dev:
         lines.append("  Dev tokens dev-channel dev-cs dev-reviewer dev-warehouse dev-finance "
-                     "dev-ops dev-admin")
+                     "dev-ops dev-admin dev-product")
     lines.append("  Stop with Ctrl-C.")
     print("\n".join(lines), flush=True)
 

@@ -77,6 +77,11 @@ def run_sample_demo(base_url: str, echo: Callable[[str], None], timeout: float =
     r.raise_for_status()
     sid = r.json()["id"]
     echo(f"sample {sid} submitted ({r.json()['workflow_id']}); {stock()}")
+    # The qualification document as a file (seed 000 1.2): the review approves only with one.
+    httpx.post(f"{api}/samples/{sid}/documents", headers=h("channel"), files={"file": (
+        "business-licence.pdf", b"%PDF-1.4\n%demo licence\n%%EOF\n", "application/pdf")},
+    ).raise_for_status()
+    echo("  qualification document uploaded: business-licence.pdf")
     decide(task(sid, "sample.preliminary_review"), "approve")
     review = task(sid, "sample.review")
     echo(f"  review context: credit {review['context']['credit_rating']}, "

@@ -206,6 +206,22 @@ class Settings(BaseSettings):
     # Reconciliation with the payment provider's daily report (财务对账): the Temporal Schedule
     # compares yesterday's books with it at this hour (schedule time zone).
     reconciliation_check_hour: int = Field(default=6, ge=0, le=23)
+    # Qualification documents of sample requests (seed 000 1.2): PDF, JPEG or PNG files up to
+    # this size, kept in a folder (default var/documents) or an S3-compatible store
+    # (providers/storage.py; bucket, endpoint for MinIO/Ceph/OSS…, region, keys).
+    document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    document_store: Literal["folder", "s3"] = "folder"
+    document_dir: Path = VAR_DIR / "documents"
+    document_s3_bucket: str | None = None
+    document_s3_endpoint: str | None = None
+    document_s3_region: str | None = None
+    document_s3_access_key: str | None = None
+    document_s3_secret_key: str | None = None
+    document_s3_prefix: str = "sample-documents/"
+    # Samples per customer in a period (seed 000 2, 资源的合理利用): a request beyond it is
+    # refused (409 sample_limit_reached); the reviewer sees the count. 0: no limit.
+    sample_limit_per_customer: int = Field(default=5, ge=0, le=1000)
+    sample_limit_period: Duration = timedelta(days=90)
     # Returns: where customers send their parcels (the approval notice says so).
     return_address: str = "Shopflow 退货仓 Returns, 1 Warehouse Rd, Hangzhou 310000"
 

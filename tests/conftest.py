@@ -206,13 +206,14 @@ async def tenv() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
-def settings(engine: Engine) -> Settings:
+def settings(engine: Engine, tmp_path: Path) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         env="dev",
         database_url=str(engine.url.render_as_string(hide_password=False)),
         task_queue=f"test-{uuid.uuid4().hex[:10]}",
         public_url="http://shop.test",
+        document_dir=tmp_path / "documents",
     )
 
 

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 
 from shopflow.db import make_engine, session_scope
 from shopflow.models import InventoryItem, Notice, Payment, Refund, Reservation, StockMovement
+from tests.helpers import PDF
 from tests.stack import Stack
 
 T = TypeVar("T")
@@ -202,6 +203,8 @@ def finish_order(http: httpx.Client, no: str) -> None:
 
 
 def finish_sample(http: httpx.Client, sid: str) -> None:
+    call(lambda: http.post(f"/api/v1/samples/{sid}/documents", headers=auth("channel"),
+                           files={"file": ("licence.pdf", PDF, "application/pdf")}), 200, 201)
     decide(http, sid, "sample.preliminary_review", "approve")
     decide(http, sid, "sample.review", "approve",
            items=[{"sku": SKU, "approved_quantity": 1}])

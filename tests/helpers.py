@@ -78,6 +78,20 @@ async def stock(api: httpx.AsyncClient, sku: str) -> dict[str, int]:
     return r.json()  # type: ignore[no-any-return]
 
 
+# A sample request's qualification document (seed 000 1.2): a small real PDF.
+PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]"
+       b"/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+async def upload_document(api: httpx.AsyncClient, sample_id: str, data: bytes = PDF,
+                          name: str = "business-licence.pdf", role: str = "channel",
+                          content_type: str = "application/pdf") -> httpx.Response:
+    """POST /samples/{id}/documents (multipart), as a channel or customer service would."""
+    return await api.post(f"/api/v1/samples/{sample_id}/documents", headers=auth(role),
+                          files={"file": (name, data, content_type)})
+
+
 async def open_task(api: httpx.AsyncClient, case_id: str, kind: str,
                     role: str = "ops") -> dict[str, Any]:
     """Wait for the open task of this kind on the case to appear in the inbox."""

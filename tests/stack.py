@@ -61,6 +61,7 @@ class Stack:
             "SHOPFLOW_TASK_QUEUE": f"stack-{uuid.uuid4().hex[:8]}",
             "SHOPFLOW_LOG_LEVEL": "WARNING",
             "SHOPFLOW_LOG_FORMAT": "json",
+            "SHOPFLOW_DOCUMENT_DIR": str(workdir / "documents"),
             **(env or {}),
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}

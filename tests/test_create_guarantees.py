@@ -35,7 +35,8 @@ from shopflow.services.returns import return_id_for
 from shopflow.settings import Settings
 from tests.helpers import auth, make_product
 
-SAMPLE = {"customer": {"id": "c-1", "name": "Lin", "email": "lin@example.com"},
+SAMPLE = {"customer": {"id": "c-1", "name": "Lin", "email": "lin@example.com",
+                       "address": "1 Lake Rd"},
           "channel": "web", "items": [{"sku": "TEA", "quantity": 1}], "purpose": "tasting"}
 COMPLAINT = {"customer": {"id": "c-1", "name": "Lin", "email": "lin@example.com"},
              "category": "service", "description": "rude on the phone", "channel": "phone"}

@@ -14,7 +14,15 @@ from temporalio.testing import WorkflowEnvironment
 from shopflow.api.app import create_app
 from shopflow.settings import Settings
 from shopflow.worker import build_worker
-from tests.helpers import auth, complete, make_product, open_task, start_dev_server, stock
+from tests.helpers import (
+    auth,
+    complete,
+    make_product,
+    open_task,
+    start_dev_server,
+    stock,
+    upload_document,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +34,8 @@ async def start_stack(db_file: Path) -> WorkflowEnvironment:
 async def test_restart_keeps_everything_and_the_case_goes_on(
         tmp_path: Path, settings: Settings, engine: Any) -> None:
     temporal_db = tmp_path / "temporal.db"
-    body = {"customer": {"id": "c-dur", "name": "Chen"}, "channel": "phone",
+    body = {"customer": {"id": "c-dur", "name": "Chen", "phone": "13800000000",
+                         "address": "1 Lake Rd"}, "channel": "phone",
             "items": [{"sku": "TEA", "quantity": 2}], "purpose": "restart drill"}
 
     env = await start_stack(temporal_db)
@@ -37,6 +46,7 @@ async def test_restart_keeps_everything_and_the_case_goes_on(
             await make_product(api, "TEA", stock=8, sample_limit=3)
             sid = (await api.post("/api/v1/samples", headers=auth("channel"),
                                   json=body)).json()["id"]
+            assert (await upload_document(api, sid)).status_code == 201
             task = await open_task(api, sid, "sample.preliminary_review")
             assert (await complete(api, task, "approve")).status_code == 200
             await open_task(api, sid, "sample.review")

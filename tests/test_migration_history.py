@@ -35,6 +35,7 @@ LANDED = {
     "0007_reconciliation_settlements.py": "b11307ee6647cac41db8f81cb03bc1acecfb48735f3012d09f648d8e0884d1e3",
     "0008_inbound_mails.py": "42f30d14f537012a18b9b8506ae72bf66513933290afcdc511710d86a4503f20",
     "0009_invoices_and_differences.py": "41de44cbc8fc06da38151006e0180543b8cc03b509cdd630345e6af55a4a3aaa",
+    "0010_sample_documents.py": "3756e88e8244af902acef102afe226b4c653cc491c953a60eb51c71e348d8029",
 }
 # 0001's git blob as it was frozen (`git hash-object`): the same check in git's own terms.
 FROZEN_0001_BLOB = "3ceffe5e62081a0b3a5e0eedf4cbb4ccb81eb3a3"

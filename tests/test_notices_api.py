@@ -37,7 +37,7 @@ def settings(settings: Settings, smtp: SmtpServer) -> Settings:
 
 async def submit(api: httpx.AsyncClient, cid: str, email: str) -> str:
     r = await api.post("/api/v1/samples", headers=auth("channel"), json={
-        "customer": {"id": cid, "name": "Li Wei", "email": email},
+        "customer": {"id": cid, "name": "Li Wei", "email": email, "address": "1 West Lake Rd"},
         "channel": "web", "items": [{"sku": "TEA", "quantity": 1}], "purpose": "trial"})
     assert r.status_code == 201, r.text
     return r.json()["id"]  # type: ignore[no-any-return]
@@ -180,7 +180,7 @@ async def test_channel_follows_the_profile_preference_and_the_request_channel(
     by_pref = await submit(api, "c-sms", "wang@example.com")
     r = await api.post("/api/v1/samples", headers=auth("cs"), json={
         "customer": {"id": "c-phone", "name": "Zhao Lei", "email": "zhao@example.com",
-                     "phone": "13700000000"},
+                     "phone": "13700000000", "address": "1 West Lake Rd"},
         "channel": "phone", "items": [{"sku": "TEA", "quantity": 1}], "purpose": "trial"})
     assert r.status_code == 201, r.text
     by_phone = r.json()["id"]

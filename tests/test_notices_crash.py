@@ -124,7 +124,8 @@ async def test_worker_killed_right_after_the_send_still_delivers_exactly_once(
     first = workers.start(NOTICE_TEST_STALL_AFTER_SEND=str(marker))
     await make_product(api_only, "TEA", stock=10, sample_limit=5)
     r = await api_only.post("/api/v1/samples", headers=auth("channel"), json={
-        "customer": {"id": "c-1", "name": "Li Wei", "email": "li@example.com"},
+        "customer": {"id": "c-1", "name": "Li Wei", "email": "li@example.com",
+                     "address": "1 West Lake Rd"},
         "channel": "web", "items": [{"sku": "TEA", "quantity": 2}], "purpose": "trial"})
     assert r.status_code == 201, r.text
     sid = r.json()["id"]

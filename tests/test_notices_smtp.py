@@ -37,7 +37,8 @@ def settings(settings: Settings, smtp: SmtpServer) -> Settings:
 
 async def submit(api: httpx.AsyncClient, cid: str, email: str, locale: str = "zh-CN") -> str:
     r = await api.post("/api/v1/samples", headers=auth("channel"), json={
-        "customer": {"id": cid, "name": "Li Wei", "email": email, "locale": locale},
+        "customer": {"id": cid, "name": "Li Wei", "email": email, "locale": locale,
+                     "address": "1 West Lake Rd"},
         "channel": "web", "items": [{"sku": "TEA", "quantity": 2}], "purpose": "trial"})
     assert r.status_code == 201, r.text
     return r.json()["id"]  # type: ignore[no-any-return]

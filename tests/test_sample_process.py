@@ -22,6 +22,7 @@ from tests.helpers import (
     open_task,
     record_history,
     stock,
+    upload_document,
     wait_case,
 )
 from tests.test_ui_pages import sign_in
@@ -47,10 +48,15 @@ async def catalogue(api: httpx.AsyncClient) -> None:
     await make_product(api, "CUP", stock=4, sample_limit=3)
 
 
-async def submit(api: httpx.AsyncClient, **overrides: Any) -> str:
+async def submit(api: httpx.AsyncClient, documents: int = 1, **overrides: Any) -> str:
+    """A request through the API, with its qualification document (``documents=0``: none)."""
     r = await api.post("/api/v1/samples", headers=auth("channel"), json=application(**overrides))
     assert r.status_code == 201, r.text
-    return r.json()["id"]  # type: ignore[no-any-return]
+    sid: str = r.json()["id"]
+    for _ in range(documents):
+        doc = await upload_document(api, sid)
+        assert doc.status_code == 201, doc.text
+    return sid
 
 
 async def pass_preliminary(api: httpx.AsyncClient, sid: str) -> None:

@@ -41,7 +41,8 @@ async def test_channel_tokens_see_only_their_channels_cases(api: httpx.AsyncClie
     r = await api.post("/api/v1/orders", headers=mail, json=order_body("WEB-2"))
     assert r.status_code == 403 and r.json()["error"]["code"] == "channel_not_allowed"
     # Samples and complaints it creates are its own too.
-    sample = {"customer": {"id": "c-9", "name": "Zhao"}, "channel": "email",
+    sample = {"customer": {"id": "c-9", "name": "Zhao", "email": "zhao@example.com",
+                           "address": "9 Lake Rd"}, "channel": "email",
               "items": [{"sku": "TEA", "quantity": 1}], "purpose": "tasting"}
     r = await api.post("/api/v1/samples", headers=mail, json=sample)
     assert r.status_code == 201, r.text

@@ -31,7 +31,7 @@ from shopflow.api.auth import create_token
 from shopflow.db import session_scope
 from shopflow.models import Payment, Refund
 from shopflow.settings import Settings
-from tests.helpers import auth, make_product
+from tests.helpers import auth, make_product, upload_document
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.browser, pytest.mark.slow]
 
@@ -153,6 +153,8 @@ async def test_a_sample_travels_through_the_pages(live: str, browser: Any,
                                 "url": "https://example.com/licence.pdf"}]})
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
+    doc = await upload_document(http, sid)  # type: ignore[arg-type]
+    assert doc.status_code == 201, doc.text
 
     # Customer service: the sign-in page, then the preliminary check from the inbox.
     login_ctx = await browser.new_context(locale="zh-CN")

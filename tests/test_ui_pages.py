@@ -24,7 +24,7 @@ from shopflow.models.types import utcnow
 from shopflow.settings import Settings
 from shopflow.ui import decisions
 from shopflow.ui.session import COOKIE
-from tests.helpers import auth, eventually, make_product, open_task, wait_case
+from tests.helpers import PDF, auth, eventually, make_product, open_task, wait_case
 
 pytestmark = pytest.mark.asyncio
 BASE = "http://shop.test"
@@ -46,11 +46,11 @@ async def sign_in(ui: httpx.AsyncClient, token: str, next_: str = "/ui/inbox") -
 
 
 async def post_form(ui: httpx.AsyncClient, page_path: str, action: str,
-                    data: dict[str, Any]) -> httpx.Response:
+                    data: dict[str, Any], files: Any = None) -> httpx.Response:
     """Submit a form the way a browser does: with the CSRF token of the page it is on."""
     page = await ui.get(page_path)
     assert page.status_code == 200, page.text
-    return await ui.post(action, data={"csrf_token": csrf_of(page.text), **data})
+    return await ui.post(action, data={"csrf_token": csrf_of(page.text), **data}, files=files)
 
 
 async def inbox_task(ui: httpx.AsyncClient, workflow_id: str, kind: str) -> str:
@@ -596,7 +596,8 @@ async def test_the_task_form_completes_through_the_workflow_update(
         api: httpx.AsyncClient, engine: Engine) -> None:
     await make_product(api, "TEA", stock=10, sample_limit=5)
     r = await api.post("/api/v1/samples", headers=auth("channel"), json={
-        "customer": {"id": "c-1", "name": "Li Wei", "address": "1 West Lake Rd"},
+        "customer": {"id": "c-1", "name": "Li Wei", "address": "1 West Lake Rd",
+                     "phone": "13800000000"},
         "channel": "web", "items": [{"sku": "TEA", "quantity": 3}], "purpose": "trial"})
     sid = r.json()["id"]
     prelim = await open_task(api, sid, "sample.preliminary_review")
@@ -622,21 +623,23 @@ async def test_customer_service_files_a_sample_request_from_a_form(api: httpx.As
     await make_product(api, "TEA", stock=10, sample_limit=5)
     await sign_in(api, "dev-cs")
     form = {"customer.id": "c-7", "customer.name": "", "channel": "phone",
+            "customer.phone": "13900000000", "customer.address": "7 Lake Rd",
             "items.0.sku": "TEA", "items.0.quantity": "9", "purpose": "trial",
             "request_key": "k-1"}
-    r = await post_form(api, "/ui/samples/new", "/ui/samples/new", form)
+    licence = {"documents": ("licence.pdf", PDF, "application/pdf")}
+    r = await post_form(api, "/ui/samples/new", "/ui/samples/new", form, licence)
     assert r.status_code == 422 and 'data-testid="field-error"' in r.text  # the name is missing
     assert 'value="c-7"' in r.text  # what was typed stays
     form["customer.name"] = "王芳"
-    r = await post_form(api, "/ui/samples/new", "/ui/samples/new", form)
+    r = await post_form(api, "/ui/samples/new", "/ui/samples/new", form, licence)
     assert r.status_code == 422 and "at most 5 of TEA as samples" in r.text  # the API's rule
     form["items.0.quantity"] = "2"
-    r = await post_form(api, "/ui/samples/new", "/ui/samples/new", form)
+    r = await post_form(api, "/ui/samples/new", "/ui/samples/new", form, licence)
     assert r.status_code == 303, r.text
     case_url = r.headers["location"]
     assert case_url.startswith("/ui/cases/sample/") and case_url.endswith("?note=created")
     # The same form sent twice (a double click) files one request.
-    again = await post_form(api, "/ui/samples/new", "/ui/samples/new", form)
+    again = await post_form(api, "/ui/samples/new", "/ui/samples/new", form, licence)
     assert again.headers["location"] == case_url
     with Session(engine) as s:
         assert len(s.exec(select(Case).where(Case.kind == "sample")).all()) == 1
@@ -651,7 +654,8 @@ async def test_customer_service_answers_for_the_customer_and_cancels_from_the_ca
         api: httpx.AsyncClient, engine: Engine) -> None:
     await make_product(api, "TEA", stock=10, sample_limit=5)
     r = await api.post("/api/v1/samples", headers=auth("channel"), json={
-        "customer": {"id": "c-1", "name": "Li Wei"}, "channel": "phone",
+        "customer": {"id": "c-1", "name": "Li Wei", "phone": "13800000000",
+                     "address": "1 West Lake Rd"}, "channel": "phone",
         "items": [{"sku": "TEA", "quantity": 1}], "purpose": "trial"})
     sid = r.json()["id"]
     task = await open_task(api, sid, "sample.preliminary_review")

@@ -58,7 +58,7 @@ async def create_sample(svc: Services, user: User, body: SampleCreate,
     """``POST /samples``: checked before the key is used; customer service's details update
     the customer, a channel's become a proposal."""
     require_channel(user, body.channel)
-    await svc.db(samples.check_application, svc.engine, body)
+    await svc.db(samples.check_application, svc.engine, body, svc.settings)
 
     async def create(seed: str | None) -> tuple[int, dict[str, Any]]:
         created, started = await samples.create(svc.client(), svc.settings, svc.engine, body,

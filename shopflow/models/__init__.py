@@ -5,7 +5,7 @@ Importing this package registers every table on ``SQLModel.metadata`` (Alembic r
 
 from shopflow.models.auth import ApiToken, IdempotencyRecord
 from shopflow.models.care import BirthdayGreeting, Complaint, CustomerRevisit, Report
-from shopflow.models.cases import Case, Dossier, FeedbackRequest, TimelineEvent
+from shopflow.models.cases import Case, Dossier, FeedbackRequest, SampleDocument, TimelineEvent
 from shopflow.models.catalogue import InventoryItem, Product, Reservation, StockMovement
 from shopflow.models.customers import Customer
 from shopflow.models.finance import Invoice, NumberCounter, ReconciliationDifference
@@ -59,6 +59,7 @@ __all__ = [
     "Report",
     "Reservation",
     "Return",
+    "SampleDocument",
     "Settlement",
     "Shipment",
     "ShipmentEvent",

@@ -72,3 +72,20 @@ class Dossier(SQLModel, table=True):
     kind: str
     data: dict[str, Any] = json_field()
     created_at: datetime = time_field()
+
+
+class SampleDocument(SQLModel, table=True):
+    """A qualification document of a sample request (seed 000 1.2): a PDF, JPEG or PNG file kept
+    in the document store (providers/storage.py) under ``storage_key``."""
+
+    __tablename__ = "sample_documents"
+
+    id: str = Field(primary_key=True, max_length=32)
+    sample_id: str = Field(index=True, max_length=80)
+    filename: str = Field(max_length=200)
+    content_type: str = Field(max_length=40)
+    size: int
+    sha256: str = Field(max_length=64)
+    storage_key: str = Field(max_length=200)
+    uploaded_by: str = Field(max_length=100)
+    uploaded_at: datetime = time_field()

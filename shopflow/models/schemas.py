@@ -16,7 +16,7 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                        pattern=r"^[A-Za-z0-9._-]+$")]
 CaseId = Annotated[str, StringConstraints(min_length=1, max_length=80)]
-Role = Literal["channel", "cs", "reviewer", "warehouse", "finance", "ops", "admin"]
+Role = Literal["channel", "cs", "reviewer", "warehouse", "finance", "ops", "admin", "product"]
 
 
 class Strict(BaseModel):
@@ -126,6 +126,12 @@ class SampleCreate(Strict):
     items: list[SampleItemIn] = Field(min_length=1, max_length=50)
     purpose: Text
     qualification_docs: list[DocumentIn] = Field(default_factory=list, max_length=20)
+
+
+class SampleDocumentsList(BaseModel):
+    """A sample request's qualification documents (``url``: the file, for the reviewer)."""
+
+    items: list[dict[str, Any]]
 
 
 class CaseCreated(BaseModel):

@@ -3,6 +3,7 @@ staff, and the context a reviewer sees."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func
@@ -16,6 +17,7 @@ from shopflow.services.errors import Refused
 from shopflow.services.inventory import availability
 from shopflow.services.proposals import open_proposals, propose
 from shopflow.services.scoping import unreadable_kinds
+from shopflow.settings import Settings
 from shopflow.workflows.shared import CustomerData, ReviewContext, ReviewContextRequest
 
 PROFILE_FIELDS = ("name", "company", "email", "phone", "address", "locale")
@@ -126,13 +128,69 @@ def edit_customer(engine: Engine, customer_id: str, fields: dict[str, Any],
         return customer_public(session, c)
 
 
-def review_context(engine: Engine, req: ReviewContextRequest) -> ReviewContext:
+def review_context(engine: Engine, req: ReviewContextRequest,
+                   settings: Settings | None = None) -> ReviewContext:
     with session_scope(engine, write=False) as session:
         customer = session.get(Customer, req.customer_id)
+        limit: dict[str, Any] = {}
+        if settings is not None:
+            limit = sample_limit_view(session, settings, req.customer_id, req.sample_id)
         return ReviewContext(
             # a customer nobody has rated is "unrated", never a default grade
             credit_rating=(customer.credit_rating if customer else None) or UNRATED,
             tags=list(customer.tags) if customer else [],
             purchase_history=purchase_history(session, req.customer_id),
             stock_available=availability(session, req.skus),
+            past_samples=past_samples(session, req.customer_id, req.sample_id),
+            sample_limit=limit,
         )
+
+
+# Sample outcomes as the reviewer reads them (seed 000 2.1: 采购历史, what came of earlier ones).
+SAMPLE_OUTCOMES = {"archived": "shipped", "rejected": "rejected", "cancelled": "cancelled"}
+# Sample requests that do not count against the limit: nothing was sent.
+NOT_COUNTED = ("rejected", "cancelled")
+
+
+def past_samples(session: Session, customer_id: str, exclude: str = "",
+                 limit: int = 20) -> list[dict[str, Any]]:
+    """The customer's earlier sample requests, newest first: when, the outcome (shipped,
+    rejected, cancelled, or still open), what was approved, the feedback score and whether the
+    customer ordered after it (any order not cancelled, placed after the request)."""
+    rows = session.exec(select(Case).where(
+        Case.kind == "sample", Case.customer_id == customer_id, Case.id != exclude)
+        .order_by(col(Case.created_at).desc(), col(Case.id)).limit(limit)).all()
+    out = []
+    for c in rows:
+        data = c.data or {}
+        shipped = bool(data.get("shipment"))
+        ordered = session.exec(select(func.count()).select_from(Order).where(
+            Order.customer_id == customer_id, Order.status != "cancelled",
+            col(Order.created_at) > c.created_at)).one()
+        out.append({
+            "id": c.id, "requested_at": c.created_at.isoformat(), "status": c.status,
+            "outcome": SAMPLE_OUTCOMES.get(c.status, "shipped" if shipped else "open"),
+            "items": [{"sku": i.get("sku"), "approved_quantity": i.get("approved_quantity")}
+                      for i in data.get("items") or [] if isinstance(i, dict)],
+            "satisfaction": (data.get("feedback") or {}).get("satisfaction"),
+            "ordered_after": int(ordered) > 0,
+        })
+    return out
+
+
+def samples_in_period(session: Session, customer_id: str, since: datetime,
+                      exclude: str = "") -> int:
+    """The customer's sample requests since ``since`` that count against the limit."""
+    return int(session.exec(select(func.count()).select_from(Case).where(
+        Case.kind == "sample", Case.customer_id == customer_id, Case.id != exclude,
+        col(Case.created_at) >= since, col(Case.status).not_in(NOT_COUNTED))).one())
+
+
+def sample_limit_view(session: Session, settings: Settings, customer_id: str,
+                      exclude: str = "") -> dict[str, Any]:
+    """The limit (``SHOPFLOW_SAMPLE_LIMIT_PER_CUSTOMER`` per ``SHOPFLOW_SAMPLE_LIMIT_PERIOD``)
+    and how many of it the customer used before this request; limit 0: none."""
+    period = settings.sample_limit_period
+    used = samples_in_period(session, customer_id, utcnow() - period, exclude)
+    return {"limit": settings.sample_limit_per_customer, "period_days": period.days,
+            "used": used}

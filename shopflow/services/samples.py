@@ -15,6 +15,7 @@ from shopflow.db import session_scope
 from shopflow.models import Customer, Product
 from shopflow.models.schemas import SampleCreate
 from shopflow.services import cases
+from shopflow.services.customers import sample_limit_view
 from shopflow.services.errors import Refused, never_reached_temporal
 from shopflow.services.scoping import record_channel
 from shopflow.services.timers import timers_for
@@ -40,8 +41,17 @@ def new_sample_id(seed: str | None = None) -> str:
     return seed or secrets.token_hex(12)
 
 
-def check_application(engine: Engine, body: SampleCreate) -> None:
-    """The 422s of the contract, before anything starts."""
+def check_application(engine: Engine, body: SampleCreate,
+                      settings: Settings | None = None) -> None:
+    """The 422s of the contract, before anything starts: contact and address (seed 000 1.1,
+    3.1: the parcel goes there, customer service calls), the items, and (with settings) the
+    customer's sample limit per period (409)."""
+    if not (body.customer.phone or "").strip() and not (body.customer.email or "").strip():
+        raise Refused(422, "missing_field", "a phone number or an e-mail address is required",
+                      {"field": "customer.phone", "loc": ["customer", "phone"]})
+    if not (body.customer.address or "").strip():
+        raise Refused(422, "missing_field", "the address the samples go to is required",
+                      {"field": "customer.address", "loc": ["customer", "address"]})
     skus = [i.sku for i in body.items]
     if len(set(skus)) != len(skus):
         raise Refused(422, "duplicate_sku", "each SKU may appear once")
@@ -55,9 +65,15 @@ def check_application(engine: Engine, body: SampleCreate) -> None:
             raise Refused(422, "quantity_above_sample_limit",
                                f"at most {product.sample_limit} of {item.sku} as samples",
                                {"loc": ["items", i], "sample_limit": product.sample_limit})
-    if body.customer.company and not body.qualification_docs:
-        raise Refused(422, "qualification_docs_required",
-                           "a company customer must send enterprise qualification documents")
+    if settings is not None and settings.sample_limit_per_customer:
+        with session_scope(engine, write=False) as session:
+            limit = sample_limit_view(session, settings, body.customer.id)
+        if limit["used"] >= limit["limit"]:
+            raise Refused(409, "sample_limit_reached",
+                          f"customer {body.customer.id} had {limit['used']} sample requests in "
+                          f"the last {limit['period_days']} days: the limit is {limit['limit']} "
+                          "(SHOPFLOW_SAMPLE_LIMIT_PER_CUSTOMER)",
+                          {"field": "customer.id", **limit})
 
 
 def sample_input(settings: Settings, sample_id: str, body: SampleCreate,

@@ -16,7 +16,7 @@ from shopflow.ui.session import Signer
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    from shopflow.ui import care_pages, enquiry_form, live, routes, service_desk, work
+    from shopflow.ui import care_pages, enquiry_form, live, routes, sample_docs, service_desk, work
 
     app.state.ui = UiState(Signer.from_settings(settings))
     # before routes: its last route answers every other /ui/ path
@@ -25,6 +25,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(service_desk.router)
     app.include_router(enquiry_form.router)
     app.include_router(care_pages.router)
+    app.include_router(sample_docs.router)
     app.include_router(routes.router)
 
     @app.get("/", include_in_schema=False)

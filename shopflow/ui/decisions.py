@@ -139,8 +139,17 @@ for _form in (
             "items", "批准数量 Approved quantity per item", "items",
             help="留空或 0 表示不批准该项 Blank or 0 approves none of that item.",
             item_columns=("requested_quantity",), prefill_from="requested_quantity"),)),
+        Decision("ask_product", (_area("question", "问题 Question to product development"),),
+                 title="咨询产品开发 Ask product development", style="neutral"),
         Decision("reject", (REASON,), style="danger"),
-    ), hint="核实客户信用、采购历史与库存 Check credit rating, purchase history and stock."),
+    ), hint="核实资质文件、客户信用、采购历史、样品申请记录与库存;必要时咨询产品开发 Check the "
+             "qualification documents, credit rating, purchase history, earlier sample requests "
+             "and stock; ask product development when needed."),
+    TaskForm("sample.product_question", (
+        Decision("answered", (_area("answer", "答复 Answer"),), title="答复 Answer"),
+    ), hint="审核员就样品申请咨询产品开发(样品是否适合客户用途、型号) The sample's reviewer "
+            "asks product development: whether the samples suit the customer's use, which "
+            "model. The answer goes back to the review."),
     TaskForm("sample.dispatch", (SHIPPED,), documents=("slip",), error_inputs=TRACKING_ERRORS,
              hint="按发货单打包并发货 Pack as the slip says, then ship."),
     TaskForm("sample.feedback_problem", (RESOLVED,),

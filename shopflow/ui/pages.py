@@ -44,6 +44,9 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 NOTES = {  # ?note=… after a redirect: fixed texts only, never echoed input
     "signed_out": "已退出 You are signed out.",
+    "document_added": "已上传资质文件 The document is stored.",
+    "documents_not_stored": "申请已创建,但资质文件未能保存,请在本页重新上传 The request is filed "
+                            "but its documents could not be stored: upload them again here.",
     "claimed": "已领取任务 Task claimed: it is yours now.",
     "released": "已释放任务 Task released back to the inbox.",
     "claimed_by_other": "该任务已被他人领取 Someone else has claimed this task.",

@@ -21,14 +21,14 @@ from shopflow.db import session_scope
 from shopflow.models import Case
 from shopflow.models.schemas import TaskComplete
 from shopflow.security.links import LINK_ROLES, present_feedback
-from shopflow.services import tasks
+from shopflow.services import sample_documents, tasks
 from shopflow.services.cases import temporal_url
 from shopflow.services.customers import READ_ROLES as CUSTOMER_READ_ROLES
 from shopflow.services.customers import customer_view
 from shopflow.services.errors import Refused
 from shopflow.services.proposals import PROPOSAL_ROLES, open_proposals
 from shopflow.services.scoping import case_filter, visible
-from shopflow.ui import actions, decisions, documents, live, queries
+from shopflow.ui import actions, decisions, documents, live, queries, sample_docs
 from shopflow.ui.charts import kpi_bars, throughput
 from shopflow.ui.pages import (
     STATIC_DIR,
@@ -50,7 +50,7 @@ from shopflow.ui.pages import (
 )
 from shopflow.ui.session import close_session, open_session, token_user
 from shopflow.workflows.shared import Actor
-from shopflow.workflows.vocab import READ_ROLES
+from shopflow.workflows.vocab import READ_ROLES, CaseKind
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 CUSTOMER_READERS = CUSTOMER_READ_ROLES  # who sees credit rating and purchase history
@@ -239,6 +239,9 @@ async def _task(request: Request, user: User, task_id: str, status: int = 200, *
     if not await svc.db(visible, svc.engine, user, "task", task_id):  # another channel's case
         raise ApiError(404, "not_found", f"no task {task_id}")
     data = await svc.db(queries.task_page, svc.engine, task)
+    if task.case_kind == CaseKind.SAMPLE:
+        data.update(await sample_docs.documents_of(request, user, task.case_id),
+                    documents_next=f"/ui/tasks/{task_id}")
     task.context = dict(task.context or {})
     tasks.present_context_links(task.context, svc.settings, user.has(*LINK_ROLES))
     if not user.has(*CUSTOMER_READERS):  # credit rating and purchase history: as the API
@@ -318,8 +321,12 @@ async def _case(request: Request, user: User, kind: str, case_id: str, status: i
         data["customer"] = None
     data["proposals"] = (await svc.db(_proposals, svc.engine, data["customer"]["id"])
                          if data.get("customer") and user.has(*PROPOSAL_ROLES) else [])
+    if kind == CaseKind.SAMPLE:
+        data.update(await sample_docs.documents_of(request, user, case_id),
+                    documents_next=f"/ui/cases/sample/{case_id}")
     shown = {"id", "kind", "workflow_id", "status", "stage", "customer_id", "created_at",
-             "updated_at", "closed_at", "customer", "items", "shipment", "shipments", "feedback"}
+             "updated_at", "closed_at", "customer", "items", "shipment", "shipments", "feedback",
+             "documents"}
     return render(request, "case.html", status, section="cases",
                   temporal=temporal_url(svc.settings, case["workflow_id"]),
                   docs=documents.of_case(case, user), case_actions=actions.of_case(case, user),
@@ -398,7 +405,7 @@ async def _sample_form(request: Request, status: int = 200, *,
     products = await svc.db(_products, svc)
     return render(request, "sample_new.html", status, section="new", products=products,
                   values=values or {"request_key": uuid.uuid4().hex}, errors=errors or {},
-                  lines=range(4))
+                  lines=range(4), document_accept=sample_documents.ACCEPT)
 
 
 def _products(svc: Any) -> list[dict[str, Any]]:
@@ -431,6 +438,21 @@ async def create_sample(request: Request) -> Response:
     docs = [{"name": form.get("doc.name", "").strip(), "url": form.get("doc.url", "").strip()}]
     customer = {k: form.get(f"customer.{k}", "").strip() or None
                 for k in ("id", "name", "company", "email", "phone", "address")}
+    svc = svc_of(request)
+    # The qualification documents (seed 000 1.2): at least one, each checked before anything
+    # is filed; stored once the request exists (the same service as the API's upload).
+    uploads = sample_docs.uploads_of(await request.form(), "documents")
+    files = [(u, await u.read(svc.settings.document_max_bytes + 1)) for u in uploads]
+    try:
+        if not files:
+            raise Refused(422, "missing_field", "至少上传一份资质文件 Upload at least one "
+                          "qualification document (PDF, JPEG or PNG)")
+        for upload, data in files:
+            sample_documents.check_file(upload.filename or "", data,
+                                        svc.settings.document_max_bytes)
+    except Refused as err:
+        return await _sample_form(request, 422, values=form, errors=form_errors(
+            {"documents": err.message}))
     try:
         body = SampleCreate(customer=customer, channel=form.get("channel", ""), items=items,
                             purpose=form.get("purpose", ""),
@@ -438,7 +460,6 @@ async def create_sample(request: Request) -> Response:
     except ValidationError as err:
         errors = invalid_fields(err)
         return await _sample_form(request, 422, values=form, errors=errors)
-    svc = svc_of(request)
     try:
         # As POST /api/v1/samples: the form's one-time key makes a double submit return the
         # first request.
@@ -450,7 +471,13 @@ async def create_sample(request: Request) -> Response:
         key = ".".join(str(p) for p in loc) if loc else ""
         return await _sample_form(request, err.status, values=form, errors={key: err.message})
     created = json.loads(bytes(response.body))
-    return redirect(f"/ui/cases/sample/{created['id']}?note=created")
+    for upload in uploads:
+        await upload.seek(0)
+    problems = await sample_docs.add_uploads(request, user, created["id"], uploads)
+    # Filed, but a document the store or Temporal refused just now: the case page says so and
+    # takes it again (the review's approval waits for one).
+    note = "created" if not problems else "documents_not_stored"
+    return redirect(f"/ui/cases/sample/{created['id']}?note={note}")
 
 
 # --- new order (a channel keys in an order taken by phone, or one its shop could not send) -------

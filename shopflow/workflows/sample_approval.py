@@ -16,6 +16,7 @@ from shopflow.workflows.sample_rules import (
     FEEDBACK_CALL,
     FEEDBACK_PROBLEM,
     PRELIMINARY,
+    PRODUCT_QUESTION,
     REVIEW,
     approved_quantities,
     check_decision,
@@ -25,6 +26,7 @@ from shopflow.workflows.shared import (
     Act,
     CompleteTaskInput,
     CustomerData,
+    DocumentAdded,
     ErrorType,
     ReservationKey,
     ReserveRequest,
@@ -32,7 +34,7 @@ from shopflow.workflows.shared import (
     ReviewContextRequest,
     StockLine,
 )
-from shopflow.workflows.vocab import SAMPLE_CANCELLABLE_STAGES
+from shopflow.workflows.vocab import CASE_END_STATUSES, SAMPLE_CANCELLABLE_STAGES, SampleDecision
 
 
 @dataclass
@@ -91,11 +93,17 @@ class SampleApproval(FeedbackMixin):
         self.info_answers: list[dict[str, Any]] = []
         self.waiting_info = False
         self.stock: dict[str, int] = {}
+        # Qualification documents as files (seed 000 1.2; patch sample-documents): the
+        # review approves a request only with one at least. None: an older case.
+        self.documents: list[dict[str, Any]] | None = None
+        self.product_answers: list[dict[str, Any]] = []
 
     @workflow.run
     async def run(self, inp: SampleInput) -> dict[str, Any]:
         self.start_case(inp.sample_id, inp.customer.id, inp.timers.task_due,
                         inp.timers.notice_send)
+        if workflow.patched("sample-documents"):
+            self.documents = []
         self.stage = "preliminary_review"
         self.data = {
             "id": inp.sample_id,
@@ -109,6 +117,8 @@ class SampleApproval(FeedbackMixin):
             "shipment": None,
             "feedback": None,
         }
+        if self.documents is not None:
+            self.data["documents"] = self.documents
         await self._act(Act.CUSTOMER_UPSERT, inp.customer)
         await self.record("submitted", f"sample request via {inp.channel}", actor=inp.submitted_by,
                           status="open", stage="preliminary_review")
@@ -141,6 +151,7 @@ class SampleApproval(FeedbackMixin):
                 "customer": self.data["customer"], "channel": inp.channel,
                 "items": self.data["items"], "purpose": inp.purpose,
                 "qualification_docs": inp.qualification_docs, "info_answers": self.info_answers,
+                **self._documents_context(),
             })
             if task.decision == "approve":
                 return
@@ -172,22 +183,48 @@ class SampleApproval(FeedbackMixin):
     async def _review(self, inp: SampleInput) -> None:
         found = await self._act(
             Act.REVIEW_CONTEXT,
-            ReviewContextRequest(inp.customer.id, [i.sku for i in inp.items]),
+            ReviewContextRequest(inp.customer.id, [i.sku for i in inp.items], inp.sample_id),
             result_type=ReviewContext,
         )
         self.stock = {sku: int(n) for sku, n in found.stock_available.items()}
         context = asdict(found)
         await self.record("review_context", "credit, purchase history and stock gathered",
                           stage="review", **context)
-        task = await self.human_task(REVIEW, "reviewer", {
-            **context, "customer": self.data["customer"], "items": self.data["items"],
-            "purpose": inp.purpose, "qualification_docs": inp.qualification_docs,
-        })
+        while True:
+            task = await self.human_task(REVIEW, "reviewer", {
+                **context, "customer": self.data["customer"], "items": self.data["items"],
+                "purpose": inp.purpose, "qualification_docs": inp.qualification_docs,
+                **self._documents_context(),
+                **({"product_answers": self.product_answers} if self.product_answers else {}),
+            })
+            if task.decision != SampleDecision.ASK_PRODUCT:
+                break
+            await self._ask_product(inp, task)
         if task.decision == "reject":
             await self.notify("rejected_review", "sample_rejected", reason=task.data["reason"])
             raise _Rejected(task.data["reason"])
         await self.notify("approved", "sample_approved", items=self.data["items"],
                           dispatch_within_hours=round(inp.timers.task_due / 3600, 1))
+
+    def _documents_context(self) -> dict[str, Any]:
+        return {} if self.documents is None else {
+            "documents": self.documents,
+            "documents_url": f"/api/v1/samples/{self.case_id}/documents"}
+
+    async def _ask_product(self, inp: SampleInput, review: HumanTask) -> None:
+        """Seed 000 2.2: the reviewer asks product development (whether the samples fit the
+        customer's use, which variant); the answer comes back to a new review task."""
+        question = str(review.data["question"]).strip()
+        await self.record("product_asked", question, actor=review.actor or "system")
+        task = await self.human_task(PRODUCT_QUESTION, "product", {
+            "question": question, "asked_by": review.actor, "customer": self.data["customer"],
+            "items": self.data["items"], "purpose": inp.purpose,
+        })
+        answer = str(task.data["answer"]).strip()
+        self.product_answers.append({"question": question, "answer": answer,
+                                     "asked_by": review.actor, "answered_by": task.actor,
+                                     "at": workflow.now().isoformat()})
+        await self.record("product_answered", answer, actor=task.actor or "system")
 
     async def _dispatch(self, inp: SampleInput) -> None:
         await self.record(stage="dispatch")
@@ -267,7 +304,8 @@ class SampleApproval(FeedbackMixin):
 
     def validate_decision(self, task: HumanTask, inp: CompleteTaskInput) -> None:
         check_decision(task.kind, inp.decision, inp.data, stock=self.stock, requested={
-            i["sku"]: i["requested_quantity"] for i in self.data["items"]})
+            i["sku"]: i["requested_quantity"] for i in self.data["items"]},
+            documents=None if self.documents is None else len(self.documents))
 
     async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
         wf_id = workflow.info().workflow_id
@@ -286,6 +324,32 @@ class SampleApproval(FeedbackMixin):
                                      "shipped_by": inp.actor.name}
             return {"shipment": self.data["shipment"]}
         return {}
+
+    @workflow.update
+    async def add_document(self, doc: DocumentAdded) -> dict[str, Any]:
+        """A qualification document was stored (services.sample_documents). While the request
+        waits for information, a document is the customer's answer."""
+        assert self.documents is not None
+        if any(d["id"] == doc.id for d in self.documents):
+            return {"documents": len(self.documents), "duplicate": True}
+        at = workflow.now().isoformat()
+        self.documents.append({"id": doc.id, "filename": doc.filename,
+                               "content_type": doc.content_type, "size": doc.size,
+                               "by": doc.actor, "at": at})
+        await self.record("document_added", doc.filename, actor=doc.actor)
+        if self.waiting_info:
+            self.info_answers.append({"text": f"document: {doc.filename}", "at": at,
+                                      "by": doc.actor})
+            self.waiting_info = False
+        return {"documents": len(self.documents), "duplicate": False}
+
+    @add_document.validator
+    def _validate_document(self, doc: DocumentAdded) -> None:
+        if self.documents is None:
+            raise rejection(ErrorType.CONFLICT, "documents_not_supported",
+                            "this request was filed before documents were kept as files")
+        if self.status in CASE_END_STATUSES:
+            raise rejection(ErrorType.CONFLICT, "case_closed", "this sample request is closed")
 
     @workflow.update
     async def provide_info(self, inp: InfoInput) -> dict[str, Any]:

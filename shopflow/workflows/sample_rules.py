@@ -15,14 +15,16 @@ REVIEW = TaskKind.SAMPLE_REVIEW
 DISPATCH = TaskKind.SAMPLE_DISPATCH
 FEEDBACK_PROBLEM = TaskKind.SAMPLE_FEEDBACK_PROBLEM
 FEEDBACK_CALL = TaskKind.SAMPLE_FEEDBACK_CALL
+PRODUCT_QUESTION = TaskKind.SAMPLE_PRODUCT_QUESTION
 
 D = SampleDecision
 DECISIONS: dict[str, frozenset[SampleDecision]] = {
     PRELIMINARY: frozenset({D.APPROVE, D.REJECT, D.REQUEST_INFO}),
-    REVIEW: frozenset({D.APPROVE, D.REJECT}),
+    REVIEW: frozenset({D.APPROVE, D.REJECT, D.ASK_PRODUCT}),
     DISPATCH: frozenset({D.SHIPPED}),
     FEEDBACK_PROBLEM: frozenset({D.RESOLVED}),
     FEEDBACK_CALL: frozenset({D.REACHED, D.UNREACHABLE}),
+    PRODUCT_QUESTION: frozenset({D.ANSWERED}),
 }
 # The text field each decision must carry.
 REQUIRED_TEXT: dict[str, tuple[str, ...]] = {
@@ -32,16 +34,26 @@ REQUIRED_TEXT: dict[str, tuple[str, ...]] = {
     D.SHIPPED: ("courier", "tracking_no"),
     D.REACHED: ("notes",),
     D.UNREACHABLE: ("notes",),
+    D.ASK_PRODUCT: ("question",),
+    D.ANSWERED: ("answer",),
 }
 
 
 def check_decision(kind: str, decision: str, data: dict[str, Any], *,
-                   requested: dict[str, int], stock: dict[str, int]) -> None:
+                   requested: dict[str, int], stock: dict[str, int],
+                   documents: int | None = None) -> None:
     """A task's decision is one its kind takes, with the fields it needs; a review's approval
-    names requested items in quantities the request and the stock allow."""
+    names requested items in quantities the request and the stock allow. ``documents``: how
+    many qualification documents the request has (None: an older case, not counted); the
+    review approves a request only with one at least (seed 000 1.2, 2.1): it waits for an
+    upload, or customer service asks the customer for one at the preliminary review."""
     require_decision(kind, decision, DECISIONS[kind])
     for key in REQUIRED_TEXT.get(decision, ()):
         require_text(data, key)
+    if kind == REVIEW and decision == D.APPROVE and documents == 0:
+        raise rejection(ErrorType.CONFLICT, "documents_required",
+                        "no qualification document yet: the approval waits for one "
+                        "(POST /samples/{id}/documents, or the case page)", field="documents")
     if kind == REVIEW and decision == D.APPROVE:
         check_approval(data, requested=requested, stock=stock)
 

@@ -260,16 +260,32 @@ class StockLevels:
 class ReviewContextRequest:
     customer_id: str
     skus: list[str]
+    sample_id: str = ""  # the request under review (left out of its customer's past ones)
 
 
 @dataclass
 class ReviewContext:
-    """What a sample's reviewer sees about the customer and the stock."""
+    """What a sample's reviewer sees about the customer and the stock (seed 000 2.1): the
+    customer's earlier sample requests with their outcome and whether an order followed, and
+    how many samples they had in the limit's period (absent from older cases' histories)."""
 
     credit_rating: str
     tags: list[str]
     purchase_history: dict[str, Any]
     stock_available: dict[str, int]
+    past_samples: list[dict[str, Any]] = field(default_factory=list)
+    sample_limit: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DocumentAdded:
+    """A qualification document stored for a sample request (the ``add_document`` Update)."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    actor: str = "system"
 
 
 # --- notices and feedback ------------------------------------------------------------------

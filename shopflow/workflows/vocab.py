@@ -19,6 +19,7 @@ class Role(StrEnum):
     FINANCE = "finance"
     OPS = "ops"
     ADMIN = "admin"
+    PRODUCT = "product"  # product development: answers a sample reviewer's question (000 2.2)
 
 
 ROLES: tuple[Role, ...] = tuple(Role)
@@ -44,7 +45,8 @@ class CaseKind(StrEnum):
 # Who may read a case of each process (admin always): the API's GETs and the web pages.
 # A kind missing here may be read by every role.
 READ_ROLES: dict[str, tuple[Role, ...]] = {
-    CaseKind.SAMPLE: (Role.CHANNEL, Role.CS, Role.REVIEWER, Role.WAREHOUSE, Role.OPS),
+    CaseKind.SAMPLE: (Role.CHANNEL, Role.CS, Role.REVIEWER, Role.WAREHOUSE, Role.OPS,
+                      Role.PRODUCT),
     CaseKind.ORDER: (Role.CHANNEL, Role.CS, Role.REVIEWER, Role.WAREHOUSE, Role.FINANCE, Role.OPS),
     CaseKind.RETURN: (Role.CHANNEL, Role.CS, Role.REVIEWER, Role.WAREHOUSE, Role.FINANCE,
                       Role.OPS),
@@ -78,6 +80,7 @@ class TaskKind(StrEnum):
     SAMPLE_DISPATCH = "sample.dispatch"
     SAMPLE_FEEDBACK_PROBLEM = "sample.feedback_problem"
     SAMPLE_FEEDBACK_CALL = "sample.feedback_call"  # no answer by the close: cs calls
+    SAMPLE_PRODUCT_QUESTION = "sample.product_question"  # the reviewer asks product development
     COMPLAINT_HANDLE = "complaint.handle"
     FOLLOWUP_PROBLEM = "followup.problem"
     REVISIT = "customer.revisit"
@@ -125,6 +128,8 @@ class SampleDecision(StrEnum):
     RESOLVED = "resolved"
     REACHED = "reached"  # the customer was called (sample.feedback_call)
     UNREACHABLE = "unreachable"
+    ASK_PRODUCT = "ask_product"  # the reviewer asks product development (sample.review)
+    ANSWERED = "answered"  # product development's answer (sample.product_question)
 
 
 # --- complaints -----------------------------------------------------------------------------------

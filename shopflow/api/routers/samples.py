@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from shopflow.api import keyed
 from shopflow.api.auth import User
@@ -20,9 +21,11 @@ from shopflow.models.schemas import (
     InfoAnswer,
     PageOf,
     SampleCreate,
+    SampleDocumentsList,
 )
+from shopflow.providers.storage import build_store
 from shopflow.security.links import LINK_ROLES
-from shopflow.services import cases, samples
+from shopflow.services import cases, sample_documents, samples
 from shopflow.services.scoping import case_filter
 from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import READ_ROLES as CASE_READ_ROLES
@@ -55,8 +58,47 @@ async def list_samples(
 @router.get("/{sample_id}", response_model=CasePublic)
 async def get_sample(sample_id: str, svc: ServicesDep,
                      user: Annotated[User, Depends(require(*READ_ROLES))]) -> dict[str, Any]:
-    return await svc.db(cases.case_detail, svc.engine, svc.settings, CaseKind.SAMPLE, sample_id,
+    view = await svc.db(cases.case_detail, svc.engine, svc.settings, CaseKind.SAMPLE, sample_id,
                         feedback_url=user.has(*LINK_ROLES))  # the form url for cs/ops only
+    view["documents"] = await svc.db(sample_documents.list_documents, svc.engine, sample_id)
+    return view
+
+
+@router.post("/{sample_id}/documents", status_code=201,
+             responses={200: {"description": "the same file again: the document it is"},
+                        404: {}, 409: {}, 422: {}, 503: {}})
+async def upload_document(
+    sample_id: str, svc: ServicesDep, user: Annotated[User, Depends(require("channel", "cs"))],
+    file: Annotated[UploadFile, File(description="a PDF, JPEG or PNG qualification document")],
+) -> JSONResponse:
+    """A qualification document of the request (seed 000 1.2), as a file: its type is checked
+    by its content, its size by ``SHOPFLOW_DOCUMENT_MAX_BYTES``. The review approves a request
+    only with one at least."""
+    data = await file.read(svc.settings.document_max_bytes + 1)
+    new, doc = await sample_documents.add_document(
+        svc.client(), svc.engine, svc.settings, build_store(svc.settings), sample_id,
+        file.filename or "", data, user.name)
+    return JSONResponse(doc, status_code=201 if new else 200)
+
+
+@router.get("/{sample_id}/documents", response_model=SampleDocumentsList)
+async def list_documents(sample_id: str, svc: ServicesDep,
+                         _: Annotated[User, Depends(require(*READ_ROLES))]) -> dict[str, Any]:
+    await svc.db(cases.case_detail, svc.engine, svc.settings, CaseKind.SAMPLE, sample_id)
+    return {"items": await svc.db(sample_documents.list_documents, svc.engine, sample_id)}
+
+
+@router.get("/{sample_id}/documents/{document_id}",
+            responses={200: {"content": {"application/pdf": {}, "image/jpeg": {},
+                                         "image/png": {}}}, 404: {}, 503: {}})
+async def download_document(sample_id: str, document_id: str, svc: ServicesDep,
+                            _: Annotated[User, Depends(require(*READ_ROLES))]) -> Response:
+    doc, data = await svc.db(sample_documents.document_content, svc.engine,
+                             build_store(svc.settings), sample_id, document_id)
+    disposition = "inline" if doc["content_type"] == "application/pdf" else "attachment"
+    return Response(data, media_type=doc["content_type"], headers={
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(doc['filename'])}",
+        "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/{sample_id}/info")

@@ -17,7 +17,7 @@ from shopflow.services.audit import ENTITIES, audit_events
 from shopflow.settings import Duration
 
 router = APIRouter(tags=["security"])
-Role = Literal["channel", "cs", "reviewer", "warehouse", "finance", "ops", "admin"]
+Role = Literal["channel", "cs", "reviewer", "warehouse", "finance", "ops", "admin", "product"]
 
 
 class TokenCreate(BaseModel):
