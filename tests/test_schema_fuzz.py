@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.stack import Stack
 
-ROLES = ("channel", "cs", "reviewer", "warehouse", "finance", "ops", "admin")
+ROLES = ("channel", "cs", "reviewer", "warehouse", "finance", "ops", "admin", "product")
 EXAMPLES = 4  # per operation; x 7 roles
 
 
