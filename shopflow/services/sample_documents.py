@@ -1,7 +1,7 @@
 """A sample request's qualification documents (seed 000 1.2: 企业资质证明) as files: checked
 (PDF, JPEG or PNG by their first bytes, not only their name; up to
 ``SHOPFLOW_DOCUMENT_MAX_BYTES``), kept in the document store (providers/storage.py), listed in
-the table ``sample_documents`` (revision 0008) and told to the case's workflow (its
+the table ``sample_documents`` (revision 0010) and told to the case's workflow (its
 ``add_document`` Update), whose preliminary review passes a request on only with one at least.
 
 One path for ``POST /samples/{id}/documents``, the new sample form and the case page.
