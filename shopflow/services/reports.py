@@ -61,6 +61,7 @@ from shopflow.models import (
 )
 from shopflow.models.types import utcnow
 from shopflow.security.csvsafe import safe_rows
+from shopflow.services import suggestions
 from shopflow.services.care import local_day, zone
 from shopflow.services.errors import Refused, temporal_errors
 from shopflow.settings import Settings
@@ -123,6 +124,7 @@ def compute_kpis(session: Session, start: datetime, end: datetime) -> dict[str, 
         "samples": _samples(session, start, end),
         "satisfaction": _satisfaction(session, start, end),
         "staff": _staff(session, start, end),
+        "suggestions": suggestions.summary(session, start, end),
     }
 
 
@@ -374,6 +376,10 @@ def flatten(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
         for metric, value in person.items():
             if metric != "staff":
                 rows.append(("staff", f"{person['staff']}.{metric}", _fmt(value)))
+    for n, theme in enumerate((figures.get("suggestions") or {}).get("themes", []), 1):
+        rows.append(("suggestions", f"{n}.{theme['theme']}", _fmt(theme["count"])))
+        for m, example in enumerate(theme["examples"], 1):
+            rows.append(("suggestions", f"{n}.{theme['theme']}.example{m}", example["text"]))
     return rows
 
 

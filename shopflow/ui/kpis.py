@@ -123,10 +123,12 @@ def compute(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:
             raw = compute_kpis(session, start, end)
     except Exception as err:  # the KPI code is another module's; never take the page down
         log.exception("KPIs could not be computed", error=repr(err))
-        return {"figures": [], "staff": [], "resolution": [], "error": repr(err),
+        return {"figures": [], "staff": [], "resolution": [], "suggestions": [],
+                "error": repr(err),
                 "start": start, "end": end, "seconds": time.perf_counter() - began}
     return {"figures": figures_of(raw), "staff": raw.get("staff", []),
-            "resolution": resolution_rows(raw), "error": None,
+            "resolution": resolution_rows(raw),
+            "suggestions": (raw.get("suggestions") or {}).get("themes", []), "error": None,
             "start": start, "end": end, "seconds": time.perf_counter() - began}
 
 
