@@ -38,6 +38,7 @@ from shopflow.workflows.care import (
     WeeklyStocktake,
 )
 from shopflow.workflows.care_payloads import CareRun, ReportRequest
+from shopflow.workflows.finance import ProviderReconciliation, ReconcileRun
 from shopflow.workflows.inbound_mail import InboundMailPoll, MailPoll
 from shopflow.workflows.promotion import OverstockReview
 from shopflow.workflows.promotion_rules import OverstockRun
@@ -86,6 +87,9 @@ DEFINITIONS = [
     ScheduleDef("shopflow-overstock", OverstockReview.run, OverstockRun(), _at(7, 30),
                 "Daily 07:30: inventory.overstock tasks for stock that has not moved for "
                 "SHOPFLOW_OVERSTOCK_DAYS (once per SKU per period)"),
+    ScheduleDef("shopflow-provider-reconciliation", ProviderReconciliation.run, ReconcileRun(),
+                _at(6, 15), "Daily 06:15: yesterday's books against the payment provider's "
+                "report; a finance task per difference"),
 ]
 
 

@@ -203,9 +203,6 @@ class Settings(BaseSettings):
     # e.g. SHOPFLOW_TAX_RATES='{"TEA-*": "0.09", "shipping": "0.09"}'
     tax_rates: dict[str, Decimal] = Field(default_factory=dict)
     tax_rate_default: Decimal = Field(default=Decimal("0.13"), ge=0, lt=1)
-    # Reconciliation with the payment provider's daily report (财务对账): the Temporal Schedule
-    # compares yesterday's books with it at this hour (schedule time zone).
-    reconciliation_check_hour: int = Field(default=6, ge=0, le=23)
     # Qualification documents of sample requests (seed 000 1.2): PDF, JPEG or PNG files up to
     # this size, kept in a folder (default var/documents) or an S3-compatible store
     # (providers/storage.py; bucket, endpoint for MinIO/Ceph/OSS…, region, keys).

@@ -16,6 +16,7 @@ from shopflow.activities.complaints import ComplaintActivities
 from shopflow.activities.customers import CustomerActivities
 from shopflow.activities.enquiries import EnquiryActivities
 from shopflow.activities.feedback import FeedbackActivities
+from shopflow.activities.finance import FinanceActivities
 from shopflow.activities.followups import FollowupActivities
 from shopflow.activities.inventory import InventoryActivities
 from shopflow.activities.mail import MailActivities
@@ -36,6 +37,7 @@ from shopflow.workflows.care import CARE_WORKFLOWS
 from shopflow.workflows.complaint import ComplaintWorkflow
 from shopflow.workflows.enquiry import EnquiryWorkflow
 from shopflow.workflows.feedback_follow_up import FeedbackFollowUp
+from shopflow.workflows.finance import FINANCE_WORKFLOWS
 from shopflow.workflows.inbound_mail import InboundMailPoll
 from shopflow.workflows.notice_resend import NoticeResend
 from shopflow.workflows.order_fulfilment import OrderFulfilment
@@ -45,7 +47,8 @@ from shopflow.workflows.sample_approval import SampleApproval
 
 WORKFLOWS = [SampleApproval, OrderFulfilment, ReturnHandling, NoticeResend,
              ComplaintWorkflow, EnquiryWorkflow, FeedbackFollowUp, BackorderWakeWorkflow,
-             BackorderSweepWorkflow, InboundMailPoll, *CARE_WORKFLOWS, *PROMOTION_WORKFLOWS]
+             BackorderSweepWorkflow, InboundMailPoll, *CARE_WORKFLOWS, *PROMOTION_WORKFLOWS,
+             *FINANCE_WORKFLOWS]
 
 # Shared dataclasses and the base classes hold no per-run state: import them once for all runs
 # instead of once per cached case. With settings.worker_sandbox == "shared" (the default) the
@@ -55,7 +58,7 @@ PASSTHROUGH = ("shopflow.workflows.shared", "shopflow.workflows.base", "shopflow
                "shopflow.workflows.order_rules", "shopflow.workflows.return_rules",
                "shopflow.workflows.sample_rules", "shopflow.workflows.complaint_rules",
                "shopflow.workflows.care_payloads", "shopflow.workflows.care_rules",
-               "shopflow.workflows.promotion_rules")
+               "shopflow.workflows.promotion_rules", "shopflow.workflows.finance_rules")
 SHARED_WORKFLOW_MODULES = ("shopflow.workflows",)
 
 
@@ -84,6 +87,7 @@ def build_activities(engine: Engine, settings: Settings,
         EnquiryActivities(engine),
         MailActivities(engine, settings, client),
         PromotionActivities(engine, settings, client),
+        FinanceActivities(engine, settings, providers.payments, client),
     ]
     functions = []
     for inst in instances:

@@ -32,7 +32,8 @@ async def test_sync_creates_then_updates_keeps_a_pause_and_a_trigger_runs(
                        "shopflow-weekly-stocktake", "shopflow-due-followups",
                        "shopflow-backorder-sweep",
                        "shopflow-monthly-kpi-report", "shopflow-quarterly-kpi-report",
-                       "shopflow-inbound-mail", "shopflow-overstock"]
+                       "shopflow-inbound-mail", "shopflow-overstock",
+                       "shopflow-provider-reconciliation"]
         assert await sync_schedules(client, settings) == [(i, "created") for i in ids]
 
         stocktake = client.get_schedule_handle("shopflow-weekly-stocktake")

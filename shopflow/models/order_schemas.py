@@ -182,6 +182,13 @@ class ShipmentPublic(BaseModel):
 Provider = Literal["online", "cod"]  # the payment provider, or cash collected by the courier
 
 
+class CheckIn(Strict):
+    """Finance compares a day with the payment provider's report
+    (``POST /reconciliation/check``)."""
+
+    date: date
+
+
 class SettleIn(Strict):
     """Finance marks one provider's day settled (``POST /reconciliation/settle``)."""
 

@@ -11,29 +11,50 @@ Definitions (a day is midnight to midnight in the schedule's time zone, ``report
 - settling a (day, provider) records who, when, a note and the totals as they stood, audited;
   it happens once: a second settle is a 409 ``already_settled`` naming who settled it. A
   settled day whose totals changed since shows ``changed_since_settled``.
+- the provider's own report (issue 18): ``check`` compares the online provider's
+  ``daily_report(day)`` with the books (payments by transaction id, refunds by the provider's
+  refund id) and keeps each difference once (``reconciliation_differences``): a line only one
+  side has (``missing_at_provider``/``missing_in_books``) or other amounts
+  (``amount_differs``). Each opens a ``ReconciliationDifference`` case with a finance task
+  (workflows/finance.py); ``resolve`` records finance's decision (``accept_provider`` books an
+  adjustment line). A day with an open difference cannot be settled (409
+  ``open_differences``). Cash on delivery is the courier's: it has no report to compare here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import uuid
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
+from temporalio.client import Client
 
 from shopflow.db import insert_ignore, session_scope
-from shopflow.models import Payment, Refund, Settlement
+from shopflow.models import Payment, Reconciliation, ReconciliationDifference, Refund, Settlement
 from shopflow.models.orders import decimal
 from shopflow.models.types import utcnow
+from shopflow.providers.payments import PaymentProvider
 from shopflow.security.csvsafe import safe_rows
 from shopflow.services.audit import audit
 from shopflow.services.care import local_day
-from shopflow.services.errors import Refused
+from shopflow.services.cases import start_once
+from shopflow.services.errors import Refused, business_error, temporal_errors
 from shopflow.services.reports import day_start
 from shopflow.settings import Settings
-from shopflow.workflows.shared import Actor
+from shopflow.workflows.finance import (
+    DifferenceInput,
+    DifferenceResolve,
+    ReconcileResult,
+    ReconcileRun,
+)
+from shopflow.workflows.finance_rules import difference_case_id
+from shopflow.workflows.shared import Actor, ErrorType
 
 PROVIDERS = ("online", "cod")
 REFUND_METHOD = {"online": "original", "cod": "bank_transfer"}
@@ -94,8 +115,11 @@ def _provider_day(session: Session, provider: str, day: date, start: datetime,
         col(Settlement.day) == day, col(Settlement.provider) == provider)).first()
     as_settled = (settled.payments_cents, settled.refunds_cents,
                   settled.transfers_cents) if settled else None
+    differences = [difference_view(d) for d in _differences(session, day, provider)]
     return {
         "provider": provider,
+        "differences": differences,
+        "open_differences": sum(1 for d in differences if d["status"] == "open"),
         "payments": _shown(payments),
         "refunds": _shown(refunds) if provider == "online" else [],
         "transfers": _shown(refunds) if provider == "cod" else [],
@@ -134,6 +158,11 @@ def settle(engine: Engine, settings: Settings, day: date, provider: str, note: s
                       {"date": day.isoformat()})
     with session_scope(engine) as session:
         figures = _provider_day(session, provider, day, start, end)
+        if figures["open_differences"]:
+            raise Refused(409, "open_differences",
+                          f"{figures['open_differences']} difference(s) with the provider's "
+                          "report are still open: finance decides each first",
+                          {"open_differences": figures["open_differences"]})
         cents = figures["totals_cents"]
         inserted = insert_ignore(session, Settlement, [{
             "day": day, "provider": provider, "note": note.strip(),
@@ -169,3 +198,152 @@ def render_csv(view: dict[str, Any]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(safe_rows(rows))
     return out.getvalue()
+
+
+# --- the provider's own report, and the differences (issue 18) ------------------------------
+
+def compare(books: list[dict[str, Any]], report: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The differences between the books' lines and the provider's (each ``{kind, reference,
+    amount_cents}``, the books' with ``order_no``): a line only one side has, or the same
+    reference with other amounts. Sorted by kind and reference."""
+    ours = {(x["kind"], x["reference"]): x for x in books}
+    theirs = {(x["kind"], x["reference"]): x for x in report}
+    out = []
+    for key in sorted(set(ours) | set(theirs)):
+        mine, other = ours.get(key), theirs.get(key)
+        if mine is not None and other is not None and mine["amount_cents"] == other["amount_cents"]:
+            continue
+        what = ("missing_at_provider" if other is None else "missing_in_books" if mine is None
+                else "amount_differs")
+        out.append({"kind": key[0], "reference": key[1], "what": what,
+                    "order_no": mine["order_no"] if mine else "",
+                    "books_cents": mine["amount_cents"] if mine else None,
+                    "provider_cents": other["amount_cents"] if other else None})
+    return out
+
+
+def books_lines(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The online provider's movements as the books have them: payments by transaction id,
+    refunds by the provider's refund id."""
+    return ([{"kind": "payment", "reference": p["reference"], "order_no": p["order_no"],
+              "amount_cents": p["amount_cents"]} for p in _payments(session, "online", start, end)]
+            + [{"kind": "refund", "reference": r["reference"], "order_no": r["order_no"],
+                "amount_cents": r["amount_cents"]} for r in _refunds(session, "online", start, end)])
+
+
+def difference_view(row: ReconciliationDifference) -> dict[str, Any]:
+    return {"id": row.id, "key": row.key, "day": row.day.isoformat(), "provider": row.provider,
+            "kind": row.kind, "what": row.what, "reference": row.reference,
+            "order_no": row.order_no,
+            "books": decimal(row.books_cents) if row.books_cents is not None else None,
+            "provider_amount": (decimal(row.provider_cents) if row.provider_cents is not None
+                                else None),
+            "status": row.status, "decision": row.decision, "note": row.note,
+            "resolved_by": row.resolved_by,
+            "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
+            "case_id": difference_case_id(row.id or 0)}
+
+
+def _differences(session: Session, day: date, provider: str) -> list[ReconciliationDifference]:
+    return list(session.exec(select(ReconciliationDifference).where(
+        col(ReconciliationDifference.day) == day, col(ReconciliationDifference.provider) == provider)
+        .order_by(col(ReconciliationDifference.id))))
+
+
+def report_day(settings: Settings, run: ReconcileRun) -> date:
+    """The day a run compares: ``as_of``, else yesterday in the schedule's time zone."""
+    if run.as_of:
+        return date.fromisoformat(run.as_of)
+    return local_day(settings, utcnow()) - timedelta(days=1)
+
+
+def check_day(engine: Engine, settings: Settings, provider: PaymentProvider,
+              day: date) -> tuple[int, list[dict[str, Any]]]:
+    """Compare the online provider's daily report of ``day`` with the books; keep each
+    difference once (``day:online:kind:reference``). Returns the report's line count and every
+    difference of the day (new and earlier ones, open or resolved)."""
+    start, end = day_bounds(settings, day)
+    report = provider.daily_report(day)
+    theirs = [{"kind": x.kind, "reference": x.reference, "amount_cents": x.amount_cents}
+              for x in report.lines]
+    with session_scope(engine) as session:
+        found = compare(books_lines(session, start, end), theirs)
+        insert_ignore(session, ReconciliationDifference, [{
+            "key": f"{day.isoformat()}:online:{d['kind']}:{d['reference']}"[:250],
+            "day": day, "provider": "online", "kind": d["kind"], "what": d["what"],
+            "reference": d["reference"][:200], "order_no": d["order_no"],
+            "books_cents": d["books_cents"], "provider_cents": d["provider_cents"],
+            "status": "open", "note": "", "created_at": utcnow(),
+        } for d in found], ["key"])
+        return len(report.lines), [difference_view(r) for r in _differences(session, day,
+                                                                              "online")]
+
+
+CHECK_WAIT = 30.0  # seconds an on-demand check is waited for before it answers "running"
+
+
+async def run_check(client: Client, settings: Settings, day: date,
+                    actor: Actor) -> tuple[bool, dict[str, Any]]:
+    """Finance's on-demand comparison of ``day`` (the page's button, ``POST
+    /reconciliation/check``): the same workflow the Schedule runs, under its own id. Returns
+    (done, the result), or (False, its workflow id) when it takes longer than CHECK_WAIT."""
+    day_bounds(settings, day)
+    if day > local_day(settings, utcnow()):
+        raise Refused(422, "invalid_date", "a day that has not begun cannot be checked",
+                      {"date": day.isoformat()})
+    workflow_id = f"reconciliation-check-{day.isoformat()}-{uuid.uuid4().hex[:12]}"
+    with temporal_errors():
+        handle = await client.start_workflow(
+            "ProviderReconciliation", ReconcileRun(day.isoformat(), actor.name),
+            id=workflow_id, task_queue=settings.task_queue, result_type=ReconcileResult,
+            execution_timeout=timedelta(hours=1))
+        try:
+            result = await asyncio.wait_for(handle.result(), CHECK_WAIT)
+        except TimeoutError:
+            return False, {"date": day.isoformat(), "status": "running",
+                           "workflow_id": workflow_id}
+    return True, {**asdict(result), "status": "done", "workflow_id": workflow_id}
+
+
+async def check(client: Client, engine: Engine, settings: Settings, provider: PaymentProvider,
+                run: ReconcileRun) -> ReconcileResult:
+    """The day's comparison, then a ``ReconciliationDifference`` case (a finance task) for each
+    open difference, once per difference however often the day is checked."""
+    day = report_day(settings, run)
+    lines, found = await asyncio.to_thread(check_day, engine, settings, provider, day)
+    started = []
+    for d in found:
+        if d["status"] != "open":
+            continue
+        if await start_once(client, settings, "ReconciliationDifference",
+                            DifferenceInput(d["id"], d, settings.task_due), d["case_id"]):
+            started.append(d["case_id"])
+    return ReconcileResult(day.isoformat(), "online", lines, found, started)
+
+
+def resolve(engine: Engine, req: DifferenceResolve) -> dict[str, Any]:
+    """Finance's decision on a difference, once (a repeat answers the first): recorded with who
+    and when, audited; ``accept_provider`` also books an adjustment line (the provider's figure
+    minus the books', negative for refunds as refund lines are) in ``reconciliations``."""
+    with session_scope(engine) as session:
+        row = session.get(ReconciliationDifference, req.difference_id, with_for_update=True)
+        if row is None:
+            raise business_error(ErrorType.NOT_FOUND, "not_found",
+                                 f"no reconciliation difference {req.difference_id}")
+        if row.status == "resolved":
+            return difference_view(row)
+        before = difference_view(row)
+        row.status, row.decision, row.note = "resolved", req.decision, req.note.strip()[:500]
+        row.resolved_by, row.resolved_at = req.actor, req.at
+        session.add(row)
+        if req.decision == "accept_provider":
+            delta = (row.provider_cents or 0) - (row.books_cents or 0)
+            insert_ignore(session, Reconciliation, [{
+                "key": f"adjust:{row.key}"[:200], "order_no": row.order_no or "-",
+                "kind": "adjustment", "amount_cents": delta if row.kind == "payment" else -delta,
+                "method": "original" if row.kind == "refund" else "online",
+                "reference": row.reference, "status": "reconciled", "created_at": req.at,
+            }], ["key"])
+        view = difference_view(row)
+        audit(session, req.actor, "reconciliation", row.key, req.decision, before, view)
+        return view

@@ -316,6 +316,15 @@ for _form in (
         Decision("keep", (_area("note", "原因 Why"),), title="保留 Keep", style="neutral"),
     ), hint="该商品长期未动销 This stock has not moved: propose a promotion (it goes to review "
             "and approval) or return it to the supplier."),
+    TaskForm("finance.reconciliation_difference", (
+        Decision("accept_provider", (_area("note", "说明 Why", required=False),),
+                 title="以服务商为准 Accept the provider's figure (adjustment line)"),
+        Decision("fix_books", (_area("note", "更正了什么 What was corrected"),),
+                 title="已更正账面 The books are fixed", style="neutral"),
+        Decision("raise_with_provider", (_area("note", "异议及其编号 The claim and its reference"),),
+                 title="向服务商提出异议 Raise with the provider", style="neutral"),
+    ), hint="核对账面与支付服务商日报的差异 Look into the difference between the books and the "
+            "payment provider's daily report, then decide."),
 ):
     register(_form)
 

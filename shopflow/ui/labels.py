@@ -29,6 +29,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "approval": ("审批", "Approval"),
     "proposal": ("待处理", "Proposal"),
     "supplier_return": ("退回供应商", "Returned to the supplier"),
+    "reconciliation": ("对账差异", "Reconciliation difference"),
+    # finance (invoices, reconciliation)
+    "finance.reconciliation_difference": ("对账差异处理", "Reconciliation difference"),
+    "missing_at_provider": ("服务商日报缺少", "Not on the provider's report"),
+    "missing_in_books": ("账面缺少", "Not in the books"),
+    "amount_differs": ("金额不符", "Amounts differ"),
+    "accept_provider": ("以服务商为准", "Accept the provider's figure"),
+    "fix_books": ("更正账面", "Books fixed"),
+    "raise_with_provider": ("向服务商提出异议", "Raised with the provider"),
+    "credit_note": ("红字发票", "Credit note"),
+    "invoice": ("发票", "Invoice"),
+    "issued": ("已开具", "Issued"),
     # customers' e-mails (inbound mail)
     "attached": ("已加入投诉", "Added to the complaint"),
     "unmatched": ("未匹配", "Unmatched"),

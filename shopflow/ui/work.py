@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 
 from shopflow.api.errors import ApiError
 from shopflow.api.pages import render_page
-from shopflow.models.order_schemas import Provider, SettleIn
+from shopflow.models.order_schemas import CheckIn, Provider, SettleIn
 from shopflow.services import bulk as bulk_work
 from shopflow.services import reconciliation, reports, steps, tasks
 from shopflow.services import search as finder
@@ -276,3 +276,28 @@ async def settle(request: Request) -> Response:
             raise
         return redirect(with_note(back, err.code))
     return redirect(with_note(back, "settled"))
+
+
+@router.post("/reconciliation/check")
+async def check(request: Request) -> Response:
+    """The page's "compare with the provider's report" (as POST /api/v1/reconciliation/check):
+    back to the day, its differences listed, each with its finance task."""
+    user = await signed_in(request)
+    if not user.has(*FINANCE_ROLES):
+        raise ApiError(403, "forbidden", "对账仅限财务 Reconciliation is for finance")
+    form = await checked_form(request)
+    try:
+        body = CheckIn(date=form.get("date", ""))
+    except ValidationError as err:
+        fields = ", ".join(str(e["loc"][0]) for e in err.errors() if e["loc"])
+        raise ApiError(422, "invalid_input", f"无效 Invalid: {fields}") from None
+    svc = svc_of(request)
+    back = f"/ui/reconciliation?{urlencode({'date': body.date.isoformat()})}"
+    try:
+        done, _ = await reconciliation.run_check(svc.client(), svc.settings, body.date,
+                                                 Actor(user.name, user.role))
+    except Refused as err:
+        if err.status not in (409, 422, 503):
+            raise
+        return redirect(with_note(back, err.code))
+    return redirect(with_note(back, "checked" if done else "check_running"))

@@ -40,6 +40,7 @@ class CaseKind(StrEnum):
     ENQUIRY = "enquiry"
     PROMOTION = "promotion"
     OVERSTOCK = "overstock"
+    RECONCILIATION = "reconciliation"  # a difference between the books and the provider
 
 
 # Who may read a case of each process (admin always): the API's GETs and the web pages.
@@ -56,6 +57,7 @@ READ_ROLES: dict[str, tuple[Role, ...]] = {
     # Internal plans: no channel.
     CaseKind.PROMOTION: (Role.CS, Role.WAREHOUSE, Role.FINANCE, Role.OPS),
     CaseKind.OVERSTOCK: (Role.CS, Role.WAREHOUSE, Role.FINANCE, Role.OPS),
+    CaseKind.RECONCILIATION: (Role.FINANCE, Role.OPS),
 }
 SHIPMENT_READ_ROLES: tuple[Role, ...] = (Role.CHANNEL, Role.CS, Role.WAREHOUSE, Role.FINANCE,
                                          Role.OPS)
@@ -89,6 +91,7 @@ class TaskKind(StrEnum):
     PROMOTION_REVIEW = "promotion.review"
     PROMOTION_APPROVE = "promotion.approve"
     OVERSTOCK = "inventory.overstock"
+    RECONCILIATION_DIFFERENCE = "finance.reconciliation_difference"
 
 
 # --- every case ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from shopflow.api.auth import User
 from shopflow.api.deps import ServicesDep, require
-from shopflow.models.order_schemas import Provider, SettleIn
+from shopflow.models.order_schemas import CheckIn, Provider, SettleIn
 from shopflow.services import reconciliation
 from shopflow.workflows.shared import Actor
 
@@ -44,3 +44,16 @@ async def settle(body: SettleIn, svc: ServicesDep, user: FinanceUser) -> dict[st
     second settle of the same day and provider is a 409 ``already_settled``."""
     return await svc.db(reconciliation.settle, svc.engine, svc.settings, body.date,
                         body.provider, body.note, Actor(user.name, user.role))
+
+
+@router.post("/check", responses={200: {"description": "compared"},
+                                  202: {"description": "still running"}, 409: {}, 422: {},
+                                  503: {}})
+async def check(body: CheckIn, svc: ServicesDep, user: FinanceUser) -> JSONResponse:
+    """Compare the day's books with the payment provider's own daily report now (the Schedule
+    does it every morning for yesterday): each difference is kept once and opens a
+    ``finance.reconciliation_difference`` task. Answers the differences (200), or 202 with the
+    run's workflow id when it takes longer than 30 s."""
+    done, result = await reconciliation.run_check(svc.client(), svc.settings, body.date,
+                                                  Actor(user.name, user.role))
+    return JSONResponse(result, status_code=200 if done else 202)
