@@ -25,6 +25,9 @@ app.add_typer(tokens_app, name="tokens")
 demo_app = typer.Typer(help="Walk a case through a running Shopflow (dev tokens).",
                        no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
+mail_app = typer.Typer(help="Customers' e-mail replies (the simulated mailbox).",
+                       no_args_is_help=True)
+app.add_typer(mail_app, name="mail")
 schedules_app = typer.Typer(help="Temporal Schedules for periodic care and reports.",
                             no_args_is_help=True)
 app.add_typer(schedules_app, name="schedules")
@@ -172,6 +175,32 @@ def demo_sample(
     except Exception as err:
         typer.echo(f"demo failed: {err}", err=True)
         raise typer.Exit(1) from None
+
+
+@mail_app.command("drop")
+def mail_drop(
+    sender: Annotated[str, typer.Option("--from", help="the customer's e-mail address")],
+    text: Annotated[str, typer.Option(help="the reply's text")],
+    subject: Annotated[str, typer.Option(help="e.g. 'Re: About your complaint CP…'")] = "",
+    to: Annotated[str, typer.Option(help="e.g. the notice's Reply-To plus-address")] = "",
+    in_reply_to: Annotated[str | None, typer.Option(help="a notice's Message-ID")] = None,
+) -> None:
+    """Play a customer replying: put a message in the simulator's folder
+    (SHOPFLOW_INBOUND_MAIL_DIR); the next poll (Schedule shopflow-inbound-mail) takes it."""
+    import uuid
+    from email.message import EmailMessage
+
+    from shopflow.providers.mailbox import DirectoryMailbox
+
+    msg = EmailMessage()
+    msg["From"], msg["Subject"] = sender, subject
+    msg["To"] = to or "service@localhost"
+    msg["Message-ID"] = f"<{uuid.uuid4().hex}@shopflow.sim>"
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    msg.set_content(text)
+    path = DirectoryMailbox(_settings().inbound_mail_dir).drop(uuid.uuid4().hex, bytes(msg))
+    typer.echo(str(path))
 
 
 @schedules_app.command("sync")

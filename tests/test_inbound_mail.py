@@ -248,3 +248,18 @@ async def test_reply_to_and_reply_text_and_imap_adapter(settings: Settings) -> N
     assert (parsed.message_id, parsed.sender, parsed.text) == ("<m1@b>", "a@b.example", "Body")
     box.done("7")
     assert FakeImap.stored == ["STORE 7 +FLAGS (\\Seen)"]
+
+
+async def test_mail_drop_puts_a_reply_in_the_simulator_folder(tmp_path: Path,
+                                                              monkeypatch: Any) -> None:
+    from typer.testing import CliRunner
+
+    from shopflow.cli import app
+
+    monkeypatch.setenv("SHOPFLOW_INBOUND_MAIL_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["mail", "drop", "--from", CUSTOMER, "--text", "Thanks",
+                                      "--subject", "Re: CP0123456789AB"])
+    assert result.exit_code == 0, result.output
+    (uid, raw), = DirectoryMailbox(tmp_path).fetch(10)
+    got = parse(raw, "<x>")
+    assert (got.sender, got.subject, got.text) == (CUSTOMER, "Re: CP0123456789AB", "Thanks")
