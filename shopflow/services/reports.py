@@ -27,6 +27,13 @@ Definitions (the period is [start, end), times in UTC):
   = answered / sent.
 - per staff member: tasks they completed in the period, median handling time (opened to
   completed, minutes) and how many of those were completed after their due time.
+- sales revenue (``revenue``, issue 18; amounts in the currency, cents inside): a sale counts
+  when its order is delivered (``delivered_at`` in the period, as the sale line finance
+  reconciles). gross = the delivered orders' totals (goods and shipping); refunded = refunds
+  that moved in the period (succeeded, or owed by bank transfer for COD), whatever the order's
+  delivery date; net = gross - refunded. By channel (the order's channel: orders, gross,
+  refunded, net; every channel with a sale or a refund listed) and by product (the delivered
+  lines per SKU: quantity and revenue, goods only, largest revenue first).
 """
 
 from __future__ import annotations
@@ -54,11 +61,14 @@ from shopflow.models import (
     Complaint,
     FeedbackRequest,
     Order,
+    OrderLine,
+    Refund,
     Report,
     Return,
     Shipment,
     Task,
 )
+from shopflow.models.orders import decimal
 from shopflow.models.types import utcnow
 from shopflow.security.csvsafe import safe_rows
 from shopflow.services import suggestions
@@ -125,6 +135,49 @@ def compute_kpis(session: Session, start: datetime, end: datetime) -> dict[str, 
         "satisfaction": _satisfaction(session, start, end),
         "staff": _staff(session, start, end),
         "suggestions": suggestions.summary(session, start, end),
+        "revenue": _revenue(session, start, end),
+    }
+
+
+REFUNDS_MOVED = ("succeeded", "transfer_due")
+
+
+def _revenue(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
+    delivered = (col(Order.delivered_at) >= start, col(Order.delivered_at) < end)
+    sales = session.exec(select(Order.channel, func.count(), func.sum(Order.total_cents),
+                                func.sum(Order.shipping_fee_cents))
+                         .where(*delivered).group_by(Order.channel)).all()
+    refunds = session.exec(select(Order.channel, func.sum(Refund.amount_cents))
+                           .join(Order, col(Order.order_no) == col(Refund.order_no))
+                           .where(col(Refund.status).in_(REFUNDS_MOVED),
+                                  col(Refund.completed_at) >= start,
+                                  col(Refund.completed_at) < end)
+                           .group_by(Order.channel)).all()
+    lines = session.exec(select(OrderLine.sku, func.min(OrderLine.name),
+                                func.sum(OrderLine.quantity), func.sum(OrderLine.amount_cents))
+                         .join(Order, col(Order.order_no) == col(OrderLine.order_no))
+                         .where(*delivered).group_by(OrderLine.sku)).all()
+    channels: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"orders": 0, "gross": 0, "refunded": 0})
+    shipping = 0
+    for channel, count, total, fees in sales:
+        channels[channel or "-"].update(orders=int(count), gross=int(total or 0))
+        shipping += int(fees or 0)
+    for channel, refunded in refunds:
+        channels[channel or "-"]["refunded"] = int(refunded or 0)
+    gross = sum(c["gross"] for c in channels.values())
+    refunded = sum(c["refunded"] for c in channels.values())
+    products = sorted(lines, key=lambda x: (-int(x[3] or 0), x[0]))
+    return {
+        "gross": decimal(gross), "shipping": decimal(shipping), "refunded": decimal(refunded),
+        "net": decimal(gross - refunded),
+        "by_channel": {name: {"orders": c["orders"], "gross": decimal(c["gross"]),
+                              "refunded": decimal(c["refunded"]),
+                              "net": decimal(c["gross"] - c["refunded"])}
+                       for name, c in sorted(channels.items())},
+        "by_product": {sku: {"name": name or "", "quantity": int(qty or 0),
+                             "revenue": decimal(int(cents or 0))}
+                       for sku, name, qty, cents in products},
     }
 
 
@@ -361,7 +414,9 @@ _env = Environment(loader=PackageLoader("shopflow.notifications", "templates"), 
 def flatten(figures: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(section, metric, value) rows for the CSV and the summary."""
     rows: list[tuple[str, str, str]] = []
-    for section in ("orders", "returns", "complaints", "samples", "satisfaction"):
+    for section in ("orders", "returns", "complaints", "samples", "satisfaction", "revenue"):
+        if section not in figures:
+            continue
         for metric, value in figures[section].items():
             if isinstance(value, dict):
                 for key, inner in value.items():

@@ -57,7 +57,7 @@ def _num(value: Any) -> float | None:
 def figures_of(k: dict[str, Any]) -> list[Kpi]:
     """The report's figures, in the order of API.md."""
     o, r, c = k.get("orders", {}), k.get("returns", {}), k.get("complaints", {})
-    s, f = k.get("samples", {}), k.get("satisfaction", {})
+    s, f, v = k.get("samples", {}), k.get("satisfaction", {}), k.get("revenue", {})
     return [
         Kpi("order_processing", "订单处理时间(中位数) Order processing time, median", _num(
             o.get("processing_hours_median")), "h",
@@ -88,6 +88,8 @@ def figures_of(k: dict[str, Any]) -> list[Kpi]:
             f"{f.get('answered', 0)} answers"),
         Kpi("survey_response", "反馈回复率 Survey response rate", _pct(f.get("response_rate")), "%",
             f"{f.get('answered', 0)} / {f.get('sent', 0)}"),
+        Kpi("net_revenue", "销售净额 Net sales revenue", _num(v.get("net")), "",
+            f"gross {v.get('gross', 0):.2f} · refunded {v.get('refunded', 0):.2f}"),
     ]
 
 
@@ -124,11 +126,12 @@ def compute(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:
     except Exception as err:  # the KPI code is another module's; never take the page down
         log.exception("KPIs could not be computed", error=repr(err))
         return {"figures": [], "staff": [], "resolution": [], "suggestions": [],
-                "error": repr(err),
+                "revenue": {}, "error": repr(err),
                 "start": start, "end": end, "seconds": time.perf_counter() - began}
     return {"figures": figures_of(raw), "staff": raw.get("staff", []),
             "resolution": resolution_rows(raw),
-            "suggestions": (raw.get("suggestions") or {}).get("themes", []), "error": None,
+            "suggestions": (raw.get("suggestions") or {}).get("themes", []),
+            "revenue": raw.get("revenue") or {}, "error": None,
             "start": start, "end": end, "seconds": time.perf_counter() - began}
 
 
