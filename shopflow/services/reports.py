@@ -301,20 +301,64 @@ def _complaints(session: Session, start: datetime, end: datetime) -> dict[str, A
     }
 
 
+def _approved_skus(items: Any) -> list[str]:
+    return sorted({str(i.get("sku")) for i in items or [] if isinstance(i, dict)
+                   and isinstance(i.get("approved_quantity"), int) and i["approved_quantity"] > 0})
+
+
+def _sample_applications(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
+    """Seed 000 5.2: the requests filed in the period and what became of them: approved (some
+    quantity approved at the review), rejected, cancelled, or still open; the rates are of the
+    decided ones (approved + rejected). Per channel too."""
+    data = cast(Any, Case.data)
+    counts: dict[str, int] = defaultdict(int)
+    by_channel: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for status, channel, items, shipped in session.exec(select(
+            Case.status, data["channel"].as_string(), data["items"],
+            data[("shipment", "shipped_at")].as_string()).where(
+            Case.kind == "sample", col(Case.created_at) >= start,
+            col(Case.created_at) < end)).all():
+        outcome = ("approved" if shipped or _approved_skus(items) else "rejected"
+                   if status == "rejected" else "cancelled" if status == "cancelled" else "open")
+        for bucket in (counts, by_channel[channel or "unknown"]):
+            bucket["applications"] += 1
+            bucket[outcome] += 1
+
+    def rates(c: dict[str, int]) -> dict[str, Any]:
+        decided = c.get("approved", 0) + c.get("rejected", 0)
+        return {"applications": c.get("applications", 0), "approved": c.get("approved", 0),
+                "rejected": c.get("rejected", 0), "cancelled": c.get("cancelled", 0),
+                "open": c.get("open", 0), "approval_rate": rate(c.get("approved", 0), decided),
+                "rejection_rate": rate(c.get("rejected", 0), decided)}
+
+    return {**rates(counts),
+            "applications_by_channel": {ch: rates(c) for ch, c in sorted(by_channel.items())}}
+
+
 def _samples(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
     """The shipment time is the one the sample workflow wrote into the case
-    (``data.shipment.shipped_at``): only that string is read from the database (not the whole
-    case), then parsed and compared here, exactly as written."""
+    (``data.shipment.shipped_at``): only that string, the channel and the items are read from
+    the database (not the whole case), then parsed and compared here, exactly as written.
+    Besides the conversion of the samples shipped in the period (overall, per product and per
+    channel), the applications of the period (``_sample_applications``) and the time from
+    request to shipment (seed 000 5.2)."""
     shipped: list[tuple[str, datetime]] = []
-    shipped_at = cast(Any, Case.data)[("shipment", "shipped_at")].as_string()
-    for customer_id, at in session.exec(select(Case.customer_id, shipped_at).where(
-            Case.kind == "sample", col(Case.created_at) < end,
+    detail: list[tuple[str, list[str]]] = []  # (channel, approved SKUs) per shipped sample
+    ship_hours: list[float] = []
+    data = cast(Any, Case.data)
+    shipped_at = data[("shipment", "shipped_at")].as_string()
+    columns: list[Any] = [Case.customer_id, shipped_at, Case.created_at,
+                          data["channel"].as_string(), data["items"]]
+    for customer_id, at, created, channel, items in session.execute(sa_select(*columns).where(
+            col(Case.kind) == "sample", col(Case.created_at) < end,
             col(Case.customer_id).is_not(None), shipped_at.is_not(None))).all():
         if not at or customer_id is None:
             continue
         when = _utc(datetime.fromisoformat(at))
         if start <= when < end:
             shipped.append((customer_id, when))
+            detail.append((channel or "unknown", _approved_skus(items)))
+            ship_hours.append(hours(when - _utc(created)))
     # The customers' orders (not cancelled) that could convert one of these shipments, in one
     # query per 500 customers instead of one per shipment.
     orders: dict[str, list[datetime]] = defaultdict(list)
@@ -332,13 +376,31 @@ def _samples(session: Session, start: datetime, end: datetime) -> dict[str, Any]
         for times in orders.values():
             times.sort()
     converted = 0
-    for customer_id, when in shipped:
+    groups: dict[str, dict[str, dict[str, int]]] = {
+        "product": defaultdict(lambda: {"shipped": 0, "converted": 0}),
+        "channel": defaultdict(lambda: {"shipped": 0, "converted": 0})}
+    for (customer_id, when), (channel, skus) in zip(shipped, detail, strict=True):
         times = orders.get(customer_id, [])
         i = bisect.bisect_right(times, when)  # the first order after the shipment
-        converted += i < len(times) and times[i] <= when + CONVERSION_WINDOW
-    return {"shipped": len(shipped), "converted": converted,
+        won = i < len(times) and times[i] <= when + CONVERSION_WINDOW
+        converted += won
+        for key, names in (("channel", [channel]), ("product", skus)):
+            for name in names:
+                groups[key][name]["shipped"] += 1
+                groups[key][name]["converted"] += won
+
+    def conversion(by: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
+        return {name: {**c, "conversion_rate": rate(c["converted"], c["shipped"])}
+                for name, c in sorted(by.items())}
+
+    return {**_sample_applications(session, start, end),
+            "shipped": len(shipped), "converted": converted,
             "conversion_rate": rate(converted, len(shipped)),
-            "window_days": CONVERSION_WINDOW.days}
+            "window_days": CONVERSION_WINDOW.days,
+            "time_to_ship_hours_median": median(ship_hours),
+            "time_to_ship_hours_p90": p90(ship_hours),
+            "conversion_by_product": conversion(groups["product"]),
+            "conversion_by_channel": conversion(groups["channel"])}
 
 
 def _satisfaction(session: Session, start: datetime, end: datetime) -> dict[str, Any]:

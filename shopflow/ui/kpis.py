@@ -81,6 +81,14 @@ def figures_of(k: dict[str, Any]) -> list[Kpi]:
         Kpi("complaint_resolution", "投诉解决时间(中位数) Complaint resolution, median",
             _num(c.get("resolution", {}).get("all", {}).get("hours_median")), "h",
             _spread_detail(c.get("resolution", {}).get("all", {}), "resolved")),
+        Kpi("sample_applications", "样品申请 Sample requests", _num(s.get("applications")), "",
+            f"{s.get('approved', 0)} approved · {s.get('rejected', 0)} rejected · "
+            f"{s.get('open', 0)} open"),
+        Kpi("sample_approval", "样品批准率 Sample approval rate", _pct(s.get("approval_rate")),
+            "%", f"rejected {_pct_text(s.get('rejection_rate'))} of the decided"),
+        Kpi("sample_time_to_ship", "样品发货时间(中位数) Sample request to shipment, median",
+            _num(s.get("time_to_ship_hours_median")), "h",
+            f"p90 {_num_text(s.get('time_to_ship_hours_p90'))} h · {s.get('shipped', 0)} shipped"),
         Kpi("sample_conversion", "样品转化率 Sample conversion", _pct(s.get("conversion_rate")),
             "%", f"{s.get('converted', 0)} / {s.get('shipped', 0)} within "
                  f"{s.get('window_days', 90)} days"),
@@ -91,6 +99,24 @@ def figures_of(k: dict[str, Any]) -> list[Kpi]:
         Kpi("net_revenue", "销售净额 Net sales revenue", _num(v.get("net")), "",
             f"gross {v.get('gross', 0):.2f} · refunded {v.get('refunded', 0):.2f}"),
     ]
+
+
+def _pct_text(value: Any) -> str:
+    return "—" if value is None else f"{100.0 * float(value):.1f}%"
+
+
+def _num_text(value: Any) -> str:
+    return "—" if value is None else f"{float(value):g}"
+
+
+def sample_rows(k: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sample conversion per product and per channel (seed 000 5.2), for the table under the
+    KPIs (the report's ``samples.conversion_by_product`` and ``conversion_by_channel``)."""
+    s = k.get("samples", {})
+    return [{"by": by, "group": name, **figures}
+            for by, key in (("product", "conversion_by_product"),
+                            ("channel", "conversion_by_channel"))
+            for name, figures in s.get(key, {}).items()]
 
 
 def _spread_detail(spread: dict[str, Any], what: str) -> str:
@@ -126,10 +152,10 @@ def compute(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:
     except Exception as err:  # the KPI code is another module's; never take the page down
         log.exception("KPIs could not be computed", error=repr(err))
         return {"figures": [], "staff": [], "resolution": [], "suggestions": [],
-                "revenue": {}, "error": repr(err),
+                "revenue": {}, "samples": [], "error": repr(err),
                 "start": start, "end": end, "seconds": time.perf_counter() - began}
     return {"figures": figures_of(raw), "staff": raw.get("staff", []),
-            "resolution": resolution_rows(raw),
+            "resolution": resolution_rows(raw), "samples": sample_rows(raw),
             "suggestions": (raw.get("suggestions") or {}).get("themes", []),
             "revenue": raw.get("revenue") or {}, "error": None,
             "start": start, "end": end, "seconds": time.perf_counter() - began}
