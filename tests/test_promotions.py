@@ -141,6 +141,9 @@ async def test_a_plan_reviewed_approved_runs_on_its_timers_and_reports(
     with tenv.auto_time_skipping_disabled():
         await tenv.client.get_workflow_handle(f"promotion-{pid}").result()
     await record_history(tenv, f"promotion-{pid}", "promotion_local")
+    with tenv.auto_time_skipping_disabled():
+        await tenv.client.get_workflow_handle(f"promotion-announce-{pid}").result()
+    await record_history(tenv, f"promotion-announce-{pid}", "promotion_announce")
 
 
 async def test_cancel_before_the_start_and_rejections(
@@ -202,17 +205,19 @@ async def test_overstock_opens_a_task_once_per_period_with_its_proposals(
     settings.overstock_days = 30
     day = (datetime.now(UTC) + timedelta(days=40)).date()
 
-    async def review(on: str = day.isoformat()) -> OverstockResult:
+    async def review(on: str = day.isoformat(), wid: str | None = None) -> OverstockResult:
         with tenv.auto_time_skipping_disabled():
             return await tenv.client.execute_workflow(  # type: ignore[no-any-return]
                 OverstockReview.run, OverstockRun(on),
-                id=f"overstock-review-{uuid.uuid4().hex[:6]}", task_queue=settings.task_queue)
+                id=wid or f"overstock-review-{uuid.uuid4().hex[:6]}",
+                task_queue=settings.task_queue)
 
     not_yet = await review(datetime.now(UTC).date().isoformat())
     assert not_yet.started == []  # the opening receipts moved the stock today
     period = overstock_period(day, 30)
     ids = [overstock_id(sku, period) for sku in ("CUP", "TEA")]
-    first = await review()
+    first = await review(wid="overstock-review-1")
+    await record_history(tenv, "overstock-review-1", "overstock_review")
     assert first.started == ids
     assert (await review()).started == []  # once per SKU per period
 

@@ -89,6 +89,17 @@ def case_workflow_id(engine: Engine, kind: str, case_id: str) -> str:
         return _case_of(session, kind, case_id).workflow_id
 
 
+def page_of(engine: Engine, conds: list[Any], page: int, page_size: int
+            ) -> tuple[list[Case], int]:
+    """One page of the case rows matching ``conds``, newest first, and how many match."""
+    with session_scope(engine, write=False) as session:
+        total = session.exec(select(func.count()).select_from(Case).where(*conds)).one()
+        rows = session.exec(select(Case).where(*conds)
+                            .order_by(col(Case.created_at).desc(), col(Case.id))
+                            .offset((page - 1) * page_size).limit(page_size)).all()
+    return list(rows), int(total)
+
+
 def list_cases(engine: Engine, kind: str, page: int, page_size: int, *, scope: Any = None,
                **filters: str | None) -> dict[str, Any]:
     """``scope``: an extra condition (a channel token's own cases, services.scoping)."""

@@ -8,8 +8,7 @@ import hashlib
 import secrets
 from typing import Any
 
-from sqlalchemy import Engine, func
-from sqlmodel import col, select
+from sqlalchemy import Engine
 from temporalio.client import Client
 
 from shopflow.db import session_scope
@@ -102,13 +101,9 @@ def list_enquiries(engine: Engine, page: int, page_size: int, *, status: str | N
         conds.append(Case.data["outcome"].as_string() == outcome)
     if scope is not None:
         conds.append(scope)
-    with session_scope(engine, write=False) as session:
-        total = session.exec(select(func.count()).select_from(Case).where(*conds)).one()
-        rows = session.exec(select(Case).where(*conds)
-                            .order_by(col(Case.created_at).desc(), col(Case.id))
-                            .offset((page - 1) * page_size).limit(page_size)).all()
+    rows, total = cases.page_of(engine, conds, page, page_size)
     return [{"id": c.id, "workflow_id": c.workflow_id, "status": c.status, "stage": c.stage,
              "customer_id": c.customer_id, "channel": c.data.get("channel"),
              "subject": c.data.get("subject") or "", "question": c.data.get("question") or "",
              "outcome": c.data.get("outcome"), "created_at": c.created_at,
-             "closed_at": c.closed_at} for c in rows], int(total)
+             "closed_at": c.closed_at} for c in rows], total

@@ -132,14 +132,10 @@ async def cancel(client: Client, engine: Engine, promotion_id: str, reason: str,
 
 def list_promotions(engine: Engine, page: int, page_size: int, status: str | None
                     ) -> tuple[list[dict[str, Any]], int]:
-    conds = [Case.kind == CaseKind.PROMOTION]
+    conds: list[Any] = [Case.kind == CaseKind.PROMOTION]
     if status is not None:
         conds.append(Case.status == status)
-    with session_scope(engine, write=False) as session:
-        total = session.exec(select(func.count()).select_from(Case).where(*conds)).one()
-        rows = session.exec(select(Case).where(*conds)
-                            .order_by(col(Case.created_at).desc(), col(Case.id))
-                            .offset((page - 1) * page_size).limit(page_size)).all()
+    rows, total = cases.page_of(engine, conds, page, page_size)
     return [{"id": c.id, "workflow_id": c.workflow_id, "status": c.status, "stage": c.stage,
              "name": c.data.get("name", ""), "skus": c.data.get("skus", []),
              "discount_percent": c.data.get("discount_percent", 0),
