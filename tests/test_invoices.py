@@ -18,8 +18,10 @@ from sqlmodel import col, select
 
 from shopflow.api.app import create_app
 from shopflow.db import session_scope
-from shopflow.models import Invoice, Order, OrderLine, Product
+from shopflow.models import Invoice, Notice, Order, OrderLine, Product
 from shopflow.models.finance import TAX_ID_CHARS, check_tax_id, tax_id_check_char
+from shopflow.models.types import utcnow
+from shopflow.security.links import status_url
 from shopflow.services import invoices
 from shopflow.settings import Settings
 from shopflow.workflows.shared import Actor
@@ -74,7 +76,7 @@ async def test_bad_requests_name_the_field(api: httpx.AsyncClient, catalogue: No
 
 @pytest.mark.asyncio
 async def test_online_invoice_issued_at_payment_then_credited_on_refund(
-        api: httpx.AsyncClient, catalogue: None) -> None:
+        api: httpx.AsyncClient, catalogue: None, engine: Engine, settings: Settings) -> None:
     no = await place(api, order_no="INV-ON")
     url = f"/api/v1/orders/{no}/invoice"
     r = await api.post(url, headers=auth("channel"), json=COMPANY)
@@ -120,6 +122,21 @@ async def test_online_invoice_issued_at_payment_then_credited_on_refund(
     assert (credited["credited"], credited["balance"]) == (TOTAL, 0.0)
     page = await api.get(url, headers=auth("finance"))
     assert "红字发票" in page.text and "FP00000002" in page.text
+
+    # the customer's side: the notices name the invoice and the credit note, and the status
+    # page behind the notices' link shows them and opens the invoice
+    with session_scope(engine, write=False) as s:
+        sent = {n.kind: n.body_text for n in s.exec(select(Notice).where(
+            col(Notice.case_id) == no))}
+    assert "FP00000001" in sent["order_paid"] and "FP00000002" not in sent["order_paid"]
+    assert "FP00000002" in sent["order_cancelled"] and "/invoice" in sent["order_cancelled"]
+    link = status_url(settings, no, utcnow()).removeprefix(settings.public_url)
+    status = await api.get(link)
+    assert status.status_code == 200 and 'data-testid="invoice"' in status.text
+    assert "FP00000001" in status.text and "FP00000002" in status.text
+    shown = await api.get(f"{link}/invoice")
+    assert shown.status_code == 200 and COMPANY["tax_id"] in shown.text
+    assert (await api.get(f"{link}x/invoice")).status_code == 404
 
 
 @pytest.mark.asyncio

@@ -58,6 +58,7 @@ from shopflow.notifications.channels import (
 )
 from shopflow.notifications.render import NoticeRenderer, RenderedNotice
 from shopflow.security.links import with_link
+from shopflow.services import invoices
 from shopflow.services.inbound_mail import reply_address
 from shopflow.settings import Settings
 from shopflow.workflows.base import NOTICE_RETRY
@@ -168,6 +169,10 @@ class NoticeActivities:
             case = session.get(Case, req.case_id) if req.case_id else None
             request_channel = req.data.get("notice_channel") or (
                 case.data.get("channel") if case else None)
+            order_no = req.data.get("order_no")
+            tax_invoice = (invoices.for_customer(session, order_no)
+                           if req.kind in invoices.NOTICE_KINDS and isinstance(order_no, str)
+                           else None)
         if req.customer_id is None:
             audience, channel, recipient = "staff", "email", self.settings.ops_email
             locale: str | None = self.settings.ops_locale
@@ -175,6 +180,8 @@ class NoticeActivities:
             audience, locale = "customer", customer.locale if customer else None
             channel, recipient = route(customer, request_channel)
         data = {"public_url": self.settings.public_url, **req.data}
+        if tax_invoice is not None:  # the invoice asked for, issued by now (services/invoices)
+            data["tax_invoice"] = tax_invoice
         row: dict[str, Any] = {
             "dedup_key": req.dedup_key, "case_id": req.case_id, "kind": req.kind,
             "audience": audience, "customer_id": req.customer_id, "recipient": recipient,

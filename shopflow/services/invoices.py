@@ -188,6 +188,23 @@ def list_invoices(engine: Engine, offset: int, limit: int, status: str | None = 
         return int(total), [invoice_view(r) for r in rows]
 
 
+# Customer notices that show the order's invoice and credit notes once issued (added when the
+# notice is rendered, like its status link: activities/notices.write_outbox).
+NOTICE_KINDS = frozenset({"order_paid", "order_delivered", "order_refunded", "order_cancelled",
+                          "return_refunded"})
+
+
+def for_customer(session: Session, order_no: str) -> dict[str, Any] | None:
+    """The issued invoice as a notice or the customer's status page shows it (None before)."""
+    view = of_order(session, order_no)
+    if view is None or view["status"] != "issued":
+        return None
+    return {"invoice_no": view["invoice_no"], "title": view["title"],
+            "total": f"{view['total']:.2f}", "issued": (view["issued_at"] or "")[:10],
+            "credit_notes": [{"invoice_no": n["invoice_no"], "total": f"{n['total']:.2f}"}
+                             for n in view["credit_notes"]]}
+
+
 # --- commands -------------------------------------------------------------------------------
 
 def request(engine: Engine, settings: Settings, order_no: str, title: str,

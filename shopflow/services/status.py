@@ -17,6 +17,7 @@ from shopflow.db import session_scope
 from shopflow.models import Case, Customer, Shipment
 from shopflow.notifications.render import pick_locale
 from shopflow.security.links import link_key, status_case
+from shopflow.services import invoices
 from shopflow.settings import Settings
 
 # (zh-CN, en) for each shown word.
@@ -128,6 +129,9 @@ def customer_status(engine: Engine, case_id: str) -> dict[str, Any] | None:
         if case is None or case.kind not in KINDS:
             return None
         customer = session.get(Customer, case.customer_id) if case.customer_id else None
+        order_no = case.id if case.kind == "order" else case.data.get("order_no")
+        invoice = (invoices.for_customer(session, order_no)
+                   if case.kind in ("order", "return") and isinstance(order_no, str) else None)
         parcel = session.exec(
             select(Shipment).where(Shipment.case_id == case_id,
                                    Shipment.direction == "outbound")
@@ -143,6 +147,8 @@ def customer_status(engine: Engine, case_id: str) -> dict[str, Any] | None:
         "updated": case.updated_at.date().isoformat(),
         "closed": case.closed_at.date().isoformat() if case.closed_at else None,
         **_parcel(parcel, case.data.get("shipment")),
+        "invoice": invoice,
+        "order_no": order_no if invoice else None,
     }
 
 
