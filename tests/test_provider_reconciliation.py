@@ -7,6 +7,7 @@ differences refused for settling, the scheduled run's day, and the page's button
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ from shopflow.providers.payments import PaymentSimulator
 from shopflow.services import reconciliation
 from shopflow.settings import Settings
 from shopflow.workflows.finance import ProviderReconciliation, ReconcileResult, ReconcileRun
-from tests.helpers import auth, complete, open_task
+from tests.helpers import auth, complete, open_task, record_history
 from tests.scenes import TOTAL, pay, place, wait_order
 from tests.test_ui_pages import csrf_of, sign_in
 
@@ -74,7 +75,8 @@ def test_the_simulators_report_is_its_day_and_can_be_told_to_differ() -> None:
 
 @pytest.mark.asyncio
 async def test_differences_open_finance_tasks_once_and_decisions_close_them(
-        api: httpx.AsyncClient, catalogue: None, providers: Providers, engine: Engine) -> None:
+        api: httpx.AsyncClient, catalogue: None, providers: Providers, engine: Engine,
+        tenv: Any) -> None:
     paid = await place(api, order_no="REC-1")
     assert (await pay(api, paid, tx="PAY-REC-1")).status_code == 201
     refunded = await place(api, order_no="REC-2")
@@ -126,6 +128,10 @@ async def test_differences_open_finance_tasks_once_and_decisions_close_them(
     assert r.status_code == 422 and "note" in r.text, r.text
     r = await complete(api, refund_task, "raise_with_provider", note="claim #77 with the gateway")
     assert r.status_code == 200, r.text
+    for d in found.values():  # each difference case ends with its decision
+        done = await tenv.client.get_workflow_handle(d["case_id"]).result()
+        assert done["status"] == "closed"
+    await record_history(tenv, found["amount_differs"]["case_id"], "reconciliation_difference")
 
     day = (await api.get("/api/v1/reconciliation", headers=auth("finance"),
                          params={"date": TODAY.isoformat(), "provider": "online"})).json()
@@ -147,7 +153,8 @@ async def test_differences_open_finance_tasks_once_and_decisions_close_them(
 
 @pytest.mark.asyncio
 async def test_the_scheduled_run_compares_yesterday(
-        client: Client, worker: object, settings: Settings, providers: Providers) -> None:
+        client: Client, worker: object, settings: Settings, providers: Providers,
+        tenv: Any) -> None:
     sim = providers.payments
     assert isinstance(sim, PaymentSimulator)
     sim.report_script = ["extra_payment"]
@@ -160,6 +167,7 @@ async def test_the_scheduled_run_compares_yesterday(
     assert (diff["what"], diff["reference"]) == ("missing_in_books",
                                                 f"SIM-EXTRA-{yesterday.isoformat()}")
     assert result.started == [diff["case_id"]]
+    await record_history(tenv, "reconciliation-test", "provider_reconciliation")
 
 
 @pytest.mark.asyncio
