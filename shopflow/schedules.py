@@ -2,7 +2,8 @@
 ``shopflow schedules sync`` (and by ``shopflow dev`` at start-up). Ops see, pause and trigger
 them in the Temporal Web UI (Schedules); a sync keeps a schedule that ops paused paused.
 
-Times are in ``SHOPFLOW_SCHEDULE_TIMEZONE`` (default UTC)."""
+Times are local to ``SHOPFLOW_TIMEZONE`` (default Asia/Shanghai; ``SHOPFLOW_SCHEDULE_TIMEZONE``
+when set): the 09:00 birthday run is 09:00 there, not UTC."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ from shopflow.workflows.inbound_mail import InboundMailPoll, MailPoll
 from shopflow.workflows.promotion import OverstockReview
 from shopflow.workflows.promotion_rules import OverstockRun
 from shopflow.workflows.shared import SweepRun
+from shopflow.workflows.staff_notices import OverdueSummary, StaffDigest, StaffRun
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,11 @@ DEFINITIONS = [
     ScheduleDef("shopflow-provider-reconciliation", ProviderReconciliation.run, ReconcileRun(),
                 _at(6, 15), "Daily 06:15: yesterday's books against the payment provider's "
                 "report; a finance task per difference"),
+    ScheduleDef("shopflow-staff-digest", StaffDigest.run, StaffRun(),
+                ScheduleCalendarSpec(minute=[ScheduleRange(0)], hour=[ScheduleRange(0, 23)]),
+                "Hourly: each person's digest of new tasks (those who chose the digest)"),
+    ScheduleDef("shopflow-overdue-summary", OverdueSummary.run, StaffRun(), _at(9),
+                "Daily 09:00: ops' summary of overdue tasks"),
 ]
 
 
@@ -106,7 +113,7 @@ def build(defn: ScheduleDef, settings: Settings) -> Schedule:
             calendars=[defn.calendar] if defn.calendar else [],
             intervals=[ScheduleIntervalSpec(every=getattr(settings, defn.every))]
             if defn.every else [],
-            time_zone_name=settings.schedule_timezone),
+            time_zone_name=settings.zone_name),
         # A run that is late (the cluster was down) still runs within a day; never two at once.
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP,
                               catchup_window=timedelta(days=1)),

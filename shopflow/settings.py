@@ -6,14 +6,20 @@ run its timers in seconds. Settings are built once in a composition root and pas
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shopflow.workflows import business_time
+from shopflow.workflows.business_time import BusinessCalendar
 
 VAR_DIR = Path("var")
 
@@ -27,6 +33,36 @@ def _seconds_or_iso(value: Any) -> Any:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
+_DURATION: TypeAdapter[timedelta] = TypeAdapter(Duration)
+TASK_DUE_PREFIX = "SHOPFLOW_TASK_DUE_"
+
+
+def _env_name(kind: str) -> str:
+    """A task kind's part of its due setting's name: order.fulfil -> ORDER_FULFIL."""
+    return re.sub(r"[^A-Z0-9]+", "_", kind.upper())
+
+
+def _zone_checked(name: str, setting: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{setting}: unknown time zone {name!r}") from None
+
+
+def _task_kinds() -> tuple[str, ...]:
+    from shopflow.workflows.order_rules import OrderTask
+    from shopflow.workflows.return_rules import ReturnTask
+    from shopflow.workflows.vocab import TaskKind
+
+    return tuple(sorted({*TaskKind, *OrderTask, *ReturnTask}))
+
+
+@functools.lru_cache(maxsize=16)
+def _calendar(zone: str, hours: str, holidays: str | None, stamp: int | None
+              ) -> BusinessCalendar:
+    _zone_checked(zone, "timezone")
+    text = Path(holidays).read_text(encoding="utf-8") if holidays else ""
+    return business_time.make(zone, hours, text)
 
 
 class Settings(BaseSettings):
@@ -181,7 +217,24 @@ class Settings(BaseSettings):
     # this window; key accounts get a revisit task at this interval; schedules run in this zone.
     complaint_reopen_window: Duration = timedelta(days=7)
     revisit_interval: Duration = timedelta(days=90)
-    schedule_timezone: str = "UTC"
+
+    # Calendars (issue 17.5): the business's time zone (schedules run at its local times, pages
+    # show its dates), its working hours ("09:00-18:00 Mon-Fri"; empty: every hour counts) and a
+    # file of holidays (one YYYY-MM-DD a line; "YYYY-MM-DD workday" for a make-up working day).
+    # Task due times and complaint SLAs count working time only. Copied into a case's input
+    # when it starts (services/timers.py), like the durations.
+    timezone: str = "Asia/Shanghai"
+    business_hours: str = ""
+    holidays: Path | None = None
+    # The schedules' zone, when it must differ from ``timezone`` (the older setting).
+    schedule_timezone: str | None = None
+    # Due time per task kind, from SHOPFLOW_TASK_DUE_<KIND> (order.fulfil: ..._ORDER_FULFIL);
+    # a kind without one takes task_due.
+    task_due_by_kind: dict[str, Duration] = Field(default_factory=dict)
+
+    # Staff notices (issue 17.4): a warning to the task's person or role at this share of its
+    # due time, before it escalates.
+    task_warning_share: float = Field(default=0.75, gt=0, lt=1)
 
     # Payment and courier providers (docs/providers.md): the simulator is the default; its
     # failure rate (0..1, transient errors, half of them after the work was done), mean latency
@@ -237,6 +290,55 @@ class Settings(BaseSettings):
         if wrong:
             raise ValueError(f"tax_rates must be between 0 and 1 (0.13 is 13%): {', '.join(wrong)}")
         return self
+
+    @model_validator(mode="after")
+    def _calendar_and_kind_dues(self) -> Settings:
+        kinds = _task_kinds()
+        for name, value in sorted(os.environ.items()):
+            upper = name.upper()
+            if not upper.startswith(TASK_DUE_PREFIX) or upper == TASK_DUE_PREFIX + "BY_KIND":
+                continue
+            suffix = upper.removeprefix(TASK_DUE_PREFIX)
+            kind = next((k for k in kinds if _env_name(k) == suffix), None)
+            if kind is None:
+                raise ValueError(f"{name}: no task kind {suffix} (known: "
+                                 f"{', '.join(sorted(_env_name(k) for k in kinds))})")
+            if kind not in self.task_due_by_kind:
+                try:
+                    self.task_due_by_kind[str(kind)] = _DURATION.validate_python(value)
+                except ValidationError:
+                    raise ValueError(f"{name}: {value!r} is not a duration (PT4H, 3600)"
+                                     ) from None
+        unknown = sorted(set(self.task_due_by_kind) - set(kinds))
+        if unknown:
+            raise ValueError(f"task_due_by_kind names unknown task kinds: {', '.join(unknown)}")
+        for kind, due in self.task_due_by_kind.items():
+            if due <= timedelta(0):
+                raise ValueError(f"SHOPFLOW_TASK_DUE_{_env_name(kind)} must be above 0")
+        self.business_calendar()  # a bad zone, hours text or holidays file refuses to start
+        if self.schedule_timezone is not None:
+            _zone_checked(self.schedule_timezone, "schedule_timezone")
+        return self
+
+    def business_calendar(self) -> BusinessCalendar:
+        """The calendar due times and SLAs count in (read once per file version)."""
+        stamp = None
+        if self.holidays is not None:
+            try:
+                stamp = self.holidays.stat().st_mtime_ns
+            except OSError as err:
+                raise ValueError(f"holidays: cannot read {self.holidays}: {err}") from None
+        return _calendar(self.timezone, self.business_hours,
+                         str(self.holidays) if self.holidays else None, stamp)
+
+    def task_due_for(self, kind: str) -> timedelta:
+        """A task kind's due time: its own setting, else SHOPFLOW_TASK_DUE."""
+        return self.task_due_by_kind.get(kind, self.task_due)
+
+    @property
+    def zone_name(self) -> str:
+        """The zone of schedules, business days and shown dates."""
+        return self.schedule_timezone or self.timezone
 
     @model_validator(mode="after")
     def _send_outlasts_smtp_steps(self) -> Settings:

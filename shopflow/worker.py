@@ -27,6 +27,7 @@ from shopflow.activities.promotions import PromotionActivities
 from shopflow.activities.reports import ReportActivities
 from shopflow.activities.returns import ReturnActivities
 from shopflow.activities.shipping import ShippingActivities
+from shopflow.activities.staff import StaffActivities
 from shopflow.activities.tasks import TaskActivities
 from shopflow.logs import LogContextInterceptor
 from shopflow.notifications.channels import Channel, build_channels
@@ -44,11 +45,12 @@ from shopflow.workflows.order_fulfilment import OrderFulfilment
 from shopflow.workflows.promotion import PROMOTION_WORKFLOWS
 from shopflow.workflows.return_handling import ReturnHandling
 from shopflow.workflows.sample_approval import SampleApproval
+from shopflow.workflows.staff_notices import STAFF_WORKFLOWS
 
 WORKFLOWS = [SampleApproval, OrderFulfilment, ReturnHandling, NoticeResend,
              ComplaintWorkflow, EnquiryWorkflow, FeedbackFollowUp, BackorderWakeWorkflow,
              BackorderSweepWorkflow, InboundMailPoll, *CARE_WORKFLOWS, *PROMOTION_WORKFLOWS,
-             *FINANCE_WORKFLOWS]
+             *FINANCE_WORKFLOWS, *STAFF_WORKFLOWS]
 
 # Shared dataclasses and the base classes hold no per-run state: import them once for all runs
 # instead of once per cached case. With settings.worker_sandbox == "shared" (the default) the
@@ -58,7 +60,8 @@ PASSTHROUGH = ("shopflow.workflows.shared", "shopflow.workflows.base", "shopflow
                "shopflow.workflows.order_rules", "shopflow.workflows.return_rules",
                "shopflow.workflows.sample_rules", "shopflow.workflows.complaint_rules",
                "shopflow.workflows.care_payloads", "shopflow.workflows.care_rules",
-               "shopflow.workflows.promotion_rules", "shopflow.workflows.finance_rules")
+               "shopflow.workflows.promotion_rules", "shopflow.workflows.finance_rules",
+               "shopflow.workflows.business_time")
 SHARED_WORKFLOW_MODULES = ("shopflow.workflows",)
 
 
@@ -88,6 +91,7 @@ def build_activities(engine: Engine, settings: Settings,
         MailActivities(engine, settings, client),
         PromotionActivities(engine, settings, client),
         FinanceActivities(engine, settings, providers.payments, client),
+        StaffActivities(engine, settings),
     ]
     functions = []
     for inst in instances:

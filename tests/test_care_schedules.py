@@ -33,7 +33,8 @@ async def test_sync_creates_then_updates_keeps_a_pause_and_a_trigger_runs(
                        "shopflow-backorder-sweep",
                        "shopflow-monthly-kpi-report", "shopflow-quarterly-kpi-report",
                        "shopflow-inbound-mail", "shopflow-overstock",
-                       "shopflow-provider-reconciliation"]
+                       "shopflow-provider-reconciliation", "shopflow-staff-digest",
+                       "shopflow-overdue-summary"]
         assert await sync_schedules(client, settings) == [(i, "created") for i in ids]
 
         stocktake = client.get_schedule_handle("shopflow-weekly-stocktake")
@@ -51,6 +52,13 @@ async def test_sync_creates_then_updates_keeps_a_pause_and_a_trigger_runs(
         assert mail.schedule.spec.intervals[0].every == settings.inbound_mail_poll
         birthday = await client.get_schedule_handle("shopflow-birthday-care").describe()
         assert birthday.schedule.state.paused is False
+        # 09:00 in SHOPFLOW_TIMEZONE (default Asia/Shanghai), not UTC (issue 17.5).
+        assert birthday.schedule.spec.time_zone_name == "Asia/Shanghai"
+        assert birthday.schedule.spec.calendars[0].hour[0].start == 9
+        summary = await client.get_schedule_handle("shopflow-overdue-summary").describe()
+        assert isinstance(summary.schedule.action, ScheduleActionStartWorkflow)
+        assert summary.schedule.action.workflow == "OverdueSummary"
+        assert summary.schedule.spec.time_zone_name == "Asia/Shanghai"
 
         listed = [s.id async for s in await client.list_schedules()]
         assert set(ids) <= set(listed)

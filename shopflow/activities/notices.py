@@ -42,12 +42,12 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from shopflow.db import insert_ignore, session_scope
-from shopflow.models import Case, Customer, Notice
+from shopflow.models import Case, Customer, Notice, PersonPreference
 from shopflow.models.types import utcnow
 from shopflow.notifications.channels import (
     Channel,
@@ -58,7 +58,7 @@ from shopflow.notifications.channels import (
 )
 from shopflow.notifications.render import NoticeRenderer, RenderedNotice
 from shopflow.security.links import with_link
-from shopflow.services import invoices
+from shopflow.services import invoices, people
 from shopflow.services.inbound_mail import reply_address
 from shopflow.settings import Settings
 from shopflow.workflows.base import NOTICE_RETRY
@@ -77,6 +77,9 @@ REQUEST_CHANNELS = {"email": "email", "phone": "sms", "sms": "sms"}
 UNCONFIRMED = ("unconfirmed: the attempt that handed the message over stopped before it heard "
                "the answer; counted as sent and not sent again")
 OPS_NOTICE = "notice_failed"
+TASK_NEW = "task_new"
+DIGEST_AUDIENCE = "digest"
+STAFF_AUDIENCES = frozenset({"task", DIGEST_AUDIENCE})
 
 
 class Superseded(Exception):
@@ -116,6 +119,8 @@ class NoticeActivities:
 
     @activity.defn(name=Act.NOTICE_SEND)
     def send(self, req: NoticeRequest) -> str:
+        if req.audience in STAFF_AUDIENCES:
+            return self.send_to_people(req, final=_final_attempt())
         notice_id = self.write_outbox(req)
         return self.attempt(notice_id, final=_final_attempt())
 
@@ -129,6 +134,8 @@ class NoticeActivities:
     @activity.defn(name=GIVE_UP_ACTIVITY)
     def give_up(self, req: NoticeRequest) -> str:
         """Called by notify() when the send activity failed for good, however it ended."""
+        if req.audience in STAFF_AUDIENCES:
+            return ",".join(self.abandon(i) for i in self.write_people(req)) or "none"
         return self.abandon(self.write_outbox(req))
 
     @activity.defn(name=RESEND_GIVE_UP_ACTIVITY)
@@ -156,6 +163,91 @@ class NoticeActivities:
         if status == "failed":
             self._tell_ops(notice_id)  # once per failure, whoever asks
         return status
+
+    # --- staff notices for people (issue 17.4) ------------------------------------------
+
+    def send_to_people(self, req: NoticeRequest, *, final: bool) -> str:
+        """A task's notice to each of its people: one outbox row per person, each sent once. A
+        person's address refused for good fails their row only (the case goes on, the outbox
+        shows it); a passing failure is retried for those not sent. One person's digest is
+        sent (or fails, for the run's give-up path) as any single notice."""
+        statuses: list[str] = []
+        retry: Exception | None = None
+        if req.audience == DIGEST_AUDIENCE:  # one person: fails as any single notice does
+            return ",".join(self.attempt(i, final=final) for i in self.write_people(req)) or "none"
+        for notice_id in self.write_people(req):
+            try:
+                statuses.append(self.attempt(notice_id, final=final))
+            except ApplicationError as err:
+                if err.type != "NoticeFailed":
+                    raise
+                statuses.append("failed")
+            except DeliveryError as err:
+                retry = err  # the others still get theirs in this attempt
+        if retry is not None:
+            raise retry
+        return ",".join(statuses) or "none"
+
+    def write_people(self, req: NoticeRequest) -> list[int]:
+        """The outbox rows of a staff notice to send now (created once per dedup key and
+        person); a task's notice for a person who chose the digest is kept for it instead."""
+        if req.audience == DIGEST_AUDIENCE:
+            found = self.write_digest(req)
+            return [] if found is None else [found]
+        data = {"public_url": self.settings.public_url, **req.data}
+        if isinstance(data.get("due_at"), str):
+            data["due_local"] = people.local_text(self.settings, data["due_at"])
+        ids: list[str] = []
+        with session_scope(self.engine) as session:
+            for person in people.recipients(session, self.settings.is_dev,
+                                            str(req.data.get("task_id"))):
+                key = f"{req.dedup_key}:{person.name}"
+                if req.kind == TASK_NEW and person.task_notices == "digest":
+                    people.keep_for_digest(session, key, person.name, req.kind, req.case_id,
+                                           data)
+                    continue
+                self._insert(session, req, key, person, data)
+                ids.append(key)
+        return self._ids(ids)
+
+    def write_digest(self, req: NoticeRequest) -> int | None:
+        """One person's digest: its row, with the task notices waiting for it taken in the same
+        transaction (so each goes in one digest). None when nothing waits."""
+        person = str(req.data.get("person"))
+        with session_scope(self.engine) as session:
+            found = session.exec(select(Notice.id).where(Notice.dedup_key == req.dedup_key)).first()
+            if found is not None:
+                return found
+            pref = session.get(PersonPreference, person)
+            items = people.take_digest(session, person, req.dedup_key)
+            if not items or pref is None or not pref.email:
+                return None  # nobody to tell (the items are taken: an address set later
+                #              starts from new tasks)
+            shown = items[:people.LIST_LIMIT]
+            data = {"public_url": self.settings.public_url, **req.data, "count": len(items),
+                    "items": shown, "more": len(items) - len(shown)}
+            self._insert(session, req, req.dedup_key, pref, data)
+        return self._ids([req.dedup_key])[0]
+
+    def _insert(self, session: Session, req: NoticeRequest, key: str, person: PersonPreference,
+                data: dict[str, Any]) -> None:
+        row: dict[str, Any] = {
+            "dedup_key": key, "case_id": req.case_id, "kind": req.kind, "audience": "staff",
+            "customer_id": None, "recipient": person.email, "channel": "email", "data": data,
+            "attempts": 0, "resends": 0, "confirmed": False,
+            "message_id": message_id_for(key, self.settings.smtp_from),
+            "created_at": utcnow(), "updated_at": utcnow(),
+        }
+        row.update(self._rendered(req.kind, person.locale or self.settings.ops_locale, data))
+        insert_ignore(session, Notice.__table__, [row], ["dedup_key"])
+
+    def _ids(self, keys: list[str]) -> list[int]:
+        if not keys:
+            return []
+        with session_scope(self.engine, write=False) as session:
+            found = dict(session.exec(select(Notice.dedup_key, Notice.id).where(
+                col(Notice.dedup_key).in_(keys))).all())
+        return [found[k] for k in keys if found.get(k) is not None]
 
     # --- the outbox ----------------------------------------------------------------------
 

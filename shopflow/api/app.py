@@ -28,6 +28,7 @@ from shopflow.api.routers import (
     followups,
     health,
     mail,
+    me,
     notices,
     orders,
     promotions,
@@ -80,8 +81,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
 
     v1 = APIRouter(prefix="/api/v1")
     scoped = [Depends(channel_scope)]  # channel tokens see only their channels' cases
-    for module in (catalogue, customers, mail, notices, promotions, reconciliation, reports,
-                   search, security):
+    for module in (catalogue, customers, mail, me, notices, promotions, reconciliation,
+                   reports, search, security):
         v1.include_router(module.router)
     for module in (samples, tasks, orders, shipments, returns, complaints, enquiries,
                    followups):

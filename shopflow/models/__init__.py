@@ -24,6 +24,7 @@ from shopflow.models.orders import (
     Shipment,
     ShipmentEvent,
 )
+from shopflow.models.people import PersonPreference, StaffDigestItem
 from shopflow.models.returns import Return
 from shopflow.models.security import AuditEvent, CaseChannel, CustomerProposal, WebSession
 from shopflow.models.tasks import Task
@@ -52,6 +53,7 @@ __all__ = [
     "OrderLine",
     "OrderNumber",
     "Payment",
+    "PersonPreference",
     "Product",
     "Reconciliation",
     "ReconciliationDifference",
@@ -63,6 +65,7 @@ __all__ = [
     "Settlement",
     "Shipment",
     "ShipmentEvent",
+    "StaffDigestItem",
     "StockMovement",
     "Task",
     "TimelineEvent",

@@ -331,3 +331,22 @@ class FeedbackIn(Strict):
 class TokenCreate(Strict):
     role: Role
     name: ShortText
+
+
+class PreferencesIn(Strict):
+    """A person's own preferences (``PUT /me/preferences``): where and how they hear of new
+    tasks (``now``: a mail per task, ``digest``: an hourly mail, ``off``), their language."""
+
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    task_notices: Literal["now", "digest", "off"] = "off"
+    locale: Literal["zh-CN", "en"] | None = None
+
+
+class PreferencesOut(BaseModel):
+    name: str
+    role: str
+    email: str | None
+    task_notices: str
+    locale: str | None
+    timezone: str  # the business's, in which times in notices and pages are shown
+    updated_at: datetime | None

@@ -13,7 +13,7 @@ from shopflow.db import session_scope
 from shopflow.models import AuditEvent
 
 ENTITIES = ("customer", "customer_proposal", "token", "product", "task", "setting", "invoice",
-            "reconciliation")
+            "reconciliation", "person")
 
 
 def audit(session: Session, actor: str, entity: str, entity_id: str, action: str,

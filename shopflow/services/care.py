@@ -46,6 +46,7 @@ from shopflow.workflows.care_payloads import (
     StocktakeSheet,
 )
 from shopflow.workflows.shared import ErrorType
+from shopflow.workflows.vocab import TaskKind
 
 KEY_ACCOUNT_TAG = "key_account"
 COUPON_VALID_DAYS = 30
@@ -54,7 +55,7 @@ CONTEXT_ROWS = 10
 
 def zone(settings: Settings) -> ZoneInfo:
     try:
-        return ZoneInfo(settings.schedule_timezone)
+        return ZoneInfo(settings.zone_name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
 
@@ -171,7 +172,8 @@ def revisits_due(engine: Engine, settings: Settings, q: DayQuery) -> RevisitsDue
             col(CustomerRevisit.customer_id).in_(accounts),
             (col(CustomerRevisit.opened_at) > since)
             | (col(CustomerRevisit.status) == "open"))).all()) if accounts else set()
-    return RevisitsDue(day.isoformat(), settings.task_due.total_seconds(),
+    due = settings.task_due_for(TaskKind.REVISIT)
+    return RevisitsDue(day.isoformat(), due.total_seconds(),
                        [c for c in accounts if c not in recent])
 
 
@@ -218,7 +220,8 @@ def stocktake_sheet(engine: Engine, settings: Settings, q: DayQuery) -> Stocktak
                             .order_by(col(InventoryItem.sku))).all()
     lines = [{"sku": i.sku, "name": p.name, "on_hand": i.on_hand, "reserved": i.reserved,
               "damaged": i.damaged} for i, p in rows]
-    return StocktakeSheet(day.isoformat(), settings.task_due.total_seconds(), lines)
+    return StocktakeSheet(day.isoformat(),
+                          settings.task_due_for(TaskKind.STOCKTAKE).total_seconds(), lines)
 
 
 def stocktake_adjust(engine: Engine, settings: Settings, req: StocktakeAdjust

@@ -4,7 +4,11 @@ Each process declares its timers as a dataclass (``OrderTimers``, ``ReturnTimers
 fields are named after a setting (``task_due``) or mapped here (``followup_delay`` is
 ``feedback_delay``). An open case keeps the policy it started with: the values are copied at
 start, never read again. A field typed ``timedelta`` gets the duration; a field still typed
-``float`` gets seconds (the older inputs' form).
+``float`` gets seconds (the older inputs' form). A field named ``clock`` gets the case's
+``TaskClock`` (issue 17.5): the business calendar (``SHOPFLOW_TIMEZONE``,
+``SHOPFLOW_BUSINESS_HOURS``, ``SHOPFLOW_HOLIDAYS``; none when every hour counts) and the due
+times per task kind (``SHOPFLOW_TASK_DUE_<KIND>``), so a workflow computes its deadlines from
+its input alone.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from shopflow.settings import Settings
+from shopflow.workflows.business_time import TaskClock
 
 T = TypeVar("T")
 
@@ -41,6 +46,9 @@ def timers_for(cls: type[T], settings: Settings, **given: timedelta) -> T:
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
+        if f.name == "clock":
+            values[f.name] = clock_of(settings)
+            continue
         if f.name in given:
             duration = given[f.name]
         else:
@@ -57,3 +65,10 @@ def timers_for(cls: type[T], settings: Settings, **given: timedelta) -> T:
     if unknown:
         raise TypeError(f"{cls.__name__} has no timer {', '.join(sorted(unknown))}")
     return cls(**values)
+
+
+def clock_of(settings: Settings) -> TaskClock | None:
+    """The business calendar and per-kind due times a case starts with (None: neither set)."""
+    calendar = settings.business_calendar()
+    clock = TaskClock(None if calendar.always() else calendar, dict(settings.task_due_by_kind))
+    return clock if clock.calendar is not None or clock.dues else None

@@ -18,7 +18,7 @@ from shopflow.ui.session import Signer
 def install(app: FastAPI, settings: Settings) -> None:
     from shopflow.ui import care_pages, enquiry_form, live, routes, sample_docs, service_desk, work
 
-    app.state.ui = UiState(Signer.from_settings(settings))
+    app.state.ui = UiState(Signer.from_settings(settings), settings.timezone)
     # before routes: its last route answers every other /ui/ path
     app.include_router(live.router)
     app.include_router(work.router)

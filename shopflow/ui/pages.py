@@ -9,9 +9,11 @@ import re
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import structlog
 from fastapi import Request
@@ -78,6 +80,7 @@ NOTES = {  # ?note=… after a redirect: fixed texts only, never echoed input
     "not_found": "没有这个投诉 No such complaint.",
     "invalid_input": "输入无效 Invalid input.",
     "promotion_cancelled": "促销已取消 The promotion is cancelled.",
+    "preferences_saved": "已保存个人设置 Your preferences are saved.",
 }
 
 
@@ -90,7 +93,7 @@ class CsrfFailed(Exception):
 
 
 class UiState:
-    def __init__(self, signer: Signer) -> None:
+    def __init__(self, signer: Signer, timezone: str = "UTC") -> None:
         self.signer = signer
         self.kpis = KpiBoard()
         self.closing = asyncio.Event()  # set on shutdown: the live pages' streams end at once
@@ -98,7 +101,9 @@ class UiState:
                                autoescape=select_autoescape(default=True, default_for_string=True),
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(label=label, static=_static, qs=_qs, is_url=_is_url, is_iso=_is_iso)
-        self.env.filters.update(dt=_dt, due=_due, pretty=_pretty, humankey=_humankey)
+        zone = ZoneInfo(timezone)  # SHOPFLOW_TIMEZONE: every time a page shows is local to it
+        self.env.filters.update(dt=partial(_dt, zone=zone), due=_due, pretty=_pretty,
+                                humankey=_humankey)
 
 
 def ui(request: Request) -> UiState:
@@ -346,14 +351,16 @@ def _as_dt(value: Any) -> datetime | None:
     return None
 
 
-def _dt(value: Any) -> Markup:
-    """A <time> element in UTC; ui.js shows it in the reader's own time zone."""
+def _dt(value: Any, zone: ZoneInfo = ZoneInfo("UTC")) -> Markup:
+    """A <time> element in the business's time zone (``SHOPFLOW_TIMEZONE``, issue 17.5), the
+    instant in UTC in its ``datetime`` and title."""
     at = _as_dt(value)
     if at is None:
         return Markup("—") if value in (None, "") else Markup.escape(str(value))
-    at = at.astimezone(UTC)
-    return Markup('<time datetime="{}">{}</time>').format(
-        at.isoformat(), at.strftime("%Y-%m-%d %H:%M UTC"))
+    utc = at.astimezone(UTC)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M UTC"),
+        at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))
 
 
 def _span(seconds: float) -> str:

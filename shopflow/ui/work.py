@@ -18,12 +18,13 @@ from shopflow.api.errors import ApiError
 from shopflow.api.pages import render_page
 from shopflow.models.order_schemas import CheckIn, Provider, SettleIn
 from shopflow.services import bulk as bulk_work
-from shopflow.services import reconciliation, reports, steps, tasks
+from shopflow.services import people, reconciliation, reports, steps, tasks
 from shopflow.services import search as finder
 from shopflow.services.errors import Refused
 from shopflow.ui.pages import (
     PageRoute,
     checked_form,
+    form_errors,
     redirect,
     render,
     safe_next,
@@ -301,3 +302,37 @@ async def check(request: Request) -> Response:
             raise
         return redirect(with_note(back, err.code))
     return redirect(with_note(back, "checked" if done else "check_running"))
+
+
+# --- my preferences (issue 17.4) ---------------------------------------------------------------
+
+@router.get("/me")
+async def my_preferences(request: Request) -> Response:
+    """Your e-mail address, how you hear of new tasks and your language (as GET
+    /api/v1/me/preferences)."""
+    user = await signed_in(request)
+    svc = svc_of(request)
+    prefs = await svc.db(people.preferences, svc.engine, svc.settings, Actor(user.name, user.role))
+    return render(request, "me.html", section="me", prefs=prefs, errors={})
+
+
+@router.post("/me")
+async def save_preferences(request: Request) -> Response:
+    """The preferences form (as PUT /api/v1/me/preferences); a refusal shows at its field."""
+    user = await signed_in(request)
+    form = await checked_form(request)
+    svc = svc_of(request)
+    actor = Actor(user.name, user.role)
+    values = {"email": form.get("email", "").strip() or None,
+              "task_notices": form.get("task_notices", "off"),
+              "locale": form.get("locale") or None}
+    try:
+        await svc.db(people.set_preferences, svc.engine, actor, **values)
+    except Refused as err:
+        if err.status != 422:
+            raise
+        field = str((err.details or {}).get("field", ""))
+        prefs = {**people.view(svc.settings, actor, None), **values}
+        return render(request, "me.html", status=422, section="me", prefs=prefs,
+                      errors=form_errors({field: err.message}))
+    return redirect(with_note("/ui/me", "preferences_saved"))

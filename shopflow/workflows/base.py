@@ -14,6 +14,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
+from shopflow.workflows import business_time
+from shopflow.workflows.business_time import TaskClock, clock_from
 from shopflow.workflows.shared import (
     Act,
     ArchiveRequest,
@@ -62,6 +64,11 @@ LOCAL_WRITES = "local-writes"
 # A local activity's retry that waits longer than this waits on a timer: the workflow task ends
 # meanwhile, so Updates and queries are answered while the database or SMTP is away.
 LOCAL_RETRY_WAIT = timedelta(seconds=1)
+# Cases that reach a task since this patch tell its people (issue 17.4): a notice when the task
+# opens (at once or in their digest, as each person chose), and a warning at WARNING_SHARE of
+# its due time (one timer, one notice) before it escalates.
+STAFF_NOTICES = "staff-notices"
+WARNING_SHARE = 0.75
 
 R = TypeVar("R")
 
@@ -130,6 +137,7 @@ class HumanTask:
     # Opened after the case was cancelled (finishing its compensation): a decision is taken
     # although a cancel request stands.
     after_cancel: bool = False
+    warned: bool = False  # the due-soon warning went out (or was passed by)
 
 
 class CaseWorkflow:
@@ -157,6 +165,8 @@ class CaseWorkflow:
         self.data: dict[str, Any] = {}
         self.tasks: dict[str, HumanTask] = {}
         self.task_due = timedelta(hours=24)
+        # Business hours and per-kind due times (issue 17.5; None in older cases' inputs).
+        self.clock: TaskClock | None = None
         self.notice_timeout = NOTICE_SEND_TIMEOUT
         self.cancel_request: dict[str, Any] | None = None
         self.recorded_status = ""  # the status the read-model last confirmed
@@ -237,11 +247,13 @@ class CaseWorkflow:
 
     def start_case(self, case_id: str, customer_id: str | None,
                    task_due: float | timedelta,
-                   notice_send: float | timedelta | None = None) -> None:
+                   notice_send: float | timedelta | None = None,
+                   clock: TaskClock | None = None) -> None:
         """Timers are durations (or seconds, in the inputs of older cases)."""
         self.case_id = case_id
         self.customer_id = customer_id
         self.task_due = as_duration(task_due)
+        self.clock = clock
         if notice_send:
             self.notice_timeout = as_duration(notice_send)
         attrs = [SA_KIND.value_set(self.KIND), SA_STAGE.value_set(self.stage)]
@@ -254,15 +266,18 @@ class CaseWorkflow:
 
     # --- notices -------------------------------------------------------------------------
 
-    async def notify(self, step: str, kind: str, to_customer: bool = True, **data: Any) -> None:
+    async def notify(self, step: str, kind: str, to_customer: bool = True, *,
+                     audience: str = "", **data: Any) -> None:
         """Send a notice once per workflow step. A notice that cannot be sent never blocks the
-        case: the outbox keeps it as failed for ops to resend."""
+        case: the outbox keeps it as failed for ops to resend. ``audience="task"``: to the
+        people of the task ``data["task_id"]`` (NoticeRequest.audience)."""
         request = NoticeRequest(
             dedup_key=f"{workflow.info().workflow_id}:{step}",
             kind=kind,
             case_id=self.case_id,
             data=_plain({"case_id": self.case_id, **data}),
             customer_id=self.customer_id if to_customer else None,
+            audience=audience,
         )
         try:
             await self.activity(Act.NOTICE_SEND, request, timeout=self.notice_timeout,
@@ -278,24 +293,39 @@ class CaseWorkflow:
     # --- human tasks ---------------------------------------------------------------------
 
     async def human_task(self, kind: str, role: str, context: dict[str, Any], *,
-                         after_cancel: bool = False) -> HumanTask:
+                         after_cancel: bool = False, due: timedelta | None = None) -> HumanTask:
         """Open a task in the inbox and wait for its decision. When the due time passes the task
         escalates to ops (flagged, notice, timeline) and keeps waiting. Raises CaseCancelled if
         the case is cancelled meanwhile, unless ``after_cancel`` (a task that finishes what a
-        cancellation left, opened once the case is cancelled)."""
-        task = await self.open_task(kind, role, context, workflow.now() + self.task_due)
+        cancellation left, opened once the case is cancelled). The due time: ``due``, else the
+        kind's own (``SHOPFLOW_TASK_DUE_<KIND>``), else the case's, in business time. Since
+        STAFF_NOTICES its people are warned at WARNING_SHARE of it."""
+        length = due if due is not None else self.due_of(kind)
+        opened = workflow.now()
+        task = await self.open_task(kind, role, context, self.deadline(length, opened))
         task.after_cancel = after_cancel
         due_at = task.due_at
         assert due_at is not None
+        warn_at = (self.deadline(business_time.fraction(length, WARNING_SHARE), opened)
+                   if self.staff_notices() else None)
 
         def cancelled() -> bool:
             return not task.after_cancel and self.cancel_request is not None
 
         while not task.done:
-            timeout = None if task.escalated else max(due_at - workflow.now(), timedelta(0))
+            warning = warn_at is not None and not task.warned and not task.escalated
+            until = warn_at if warning and warn_at is not None else due_at
+            timeout = None if task.escalated else max(until - workflow.now(), timedelta(0))
             try:
                 await workflow.wait_condition(lambda: task.done or cancelled(), timeout=timeout)
             except TimeoutError:
+                if warning:
+                    task.warned = True
+                    await self.notify(
+                        f"due-soon:{task.id}", "task_due_soon", to_customer=False,
+                        audience="task", task_id=task.id, task_kind=task.kind,
+                        due_at=due_at.isoformat())
+                    continue
                 await self._escalate(task)
                 continue
             if not task.done and cancelled():
@@ -330,7 +360,32 @@ class CaseWorkflow:
             ),
         )
         await self.record("task_opened", f"{kind} for {role}", task_id=task.id, kind=kind, role=role)
+        if self.staff_notices():
+            # Its person, or its role's people, hear of it (at once or in their digest).
+            await self.notify(f"task-new:{task.id}", "task_new", to_customer=False,
+                              audience="task", task_id=task.id, task_kind=kind, role=role,
+                              due_at=due_at.isoformat())
         return task
+
+    def staff_notices(self) -> bool:
+        """Whether this case tells people of their tasks (STAFF_NOTICES)."""
+        return workflow.patched(STAFF_NOTICES)
+
+    def due_of(self, kind: str) -> timedelta:
+        """A task kind's due time: its own setting, else the case's."""
+        if self.clock is not None and kind in self.clock.dues:
+            return as_duration(self.clock.dues[kind])
+        return self.task_due
+
+    def deadline(self, length: timedelta, start: datetime | None = None) -> datetime:
+        """``length`` of business time after ``start`` (default now): plain addition for
+        cases without business hours."""
+        at = workflow.now() if start is None else start
+        return business_time.add(at, length, self.clock.calendar if self.clock else None)
+
+    def worked(self, start: datetime, end: datetime) -> timedelta:
+        """Business time from ``start`` to ``end`` (wall time without business hours)."""
+        return business_time.between(start, end, self.clock.calendar if self.clock else None)
 
     async def _escalate(self, task: HumanTask) -> None:
         task.escalated = True
@@ -462,16 +517,18 @@ class CaseWorkflow:
     CARRIED: ClassVar[tuple[str, ...]] = (
         "case_id", "customer_id", "status", "stage", "data", "tasks", "task_due",
         "notice_timeout", "recorded_status", "_seq", "_version", "_task_counter", "_acked",
-        "_acked_version", "_local",
+        "_acked_version", "_local", "clock",
     )
 
     def carry(self, *extra: str) -> dict[str, Any]:
         """The case's state for the next run of a continued-as-new workflow (plain JSON)."""
-        return {name: _encode(getattr(self, name)) for name in (*self.CARRIED, *extra)}
+        return {name: _encode(_plain(value) if name == "clock" else value)
+                for name in (*self.CARRIED, *extra) for value in [getattr(self, name)]}
 
     def restore(self, carried: dict[str, Any]) -> None:
         for name, value in carried.items():
-            setattr(self, name, _decode(value))
+            decoded = _decode(value)
+            setattr(self, name, clock_from(decoded) if name == "clock" else decoded)
 
     def history_too_long(self, limit: int) -> bool:
         return history_too_long(limit)

@@ -20,6 +20,7 @@ from typing import Any
 from temporalio import workflow
 
 from shopflow.workflows.base import HumanTask, rejection
+from shopflow.workflows.business_time import TaskClock
 from shopflow.workflows.complaint_rules import (
     DECISIONS_HELP,
     HANDLE,
@@ -54,6 +55,8 @@ class ComplaintTimers:
     feedback_reminder: float
     notice_send: float = 60.0  # one notice attempt (absent from inputs of older cases)
     history_limit: int = 0  # events before continuing as new (0: older cases, never)
+    # business hours and per-kind due times (issue 17.5; absent from older cases' inputs)
+    clock: TaskClock | None = None
 
 
 @dataclass
@@ -154,7 +157,8 @@ class ComplaintWorkflow(FeedbackMixin):
     async def _start(self, inp: ComplaintInput) -> None:
         self.inp = inp
         self.start_case(inp.complaint_id, inp.customer.id, inp.timers.response_sla,
-                        inp.timers.notice_send)
+                        inp.timers.notice_send,
+                        clock=inp.timers.clock)
         self.stage = "handling"
         self.data = {
             "id": inp.complaint_id,
@@ -261,15 +265,21 @@ class ComplaintWorkflow(FeedbackMixin):
         if self.responded or self.response_missed or self.paused_since is not None:
             return None
         assert self.inp is not None
-        return (self.round_start + timedelta(seconds=self.inp.timers.response_sla)
-                + self.paused_total)
+        return self._clock_end(self.inp.timers.response_sla, self.paused_total)
 
     def _resolution_deadline(self) -> datetime | None:
         if self.resolution_missed or self.paused_since is not None:
             return None
         assert self.inp is not None
-        return (self.round_start + timedelta(seconds=self.inp.timers.resolution_sla)
-                + self.paused_total)
+        return self._clock_end(self.inp.timers.resolution_sla, self.paused_total)
+
+    def _clock_end(self, sla: float, paused: timedelta) -> datetime:
+        """When a clock of ``sla`` seconds started with the round ends, the time it was paused
+        added: both in business time when the complaint started with business hours (the
+        paused time is then the business time it was paused for)."""
+        if self.round == 0:  # before the first round (round_start is datetime.min): as before
+            return self.round_start + timedelta(seconds=sla) + paused
+        return self.deadline(timedelta(seconds=sla) + paused, self.round_start)
 
     def _woken(self, task: HumanTask, seen: int) -> bool:
         if self.inp is not None and self.history_too_long(self.inp.timers.history_limit):
@@ -286,9 +296,9 @@ class ComplaintWorkflow(FeedbackMixin):
         if self.paused_since is None:
             return self._deadline() or now
         assert self.inp is not None
-        paused = self.paused_total + (now - self.paused_since)
+        paused = self.paused_total + self.worked(self.paused_since, now)
         sla = self.inp.timers.resolution_sla if self.responded else self.inp.timers.response_sla
-        return self.round_start + timedelta(seconds=sla) + paused
+        return self._clock_end(sla, paused)
 
     async def _missed(self, task: HumanTask) -> None:
         response = self._response_deadline()
@@ -450,7 +460,7 @@ class ComplaintWorkflow(FeedbackMixin):
     def _resume_clocks(self, now: datetime) -> bool:
         if self.paused_since is None:
             return False
-        self.paused_total += now - self.paused_since
+        self.paused_total += self.worked(self.paused_since, now)
         self.paused_since = None
         self._wake += 1
         return True
@@ -529,8 +539,8 @@ class ComplaintWorkflow(FeedbackMixin):
             return None
         paused = self.paused_total
         if self.paused_since is not None:
-            paused += workflow.now() - self.paused_since
-        return self.round_start + timedelta(seconds=self.inp.timers.response_sla) + paused
+            paused += self.worked(self.paused_since, workflow.now())
+        return self._clock_end(self.inp.timers.response_sla, paused)
 
     # --- read-models -----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from shopflow.workflows.base import (
     require_decision,
     require_text,
 )
+from shopflow.workflows.business_time import TaskClock
 from shopflow.workflows.shared import (
     Act,
     ComplaintOpen,
@@ -49,6 +50,8 @@ class EnquiryTimers:
 
     enquiry_response_sla: timedelta
     notice_send: timedelta = timedelta(seconds=60)
+    # business hours and per-kind due times (issue 17.5; absent from older cases' inputs)
+    clock: TaskClock | None = None
 
 
 @dataclass
@@ -82,8 +85,9 @@ class EnquiryWorkflow(CaseWorkflow):
     async def run(self, inp: EnquiryInput) -> dict[str, Any]:
         self.inp = inp
         self.start_case(inp.enquiry_id, inp.customer.id, inp.timers.enquiry_response_sla,
-                        inp.timers.notice_send)
-        due = workflow.now() + inp.timers.enquiry_response_sla
+                        inp.timers.notice_send,
+                        clock=inp.timers.clock)
+        due = self.deadline(inp.timers.enquiry_response_sla)  # business time, with hours
         self.data = {
             "id": inp.enquiry_id, "enquiry_no": inp.enquiry_id,
             "customer": {"id": inp.customer.id, "name": inp.customer.name,
@@ -105,7 +109,7 @@ class EnquiryWorkflow(CaseWorkflow):
             "decisions": {"answer": "{message}",
                           "to_complaint": "{category, description?}: a complaint opens",
                           "to_order": "{order_no, message?}: one of the customer's orders"},
-        })
+        }, due=inp.timers.enquiry_response_sla)  # the first-response SLA is the task's due
         outcome = OUTCOMES[EnquiryDecision(task.decision or EnquiryDecision.ANSWER)]
         self.data["outcome"] = outcome
         await self.record("closed", f"enquiry closed: {outcome}", actor=task.actor or "system",

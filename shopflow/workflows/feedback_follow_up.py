@@ -20,6 +20,7 @@ from typing import Any
 from temporalio import workflow
 
 from shopflow.workflows.base import HumanTask, rejection
+from shopflow.workflows.business_time import TaskClock
 from shopflow.workflows.feedback import FeedbackMixin
 from shopflow.workflows.shared import (
     Act,
@@ -46,6 +47,8 @@ class FollowupTimers:
     feedback_reminder: float
     feedback_close: float
     notice_send: float = 60.0  # one notice attempt (absent from inputs of older cases)
+    # business hours and per-kind due times (issue 17.5; absent from older cases' inputs)
+    clock: TaskClock | None = None
 
 
 @dataclass
@@ -86,7 +89,8 @@ class FeedbackFollowUp(FeedbackMixin):
     async def run(self, inp: FollowupInput) -> dict[str, Any]:
         self.inp = inp
         self.start_case(inp.case_id, inp.customer_id, inp.timers.task_due,
-                        inp.timers.notice_send)
+                        inp.timers.notice_send,
+                        clock=inp.timers.clock)
         self.data = {
             "id": inp.case_id, "order_no": inp.order_no, "reason": inp.reason, "ref": inp.ref,
             "items": inp.items, "customer": {"id": inp.customer_id}, "feedback": None,

@@ -25,6 +25,7 @@ from shopflow.workflows.base import (
     require_decision,
     require_text,
 )
+from shopflow.workflows.business_time import TaskClock
 from shopflow.workflows.money import amount
 from shopflow.workflows.order_rules import (
     CLOSED_PARCEL,
@@ -86,6 +87,8 @@ class OrderTimers:
     notice_send: timedelta = timedelta(seconds=60)
     history_limit: int = 0  # events before continuing as new (0: older cases, never)
     provider_call: timedelta = MONEY_TIMEOUT  # one payment provider call (older cases: 60 s)
+    # business hours and per-kind due times (issue 17.5; absent from older cases' inputs)
+    clock: TaskClock | None = None
 
 
 @dataclass
@@ -165,7 +168,8 @@ class OrderFulfilment(CommerceCase):
             tracking = await self._ship_until_delivered(inp, self._resume)
             return await self._end(inp, tracking)
         self.start_case(inp.order_no, inp.customer.id, inp.timers.task_due,
-                        inp.timers.notice_send)
+                        inp.timers.notice_send,
+                        clock=inp.timers.clock)
         self.received_at = workflow.now()
         self.data = {
             "order_no": inp.order_no,

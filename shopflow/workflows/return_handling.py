@@ -29,6 +29,7 @@ from shopflow.workflows.base import (
     require_decision,
     require_text,
 )
+from shopflow.workflows.business_time import TaskClock
 from shopflow.workflows.money import amount, parse_cents
 from shopflow.workflows.order_rules import EVENT_TYPES, check_tracking_no
 from shopflow.workflows.return_rules import (
@@ -109,6 +110,8 @@ class ReturnTimers:
     history_limit: int = 0  # events before continuing as new (0: older cases, never)
     provider_call: timedelta = timedelta(seconds=60)  # one refund call (older cases: 60 s)
     repair_due: timedelta = timedelta(days=7)  # a repair's due time (older cases: never used)
+    # business hours and per-kind due times (issue 17.5; absent from older cases' inputs)
+    clock: TaskClock | None = None
 
 
 @dataclass
@@ -202,7 +205,8 @@ class ReturnHandling(CommerceCase):
         if self._resumed:
             return await self._go_on(inp)
         self.start_case(inp.return_id, inp.customer.id, inp.timers.task_due,
-                        inp.timers.notice_send)
+                        inp.timers.notice_send,
+                        clock=inp.timers.clock)
         self.return_id, self.order_no = inp.return_id, inp.order_no
         self.lines = [{"sku": line.sku, "name": line.name, "quantity": line.quantity,
                        "unit_price": amount(line.unit_price_cents),

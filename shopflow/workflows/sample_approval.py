@@ -10,6 +10,7 @@ from typing import Any
 from temporalio import workflow
 
 from shopflow.workflows.base import CaseCancelled, HumanTask, rejection
+from shopflow.workflows.business_time import TaskClock
 from shopflow.workflows.feedback import FeedbackMixin
 from shopflow.workflows.sample_rules import (
     DISPATCH,
@@ -57,6 +58,8 @@ class SampleTimers:
     notice_send: float = 60.0  # one notice attempt (absent from inputs of older cases)
     # A feedback score at or below it opens the problem task (0: older cases, a problem only).
     low_score: int = 0
+    # business hours and per-kind due times (issue 17.5; absent from older cases' inputs)
+    clock: TaskClock | None = None
 
 
 @dataclass
@@ -101,7 +104,8 @@ class SampleApproval(FeedbackMixin):
     @workflow.run
     async def run(self, inp: SampleInput) -> dict[str, Any]:
         self.start_case(inp.sample_id, inp.customer.id, inp.timers.task_due,
-                        inp.timers.notice_send)
+                        inp.timers.notice_send,
+                        clock=inp.timers.clock)
         if workflow.patched("sample-documents"):
             self.documents = []
         self.stage = "preliminary_review"

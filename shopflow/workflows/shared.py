@@ -297,6 +297,11 @@ class NoticeRequest:
     case_id: str | None
     data: dict[str, Any] = field(default_factory=dict)
     customer_id: str | None = None  # None: the notice goes to the ops mailbox
+    # Staff notices for people (issue 17.4): "task" goes to the task's (data["task_id"])
+    # assignee, else the people of its role, each as their preference says (at once, or kept
+    # for their hourly digest); "digest" is one person's (data["person"]) digest; "": the
+    # customer or the ops mailbox, as before.
+    audience: str = ""
 
 
 @dataclass

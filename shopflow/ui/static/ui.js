@@ -1,8 +1,8 @@
 // Shopflow pages work without this file; it only makes them nicer:
 // 1. a task form shows the fields of the decision chosen (the others are disabled, so they are
-//    neither shown nor sent), 2. times show in the reader's own time zone, 3. a "select all"
-//    box ticks the inbox's rows, 4. a live page (<main data-live="<event stream>">: the inbox, a
-//    case) fetches itself again and swaps its <main> when the stream says it changed; never
+//    neither shown nor sent), 2. (times are shown in the business's time zone, SHOPFLOW_TIMEZONE,
+//    by the server), 3. a "select all" box ticks the inbox's rows, 4. a live page (<main
+//    data-live="<event stream>">: the inbox, a case) fetches itself again and swaps its <main> when the stream says it changed; never
 //    while the reader is typing in it or has ticked rows (it waits until they are done).
 (function () {
   "use strict";
@@ -14,17 +14,6 @@
       var on = fs.getAttribute("data-decision") === value;
       fs.hidden = !on;
       fs.disabled = !on;
-    });
-  }
-
-  function localTimes() {
-    document.querySelectorAll("time[datetime]").forEach(function (el) {
-      var d = new Date(el.getAttribute("datetime"));
-      if (isNaN(d.getTime())) { return; }
-      el.title = el.textContent;
-      var pad = function (n) { return String(n).padStart(2, "0"); };
-      el.textContent = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) +
-        " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
     });
   }
 
@@ -43,7 +32,6 @@
         });
       });
     });
-    localTimes();
   }
 
   function busy(main) {
