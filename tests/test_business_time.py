@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
+from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import Task
 from shopflow.services.timers import clock_of, timers_for
@@ -20,7 +21,7 @@ from shopflow.settings import Settings
 from shopflow.workflows import business_time as bt
 from shopflow.workflows.business_time import BusinessCalendar, TaskClock, clock_from
 from shopflow.workflows.order_fulfilment import OrderTimers
-from tests.helpers import auth, case, make_product, open_task
+from tests.helpers import auth, case, make_product, open_task, record_history
 from tests.test_history_weight import ORDER
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -191,7 +192,8 @@ def in_office_hours(at: datetime) -> bool:
 
 
 async def test_due_times_and_slas_count_business_hours(
-        api: httpx.AsyncClient, engine: Engine, settings: Settings) -> None:
+        api: httpx.AsyncClient, engine: Engine, settings: Settings,
+        tenv: WorkflowEnvironment) -> None:
     cal = settings.business_calendar()
     await make_product(api, "TEA", stock=10)
     r = await api.post("/api/v1/orders", headers=auth("channel"), json=ORDER)
@@ -222,3 +224,4 @@ async def test_due_times_and_slas_count_business_hours(
         opened = s.get(Task, handle["id"]).created_at  # type: ignore[union-attr]
     assert due == bt.add(opened, 10 * H, cal) and in_office_hours(due)
     assert due - opened > 10 * H
+    await record_history(tenv, f"complaint-{cid}", "complaint_business_hours")

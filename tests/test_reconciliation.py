@@ -51,6 +51,12 @@ def refund(engine: Engine, key: str, method: str, status: str, cents: int,
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The books below are kept in UTC days (SHOPFLOW_TIMEZONE's default is Asia/Shanghai)."""
+    return settings.model_copy(update={"timezone": "UTC"})
+
+
+@pytest.fixture
 def books(engine: Engine) -> None:
     """On 10 Feb (UTC): online payments 100.10 and 20.05 (one at 23:59), a COD collection of
     55.00; a succeeded online refund of 10.01, a COD transfer refund due of 5.50. Not counted:
@@ -86,7 +92,7 @@ async def test_totals_per_provider_from_the_books(engine: Engine, settings: Sett
     only_cod = reconciliation.day_view(engine, settings, DAY, "cod")
     assert [p["provider"] for p in only_cod["providers"]] == ["cod"]
     # The day is the schedule time zone's: in Shanghai (UTC+8) 10 Feb ends at 16:00 UTC.
-    shanghai = settings.model_copy(update={"schedule_timezone": "Asia/Shanghai"})
+    shanghai = settings.model_copy(update={"timezone": "Asia/Shanghai"})
     local = by_provider(reconciliation.day_view(engine, shanghai, DAY))["online"]
     assert [p["reference"] for p in local["payments"]] == ["tx-1"]
     assert local["totals"]["refunds"] == 17.01  # r-before: 23:00 UTC on the 9th is the 10th

@@ -23,7 +23,7 @@ from shopflow.models import AuditEvent, Notice, PersonPreference, StaffDigestIte
 from shopflow.services import people
 from shopflow.settings import Settings
 from shopflow.workflows.staff_notices import OverdueSummary, StaffDigest, StaffRun, StaffRunResult
-from tests.helpers import auth, eventually, make_product, open_task
+from tests.helpers import auth, eventually, make_product, open_task, record_history
 from tests.notices_support import SmtpServer
 from tests.test_ui_pages import BASE, csrf_of, sign_in
 
@@ -177,6 +177,7 @@ async def test_a_roles_people_hear_of_a_task_as_each_chose(
     await eventually(lambda: staff_notices(engine, "task_escalated"))
     assert len(staff_notices(engine, "task_due_soon")) == 3
     assert len(smtp.inbox.to("wanda@shop.test")) == 2  # the new task and the warning
+    await record_history(tenv, "order-N-1", "order_staff_notices")
 
     # The hourly digest: one mail per person gathering their waiting notices; a refused address
     # fails that person's digest only and the run goes on.
