@@ -31,7 +31,7 @@ def build_providers(settings: Settings) -> Providers:
             latency=settings.payment_sim_latency.total_seconds(),
             seed=settings.payment_sim_seed,
             journal=settings.provider_sim_journal,
-            timezone=settings.schedule_timezone,
+            timezone=settings.zone_name,
         ),
         courier=CourierSimulator(
             failure_rate=settings.courier_sim_failure_rate,
