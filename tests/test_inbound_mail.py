@@ -142,6 +142,8 @@ async def test_unmatched_mail_is_listed_never_lost_and_cs_attaches_or_dismisses(
 
     # The page: the one left, with its forms; attaching it through the page.
     await sign_in(api, "dev-cs")
+    inbox = await api.get("/ui/inbox")
+    assert 'data-testid="unmatched-mail"' in inbox.text and "1 封客户邮件" in inbox.text
     page = await api.get("/ui/inbound-mail")
     assert page.status_code == 200
     assert f'data-testid="mail-{ghost.json()["id"]}"' in page.text
@@ -263,3 +265,35 @@ async def test_mail_drop_puts_a_reply_in_the_simulator_folder(tmp_path: Path,
     (uid, raw), = DirectoryMailbox(tmp_path).fetch(10)
     got = parse(raw, "<x>")
     assert (got.sender, got.subject, got.text) == (CUSTOMER, "Re: CP0123456789AB", "Thanks")
+
+
+async def test_a_message_kept_while_temporal_was_away_is_delivered_by_the_next_poll(
+        api: httpx.AsyncClient, settings: Settings, engine: Engine, tenv: WorkflowEnvironment,
+        tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from shopflow.models.types import utcnow
+    from shopflow.providers.mailbox import InboundMessage
+    from shopflow.services.inbound_mail import keep
+
+    settings.inbound_mail_dir = tmp_path / "empty"
+    cid = await filed(api)
+    # As the webhook leaves it when the Update could not reach Temporal (503): kept, received.
+    row, added = keep(engine, InboundMessage("<late@mail.example>", CUSTOMER, "", f"Re: {cid}",
+                                             "Still waiting for the lid."), "webhook")
+    assert added and row.status == "received"
+    with Session(engine) as s:
+        kept = s.get(InboundMail, row.id)
+        assert kept is not None
+        kept.updated_at = utcnow() - timedelta(minutes=5)
+        s.add(kept)
+        s.commit()
+    with tenv.auto_time_skipping_disabled():
+        polled = await tenv.client.execute_workflow(
+            InboundMailPoll.run, MailPoll(), id="inbound-mail-retry",
+            task_queue=settings.task_queue, result_type=MailPolled)
+    assert (polled.fetched, polled.attached) == (0, 1)
+    c = await wait_case(api, path(cid), lambda c: customer_texts(c) != [])
+    assert customer_texts(c) == ["Still waiting for the lid."]
+    r = await api.get(f"/api/v1/inbound-mail/{row.id}", headers=auth("cs"))
+    assert (r.json()["status"], r.json()["case_id"]) == ("attached", cid)

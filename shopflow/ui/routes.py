@@ -21,7 +21,7 @@ from shopflow.db import session_scope
 from shopflow.models import Case
 from shopflow.models.schemas import TaskComplete
 from shopflow.security.links import LINK_ROLES, present_feedback
-from shopflow.services import sample_documents, tasks
+from shopflow.services import inbound_mail, sample_documents, tasks
 from shopflow.services.cases import temporal_url
 from shopflow.services.customers import READ_ROLES as CUSTOMER_READ_ROLES
 from shopflow.services.customers import customer_view
@@ -158,7 +158,11 @@ async def inbox(request: Request, kind: Filter = None, role: Filter = None,
     # Filtered to one kind, the bulk bar offers that kind's decisions (one fits all).
     bulk_decisions = [(d.value, d.caption) for d in decisions.form_for(kind).decisions] \
         if kind else []
+    # Customers' e-mails that matched no complaint wait for cs beside the tasks (issue 18).
+    unmatched_mail = (await svc.db(inbound_mail.count_unmatched, svc.engine)
+                      if user.has("cs", "ops") else 0)
     return render(request, "inbox.html", section="inbox", filters=filters, here=here,
+                  unmatched_mail=unmatched_mail,
                   sees_all=user.role in queries.SEES_ALL, view=view, views=tasks.VIEWS,
                   assigns=assigns, team=team, bulk_decisions=bulk_decisions,
                   live=f"/ui/inbox/events?since={mark}", **data)
