@@ -73,9 +73,12 @@ async def approve_review(api: httpx.AsyncClient, sid: str, **quantities: int) ->
     return task
 
 
-async def dispatch(api: httpx.AsyncClient, sid: str) -> None:
+async def dispatch(api: httpx.AsyncClient, sid: str, tracking_no: str | None = None) -> None:
+    """Shipped with a tracking number of its own (each parcel's is registered with the
+    courier: a number another parcel has is refused)."""
     task = await open_task(api, sid, "sample.dispatch")
-    r = await complete(api, task, "shipped", courier="SF Express", tracking_no="SF1001")
+    r = await complete(api, task, "shipped", courier="SF Express",
+                       tracking_no=tracking_no or f"SF{sid[:12]}")
     assert r.status_code == 200, r.text
 
 
@@ -103,7 +106,7 @@ async def test_happy_path_through_archive_keeps_stock_right(
 
     slip = await api.get(f"/api/v1/samples/{sid}/slip", headers=auth("warehouse"))
     assert slip.status_code == 200 and "1 West Lake Rd" in slip.text and "TEA" in slip.text
-    await dispatch(api, sid)
+    await dispatch(api, sid, "SF1001")
     assert await stock(api, "TEA") == {"sku": "TEA", "on_hand": 7, "reserved": 0,
                                        "available": 7, "damaged": 0}
     assert (await stock(api, "CUP"))["on_hand"] == 2
@@ -428,3 +431,59 @@ async def test_no_feedback_by_the_close_is_a_call_for_customer_service(
 async def _ok(request: Any) -> httpx.Response | None:
     r = await request
     return r if r.status_code == 200 else None
+
+
+async def test_the_parcel_goes_through_the_courier_and_feedback_waits_for_delivery(
+        api: httpx.AsyncClient, catalogue: None, tenv: WorkflowEnvironment, engine: Any) -> None:
+    """Seed 000 3.2-3.3 and 4.1: the sample's parcel is registered with the courier like an
+    order's (tracking link, events through the same webhook); the feedback request goes out
+    SHOPFLOW_FEEDBACK_DELAY after the delivery, not after the shipment."""
+    from tests.scenes import event
+
+    sid = await submit(api)
+    await pass_preliminary(api, sid)
+    await approve_review(api, sid, TEA=1)
+    task = await open_task(api, sid, "sample.dispatch")
+    bad = await complete(api, task, "shipped", courier="SF Express", tracking_no="SF 1/2")
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_tracking_no"
+    r = await complete(api, task, "shipped", courier="SF Express", tracking_no="SF-S-1")
+    assert r.status_code == 200, r.text
+    assert r.json()["result"]["shipment"]["tracking_url"] == (
+        "https://track.example.com/sf/SF-S-1")
+    parcel = (await api.get("/api/v1/shipments/SF-S-1", headers=auth("warehouse"))).json()
+    assert (parcel["case_kind"], parcel["case_id"], parcel["status"]) == ("sample", sid,
+                                                                         "shipped")
+    await eventually(lambda: "sample_shipped" in notices(engine, sid))
+    with Session(engine) as s:
+        shipped_notice = s.exec(select(Notice).where(Notice.case_id == sid,
+                                                     Notice.kind == "sample_shipped")).one()
+    assert "https://track.example.com/sf/SF-S-1" in shipped_notice.body_text
+
+    # another request's parcel may not take the same number: refused, nothing leaves stock
+    other = await submit(api, customer_id="c-2")
+    await pass_preliminary(api, other)
+    await approve_review(api, other, TEA=1)
+    task = await open_task(api, other, "sample.dispatch")
+    taken = await complete(api, task, "shipped", courier="SF Express", tracking_no="SF-S-1")
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "tracking_no_in_use"
+    assert (await stock(api, "TEA"))["reserved"] == 1  # the other's approval, still held
+
+    assert (await event(api, "SF-S-1", "in_transit", "left Hangzhou hub")).status_code == 201
+    await tenv.sleep(timedelta(days=2))
+    now = (await tenv.get_current_time()).isoformat()  # the courier's clock, two days on
+    r = await event(api, "SF-S-1", "delivered", "signed by Li", at=now)
+    assert r.status_code == 201 and r.json()["shipment_status"] == "delivered", r.text
+    delivered_at = r.json()["at"]
+    again = await event(api, "SF-S-1", "delivered", "signed by Li", at=delivered_at)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    sample = await wait_case(api, f"/api/v1/samples/{sid}",
+                             lambda c: c["shipment"].get("status") == "delivered")
+    types = [e["type"] for e in sample["timeline"]]
+    assert types.count("shipment_delivered") == 1 and "shipment_in_transit" in types
+
+    await tenv.sleep(timedelta(days=6))  # 8 days after shipment, 6 after delivery: not yet
+    sample = await case(api, f"/api/v1/samples/{sid}")
+    assert (sample.get("feedback") or {}).get("status") != "requested"
+    await tenv.sleep(timedelta(days=1, hours=1))  # 7 days after delivery
+    await asked_for_feedback(api, sid)
+    await record_history(tenv, f"sample-{sid}", "sample_courier")

@@ -143,7 +143,8 @@ async def courier_event(client: Client, engine: Engine, tracking_no: str, type_:
     except Refused as err:
         # A parcel of a closed return (an exchange's replacement on its way, a customer's
         # parcel arriving after a cancellation) still has a history; nothing else changes.
-        if not (err.code == "case_closed" and shipment.case_kind == "return"):
+        # A sample's parcel delivered after its case was archived likewise.
+        if not (err.code == "case_closed" and shipment.case_kind in ("return", "sample")):
             raise
         recorded = await asyncio.to_thread(record_event, engine, ev)
         result = {"shipment_status": recorded["status"]}

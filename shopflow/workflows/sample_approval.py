@@ -4,7 +4,7 @@ archive, as one workflow ``sample-<id>``."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -12,6 +12,7 @@ from temporalio import workflow
 from shopflow.workflows.base import CaseCancelled, HumanTask, rejection
 from shopflow.workflows.business_time import TaskClock
 from shopflow.workflows.feedback import FeedbackMixin
+from shopflow.workflows.order_rules import CLOSED_PARCEL, EVENT_TYPES, check_tracking_no
 from shopflow.workflows.sample_rules import (
     DISPATCH,
     FEEDBACK_CALL,
@@ -33,6 +34,9 @@ from shopflow.workflows.shared import (
     ReserveRequest,
     ReviewContext,
     ReviewContextRequest,
+    ShipmentEventInput,
+    ShipmentRegister,
+    ShipmentView,
     StockLine,
 )
 from shopflow.workflows.vocab import CASE_END_STATUSES, SAMPLE_CANCELLABLE_STAGES, SampleDecision
@@ -100,6 +104,12 @@ class SampleApproval(FeedbackMixin):
         # review approves a request only with one at least. None: an older case.
         self.documents: list[dict[str, Any]] | None = None
         self.product_answers: list[dict[str, Any]] = []
+        # The parcel registered with the courier like an order's (patch sample-courier): its
+        # events come through the courier webhook, the feedback clock starts at delivery.
+        self.courier = False
+        self.parcel_events: list[dict[str, Any]] = []
+        self.delivered_at: datetime | None = None
+        self._events_in_flight: set[str] = set()
 
     @workflow.run
     async def run(self, inp: SampleInput) -> dict[str, Any]:
@@ -108,6 +118,7 @@ class SampleApproval(FeedbackMixin):
                         clock=inp.timers.clock)
         if workflow.patched("sample-documents"):
             self.documents = []
+        self.courier = workflow.patched("sample-courier")
         self.stage = "preliminary_review"
         self.data = {
             "id": inp.sample_id,
@@ -239,12 +250,20 @@ class SampleApproval(FeedbackMixin):
             "items": [i for i in self.data["items"] if i["approved_quantity"]],
         })
         shipment = {"courier": task.data["courier"], "tracking_no": task.data["tracking_no"]}
+        if self.courier:
+            shipment = {"courier": self.data["shipment"]["courier"],
+                        "tracking_no": self.data["shipment"]["tracking_no"],
+                        "tracking_url": self.data["shipment"].get("tracking_url") or ""}
         await self.record("shipped", f"{shipment['courier']} {shipment['tracking_no']}",
                           actor=task.actor or "system", stage="awaiting_feedback", **shipment)
         await self.notify("shipped", "sample_shipped", **shipment)
 
     async def _feedback(self, inp: SampleInput) -> None:
-        await workflow.sleep(timedelta(seconds=inp.timers.feedback_delay))
+        delay = timedelta(seconds=inp.timers.feedback_delay)
+        if self.courier:
+            await self._until_delivered_and(delay)
+        else:
+            await workflow.sleep(delay)
         if workflow.patched("sample-feedback-follow-through"):
             await self._feedback_followed_through(inp)
             return
@@ -290,6 +309,18 @@ class SampleApproval(FeedbackMixin):
             await self.notify("problem_resolved", "sample_problem_resolved",
                               resolution=task.data["resolution"])
 
+    async def _until_delivered_and(self, delay: timedelta) -> None:
+        """Seed 000 4.1: the feedback request goes out ``delay`` after the delivery the courier
+        reported; with no delivery known ``delay`` after shipment, then (as before)."""
+        try:
+            await workflow.wait_condition(lambda: self.delivered_at is not None, timeout=delay)
+        except TimeoutError:
+            return
+        assert self.delivered_at is not None
+        remaining = min(self.delivered_at + delay - workflow.now(), delay)
+        if remaining > timedelta(0):
+            await workflow.sleep(remaining)
+
     async def _cancel(self) -> None:
         assert self.cancel_request is not None
         await self.cancel_open_tasks()
@@ -310,6 +341,8 @@ class SampleApproval(FeedbackMixin):
         check_decision(task.kind, inp.decision, inp.data, stock=self.stock, requested={
             i["sku"]: i["requested_quantity"] for i in self.data["items"]},
             documents=None if self.documents is None else len(self.documents))
+        if task.kind == DISPATCH and self.courier:
+            check_tracking_no(inp.data)
 
     async def apply_decision(self, task: HumanTask, inp: CompleteTaskInput) -> dict[str, Any]:
         wf_id = workflow.info().workflow_id
@@ -320,6 +353,8 @@ class SampleApproval(FeedbackMixin):
             for item in self.data["items"]:
                 item["approved_quantity"] = approved.get(item["sku"], 0)
             return {"approved": approved}
+        if task.kind == DISPATCH and self.courier:
+            return await self._apply_shipped(inp)
         if task.kind == DISPATCH:
             await self._act(Act.STOCK_CONSUME, ReservationKey(wf_id, inp.actor.name, "dispatch"))
             self.data["shipment"] = {"courier": inp.data["courier"],
@@ -328,6 +363,82 @@ class SampleApproval(FeedbackMixin):
                                      "shipped_by": inp.actor.name}
             return {"shipment": self.data["shipment"]}
         return {}
+
+    async def _apply_shipped(self, inp: CompleteTaskInput) -> dict[str, Any]:
+        """Seed 000 3.2, 3.3: the parcel is registered with the courier (its tracking link,
+        its events to this case) before the stock leaves; a tracking number another parcel
+        has is refused and nothing moves."""
+        wf_id = workflow.info().workflow_id
+        tracking = str(inp.data["tracking_no"]).strip()
+        courier = str(inp.data["courier"]).strip()
+        self.data["shipment"] = {"courier": courier, "tracking_no": tracking,
+                                 "status": "registering"}
+        try:
+            booking = await self._act(Act.SHIPMENT_REGISTER, ShipmentRegister(
+                tracking, courier, "", "sample", self.case_id, wf_id, workflow.now(),
+                "outbound", 1, inp.actor.name), result_type=ShipmentView)
+            await self._act(Act.STOCK_CONSUME, ReservationKey(wf_id, inp.actor.name, "dispatch"))
+        except BaseException:
+            self.data["shipment"] = None
+            raise
+        self.data["shipment"] = {
+            "courier": courier, "tracking_no": tracking, "status": "shipped",
+            "tracking_url": booking.tracking_url or "",
+            "estimated_delivery": booking.estimated_delivery,
+            "shipped_at": workflow.now().isoformat(), "shipped_by": inp.actor.name}
+        return {"shipment": self.data["shipment"]}
+
+    @workflow.update
+    async def shipment_event(self, ev: ShipmentEventInput) -> dict[str, Any]:
+        """A courier event for the sample's parcel (``POST /shipments/{no}/events``, the same
+        webhook as orders'): on the timeline and the case; "delivered" starts the feedback
+        clock. The same event twice (even at once) is one."""
+        await workflow.wait_condition(
+            lambda: (self.data.get("shipment") or {}).get("status") != "registering")
+        if not self.data.get("shipment"):  # its registration was refused meanwhile
+            raise rejection(ErrorType.NOT_FOUND, "unknown_shipment",
+                            f"no parcel {ev.tracking_no} on sample request {self.case_id}")
+        at = ev.at.isoformat()
+        key = f"{ev.type}|{at}"
+        if key in self._events_in_flight:
+            await workflow.wait_condition(lambda: key not in self._events_in_flight)
+        if any(e["type"] == ev.type and e["at"] == at for e in self.parcel_events):
+            return self._event_answer(ev, duplicate=True)
+        self._events_in_flight.add(key)
+        try:
+            await self._act(Act.SHIPMENT_EVENT, ev, result_type=ShipmentView)
+            self.parcel_events.append({"type": ev.type, "at": at, "note": ev.note,
+                                       "by": ev.actor})
+            shipment = self.data["shipment"]
+            shipment["status"] = ev.type
+            if ev.type == "delivered":
+                shipment["delivered_at"] = at
+                self.delivered_at = ev.at
+            await self.record(f"shipment_{ev.type}", ev.note or f"{ev.tracking_no} {ev.type}",
+                              actor=ev.actor, tracking_no=ev.tracking_no)
+        finally:
+            self._events_in_flight.discard(key)
+        return self._event_answer(ev, duplicate=False)
+
+    def _event_answer(self, ev: ShipmentEventInput, duplicate: bool) -> dict[str, Any]:
+        return {"tracking_no": ev.tracking_no, "type": ev.type, "sample_status": self.status,
+                "shipment_status": self.data["shipment"]["status"], "duplicate": duplicate}
+
+    @shipment_event.validator
+    def _validate_shipment_event(self, ev: ShipmentEventInput) -> None:
+        shipment = self.data.get("shipment") if self.courier else None
+        if not shipment or shipment.get("tracking_no") != ev.tracking_no:
+            raise rejection(ErrorType.NOT_FOUND, "unknown_shipment",
+                            f"no parcel {ev.tracking_no} on sample request {self.case_id}")
+        if ev.type not in EVENT_TYPES:
+            raise rejection(ErrorType.INVALID, "invalid_event",
+                            f"type is one of {', '.join(EVENT_TYPES)}")
+        at = ev.at.isoformat()
+        repeat = any(e["type"] == ev.type and e["at"] == at for e in self.parcel_events)
+        if shipment.get("status") in CLOSED_PARCEL and not repeat:
+            raise rejection(ErrorType.CONFLICT, "shipment_closed",
+                            f"parcel {ev.tracking_no} is {shipment['status']} already",
+                            status=shipment["status"])
 
     @workflow.update
     async def add_document(self, doc: DocumentAdded) -> dict[str, Any]:
