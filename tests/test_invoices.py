@@ -198,6 +198,17 @@ async def test_the_order_page_asks_for_the_invoice_and_shows_it(
         assert 'name="invoice.title"' not in shown.text  # issued: nothing more to ask
         doc = await ui.get(f"{path}/docs/invoice")
         assert doc.status_code == 200 and COMPANY["tax_id"] in doc.text
+        ui.cookies.clear()
+        await sign_in(ui, "dev-finance")
+        listed = await ui.get("/ui/invoices", params={"status": "issued"})
+        assert listed.status_code == 200 and 'href="/ui/invoices"' in listed.text
+        assert "FP00000001" in listed.text and COMPANY["title"] in listed.text
+        none = await ui.get("/ui/invoices", params={"kind": "credit_note"})
+        assert 'data-testid="no-invoices"' in none.text
+        assert (await ui.get("/ui/invoices", params={"kind": "bogus"})).status_code == 422
+        ui.cookies.clear()
+        await sign_in(ui, "dev-warehouse")
+        assert (await ui.get("/ui/invoices")).status_code == 403
 
 
 # --- numbers without gaps under concurrency --------------------------------------------------
@@ -325,3 +336,41 @@ def test_requests_are_audited(engine: Engine, settings: Settings) -> None:
     with session_scope(engine, write=False) as s:
         [ev] = s.exec(select(AuditEvent).where(col(AuditEvent.entity) == "invoice")).all()
     assert (ev.actor, ev.entity_id, ev.action) == ("carol", no, "request")
+
+
+def test_a_returns_refund_credits_the_goods_that_came_back(engine: Engine,
+                                                          settings: Settings) -> None:
+    """Through the books' own refund path (open, then completed by the provider's answer): the
+    credit note takes the returned CUP's line, not the TEA's."""
+    from shopflow.models import Payment, Return
+    from shopflow.services import refunds
+    from shopflow.workflows.shared import RefundRequest
+
+    with session_scope(engine) as s:
+        for sku in ("TEA", "CUP"):
+            s.add(Product(sku=sku, name=sku.title()))
+        s.flush()
+        s.add(Order(order_no="SO-R", customer_id="c-1", total_cents=3000, paid_cents=3000,
+                    status="completed", workflow_id="order-SO-R"))
+        s.flush()
+        s.add(OrderLine(order_no="SO-R", line_no=1, sku="TEA", name="Tea", quantity=1,
+                        unit_price_cents=2000, amount_cents=2000))
+        s.add(OrderLine(order_no="SO-R", line_no=2, sku="CUP", name="Cup", quantity=1,
+                        unit_price_cents=1000, amount_cents=1000))
+        s.add(Payment(order_no="SO-R", transaction_id="tx-R", method="online",
+                      amount_cents=3000))
+        s.add(Return(id="RT-1", workflow_id="return-RT-1", order_no="SO-R", customer_id="c-1",
+                     kind="refund", reason="cracked", category="quality",
+                     items=[{"sku": "CUP", "quantity": 1}]))
+    invoices.request(engine, settings, "SO-R", "Buyer", tax_id(), CS)
+    req = RefundRequest("return-RT-1:refund", "SO-R", 1000, "cracked", "return", "RT-1",
+                        utcnow(), "fiona")
+    refunds.open_refund(engine, req)
+    assert invoices.load(engine, "SO-R")["credit_notes"] == []  # type: ignore[index]
+    refunds.complete_refund(engine, req, "ref-R")
+    refunds.complete_refund(engine, req, "ref-R")  # a retried activity: one credit note
+    shown = invoices.load(engine, "SO-R")
+    assert shown is not None
+    [note] = shown["credit_notes"]
+    assert [(x["sku"], x["amount"], x["tax"]) for x in note["lines"]] == [("CUP", 10.0, 1.15)]
+    assert (note["invoice_no"], shown["balance"]) == ("FP00000002", 20.0)

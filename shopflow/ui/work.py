@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -18,7 +18,7 @@ from shopflow.api.errors import ApiError
 from shopflow.api.pages import render_page
 from shopflow.models.order_schemas import CheckIn, Provider, SettleIn
 from shopflow.services import bulk as bulk_work
-from shopflow.services import people, reconciliation, reports, steps, tasks
+from shopflow.services import invoices, people, reconciliation, reports, steps, tasks
 from shopflow.services import search as finder
 from shopflow.services.errors import Refused
 from shopflow.ui.pages import (
@@ -336,3 +336,27 @@ async def save_preferences(request: Request) -> Response:
         return render(request, "me.html", status=422, section="me", prefs=prefs,
                       errors=form_errors({field: err.message}))
     return redirect(with_note("/ui/me", "preferences_saved"))
+
+
+# --- invoices (finance) ---------------------------------------------------------------------
+
+INVOICE_ROLES = ("finance", "cs", "ops")  # and admin
+INVOICE_PAGE = 50
+
+
+@router.get("/invoices")
+async def invoices_page(request: Request,
+                        status: Literal["requested", "issued"] | None = None,
+                        kind: Literal["invoice", "credit_note"] | None = None,
+                        page: PageNo = 1) -> Response:
+    """Invoices and credit notes, newest first: the requests waiting for a payment and the
+    numbers issued, each linked to its order and its printable invoice."""
+    user = await signed_in(request)
+    if not user.has(*INVOICE_ROLES):
+        raise ApiError(403, "forbidden", "发票仅限财务与客服 Invoices are for finance and cs")
+    svc = svc_of(request)
+    total, items = await svc.db(invoices.list_invoices, svc.engine,
+                                (page - 1) * INVOICE_PAGE, INVOICE_PAGE, status, kind)
+    filters = {"status": status or "", "kind": kind or ""}
+    return render(request, "invoices.html", section="invoices", filters=filters,
+                  invoices=Paged(items, total, page, INVOICE_PAGE))
