@@ -209,6 +209,8 @@ class Settings(BaseSettings):
     # A repair (维修): due this long after the item arrived (reminder half way; then escalation
     # to ops and the customer told it takes longer).
     repair_due: Duration = timedelta(days=7)
+    # An exchange for a dearer SKU: the difference must be paid within this, else refund.
+    exchange_payment_timeout: Duration = timedelta(days=3)
     complaint_response_sla: Duration = timedelta(hours=24)
     # An enquiry's first response (咨询): its cs task is due by then, else it escalates.
     enquiry_response_sla: Duration = timedelta(hours=4)

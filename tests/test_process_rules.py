@@ -170,3 +170,32 @@ def test_overstock_periods_and_decisions() -> None:
         with pytest.raises(Exception) as err:
             check_overstock("inventory.overstock", "promote", data, 5, now)
         assert field in str(err.value.args) or field in str(err.value.details)
+
+
+def test_what_an_exchange_sends_and_the_difference() -> None:
+    from shopflow.workflows.return_rules import (
+        check_difference_payment,
+        exchange_difference,
+        replacements,
+    )
+
+    same = {"sku": "CUP", "name": "Cup", "quantity": 1, "unit_price_cents": 2550}
+    bigger = {"sku": "TEA", "name": "Tea", "quantity": 2, "unit_price_cents": 6800,
+              "exchange_sku": "TEA-L", "exchange_name": "Tea L",
+              "exchange_unit_price_cents": 7000}
+    also_l = {"sku": "TEA-M", "name": "Tea M", "quantity": 1, "unit_price_cents": 6000,
+              "exchange_sku": "TEA-L", "exchange_name": "Tea L",
+              "exchange_unit_price_cents": 5000}
+    assert replacements([same, bigger, also_l]) == [
+        {"sku": "CUP", "name": "Cup", "quantity": 1},
+        {"sku": "TEA-L", "name": "Tea L", "quantity": 3}]
+    assert exchange_difference([same]) == 0
+    assert exchange_difference([same, bigger]) == 400
+    assert exchange_difference([also_l]) == -1000
+    due = {"amount_cents": 400, "status": "due", "transaction_id": None}
+    check_difference_payment(due, "TX1", 400)
+    assert code(check_difference_payment, due, "TX1", 300) == "amount_mismatch"
+    assert code(check_difference_payment, None, "TX1", 400) == "no_difference_due"
+    paid = {**due, "status": "paid", "transaction_id": "TX1"}
+    check_difference_payment(paid, "TX1", 400)  # the same payment again: answered again
+    assert code(check_difference_payment, paid, "TX2", 400) == "no_difference_due"

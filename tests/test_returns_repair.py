@@ -63,7 +63,7 @@ async def test_repair_happy_path_back_to_the_customer(
     assert back["context"]["repair"] is True and back["role"] == "warehouse"
     assert [(i["sku"], i["quantity"]) for i in back["context"]["pick_list"]] == [("CUP", 1)]
     slip = await api.get(back["context"]["packing_slip_url"], headers=auth("warehouse"))
-    assert slip.status_code == 200 and "CUP" in slip.text
+    assert slip.status_code == 200 and "CUP" in slip.text and "Repaired item" in slip.text
     r = await complete(api, back, "shipped", courier="SF Express", tracking_no="SFR1")
     assert r.status_code == 200, r.text
     r = await wait_return(api, rid, "repaired")

@@ -19,7 +19,7 @@ from shopflow.models.complaint_schemas import ComplaintCreate
 from shopflow.models.enquiry_schemas import EnquiryCreate
 from shopflow.models.order_schemas import OrderCreate, PaymentIn, ShipmentEventIn
 from shopflow.models.promotion_schemas import PromotionCreate
-from shopflow.models.return_schemas import ReturnCreate, ReturnParcelIn
+from shopflow.models.return_schemas import ReturnCreate, ReturnDifferencePaid, ReturnParcelIn
 from shopflow.models.schemas import SampleCreate
 from shopflow.services import (
     complaints,
@@ -164,6 +164,21 @@ async def shipment_event(svc: Services, user: User, tracking_no: str, body: Ship
 
     return await idempotent(svc, user, f"POST /shipments/{tracking_no}/events", key,
                             {**body.model_dump(mode="json"), "at": at.isoformat()}, create)
+
+
+async def return_difference(svc: Services, user: User, return_id: str,
+                            body: ReturnDifferencePaid, key: str | None) -> JSONResponse:
+    """``POST /returns/{return_id}/payments``: an exchange's price difference, once per
+    transaction."""
+    await svc.db(returns.get_return, svc.engine, return_id)  # 404 before the key is used
+
+    async def create(_: str | None) -> tuple[int, dict[str, Any]]:
+        return await returns.pay_difference(svc.client(), svc.engine, return_id,
+                                            body.transaction_id,
+                                            round(body.amount * 100), user.name)
+
+    return await idempotent(svc, user, f"POST /returns/{return_id}/payments", key,
+                            body.model_dump(mode="json"), create)
 
 
 async def return_parcel(svc: Services, user: User, return_id: str, body: ReturnParcelIn,

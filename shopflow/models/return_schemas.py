@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shopflow.models.order_schemas import OrderNo, TrackingNo
+from shopflow.models.order_schemas import AsciiAmount, Cents, OrderNo, PaymentIn, TrackingNo
 from shopflow.models.schemas import ShortText, Sku, Strict, Text
 from shopflow.workflows.vocab import ReturnReason
 
@@ -17,6 +18,14 @@ Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 class ReturnItemIn(Strict):
     sku: Sku
     quantity: int = Field(gt=0, le=100_000)
+    exchange_sku: Sku | None = Field(
+        default=None, description="an exchange for another SKU or size: what is sent instead "
+        "(a catalogue product; kind exchange only)")
+    exchange_unit_price: Annotated[Decimal, AsciiAmount,
+                                   Field(ge=0, le=10_000_000, decimal_places=2),
+                                   Cents] | None = Field(
+        default=None, description="the other SKU's unit price (default: the price paid for "
+        "this line); dearer: the customer pays the difference, cheaper: it is refunded")
 
 
 class ReturnCreate(Strict):
@@ -34,6 +43,10 @@ class ReturnCreate(Strict):
     quality_issue: bool = False
     evidence: list[Url] = Field(default_factory=list, max_length=20,
                                 description="photo URLs showing the problem")
+
+
+class ReturnDifferencePaid(PaymentIn):
+    """The customer paid an exchange's price difference (the provider's transaction)."""
 
 
 class ReturnCreated(BaseModel):
@@ -81,6 +94,7 @@ class ReturnPublic(ReturnSummary):
     parcel: dict[str, Any] | None
     exchange: dict[str, Any] | None
     repair: dict[str, Any] | None = None
+    difference: dict[str, Any] | None = None
     refunds: list[dict[str, Any]]
     kpi: dict[str, Any]
     tasks: list[dict[str, Any]] = []

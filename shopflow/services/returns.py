@@ -32,6 +32,7 @@ from shopflow.models import (
     Shipment,
     StockMovement,
 )
+from shopflow.models.orders import decimal
 from shopflow.models.return_schemas import ReturnCreate
 from shopflow.models.types import utcnow
 from shopflow.services.case_rows import keep_current
@@ -44,6 +45,7 @@ from shopflow.services.timers import timers_for
 from shopflow.settings import Settings
 from shopflow.workflows.order_rules import address_text
 from shopflow.workflows.return_handling import (
+    DifferencePayment,
     ParcelInput,
     ReceivedInput,
     ReturnHandling,
@@ -57,6 +59,7 @@ from shopflow.workflows.return_rules import (
     ReturnKind,
     quality_issue_of,
     reason_category,
+    replacements,
 )
 from shopflow.workflows.shared import (
     Actor,
@@ -86,6 +89,15 @@ class ReturnRefused(Exception):
 
 
 @dataclass
+class ExchangeFor:
+    """An exchange line's other SKU (or size) and its unit price in cents (None: the price
+    paid for the line)."""
+
+    sku: str
+    unit_price_cents: int | None = None
+
+
+@dataclass
 class ReturnRequest:
     return_id: str
     order_no: str
@@ -96,6 +108,7 @@ class ReturnRequest:
     evidence: list[str] = field(default_factory=list)
     requested_by: str = "system"
     category: str | None = None  # ReturnReason; None: from quality_issue
+    exchange_for: dict[str, ExchangeFor] = field(default_factory=dict)  # by returned SKU
 
 
 def workflow_id_of(return_id: str) -> str:
@@ -170,6 +183,7 @@ def open_return(engine: Engine, settings: Settings, req: ReturnRequest,
             select(OrderLine).where(OrderLine.order_no == req.order_no))}
         if category == ReturnReason.NO_REASON:
             _refuse_non_returnable(session, skus)
+        other = _exchange_products(session, req, skus)
         already = claimed(session, req.order_no)
         items = []
         for i, (sku, qty) in enumerate(req.items):
@@ -187,6 +201,12 @@ def open_return(engine: Engine, settings: Settings, req: ReturnRequest,
             items.append({"sku": sku, "name": line.name, "quantity": qty,
                           "unit_price": line.unit_price, "result": None, "resaleable": None,
                           "notes": ""})
+            wanted = req.exchange_for.get(sku)
+            if wanted is not None:
+                price = (line.unit_price_cents if wanted.unit_price_cents is None
+                         else wanted.unit_price_cents)
+                items[-1].update(exchange_sku=wanted.sku, exchange_name=other[wanted.sku],
+                                 exchange_unit_price=decimal(price))
         ret = Return(
             id=req.return_id, workflow_id=workflow_id_of(req.return_id), order_no=req.order_no,
             customer_id=order.customer_id, kind=req.kind, reason=req.reason.strip(),
@@ -204,6 +224,28 @@ def open_return(engine: Engine, settings: Settings, req: ReturnRequest,
                      "quality_issue": ret.quality_issue, "items": items},
             "version": 0, "created_at": now, "updated_at": now}], ["id"])
         return ret, True
+
+
+def _exchange_products(session: Session, req: ReturnRequest,
+                       skus: list[str]) -> dict[str, str]:
+    """The other SKUs an exchange asks for: only in an exchange, each a catalogue product.
+    Their names by SKU."""
+    if not req.exchange_for:
+        return {}
+    for sku in req.exchange_for:
+        if req.kind != ReturnKind.EXCHANGE:
+            raise ReturnRefused(
+                "exchange_sku_needs_exchange", "another SKU is only for kind exchange",
+                {"loc": ["body", "items", skus.index(sku), "exchange_sku"]})
+    wanted = sorted({w.sku for w in req.exchange_for.values()})
+    names = dict(session.exec(select(Product.sku, Product.name).where(
+        col(Product.sku).in_(wanted))).all())
+    for sku, w in req.exchange_for.items():
+        if w.sku not in names:
+            raise ReturnRefused("unknown_sku", f"no product {w.sku} to exchange for",
+                                {"loc": ["body", "items", skus.index(sku), "exchange_sku"],
+                                 "sku": w.sku})
+    return names
 
 
 def _refuse_non_returnable(session: Session, skus: list[str]) -> None:
@@ -232,7 +274,10 @@ def return_input(engine: Engine, settings: Settings, ret: Return) -> ReturnInput
         kind=ret.kind, reason=ret.reason, quality_issue=ret.quality_issue,
         evidence=list(ret.evidence), category=ret.category,
         lines=[ReturnLineData(i["sku"], int(i["quantity"]), round(float(i["unit_price"]) * 100),
-                              i.get("name", "")) for i in ret.items],
+                              i.get("name", ""), i.get("exchange_sku", ""),
+                              i.get("exchange_name", ""),
+                              round(float(i.get("exchange_unit_price", 0)) * 100))
+               for i in ret.items],
         policy=ReturnPolicy(policy["return_window_days"], policy["quality_return_window_days"],
                             policy["ship_timeout_days"], policy["return_shipping_paid_by"],
                             policy["return_address"]),
@@ -284,7 +329,10 @@ async def create(client: Client, settings: Settings, engine: Engine, body: Retur
         return_id=return_id_for(seed or uuid.uuid4().hex), order_no=body.order_no,
         items=[(i.sku, i.quantity) for i in body.items], kind=body.kind,
         reason=body.reason, quality_issue=body.quality_issue, evidence=list(body.evidence),
-        requested_by=requested_by, category=body.category)
+        requested_by=requested_by, category=body.category,
+        exchange_for={i.sku: ExchangeFor(i.exchange_sku, None if i.exchange_unit_price is None
+                                         else round(i.exchange_unit_price * 100))
+                      for i in body.items if i.exchange_sku})
     try:
         ret, new = await asyncio.to_thread(open_return, engine, settings, req)
     except ReturnRefused as refused:
@@ -453,6 +501,8 @@ def return_view(session: Session, ret: Return, temporal_url: str) -> dict[str, A
         **summary(ret),
         "items": ret.items, "evidence": ret.evidence, "policy": ret.policy,
         "parcel": parcel("return"), "exchange": outbound, "repair": repair,
+        # an exchange for another SKU: the price difference paid or refunded
+        "difference": case.data.get("difference") if case else None,
         "refunds": refunds_of_case(session, "return", ret.id),
         "followup": ({"workflow_id": followup.workflow_id, "status": followup.status,
                       "due_at": followup.due_at.isoformat()} if followup else None),
@@ -487,6 +537,8 @@ def replacement_slip(engine: Engine, return_id: str, temporal_url: str) -> dict[
         view = return_view(session, ret, temporal_url)
         view["shipping_address"] = order.shipping_address
         view["address_text"] = address_text(order.shipping_address)
+        # what goes out: the same SKUs (a repair, an exchange) or the other SKUs chosen
+        view["sent"] = replacements([i for i in ret.items if i.get("result") != "fail"])
         return view
 
 
@@ -533,6 +585,19 @@ async def book_in(client: Client, engine: Engine, return_id: str, actor: str,
     ret = await asyncio.to_thread(get_return, engine, return_id)
     await send_update(client, ret.workflow_id, "parcel_received", ReceivedInput(actor, note), dict)
     return {"id": return_id, "status": "received"}
+
+
+async def pay_difference(client: Client, engine: Engine, return_id: str, transaction_id: str,
+                         cents: int, actor: str) -> tuple[int, dict[str, Any]]:
+    """The customer paid an exchange's price difference: the return's workflow confirms it
+    with the provider and books it on the order, once per transaction (200 again for a
+    repeat)."""
+    ret = await asyncio.to_thread(get_return, engine, return_id)
+    result = await send_update(client, ret.workflow_id, "pay_difference",
+                               DifferencePayment(transaction_id, cents, actor), dict)
+    return (200 if result.get("duplicate") else 201), {
+        "id": return_id, "transaction_id": transaction_id, "amount": result["amount"],
+        "status": result["status"], "duplicate": result.get("duplicate", False)}
 
 
 async def cancel(client: Client, engine: Engine, return_id: str, reason: str,

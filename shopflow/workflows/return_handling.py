@@ -22,7 +22,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from shopflow.workflows.base import (
     CaseCancelled,
     CaseLock,
-    CommerceCase,
     HumanTask,
     business_rejections,
     rejection,
@@ -32,6 +31,7 @@ from shopflow.workflows.base import (
 from shopflow.workflows.business_time import TaskClock
 from shopflow.workflows.money import amount, parse_cents
 from shopflow.workflows.order_rules import EVENT_TYPES, check_tracking_no
+from shopflow.workflows.return_after_sales import AfterSales, DifferencePayment
 from shopflow.workflows.return_rules import (
     CANCELLABLE_STAGES,
     DECISIONS,
@@ -43,8 +43,9 @@ from shopflow.workflows.return_rules import (
     check_inspection,
     check_refund,
     check_repair,
+    exchange_difference,
     proposed_refund,
-    repair_clock,
+    replacements,
 )
 from shopflow.workflows.shared import (
     Act,
@@ -77,7 +78,7 @@ OUT_OF_STOCK = ReturnTask.OUT_OF_STOCK
 SEND_BACK = ReturnTask.SEND_BACK
 REPAIR = ReturnTask.REPAIR
 FULFIL = ReturnTask.FULFIL
-__all__ = ["DECISIONS", "END_STATUSES", "EVENT_TYPES", "ParcelInput", "ReceivedInput",
+__all__ = ["DECISIONS", "DifferencePayment", "END_STATUSES", "EVENT_TYPES", "ParcelInput", "ReceivedInput",
            "ReturnHandling", "ReturnInput", "ReturnLineData", "ReturnPolicy", "ReturnTimers",
            "amount"]
 
@@ -112,6 +113,8 @@ class ReturnTimers:
     repair_due: timedelta = timedelta(days=7)  # a repair's due time (older cases: never used)
     # business hours and per-kind due times (issue 17.5; absent from older cases' inputs)
     clock: TaskClock | None = None
+    # an exchange's price difference must be paid within this (else: refunded instead)
+    exchange_payment_timeout: timedelta = timedelta(days=3)
 
 
 @dataclass
@@ -120,6 +123,10 @@ class ReturnLineData:
     quantity: int
     unit_price_cents: int
     name: str = ""
+    # An exchange for another SKU or size (""/0: the same SKU): what is sent and its price.
+    exchange_sku: str = ""
+    exchange_name: str = ""
+    exchange_unit_price_cents: int = 0
 
 
 @dataclass
@@ -162,7 +169,7 @@ class _End(Exception):
 
 
 @workflow.defn(name="ReturnHandling")
-class ReturnHandling(CommerceCase):
+class ReturnHandling(AfterSales):
     KIND = "return"
     LOCAL = True
     CANCELLABLE_STAGES = CANCELLABLE_STAGES
@@ -189,6 +196,9 @@ class ReturnHandling(CommerceCase):
         self.proposed_cents = 0
         self.refundable_cents = 0
         self.exchange_parcel: dict[str, Any] | None = None
+        # An exchange's price difference to pay: {amount_cents, status: due|paid|unpaid, …}.
+        self.difference: dict[str, Any] | None = None
+        self._paying: set[str] = set()
         self._courier_seen: set[str] = set()
         self.money_timeout = inp.timers.provider_call
         # Continued as new while the customer's parcel travels: the state at once, so an
@@ -211,7 +221,8 @@ class ReturnHandling(CommerceCase):
         self.lines = [{"sku": line.sku, "name": line.name, "quantity": line.quantity,
                        "unit_price": amount(line.unit_price_cents),
                        "unit_price_cents": line.unit_price_cents, "result": None,
-                       "resaleable": None, "notes": ""} for line in inp.lines]
+                       "resaleable": None, "notes": "", **_exchange_of(line)}
+                      for line in inp.lines]
         self.data = {
             "id": inp.return_id, "order_no": inp.order_no, "kind": inp.kind,
             "reason": inp.reason, "quality_issue": inp.quality_issue, "evidence": inp.evidence,
@@ -541,95 +552,6 @@ class ReturnHandling(CommerceCase):
                    "tracking_no?, note?}",
         })
 
-    # --- repair (维修) ---------------------------------------------------------------------
-
-    async def _repair(self, inp: ReturnInput) -> str:
-        """The item is at the warehouse: after-sales repairs it (a reminder half way; at the due
-        time the task escalates to ops and the customer hears it takes longer) and ships it
-        back ("repaired"), or finds it unrepairable and the customer gets a refund or a new
-        one instead (the answer: "refund" or "exchange")."""
-        reminder_at, due = repair_clock(workflow.now(), inp.timers.repair_due)
-        self.data["repair"] = {"status": "in_repair", "due_at": due.isoformat(),
-                               "overdue": False, "notes": "", "parcel": None}
-        await self._transition("repairing", "repair", "repair_started",
-                               f"at repair, due {due.isoformat(timespec='minutes')}")
-        await self.notify("repair_started", "return_repair_started", return_id=self.return_id,
-                          order_no=self.order_no, due_at=due.isoformat(timespec="minutes"),
-                          items=self._items())
-        task = await self.open_task(REPAIR, "warehouse", {
-            "return_id": self.return_id, "order_no": self.order_no, "reason": inp.reason,
-            "quality_issue": inp.quality_issue, "evidence": inp.evidence,
-            "items": self._items(), "parcel": self.parcel, "repair_due_at": due.isoformat(),
-            "how": "repaired {notes?}: the warehouse then ships it back; or unrepairable "
-                   "{notes, remedy: refund|exchange}",
-        }, due)
-        reminded = False
-        while not task.done:
-            now = workflow.now()
-            if not task.escalated and now >= due:
-                self.data["repair"]["overdue"] = True  # recorded with the escalation
-                await self._escalate(task)
-                await self.notify("repair_overdue", "return_repair_delayed",
-                                  return_id=self.return_id, order_no=self.order_no)
-                continue
-            if not reminded and now >= reminder_at:
-                reminded = True
-                await self.record("repair_reminder", "repair half way to its due time")
-                await self.notify("repair_reminder", "return_repair_reminder", to_customer=False,
-                                  return_id=self.return_id, task_id=task.id,
-                                  due_at=due.isoformat(timespec="minutes"))
-                continue
-            wake = reminder_at if not reminded else None if task.escalated else due
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: task.done,
-                    timeout=None if wake is None else max(wake - now, timedelta(seconds=1)))
-        actor = task.actor or "system"
-        notes = str(task.data.get("notes") or task.comment or "")
-        self.data["repair"].update(status=str(task.decision), notes=notes)
-        for line in self.lines:
-            line.update(result="pass", resaleable=False, notes=notes)
-        if task.decision == ReturnDecision.UNREPAIRABLE:
-            remedy = str(task.data["remedy"])
-            # The faulty item stays with the shop: to the damaged count.
-            await self._act(Act.RETURN_RESTOCK, Restock(
-                workflow.info().workflow_id,
-                [RestockLine(line["sku"], line["quantity"], False) for line in self.lines],
-                actor, f"return {self.return_id} unrepairable"))
-            await self._transition("inspected", "settlement", "unrepairable",
-                                   f"cannot be repaired ({notes}): {remedy} instead",
-                                   actor=actor, times={"inspected_at": workflow.now()},
-                                   row={"items": self._items()})
-            await self.notify("unrepairable", "return_unrepairable", return_id=self.return_id,
-                              order_no=self.order_no, notes=notes, remedy=remedy)
-            return remedy
-        await self._transition(None, None, "repaired", notes or "repaired: ships back",
-                               actor=actor, times={"inspected_at": workflow.now()},
-                               row={"items": self._items()})
-        back = await self.human_task(FULFIL, "warehouse", {
-            "return_id": self.return_id, "order_no": self.order_no, "repair": True,
-            "customer": self.data["customer"], "shipping_address": inp.shipping_address,
-            "pick_list": [{"sku": line["sku"], "name": line["name"],
-                           "quantity": line["quantity"]} for line in self.lines],
-            "payment_method": "repair", "collect_on_delivery": None,
-            "packing_slip_url": f"/api/v1/returns/{self.return_id}/packing-slip",
-        })
-        parcel = self.exchange_parcel
-        assert parcel is not None
-        now = workflow.now()
-        self.data["outcome"] = "repaired"
-        await self._transition("repaired", "closed", "repair_shipped",
-                               f"repaired item sent back: {parcel['courier']} "
-                               f"{parcel['tracking_no']}", actor=back.actor or "system",
-                               times={"reshipped_at": now, "closed_at": now},
-                               row={"outcome": "repaired",
-                                    "exchange_tracking_no": parcel["tracking_no"]})
-        await self.notify("repair_shipped", "return_repair_shipped", return_id=self.return_id,
-                          order_no=self.order_no, courier=parcel["courier"],
-                          tracking_no=parcel["tracking_no"],
-                          tracking_url=parcel.get("tracking_url") or "", notes=notes)
-        return "repaired"
-
     # --- refund --------------------------------------------------------------------------
 
     async def _refund(self, inp: ReturnInput) -> None:
@@ -687,25 +609,33 @@ class ReturnHandling(CommerceCase):
     async def _exchange(self, inp: ReturnInput) -> str:
         """Ship replacements for the passed lines; "refund" when it turns into a refund."""
         passed = [line for line in self.lines if line["result"] == "pass"]
+        # What goes out: the same SKUs, or the other SKUs (sizes) the customer chose.
+        sent = replacements(passed)
         wf_id = workflow.info().workflow_id
         try:
             await self._act(Act.ORDER_RESERVE, OrderReserve(
                 wf_id, "return", self.return_id, 1,
-                [StockLine(line["sku"], line["quantity"]) for line in passed],
+                [StockLine(line["sku"], line["quantity"]) for line in sent],
                 all_or_none=True), ReserveResult)
         except ActivityError as err:
             if not isinstance(err.cause, ApplicationError):
                 raise
-            if not await self._wait_for_stock(inp, passed):
+            if not await self._wait_for_stock(inp, sent):
                 return "refund"
         self.stock_state = "held"
         await self._transition("exchange_pending", "exchange", "replacement_reserved",
                                "replacement reserved: warehouse ships it")
+        difference = exchange_difference(passed)
+        if difference and workflow.patched("return-exchange-difference"):
+            if difference > 0 and not await self._collect_difference(inp, difference, sent):
+                return "refund"
+            if difference < 0:
+                await self._refund_difference(inp, -difference, sent)
         task = await self.human_task(FULFIL, "warehouse", {
             "return_id": self.return_id, "order_no": self.order_no, "exchange": True,
             "customer": self.data["customer"], "shipping_address": inp.shipping_address,
             "pick_list": [{"sku": line["sku"], "name": line["name"],
-                           "quantity": line["quantity"]} for line in passed],
+                           "quantity": line["quantity"]} for line in sent],
             "payment_method": "exchange", "collect_on_delivery": None,
             "pick_list_url": f"/api/v1/returns/{self.return_id}/packing-slip",
             "packing_slip_url": f"/api/v1/returns/{self.return_id}/packing-slip",
@@ -725,7 +655,7 @@ class ReturnHandling(CommerceCase):
                           courier=parcel["courier"], tracking_no=parcel["tracking_no"],
                           tracking_url=parcel.get("tracking_url") or "",
                           items=[{"sku": line["sku"], "quantity": line["quantity"]}
-                                 for line in passed])
+                                 for line in sent])
         return "exchanged"
 
     async def _wait_for_stock(self, inp: ReturnInput, passed: list[dict[str, Any]]) -> bool:
@@ -906,19 +836,33 @@ class ReturnHandling(CommerceCase):
     # --- helpers -------------------------------------------------------------------------
 
     def _keys(self) -> list[str]:
+        """The replacement's reservations: its SKUs (another SKU for an exchange that chose
+        one)."""
         wf_id = workflow.info().workflow_id
-        return [f"{wf_id}:r1:{line['sku']}" for line in self.lines]
+        return [f"{wf_id}:r1:{line['sku']}" for line in replacements(self.lines)]
 
     def _count(self) -> int:
         return sum(line["quantity"] for line in self.lines)
 
     def _items(self) -> list[dict[str, Any]]:
         return [{k: line[k] for k in ("sku", "name", "quantity", "unit_price", "result",
-                                      "resaleable", "notes")} for line in self.lines]
+                                      "resaleable", "notes", "exchange_sku", "exchange_name",
+                                      "exchange_unit_price") if k in line}
+                for line in self.lines]
 
     def row_update(self, version: int, status: str | None, stage: str | None,
                    times: dict[str, datetime], row: dict[str, Any]) -> ReturnUpdate:
         return ReturnUpdate(self.return_id, version, workflow.now(), status, stage, times, row)
+
+
+def _exchange_of(line: ReturnLineData) -> dict[str, Any]:
+    """An exchange line's other SKU and its price (nothing for a same-SKU line, so older cases
+    keep their shape)."""
+    if not line.exchange_sku:
+        return {}
+    return {"exchange_sku": line.exchange_sku, "exchange_name": line.exchange_name,
+            "exchange_unit_price": amount(line.exchange_unit_price_cents),
+            "exchange_unit_price_cents": line.exchange_unit_price_cents}
 
 
 def _plain_policy(policy: ReturnPolicy) -> dict[str, Any]:

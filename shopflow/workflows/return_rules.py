@@ -174,6 +174,42 @@ def repair_clock(started: datetime, due: timedelta) -> tuple[datetime, datetime]
     return started + due / 2, started + due
 
 
+def replacements(passed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What an exchange sends for the passed lines: each line's own SKU, or the other SKU (or
+    size) the customer chose, one entry per SKU in the lines' order: [{sku, name, quantity}]."""
+    out: dict[str, dict[str, Any]] = {}
+    for line in passed:
+        sku = line.get("exchange_sku") or line["sku"]
+        name = line.get("exchange_name", "") if line.get("exchange_sku") else line["name"]
+        if sku in out:
+            out[sku]["quantity"] += line["quantity"]
+        else:
+            out[sku] = {"sku": sku, "name": name, "quantity": line["quantity"]}
+    return list(out.values())
+
+
+def exchange_difference(passed: list[dict[str, Any]]) -> int:
+    """Cents the customer owes (> 0) or gets back (< 0) for the other SKUs chosen: their price
+    minus the price paid for the goods they replace; 0 for a same-SKU exchange."""
+    return sum((line["exchange_unit_price_cents"] - line["unit_price_cents"]) * line["quantity"]
+               for line in passed if line.get("exchange_sku"))
+
+
+def check_difference_payment(due: dict[str, Any] | None, transaction_id: str,
+                             amount_cents: int) -> None:
+    """A payment of an exchange's price difference: only while one is due, of exactly that
+    amount (a repeat of the payment that settled it is answered again)."""
+    if due is not None and due.get("transaction_id") == transaction_id:
+        return
+    if due is None or due.get("status") != "due":
+        raise rejection(ErrorType.CONFLICT, "no_difference_due",
+                        "this return has no price difference waiting to be paid")
+    if amount_cents != due["amount_cents"]:
+        raise rejection(ErrorType.INVALID, "amount_mismatch",
+                        f"the difference to pay is {amount(due['amount_cents'])}",
+                        field="amount", expected=amount(due["amount_cents"]))
+
+
 def check_refund(value: Any, comment: str, *, refundable_cents: int,
                  proposed_cents: int) -> int:
     """A "refunded" decision's amount: above 0, two decimals at most, no more than refundable,

@@ -19,6 +19,7 @@ from shopflow.models.return_schemas import (
     ReturnCancelIn,
     ReturnCreate,
     ReturnCreated,
+    ReturnDifferencePaid,
     ReturnParcelIn,
     ReturnPublic,
     ReturnReceivedIn,
@@ -45,7 +46,9 @@ async def create_return(
     body: ReturnCreate, svc: ServicesDep, user: Annotated[User, Depends(require("channel", "cs"))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
-    """Ask to return delivered goods for a refund or an exchange. Refused with 422 (and
+    """Ask to return delivered goods for a refund, an exchange (the same SKU, or per line
+    another SKU or size, ``exchange_sku`` with its ``exchange_unit_price``: the difference is
+    paid or refunded) or a repair. Refused with 422 (and
     nothing started) outside the return window (longer when the shop is at fault: quality,
     wrong item, missing item, damaged in transit), before delivery, for more than was delivered
     minus what earlier returns claim, or without a reason (``no_reason``) for a product that
@@ -63,6 +66,21 @@ async def return_shipment(
     """The customer's parcel (courier and tracking number); its "delivered" event on
     ``POST /shipments/{tracking_no}/events`` opens the inspection."""
     return await keyed.return_parcel(svc, user, return_id, body, idempotency_key)
+
+
+@router.post("/{return_id}/payments", status_code=201,
+             responses={200: {"description": "the same payment again"}, 404: {}, 409: {},
+                        422: {}, 503: {}})
+async def pay_difference(
+    return_id: str, body: ReturnDifferencePaid, svc: ServicesDep,
+    user: Annotated[User, Depends(require("channel", "cs", "finance"))],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """The customer paid the price difference of an exchange for a dearer SKU (the amount the
+    return's ``difference`` asks, confirmed with the payment provider and booked on the
+    order once per transaction). 409 ``no_difference_due`` when none is waiting, 422
+    ``amount_mismatch`` for another amount."""
+    return await keyed.return_difference(svc, user, return_id, body, idempotency_key)
 
 
 @router.post("/{return_id}/received", responses={404: {}, 409: {}, 503: {}})
@@ -93,7 +111,7 @@ async def list_returns(
                                         description="words in the reason")] = None,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     order_no: Annotated[str | None, Query(max_length=64)] = None,
-    kind: Annotated[str | None, Query(pattern="^(refund|exchange)$")] = None,
+    kind: Annotated[str | None, Query(pattern="^(refund|exchange|repair)$")] = None,
     category: ReturnReason | None = None,
 ) -> dict[str, Any]:
     total, items = await svc.db(returns.list_returns, svc.engine, page.offset, page.page_size,
