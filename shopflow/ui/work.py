@@ -5,8 +5,9 @@ the API calls."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from shopflow.api.auth import User
 from shopflow.api.errors import ApiError
 from shopflow.api.pages import render_page
 from shopflow.models.order_schemas import CheckIn, Provider, SettleIn
@@ -39,6 +41,7 @@ from shopflow.workflows.vocab import CaseKind
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 PAGE_SIZE = 50
 PageNo = Annotated[int, Query(ge=1, le=100000)]
+M = TypeVar("M")
 
 
 @router.get("/search")
@@ -253,20 +256,26 @@ async def reconciliation_csv(request: Request,
                              f'attachment; filename="reconciliation-{view["date"]}.csv"'})
 
 
-@router.post("/reconciliation/settle")
-async def settle(request: Request) -> Response:
-    """The page's settle form (as POST /api/v1/reconciliation/settle): back to the day with a
-    note; a second settle says it was settled already."""
+async def _finance_form(request: Request, read: Callable[[Any], M]) -> tuple[User, M]:
+    """A reconciliation form: finance (ops, admin) only, CSRF-checked, read into the API's
+    request model; its refusals a 422 naming the fields."""
     user = await signed_in(request)
     if not user.has(*FINANCE_ROLES):
         raise ApiError(403, "forbidden", "对账仅限财务 Reconciliation is for finance")
     form = await checked_form(request)
     try:
-        body = SettleIn(date=form.get("date", ""), provider=form.get("provider", ""),
-                        note=form.get("note", ""))
+        return user, read(form)
     except ValidationError as err:
         fields = ", ".join(str(e["loc"][0]) for e in err.errors() if e["loc"])
         raise ApiError(422, "invalid_input", f"无效 Invalid: {fields}") from None
+
+
+@router.post("/reconciliation/settle")
+async def settle(request: Request) -> Response:
+    """The page's settle form (as POST /api/v1/reconciliation/settle): back to the day with a
+    note; a second settle says it was settled already."""
+    user, body = await _finance_form(request, lambda form: SettleIn(
+        date=form.get("date", ""), provider=form.get("provider", ""), note=form.get("note", "")))
     svc = svc_of(request)
     back = f"/ui/reconciliation?{urlencode({'date': body.date.isoformat()})}"
     try:
@@ -283,15 +292,7 @@ async def settle(request: Request) -> Response:
 async def check(request: Request) -> Response:
     """The page's "compare with the provider's report" (as POST /api/v1/reconciliation/check):
     back to the day, its differences listed, each with its finance task."""
-    user = await signed_in(request)
-    if not user.has(*FINANCE_ROLES):
-        raise ApiError(403, "forbidden", "对账仅限财务 Reconciliation is for finance")
-    form = await checked_form(request)
-    try:
-        body = CheckIn(date=form.get("date", ""))
-    except ValidationError as err:
-        fields = ", ".join(str(e["loc"][0]) for e in err.errors() if e["loc"])
-        raise ApiError(422, "invalid_input", f"无效 Invalid: {fields}") from None
+    user, body = await _finance_form(request, lambda form: CheckIn(date=form.get("date", "")))
     svc = svc_of(request)
     back = f"/ui/reconciliation?{urlencode({'date': body.date.isoformat()})}"
     try:
