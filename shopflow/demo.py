@@ -14,18 +14,20 @@ from shopflow.models import InventoryItem, Product
 from shopflow.models.types import utcnow
 from shopflow.services.inventory import receive
 
-DEMO_PRODUCTS = [
-    ("TEA-001", "龙井绿茶 Longjing green tea 250g", 5, 200),
-    ("CUP-002", "青瓷茶杯 Celadon tea cup", 3, 120),
-    ("POT-003", "紫砂壶 Yixing clay teapot", 1, 30),
+DEMO_PRODUCTS = [  # sku, name, sample limit, stock, price (cents), specification, origin
+    ("TEA-001", "龙井绿茶 Longjing green tea 250g", 5, 200, 16800, "250 g 罐装 tin",
+     "杭州 Hangzhou"),
+    ("CUP-002", "青瓷茶杯 Celadon tea cup", 3, 120, 4500, "120 ml", "龙泉 Longquan"),
+    ("POT-003", "紫砂壶 Yixing clay teapot", 1, 30, 58000, "300 ml", "宜兴 Yixing"),
 ]
 
 
 def seed_demo_data(engine: Engine) -> None:
     with session_scope(engine) as session:
-        for sku, name, limit, stock in DEMO_PRODUCTS:
+        for sku, name, limit, stock, price, spec, origin in DEMO_PRODUCTS:
             insert_ignore(session, Product.__table__, [{
-                "sku": sku, "name": name, "sample_limit": limit, "created_at": utcnow()}], ["sku"])
+                "sku": sku, "name": name, "sample_limit": limit, "created_at": utcnow(),
+                "price_cents": price, "specification": spec, "origin": origin}], ["sku"])
             insert_ignore(session, InventoryItem.__table__, [{
                 "sku": sku, "on_hand": 0, "reserved": 0, "damaged": 0,
                 "updated_at": utcnow()}], ["sku"])

@@ -47,7 +47,6 @@ async def test_every_order_route_needs_a_token(api: httpx.AsyncClient) -> None:
 async def test_roles_are_enforced(api: httpx.AsyncClient, catalogue: None) -> None:
     no = await place(api, method="cod")
     forbidden = [
-        ("cs", "POST", "/api/v1/orders", order_body(order_no="X-2")),
         ("warehouse", "POST", "/api/v1/orders", order_body(order_no="X-3")),
         ("warehouse", "POST", f"/api/v1/orders/{no}/payments",
          {"transaction_id": "T", "amount": TOTAL}),

@@ -32,13 +32,20 @@ from shopflow.services import (
 )
 from shopflow.services.scoping import visible
 
+CS_ORDER_CHANNELS = ("phone", "email")  # the orders customer service keys in (seed 002 第四章)
+
 
 async def create_order(svc: Services, user: User, body: OrderCreate,
                        key: str | None) -> JSONResponse:
     """``POST /orders``: one transaction (checks, number, order row, lines, case row), then
     the start, all or nothing. The same order again (same number, same content) answers 200
-    with the first answer and starts nothing; the same number with other content is 409."""
+    with the first answer and starts nothing; the same number with other content is 409.
+    Customer service keys in the orders that reach it (``CS_ORDER_CHANNELS``: phone, email)."""
     require_channel(user, body.channel)
+    if user.role == "cs" and body.channel not in CS_ORDER_CHANNELS:
+        raise ApiError(403, "channel_not_allowed", "customer service keys in phone and e-mail "
+                       f"orders, not {body.channel}", {"loc": ["body", "channel"],
+                                                       "channels": list(CS_ORDER_CHANNELS)})
     request = body.model_dump(mode="json")
 
     async def create(seed: str | None) -> tuple[int, dict[str, Any]]:

@@ -18,6 +18,15 @@ class Product(SQLModel, table=True):
     # False: it comes back only with a fault, never "no reason" (opened cosmetics …).
     returnable: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_at: datetime = time_field()
+    # Seed 003 第七条: price, specification and origin. The price (cents) is what an order line
+    # without its own price costs; None: the product has no catalogue price (revision 0008).
+    price_cents: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=True)
+    specification: str | None = None
+    origin: str | None = None
+
+    @property
+    def price(self) -> float | None:
+        return None if self.price_cents is None else round(self.price_cents / 100, 2)
 
 
 class InventoryItem(SQLModel, table=True):

@@ -9,10 +9,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from shopflow.models.finance import check_tax_id
-from shopflow.models.schemas import CustomerIn, ShortText, Sku, Strict, Text
+from shopflow.models.schemas import (
+    AsciiAmount,
+    Cents,
+    CustomerIn,
+    ShortText,
+    Sku,
+    Strict,
+    Text,
+    UnitPrice,
+)
 
 OrderNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                                            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
@@ -21,26 +30,15 @@ TrackingNo = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 Channel = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1,
                                            max_length=40, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 AddressLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-# 12.5 and 12.50 are the same price: one form, so a repeated order hashes the same.
-Cents = AfterValidator(lambda v: v.quantize(Decimal("0.01")))
-
-
-def _ascii_amount(value: Any) -> Any:
-    # Decimal reads "١٠" (Arabic-Indic digits) as 10: an amount is written in ASCII digits.
-    if isinstance(value, str) and not value.isascii():
-        raise ValueError("an amount is written with the digits 0-9")
-    return value
-
-
-AsciiAmount = BeforeValidator(_ascii_amount)
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
 
 
 class OrderItemIn(Strict):
     sku: Sku
     quantity: int = Field(gt=0, le=100_000)
-    unit_price: Annotated[Decimal, AsciiAmount, Field(ge=0, le=10_000_000, decimal_places=2),
-                          Cents]
+    unit_price: UnitPrice | None = Field(
+        default=None, description="the price a channel sells at; absent: the product's "
+        "catalogue price (422 no_price when the product has none)")
 
 
 class ShippingAddressIn(Strict):

@@ -5,9 +5,10 @@ Requests forbid unknown fields, so a typo is a 422 and never silently ignored.""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 T = TypeVar("T")
 
@@ -17,6 +18,19 @@ Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
                                        pattern=r"^[A-Za-z0-9._-]+$")]
 CaseId = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 Role = Literal["channel", "cs", "reviewer", "warehouse", "finance", "ops", "admin", "product"]
+# 12.5 and 12.50 are the same price: one form, so a repeated order hashes the same.
+Cents = AfterValidator(lambda v: v.quantize(Decimal("0.01")))
+
+
+def _ascii_amount(value: Any) -> Any:
+    # Decimal reads "١٠" (Arabic-Indic digits) as 10: an amount is written in ASCII digits.
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("an amount is written with the digits 0-9")
+    return value
+
+
+AsciiAmount = BeforeValidator(_ascii_amount)
+UnitPrice = Annotated[Decimal, AsciiAmount, Field(ge=0, le=10_000_000, decimal_places=2), Cents]
 
 
 class Strict(BaseModel):
@@ -38,6 +52,21 @@ class ProductCreate(Strict):
     sample_limit: int = Field(default=0, ge=0, le=10000)
     returnable: bool = Field(default=True, description="false: taken back only with a fault, "
                              "never without a reason (opened cosmetics …)")
+    price: UnitPrice | None = Field(default=None, description="the catalogue price: what an "
+                                    "order line without its own unit_price costs")
+    specification: ShortText | None = Field(default=None, description="规格, e.g. 250 g tin")
+    origin: ShortText | None = Field(default=None, description="产地, e.g. 杭州 Hangzhou")
+
+
+class ProductChange(Strict):
+    """``PATCH /products/{sku}``: the fields given change, the others stay."""
+
+    name: ShortText | None = None
+    sample_limit: int | None = Field(default=None, ge=0, le=10000)
+    returnable: bool | None = None
+    price: UnitPrice | None = None
+    specification: ShortText | None = None
+    origin: ShortText | None = None
 
 
 class ProductPublic(BaseModel):
@@ -45,6 +74,9 @@ class ProductPublic(BaseModel):
     name: str
     sample_limit: int
     returnable: bool = True
+    price: float | None = None
+    specification: str | None = None
+    origin: str | None = None
 
 
 class ReceiptCreate(Strict):

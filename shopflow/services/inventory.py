@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -41,24 +42,64 @@ def inventory_public(item: InventoryItem) -> dict[str, Any]:
             "available": item.available, "damaged": item.damaged}
 
 
+PRODUCT_FIELDS = ("name", "sample_limit", "returnable", "price_cents", "specification", "origin")
+
+
+def product_row(product: dict[str, Any]) -> dict[str, Any]:
+    """A product request (``price`` a decimal) as its row's values (``price_cents``)."""
+    row = {k: v for k, v in product.items() if k != "price"}
+    if "price" in product:
+        price = product["price"]
+        row["price_cents"] = None if price is None else int(
+            (Decimal(str(price)) * 100).to_integral_value())
+    return row
+
+
+def product_public(p: Product) -> dict[str, Any]:
+    return {"sku": p.sku, "name": p.name, "sample_limit": p.sample_limit,
+            "returnable": p.returnable, "price": p.price, "specification": p.specification,
+            "origin": p.origin}
+
+
 def create_product(engine: Engine, product: dict[str, Any], actor: str) -> dict[str, Any]:
     """A product and its (empty) stock record, audited; the same product again is a no-op."""
+    row = {"returnable": True, "price_cents": None, "specification": None, "origin": None,
+           **product_row(product)}
     with session_scope(engine) as session:
-        inserted = insert_ignore(session, Product, [{
-            **product, "created_at": utcnow()}], ["sku"])
+        inserted = insert_ignore(session, Product, [{**row, "created_at": utcnow()}], ["sku"])
+        existing = session.get(Product, row["sku"])
+        assert existing is not None
         if not inserted:
-            existing = session.get(Product, product["sku"])
-            assert existing is not None
-            if ((existing.name, existing.sample_limit, existing.returnable)
-                    != (product["name"], product["sample_limit"],
-                        product.get("returnable", True))):
-                raise Refused(409, "sku_exists", f"product {product['sku']} exists already")
+            if any(getattr(existing, k) != row[k] for k in PRODUCT_FIELDS):
+                raise Refused(409, "sku_exists", f"product {row['sku']} exists already")
         else:
-            audit(session, actor, "product", product["sku"], "created", None, product)
+            audit(session, actor, "product", row["sku"], "created", None, row)
         insert_ignore(session, InventoryItem, [{
-            "sku": product["sku"], "on_hand": 0, "reserved": 0, "damaged": 0,
+            "sku": row["sku"], "on_hand": 0, "reserved": 0, "damaged": 0,
             "updated_at": utcnow()}], ["sku"])
-    return product
+        return product_public(existing)
+
+
+def change_product(engine: Engine, sku: str, change: dict[str, Any], actor: str
+                   ) -> dict[str, Any]:
+    """``PATCH /products/{sku}``: the fields given (a null price, specification or origin
+    clears it), audited with before and after."""
+    row = product_row(change)
+    with session_scope(engine) as session:
+        product = session.get(Product, sku)
+        if product is None:
+            raise Refused(404, "not_found", f"no product {sku}")
+        for key in ("name", "sample_limit", "returnable"):
+            if row.get(key) is None:
+                row.pop(key, None)  # these cannot be cleared
+        before = {k: getattr(product, k) for k in row}
+        for key, value in row.items():
+            setattr(product, key, value)
+        session.add(product)
+        if before != row:
+            audit(session, actor, "product", sku, "changed", before, row)
+        session.flush()
+        return product_public(product)
 
 
 def list_products(engine: Engine, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
@@ -66,8 +107,7 @@ def list_products(engine: Engine, offset: int, limit: int) -> tuple[int, list[di
         total = session.exec(select(func.count()).select_from(Product)).one()
         rows = session.exec(select(Product).order_by(col(Product.sku))
                             .offset(offset).limit(limit)).all()
-    return int(total), [{"sku": p.sku, "name": p.name, "sample_limit": p.sample_limit,
-                         "returnable": p.returnable} for p in rows]
+    return int(total), [product_public(p) for p in rows]
 
 
 def stock_of(engine: Engine, sku: str) -> dict[str, Any]:

@@ -79,11 +79,11 @@ def intake(engine: Engine, body: OrderCreate, request_key: str | None,
     for _ in range(20):
         try:
             with session_scope(engine) as session:
-                names = product_names(session, body)
+                names, prices = product_names(session, body)
                 order_no = body.order_no or next_order_no(session, request_key or uuid4().hex)
                 digest = digest_of(order_no)
                 new, order, lines = _insert_order(session, order_no, body, digest, submitted_by,
-                                                  names)
+                                                  names, prices)
                 if new:
                     _register_case(session, order)
             break
@@ -113,20 +113,33 @@ def check_shape(body: OrderCreate) -> None:
                       {"loc": ["body", "shipping_address", "name"]})
 
 
-def product_names(session: Session, body: OrderCreate) -> dict[str, str]:
-    """The ordered products' names; an unknown SKU is a 422."""
+def product_names(session: Session, body: OrderCreate) -> tuple[dict[str, str], list[int]]:
+    """The ordered products' names, and each line's unit price in cents: the line's own, else
+    the product's catalogue price. An unknown SKU, or a line without a price whose product has
+    none, is a 422 naming the line."""
     skus = [i.sku for i in body.items]
-    names = {p.sku: p.name for p in session.exec(
+    products = {p.sku: p for p in session.exec(
         select(Product).where(col(Product.sku).in_(skus)))}
+    prices = []
     for i, item in enumerate(body.items):
-        if item.sku not in names:
+        product = products.get(item.sku)
+        if product is None:
             raise Refused(422, "unknown_sku", f"unknown SKU {item.sku}",
                           {"loc": ["body", "items", i, "sku"], "sku": item.sku})
-    return names
+        if item.unit_price is not None:
+            prices.append(to_cents(item.unit_price))
+        elif product.price_cents is None:
+            raise Refused(422, "no_price", f"{item.sku} has no catalogue price: give the "
+                          "line's unit_price", {"loc": ["body", "items", i, "unit_price"],
+                                                "sku": item.sku})
+        else:
+            prices.append(product.price_cents)
+    return {sku: p.name for sku, p in products.items()}, prices
 
 
-def check_order(engine: Engine, body: OrderCreate) -> dict[str, str]:
-    """The 422s of the contract, before anything is written; returns the product names."""
+def check_order(engine: Engine, body: OrderCreate) -> tuple[dict[str, str], list[int]]:
+    """The 422s of the contract, before anything is written; returns the product names and
+    the lines' prices."""
     check_shape(body)
     with session_scope(engine, write=False) as session:
         return product_names(session, body)
@@ -183,13 +196,15 @@ def created_answer(order: Order) -> dict[str, Any]:
 
 
 def _insert_order(session: Session, order_no: str, body: OrderCreate, digest: str,
-                  submitted_by: str, names: dict[str, str]
+                  submitted_by: str, names: dict[str, str], prices: list[int]
                   ) -> tuple[bool, Order, list[OrderLine]]:
     now = utcnow()
-    total = sum((item.unit_price * item.quantity for item in body.items), body.shipping_fee)
+    total_cents = sum(price * item.quantity for price, item in zip(prices, body.items,
+                                                                   strict=True))
+    total_cents += to_cents(body.shipping_fee)
     inserted = insert_ignore(session, Order, [{
         "order_no": order_no, "customer_id": body.customer.id, "status": "received",
-        "total_cents": to_cents(total), "created_at": now,
+        "total_cents": total_cents, "created_at": now,
         "workflow_id": workflow_id_of(order_no), "stage": "intake", "channel": body.channel,
         "payment_method": body.payment_method, "currency": "CNY",
         "shipping_fee_cents": to_cents(body.shipping_fee),
@@ -200,9 +215,10 @@ def _insert_order(session: Session, order_no: str, body: OrderCreate, digest: st
     }], ["order_no"])
     if inserted:
         lines = [OrderLine(order_no=order_no, line_no=line_no, sku=item.sku, name=names[item.sku],
-                           quantity=item.quantity, unit_price_cents=to_cents(item.unit_price),
-                           amount_cents=to_cents(item.unit_price) * item.quantity)
-                 for line_no, item in enumerate(body.items, start=1)]
+                           quantity=item.quantity, unit_price_cents=price,
+                           amount_cents=price * item.quantity)
+                 for line_no, (item, price) in enumerate(zip(body.items, prices, strict=True),
+                                                         start=1)]
         session.add_all(lines)
         session.flush()
     order = session.get(Order, order_no)
@@ -211,13 +227,13 @@ def _insert_order(session: Session, order_no: str, body: OrderCreate, digest: st
 
 
 def insert_order(engine: Engine, order_no: str, body: OrderCreate, digest: str,
-                 submitted_by: str, names: dict[str, str]
+                 submitted_by: str, names: dict[str, str], prices: list[int]
                  ) -> tuple[bool, Order, list[OrderLine]]:
     """The order row and its lines, once per order number. Returns whether it is new, the row
     and its lines; the same number with other content is refused (409)."""
     with session_scope(engine) as session:
         inserted, order, lines = _insert_order(session, order_no, body, digest, submitted_by,
-                                               names)
+                                               names, prices)
     if not inserted and order.request_hash != digest:
         raise Refused(409, "order_exists", f"order {order_no} exists with different content",
                       {"order_no": order_no})

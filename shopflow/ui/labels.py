@@ -144,6 +144,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "intake": ("接单", "Intake"),
     "unreachable": ("联系不上", "Unreachable"),
     "reached": ("已联系", "Reached"),
+    # channels
+    "phone": ("电话", "Phone"),
+    "email": ("邮件", "E-mail"),
     # roles
     "channel": ("渠道", "Channel"),
     "cs": ("客服", "Customer service"),

@@ -64,7 +64,7 @@ def _proposals(engine: Any, customer_id: str) -> list[dict[str, Any]]:
 PAGE_SIZE = 20
 DASHBOARD_ROLES = ("ops",)  # and admin
 CREATE_SAMPLE_ROLES = ("channel", "cs")
-CREATE_ORDER_ROLES = ("channel",)  # as POST /api/v1/orders
+CREATE_ORDER_ROLES = ("channel", "cs")  # as POST /api/v1/orders (cs: phone and e-mail orders)
 # Who may read a case page, per process (admin always): the roles of the API's reads. A process
 # missing here: every role.
 CASE_READERS = READ_ROLES
@@ -423,7 +423,8 @@ def _products(svc: Any) -> list[dict[str, Any]]:
         rows = session.exec(select(Product).order_by(col(Product.sku)).limit(500)).all()
         stock = availability(session, [p.sku for p in rows]) if rows else {}
         return [{"sku": p.sku, "name": p.name, "sample_limit": p.sample_limit,
-                 "available": stock.get(p.sku, 0)} for p in rows]
+                 "available": stock.get(p.sku, 0), "price": p.price,
+                 "specification": p.specification, "origin": p.origin} for p in rows]
 
 
 @router.post("/samples/new")
@@ -484,7 +485,8 @@ async def create_sample(request: Request) -> Response:
     return redirect(f"/ui/cases/sample/{created['id']}?note={note}")
 
 
-# --- new order (a channel keys in an order taken by phone, or one its shop could not send) -------
+# --- new order (a channel keys in an order its shop could not send; customer service a phone or
+# e-mail order, from the customer's page) ------------------------------------------------------
 
 ORDER_LINES = 5
 CUSTOMER_KEYS = ("id", "name", "company", "email", "phone", "locale")
@@ -494,22 +496,33 @@ ORDER_ERROR_INPUTS = {"order_exists": "order_no", "duplicate_sku": "items"}
 
 
 @router.get("/orders/new")
-async def new_order(request: Request) -> Response:
+async def new_order(request: Request, customer: Annotated[str | None, Query(max_length=64)] = None
+                    ) -> Response:
+    """The order form; ``?customer=<id>`` (from the customer's page): customer service's phone
+    order with the customer's profile, name and address filled in."""
     user = await signed_in(request)
     if not user.has(*CREATE_ORDER_ROLES):
         raise _forbidden(f"role {user.role} may not take orders")
-    return await _order_form(request)
+    values = {"request_key": uuid.uuid4().hex, "payment_method": "online",
+              "address.country": "CN", "channel": "web" if user.role == "channel" else "phone"}
+    if customer and user.has(*CUSTOMER_READ_ROLES):
+        svc = svc_of(request)
+        profile = await svc.db(customer_view, svc.engine, customer)
+        values |= {f"customer.{k}": profile.get(k) or "" for k in CUSTOMER_KEYS}
+        values |= {"address.name": profile.get("name") or "",
+                   "address.phone": profile.get("phone") or "",
+                   "address.line1": profile.get("address") or ""}
+    return await _order_form(request, user, values=values)
 
 
-async def _order_form(request: Request, status: int = 200, *,
+async def _order_form(request: Request, user: User, status: int = 200, *,
                       values: dict[str, str] | None = None,
                       errors: dict[str, str] | None = None) -> Response:
     svc = svc_of(request)
     products = await svc.db(_products, svc)
     return render(request, "order_new.html", status, section="new_order", products=products,
-                  values=values or {"request_key": uuid.uuid4().hex, "channel": "web",
-                                    "payment_method": "online", "address.country": "CN"},
-                  errors=errors or {}, lines=range(ORDER_LINES), channels=ORDER_CHANNELS)
+                  values=values or {}, errors=errors or {}, lines=range(ORDER_LINES),
+                  channels=(keyed.CS_ORDER_CHANNELS if user.role == "cs" else ORDER_CHANNELS))
 
 
 def order_body(form: dict[str, str]) -> dict[str, Any]:
@@ -523,8 +536,9 @@ def order_body(form: dict[str, str]) -> dict[str, Any]:
         sku = val(f"items.{i}.sku")
         if sku:
             qty = val(f"items.{i}.quantity") or ""
+            # no price: the catalogue's (the API takes it from the product)
             items.append({"sku": sku, "quantity": ascii_int(qty, qty),
-                          "unit_price": val(f"items.{i}.unit_price") or ""})
+                          "unit_price": val(f"items.{i}.unit_price")})
     address: dict[str, Any] = {k: val(f"address.{k}") for k in ADDRESS_KEYS}
     address["line1"] = address["line1"] or ""
     address["city"] = address["city"] or ""
@@ -567,7 +581,7 @@ async def create_order(request: Request) -> Response:
             key = _order_input(e["loc"])
             if key is not None:
                 errors.setdefault(key, e["msg"])
-        return await _order_form(request, 422, values=form, errors=form_errors(errors))
+        return await _order_form(request, user, 422, values=form, errors=form_errors(errors))
     svc = svc_of(request)
     try:
         # As POST /api/v1/orders (all or nothing, the same order numbers), with the form's
@@ -582,7 +596,7 @@ async def create_order(request: Request) -> Response:
         errors = {key: err.message}
         if key:
             errors[""] = "请修改标出的内容 Please correct the field marked below."
-        return await _order_form(request, err.status, values=form, errors=errors)
+        return await _order_form(request, user, err.status, values=form, errors=errors)
     created = json.loads(bytes(response.body))
     return redirect(f"/ui/cases/order/{created['order_no']}?note=created")
 

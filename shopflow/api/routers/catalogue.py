@@ -14,6 +14,7 @@ from shopflow.api.idempotency import idempotent
 from shopflow.models.schemas import (
     InventoryPublic,
     PageOf,
+    ProductChange,
     ProductCreate,
     ProductPublic,
     ReceiptCreate,
@@ -27,6 +28,15 @@ router = APIRouter(tags=["catalogue"])
 async def create_product(body: ProductCreate, svc: ServicesDep,
                          user: Annotated[User, Depends(require("admin"))]) -> dict[str, Any]:
     return await svc.db(inventory.create_product, svc.engine, body.model_dump(), user.name)
+
+
+@router.patch("/products/{sku}", response_model=ProductPublic, responses={404: {}, 422: {}})
+async def change_product(sku: str, body: ProductChange, svc: ServicesDep,
+                         user: Annotated[User, Depends(require("admin"))]) -> dict[str, Any]:
+    """Change a product's name, limits, price, specification or origin (the fields given;
+    a null price, specification or origin clears it)."""
+    return await svc.db(inventory.change_product, svc.engine, sku,
+                        body.model_dump(exclude_unset=True), user.name)
 
 
 @router.get("/products", response_model=PageOf[ProductPublic])

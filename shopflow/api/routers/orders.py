@@ -44,11 +44,15 @@ READ_ROLES = CASE_READ_ROLES[CaseKind.ORDER]
              responses={200: {"model": OrderCreated, "description": "the same order again"},
                         409: {}, 422: {}, 503: {}})
 async def create_order(
-    body: OrderCreate, svc: ServicesDep, user: Annotated[User, Depends(require("channel"))],
+    body: OrderCreate, svc: ServicesDep,
+    user: Annotated[User, Depends(require("channel", "cs"))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
-    """Take an order from a channel. The same order again (same number, same content) answers
-    200 with the first answer and starts nothing; the same number with other content is 409."""
+    """Take an order from a channel, or a phone or e-mail order customer service keys in
+    (channel ``phone``/``email``; another channel is a 403 for cs). A line without
+    ``unit_price`` takes the product's catalogue price. The same order again (same number,
+    same content) answers 200 with the first answer and starts nothing; the same number with
+    other content is 409."""
     return await keyed.create_order(svc, user, body, idempotency_key)
 
 
