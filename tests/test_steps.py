@@ -99,7 +99,7 @@ async def test_medians_and_p90s_per_step_and_task_kind_from_the_timelines(
 
     every = by_process(steps.step_map(engine, None, *FEB))
     assert set(every) == {"sample", "order", "return", "complaint", "followup", "revisit",
-                          "stocktake", "enquiry"}
+                          "stocktake", "enquiry", "promotion", "overstock", "reconciliation"}
     assert step(every["sample"], "created", "reviewed") == {  # with S6's 100 h
         "from": "created", "to": "reviewed", "count": 6, "median_hours": 3.5, "p90_hours": 100.0}
     assert {"stage": "review", "cases": 4} in every["sample"]["waiting"]
@@ -180,7 +180,7 @@ async def test_the_ops_page_draws_a_table_per_process_and_exports_csv(
     page = await http.get("/ui/reports/steps", params={"from": "2025-02-01", "to": "2025-02-28",
                                                        "channel": "web"})
     assert page.status_code == 200, page.text
-    assert page.text.count("<section class=\"card\" data-process=") == 8
+    assert page.text.count("<section class=\"card\" data-process=") == 11
     assert "created → reviewed" in page.text and "10.00 h" in page.text
     assert ('href="/ui/reports/steps.csv?from=2025-02-01&amp;to=2025-02-28&amp;channel=web"'
             in page.text)
