@@ -12,6 +12,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+# Bytecode caches on: with PYTHONDONTWRITEBYTECODE set (this project's machines set it) every
+# Python process (each xdist worker, each `shopflow` subprocess of the stack tests, each case's
+# strict sandbox re-import) compiled every module it imports from source again, and pytest
+# re-rewrote the asserts of ~350 plugin modules: ~8 CPU-seconds per process before its first
+# test. The caches go to __pycache__ (git-ignored) and are shared by all of them.
+unset PYTHONDONTWRITEBYTECODE
 cores=$(nproc 2>/dev/null || echo 2)
 WORKERS=${SHOPFLOW_TEST_WORKERS:-$(( cores * 2 > 8 ? 8 : cores * 2 ))}
 LOGS=$(mktemp -d)

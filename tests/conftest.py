@@ -25,13 +25,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import shopflow.models  # noqa: F401  (registers every table)
-from shopflow.api.app import create_app
 from shopflow.db import make_engine
 from shopflow.providers import Providers, build_providers
 from shopflow.settings import Settings
 from shopflow.temporal import ensure_search_attributes
 from shopflow.worker import build_worker
-from tests.helpers import SERVER_STARTUP, make_product
+from tests.helpers import SERVER_STARTUP, app_for, make_product, release_apps
 
 BIN = Path(sys.executable).parent
 # Every test's worker runs the SDK's strict sandbox (each case re-imports its workflow module and
@@ -84,6 +83,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         backends = ["sqlite"]
     if len(backends) > 1:
         metafunc.parametrize("db_backend", backends, indirect=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    release_apps()  # the apps of the test before are free for this one (helpers.app_for)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -207,6 +211,8 @@ async def tenv() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture
 def settings(engine: Engine, tmp_path: Path) -> Settings:
+    """Dev settings on this test's database. A field set per test (a path, a unique name) goes
+    into helpers.PER_TEST_SETTINGS, or every test builds its app again (helpers.app_for)."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         env="dev",
@@ -240,7 +246,7 @@ async def worker(client: Client, settings: Settings, engine: Engine,
 async def api(settings: Settings, engine: Engine, client: Client,
               worker: Worker) -> AsyncIterator[httpx.AsyncClient]:
     """The FastAPI app over httpx, with a running worker behind it."""
-    app = create_app(settings, engine=engine, client=client)
+    app = app_for(settings, engine, client)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as http:
         yield http

@@ -10,10 +10,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from shopflow.api.app import bind_app, build_app
+from shopflow.settings import Settings
 from shopflow.temporal import SEARCH_ATTRIBUTES
 
 T = TypeVar("T")
@@ -23,6 +28,34 @@ T = TypeVar("T")
 # the SDK's default (5 s) failed parallel runs there.
 SERVER_STARTUP = timedelta(seconds=60)
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
+
+# The apps built so far in this process, by their settings apart from those each test has of its
+# own (build_app reads none of them), and those bound in the current test: see app_for.
+PER_TEST_SETTINGS = {"database_url", "task_queue", "document_dir"}
+_APPS: dict[str, list[FastAPI]] = {}
+_BOUND: set[int] = set()
+
+
+def app_for(settings: Settings, engine: Engine, client: Client | None = None) -> FastAPI:
+    """What ``create_app(settings, engine=engine, client=client)`` gives, with the routes built
+    once per process for each settings: FastAPI analyses every route of a new app (~0.5 s of
+    CPU, a third of a typical test's), while the state of an app (services, database, Temporal
+    client, the pages' signer, caches and templates) is all new for each test (bind_app). Two
+    apps in one test are two apps (each test starts with none bound: release_apps)."""
+    key = settings.model_dump_json(exclude=PER_TEST_SETTINGS)
+    built = _APPS.setdefault(key, [])
+    app = next((a for a in built if id(a) not in _BOUND), None)
+    if app is None:
+        app = build_app(settings)
+        built.append(app)
+    _BOUND.add(id(app))
+    bind_app(app, settings, engine=engine, client=client)
+    return app
+
+
+def release_apps() -> None:
+    """A new test: every app app_for built may be bound again."""
+    _BOUND.clear()
 
 
 async def start_dev_server(database_file: Path | None = None) -> WorkflowEnvironment:

@@ -11,12 +11,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from shopflow.api.app import create_app
 from shopflow.api.errors import ascii_int, integrity_error
 from shopflow.db import session_scope
 from shopflow.models import Customer, Product
 from shopflow.settings import Settings
-from tests.helpers import auth
+from tests.helpers import app_for, auth
 
 
 @pytest.fixture
@@ -24,7 +23,7 @@ async def http(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncC
     """The app alone (no Temporal needed: each request here is refused before it)."""
     with session_scope(engine) as session:
         session.add(Product(sku="TEA", name="Tea", sample_limit=5))
-    app = create_app(settings, engine=engine, client=None)
+    app = app_for(settings, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://t") as client:
         yield client

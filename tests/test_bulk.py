@@ -13,12 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from shopflow.api.app import create_app
 from shopflow.api.auth import create_token
 from shopflow.db import session_scope
 from shopflow.models import Task
 from shopflow.settings import Settings
-from tests.helpers import auth, open_task
+from tests.helpers import app_for, auth, open_task
 from tests.scenes import place, wait_order
 from tests.test_sample_process import submit
 from tests.test_ui_pages import add_task, csrf_of, sign_in
@@ -29,7 +28,7 @@ pytestmark = pytest.mark.asyncio
 @pytest.fixture
 async def pages(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
     """The app with no Temporal behind it: claims and releases need only the database."""
-    app = create_app(settings, engine=engine)
+    app = app_for(settings, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://shop.test") as client:
         yield client

@@ -16,12 +16,11 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from shopflow.api.app import create_app
 from shopflow.api.auth import create_token
 from shopflow.db import session_scope
 from shopflow.models import AuditEvent, Task
 from shopflow.settings import Settings
-from tests.helpers import auth, case, eventually, open_task
+from tests.helpers import app_for, auth, case, eventually, open_task
 from tests.test_sample_process import submit
 from tests.test_ui_pages import add_task, post_form, sign_in
 
@@ -47,7 +46,7 @@ def people(engine: Engine) -> dict[str, dict[str, str]]:
 @pytest.fixture
 async def pages(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
     """The app with no Temporal behind it (lists and pages read the database only)."""
-    app = create_app(settings, engine=engine)
+    app = app_for(settings, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://shop.test") as client:
         yield client

@@ -16,14 +16,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from shopflow.api.app import create_app
 from shopflow.db import session_scope
 from shopflow.models import AuditEvent, Payment, Refund
 from shopflow.services import reconciliation
 from shopflow.services.errors import Refused
 from shopflow.settings import Settings
 from shopflow.workflows.shared import Actor
-from tests.helpers import auth
+from tests.helpers import app_for, auth
 from tests.test_ui_pages import csrf_of, sign_in
 
 pytestmark = pytest.mark.asyncio
@@ -126,7 +125,7 @@ async def test_a_day_is_settled_once_and_audited(engine: Engine, settings: Setti
 @pytest.fixture
 async def http(settings: Settings, engine: Engine,
                books: None) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, engine=engine)
+    app = app_for(settings, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://shop.test") as client:
         yield client

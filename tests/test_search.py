@@ -13,7 +13,6 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from shopflow.api.app import create_app
 from shopflow.api.auth import create_token
 from shopflow.db import session_scope
 from shopflow.models import (
@@ -29,7 +28,7 @@ from shopflow.models import (
 )
 from shopflow.models.types import utcnow
 from shopflow.settings import Settings
-from tests.helpers import auth
+from tests.helpers import app_for, auth
 from tests.test_ui_pages import sign_in
 
 pytestmark = pytest.mark.asyncio
@@ -81,7 +80,7 @@ def shop(engine: Engine) -> None:
 
 @pytest.fixture
 async def http(settings: Settings, engine: Engine, shop: None) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, engine=engine)
+    app = app_for(settings, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://shop.test") as client:
         yield client

@@ -10,17 +10,16 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from shopflow.api.app import create_app
 from shopflow.db import session_scope
 from shopflow.models import Task
 from shopflow.models.types import utcnow
 from shopflow.settings import Settings
-from tests.helpers import auth
+from tests.helpers import app_for, auth
 
 
 @pytest.fixture
 async def http(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, engine=engine)),
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_for(settings, engine)),
                                  base_url="http://shop.test") as c:
         yield c
 

@@ -24,7 +24,7 @@ from shopflow.security.csvsafe import neutralise_csv, safe_cell
 from shopflow.services.reports import render_csv
 from shopflow.settings import Settings
 from shopflow.ui.session import COOKIE
-from tests.helpers import auth
+from tests.helpers import app_for, auth
 from tests.test_ui_pages import sign_in
 
 BASE = "http://shop.test"
@@ -33,7 +33,7 @@ SHOPFLOW = Path(__file__).resolve().parent.parent / "shopflow"
 
 @pytest.fixture
 async def http(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings, engine=engine)),
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_for(settings, engine)),
                                  base_url=BASE) as c:
         yield c
 

@@ -25,7 +25,7 @@ from shopflow.models import ApiToken, AuditEvent, WebSession
 from shopflow.models.types import utcnow
 from shopflow.settings import Settings
 from shopflow.ui.session import COOKIE
-from tests.helpers import auth
+from tests.helpers import app_for, auth
 from tests.test_ui_pages import csrf_of, sign_in
 
 BASE = "http://shop.test"
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 async def http(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, engine=engine)
+    app = app_for(settings, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as c:
         yield c
 

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from shopflow.api.app import create_app
 from shopflow.models import Case, Customer, FeedbackRequest, Notice, Shipment
 from shopflow.security.links import (
     DEV_KEY,
@@ -24,6 +23,7 @@ from shopflow.security.links import (
     token_hash,
 )
 from shopflow.settings import Settings
+from tests.helpers import app_for
 from tests.scenes import pay, place, ship, wait_order
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
@@ -74,7 +74,7 @@ CASES = [  # kind, id, status, stage, (zh-CN words, en words) the page must show
 
 @pytest.fixture
 async def page_client(settings: Settings, engine: Engine) -> Any:
-    app = create_app(settings, engine=engine)
+    app = app_for(settings, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://shop.test") as http:
         yield http

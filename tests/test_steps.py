@@ -14,12 +14,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from shopflow.api.app import create_app
 from shopflow.db import session_scope
 from shopflow.models import Case, Task, TimelineEvent
 from shopflow.services import steps
 from shopflow.settings import Settings
-from tests.helpers import auth
+from tests.helpers import app_for, auth
 from tests.test_ui_pages import sign_in
 
 pytestmark = pytest.mark.asyncio
@@ -116,7 +115,7 @@ async def test_medians_and_p90s_per_step_and_task_kind_from_the_timelines(
 @pytest.fixture
 async def http(settings: Settings, engine: Engine,
                timelines: None) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, engine=engine)
+    app = app_for(settings, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://shop.test") as client:
         yield client

@@ -20,6 +20,7 @@ from shopflow.models import Case
 from shopflow.services.scoping import record_channel
 from shopflow.settings import Settings
 from shopflow.ui.live import close_streams
+from tests.helpers import app_for
 from tests.test_ui_pages import BASE, add_case, add_task, sign_in
 
 pytestmark = pytest.mark.asyncio
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.asyncio
 async def ui(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
     fast = settings.model_copy(update={"ui_live_poll": timedelta(milliseconds=50),
                                        "ui_live_lifetime": timedelta(milliseconds=800)})
-    app = create_app(fast, engine=engine)
+    app = app_for(fast, engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
         yield client
 

@@ -24,7 +24,7 @@ from shopflow.models.types import utcnow
 from shopflow.settings import Settings
 from shopflow.ui import decisions
 from shopflow.ui.session import COOKIE
-from tests.helpers import PDF, auth, eventually, make_product, open_task, wait_case
+from tests.helpers import PDF, app_for, auth, eventually, make_product, open_task, wait_case
 
 pytestmark = pytest.mark.asyncio
 BASE = "http://shop.test"
@@ -103,7 +103,7 @@ def add_case(engine: Engine, case_id: str = "s-1", *, kind: str = "sample", stag
 @pytest.fixture
 async def ui(settings: Settings, engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
     """The app over httpx, with no Temporal behind it: the pages read the database only."""
-    app = create_app(settings, engine=engine)
+    app = app_for(settings, engine)
     app.state.ui.kpis.wait = 30  # the figures of a few rows: always wait for them here
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client:
         yield client

@@ -47,24 +47,32 @@ from shopflow.db import make_engine
 from shopflow.security.headers import SecurityHeaders
 from shopflow.settings import Settings
 from shopflow.ui import install as install_ui
+from shopflow.ui import state as ui_state
 
 log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None,
                client: Client | None = None) -> FastAPI:
-    engine = engine or make_engine(settings.database_url,
-                                   busy_timeout=settings.database_busy_timeout)
-    services = Services(settings=settings, engine=engine, temporal=client)
-    TASKS.engine = engine
+    app = build_app(settings)
+    bind_app(app, settings, engine=engine, client=client)
+    return app
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The app's routes, error mapping and middleware: the part that depends on the settings
+    alone. ``bind_app`` gives it its database, Temporal client and per-instance state. FastAPI
+    analyses every route of every new app (~0.5 s of CPU here), so the tests build one app per
+    settings and bind it to each test's database (tests/helpers.py ``app_for``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services: Services = app.state.services
         if services.temporal is None:
             # Lazy: the API starts (and /readyz says why not ready) while Temporal is down.
-            services.temporal = await temporal.connect(settings, lazy=True)
+            services.temporal = await temporal.connect(services.settings, lazy=True)
         gauges = asyncio.create_task(
-            TASKS.refresh_loop(settings.metrics_refresh.total_seconds()))
+            TASKS.refresh_loop(services.settings.metrics_refresh.total_seconds()))
         try:
             yield
         finally:
@@ -76,7 +84,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
         summary="Process automation for e-commerce operations on Temporal.",
         lifespan=lifespan,
     )
-    app.state.services = services
     install_error_handlers(app)
 
     v1 = APIRouter(prefix="/api/v1")
@@ -93,11 +100,23 @@ def create_app(settings: Settings, *, engine: Engine | None = None,
     app.include_router(feedback.page_router)
     app.include_router(status.router, include_in_schema=False)  # the link in notices
     app.include_router(health.router)
-    install_ui(app, settings)  # /ui/ pages, their static files, and / → /ui/
+    install_ui(app)  # /ui/ pages, their static files, and / → /ui/
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     app.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
     return app
+
+
+def bind_app(app: FastAPI, settings: Settings, *, engine: Engine | None = None,
+             client: Client | None = None) -> None:
+    """Everything an app built by ``build_app(settings)`` holds of its own: the services
+    (settings, database, Temporal client) and the pages' state (session signer, KPI cache,
+    templates), all new."""
+    engine = engine or make_engine(settings.database_url,
+                                   busy_timeout=settings.database_busy_timeout)
+    app.state.services = Services(settings=settings, engine=engine, temporal=client)
+    app.state.ui = ui_state(settings)
+    TASKS.engine = engine
 
 
 def create_metrics_app(settings: Settings, engine: Engine) -> FastAPI:
