@@ -276,7 +276,9 @@ def test_channel_follows_the_customer_preference_then_the_request_channel(
         "phone-only": ("sms", "13800000000", "sent", "zh-CN"),
         "no-address": ("log", "customer:no-address", "logged", "zh-CN"),
     }
-    assert recorded[0][1].startswith("Your samples are on their way (case-pref-sms)")
+    # an SMS is the kind's short text (templates/<locale>/sms/), no subject, no e-mail footer
+    assert recorded[0][1] == "Samples sent: SF T1"
+    assert "\n" not in recorded[0][1] and "Sent automatically" not in recorded[0][1]
     assert len(recorded) == 3 and len(smtp.inbox.messages) == 1
 
 

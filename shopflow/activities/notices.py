@@ -281,16 +281,19 @@ class NoticeActivities:
             "message_id": message_id_for(req.dedup_key, self.settings.smtp_from),
             "created_at": utcnow(), "updated_at": utcnow(),
         }
-        row.update(self._rendered(req.kind, locale, data))
+        row.update(self._rendered(req.kind, locale, data, channel))
         with session_scope(self.engine) as session:
             insert_ignore(session, Notice.__table__, [row], ["dedup_key"])
             return session.exec(select(Notice.id).where(Notice.dedup_key == req.dedup_key)).one()
 
-    def _rendered(self, kind: str, locale: str | None, data: dict[str, Any]) -> dict[str, Any]:
-        """Columns of a rendered notice; a template error gives a failed row instead (kept,
-        with its data, so it can be resent once the template is fixed)."""
+    def _rendered(self, kind: str, locale: str | None, data: dict[str, Any],
+                  channel: str = "email") -> dict[str, Any]:
+        """Columns of a rendered notice (an SMS by its short template); a template error gives
+        a failed row instead (kept, with its data, so it can be resent once the template is
+        fixed)."""
         try:
-            r = self.renderer.render(kind, locale, with_link(self.settings, data, utcnow()))
+            r = self.renderer.render(kind, locale, with_link(self.settings, data, utcnow()),
+                                     channel)
         except Exception as err:
             log.error("notice template failed", kind=kind, error=repr(err))
             return {"locale": locale or "zh-CN", "subject": "", "body_text": "", "body_html": "",
@@ -315,7 +318,8 @@ class NoticeActivities:
                 notice.status, notice.resends = "pending", inp.resend_no
                 notice.resent_by, notice.updated_at = inp.actor, utcnow()
             if notice.status == "pending" and not notice.subject:
-                for name, value in self._rendered(notice.kind, notice.locale, notice.data).items():
+                for name, value in self._rendered(notice.kind, notice.locale, notice.data,
+                                                  notice.channel).items():
                     setattr(notice, name, value)
             session.add(notice)
             return True, notice.status

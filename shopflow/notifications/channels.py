@@ -194,7 +194,9 @@ class Sms:
 
     def send(self, recipient: str, notice: RenderedNotice, message_id: str,
              handover: Handover) -> str:
-        text = f"{notice.subject}\n{notice.text}"
+        # An SMS rendering (its own short template, no HTML) goes as it is; a notice rendered
+        # as e-mail (a kind without an SMS template, a row from before) as subject and text.
+        text = notice.text if not notice.html else f"{notice.subject}\n{notice.text}"
         handover()
         try:
             return self.adapter.send_sms(recipient, text, message_id)

@@ -3,8 +3,13 @@
 Templates live in templates/<locale>/<kind>.txt, one per kind and language (zh-CN, the default,
 and en), with two blocks, ``subject`` and ``body``. The HTML part is the body rendered again with
 autoescape, its paragraphs and links set inside the shared templates/layout.html; the text part
-gets the shared footer. A missing variable is an error (StrictUndefined), never a blank in a
-customer's mail.
+gets the shared footer.
+
+A notice that goes by SMS has its own short template, templates/<locale>/sms/<kind>.txt, with one
+block ``text``: one line, no e-mail footer, under SMS_LIMIT characters where possible and a link
+(the status page, the form, the tracking) when there is more to say. A kind without one (a staff
+notice, which goes by e-mail) is sent as its e-mail text. A missing variable is an error
+(StrictUndefined), never a blank in a customer's mail.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ FOOTER = {
 # outside it), and "&" only as "&amp;" (an escaped quote or bracket ends the link).
 _URL = re.compile(r"https?://(?:[A-Za-z0-9\-._~:/?#\[\]@!$()*+,;=%]|&amp;)+")
 _TRAILING = ".,;:!?)"
+SMS_LIMIT = 70  # characters of one SMS in UCS-2 (Chinese): longer ones are split and joined
 
 
 @dataclass(frozen=True)
@@ -51,22 +57,28 @@ class NoticeRenderer:
                                  autoescape=False)  # noqa: S701
         self._html = Environment(loader=loader, undefined=StrictUndefined, autoescape=True)
 
-    def kinds(self) -> list[str]:
-        """Every kind with a template in any language (a kind missing in one is still listed)."""
-        found = {
-            name.split("/", 1)[1].removesuffix(".txt")
-            for name in self._text.list_templates(extensions=["txt"])
-            if name.split("/", 1)[0] in LOCALES
-        }
+    def kinds(self, channel: str = "email") -> list[str]:
+        """Every kind with a template in any language (a kind missing in one is still listed);
+        ``channel="sms"``: the kinds with an SMS template."""
+        prefix = "sms/" if channel == "sms" else ""
+        found = set()
+        for name in self._text.list_templates(extensions=["txt"]):
+            locale, _, rest = name.partition("/")
+            if locale in LOCALES and rest.startswith(prefix) and "/" not in rest[len(prefix):]:
+                found.add(rest[len(prefix):].removesuffix(".txt"))
         return sorted(found)
 
     def has(self, kind: str, locale: str) -> bool:
         return f"{locale}/{kind}.txt" in self._text.list_templates(extensions=["txt"])
 
-    def render(self, kind: str, locale: str | None, data: dict[str, Any]) -> RenderedNotice:
+    def render(self, kind: str, locale: str | None, data: dict[str, Any],
+               channel: str = "email") -> RenderedNotice:
         """Raises jinja2's TemplateNotFound for an unknown kind and UndefinedError for a
-        variable the data does not carry."""
+        variable the data does not carry. ``channel="sms"``: the kind's SMS text when it has
+        one (``html`` empty: an SMS rendering), else the e-mail's."""
         locale = pick_locale(locale)
+        if channel == "sms" and self.has(f"sms/{kind}", locale):
+            return self.render_sms(kind, locale, data)
         name = f"{locale}/{kind}.txt"
         text_tpl = self._text.get_template(name)
         subject = " ".join(_block(text_tpl, "subject", data).split())
@@ -85,6 +97,21 @@ class NoticeRenderer:
         if not subject:
             raise ValueError(f"notice {name} renders an empty subject")
         return RenderedNotice(subject, f"{text}\n\n--\n{FOOTER[locale]}\n", html, locale)
+
+    def render_sms(self, kind: str, locale: str | None, data: dict[str, Any]) -> RenderedNotice:
+        """The SMS of a kind: its one-line text (no footer, no HTML); the subject is the
+        e-mail's, so the outbox names the notice the same way on every channel."""
+        locale = pick_locale(locale)
+        text = _sms_text(self._text.get_template(f"{locale}/sms/{kind}.txt"), data)
+        if not text:
+            raise ValueError(f"notice {locale}/sms/{kind}.txt renders an empty text")
+        subject = " ".join(_block(self._text.get_template(f"{locale}/{kind}.txt"), "subject",
+                                  data).split())
+        return RenderedNotice(subject, text, "", locale)
+
+
+def _sms_text(template: Template, data: dict[str, Any]) -> str:
+    return " ".join(_block(template, "text", data).split())
 
 
 def _block(template: Template, block: str, data: dict[str, Any]) -> str:
