@@ -292,3 +292,35 @@ async def test_pages_draft_a_plan_review_it_in_the_inbox_and_cancel_it(
                         {"cancel.reason": "wrong dates"})
     assert r.status_code == 303, r.text
     await wait_case(api, path(pid), lambda c: c["status"] == "cancelled")
+
+
+async def test_the_overstock_task_page_takes_a_proposal(
+        api: httpx.AsyncClient, settings: Settings, tenv: WorkflowEnvironment) -> None:
+    from tests.helpers import make_product
+    from tests.test_ui_forms import field_error, switch
+    from tests.test_ui_pages import inbox_task, post_form
+
+    await make_product(api, "POT", stock=4)
+    settings.overstock_days = 30
+    day = (datetime.now(UTC) + timedelta(days=31)).date()
+    with tenv.auto_time_skipping_disabled():
+        done = await tenv.client.execute_workflow(
+            OverstockReview.run, OverstockRun(day.isoformat()), id="overstock-review-form",
+            task_queue=settings.task_queue)
+    case_id = overstock_id("POT", overstock_period(day, 30))
+    assert done.started == [case_id]
+    await switch(api, "dev-warehouse")
+    task = await inbox_task(api, f"{case_id}", "inventory.overstock")
+    page = (await api.get(task)).text
+    assert "做促销 Propose a promotion" in page and "退回供应商" in page
+    assert 'name="return_to_supplier.quantity" value="4"' in page  # what is available
+    r = await post_form(api, task, task, {"decision": "return_to_supplier",
+                                          "return_to_supplier.quantity": "9"})
+    assert r.status_code == 422
+    assert "whole number from 1 to 4" in field_error(r.text, "return_to_supplier.quantity")
+    r = await post_form(api, task, task, {"decision": "keep", "keep.note": "seasonal: winter"})
+    assert r.status_code == 200, r.text
+    c = await wait_case(api, f"/api/v1/tasks/{task.rsplit('/', 1)[1]}",
+                        lambda t: t["status"] == "done")
+    assert c["decision"]["data"] == {"note": "seasonal: winter"}
+    assert (await stock(api, "POT"))["on_hand"] == 4
