@@ -166,4 +166,13 @@ async def test_another_sku_is_checked_at_the_request(api: httpx.AsyncClient,
     assert r["items"][0]["exchange_unit_price"] == 25.5
     r = await pay(api, rid, "TX-X", 1)
     assert r.status_code == 409 and r.json()["error"]["code"] == "no_difference_due"
+    # no price asked, the product has a catalogue price: that one
+    r = await api.post("/api/v1/products", headers=auth("admin"),
+                       json={"sku": "TEA-L", "name": "Tea large", "price": 80})
+    assert r.status_code == 201, r.text
+    rid = await request_return(api, no, "exchange",
+                               [{"sku": "TEA", "quantity": 1, "exchange_sku": "TEA-L"}])
+    r = await ret(api, rid)
+    assert r["items"][0]["exchange_unit_price"] == 80 and r["items"][0]["exchange_name"] == \
+        "Tea large"
     assert (await pay(api, "RT-NOPE", "TX-X", 1)).status_code == 404

@@ -24,8 +24,9 @@ class ReturnItemIn(Strict):
     exchange_unit_price: Annotated[Decimal, AsciiAmount,
                                    Field(ge=0, le=10_000_000, decimal_places=2),
                                    Cents] | None = Field(
-        default=None, description="the other SKU's unit price (default: the price paid for "
-        "this line); dearer: the customer pays the difference, cheaper: it is refunded")
+        default=None, description="the other SKU's unit price (default: its catalogue price, "
+        "else the price paid for this line); dearer: the customer pays the difference, "
+        "cheaper: it is refunded")
 
 
 class ReturnCreate(Strict):

@@ -203,9 +203,11 @@ def open_return(engine: Engine, settings: Settings, req: ReturnRequest,
                           "notes": ""})
             wanted = req.exchange_for.get(sku)
             if wanted is not None:
-                price = (line.unit_price_cents if wanted.unit_price_cents is None
-                         else wanted.unit_price_cents)
-                items[-1].update(exchange_sku=wanted.sku, exchange_name=other[wanted.sku],
+                name, listed = other[wanted.sku]
+                # the price asked, else the catalogue's, else the price paid for the line
+                price = next(p for p in (wanted.unit_price_cents, listed,
+                                         line.unit_price_cents) if p is not None)
+                items[-1].update(exchange_sku=wanted.sku, exchange_name=name,
                                  exchange_unit_price=decimal(price))
         ret = Return(
             id=req.return_id, workflow_id=workflow_id_of(req.return_id), order_no=req.order_no,
@@ -227,9 +229,9 @@ def open_return(engine: Engine, settings: Settings, req: ReturnRequest,
 
 
 def _exchange_products(session: Session, req: ReturnRequest,
-                       skus: list[str]) -> dict[str, str]:
+                       skus: list[str]) -> dict[str, tuple[str, int | None]]:
     """The other SKUs an exchange asks for: only in an exchange, each a catalogue product.
-    Their names by SKU."""
+    Their names and catalogue prices (cents, None: none) by SKU."""
     if not req.exchange_for:
         return {}
     for sku in req.exchange_for:
@@ -238,8 +240,8 @@ def _exchange_products(session: Session, req: ReturnRequest,
                 "exchange_sku_needs_exchange", "another SKU is only for kind exchange",
                 {"loc": ["body", "items", skus.index(sku), "exchange_sku"]})
     wanted = sorted({w.sku for w in req.exchange_for.values()})
-    names = dict(session.exec(select(Product.sku, Product.name).where(
-        col(Product.sku).in_(wanted))).all())
+    names = {sku: (name, price) for sku, name, price in session.exec(select(
+        Product.sku, Product.name, Product.price_cents).where(col(Product.sku).in_(wanted))).all()}
     for sku, w in req.exchange_for.items():
         if w.sku not in names:
             raise ReturnRefused("unknown_sku", f"no product {w.sku} to exchange for",
