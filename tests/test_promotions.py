@@ -132,8 +132,8 @@ async def test_a_plan_reviewed_approved_runs_on_its_timers_and_reports(
     with Session(engine) as s:
         report = s.exec(select(Notice).where(Notice.case_id == pid,
                                              Notice.kind == "promotion_report")).one()
-    assert report.audience == "staff" and "2 order(s)" in report.body_text or \
-        "订单 2" in report.body_text
+    assert report.audience == "staff"
+    assert "订单 2，件数 5" in report.body_text or "2 order(s), 5 unit(s)" in report.body_text
     listed = await api.get("/api/v1/promotions", params={"status": "completed"},
                            headers=auth("finance"))
     assert [p["id"] for p in listed.json()["items"]] == [pid]
