@@ -210,6 +210,38 @@ async def test_a_roles_people_hear_of_a_task_as_each_chose(
     assert not smtp.inbox.to("wes@shop.test") and not smtp.inbox.to("lena@shop.test")
 
 
+async def test_the_person_a_task_is_handed_to_hears_of_it(
+        api: httpx.AsyncClient, engine: Engine, smtp: SmtpServer) -> None:
+    """POST /tasks/{id}/assign tells the person it was handed to (not the rest of the role);
+    taking it oneself tells nobody."""
+    await make_product(api, "TEA", stock=10)
+    walt = token(engine, "warehouse", "walt")
+    assert (await prefer(api, walt, email="walt@shop.test", task_notices="now")).status_code == 200
+    r = await api.post("/api/v1/orders", headers=auth("channel"), json=order("A-1"))
+    assert r.status_code == 201, r.text
+    task = await open_task(api, "A-1", "order.fulfil", role="warehouse")
+    await eventually(lambda: [n for n in staff_notices(engine, "task_new") if n.status == "sent"])
+    assert (await prefer(api, auth("warehouse"), email="wanda@shop.test",
+                         task_notices="now")).status_code == 200
+    r = await api.post(f"/api/v1/tasks/{task['id']}/assign", headers=auth("ops"),
+                       json={"to": "walt"})
+    assert r.status_code == 200, r.text
+    assigned = await eventually(lambda: [n for n in staff_notices(engine, "task_assigned")
+                                         if n.status == "sent"])
+    assert [n.recipient for n in assigned] == ["walt@shop.test"]
+    assert "dev-ops 将一项 order.fulfil 任务分配给您" in smtp.inbox.to("walt@shop.test")[-1].part("plain")
+    r = await api.post(f"/api/v1/tasks/{task['id']}/assign", headers=walt, json={"to": "walt"})
+    assert r.status_code == 403, r.text  # not a lead: may not assign, nobody is told
+    assert (await prefer(api, auth("admin"), email="ada@shop.test",
+                         task_notices="now")).status_code == 200
+    r = await api.post(f"/api/v1/tasks/{task['id']}/assign", headers=auth("admin"),
+                       json={"to": "dev-admin"})
+    assert r.status_code == 200, r.text  # taking it oneself: nobody is told
+    assert len(staff_notices(engine, "task_assigned")) == 1
+    assert not smtp.inbox.to("ada@shop.test")
+    assert not smtp.inbox.to("wanda@shop.test")
+
+
 async def test_an_assigned_task_is_for_its_person_only(engine: Engine, settings: Settings) -> None:
     """A task assigned (by a rule, or by hand before its notice) is for that person alone; an
     unassigned one for each of its role's people with notices on; a closed one for nobody."""

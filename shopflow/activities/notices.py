@@ -78,6 +78,8 @@ UNCONFIRMED = ("unconfirmed: the attempt that handed the message over stopped be
                "the answer; counted as sent and not sent again")
 OPS_NOTICE = "notice_failed"
 TASK_NEW = "task_new"
+# Task notices a person who chose the digest gets in it (a warning goes out at once).
+DIGESTED = frozenset({TASK_NEW, "task_assigned"})
 DIGEST_AUDIENCE = "digest"
 STAFF_AUDIENCES = frozenset({"task", DIGEST_AUDIENCE})
 
@@ -195,14 +197,17 @@ class NoticeActivities:
             found = self.write_digest(req)
             return [] if found is None else [found]
         data = {"public_url": self.settings.public_url, **req.data}
-        if isinstance(data.get("due_at"), str):
-            data["due_local"] = people.local_text(self.settings, data["due_at"])
+        due_at = data.get("due_at")
+        data["due_local"] = (people.local_text(self.settings, due_at)
+                             if isinstance(due_at, str) and due_at else "-")
+        only = req.data.get("to")
         ids: list[str] = []
         with session_scope(self.engine) as session:
             for person in people.recipients(session, self.settings.is_dev,
-                                            str(req.data.get("task_id"))):
+                                            str(req.data.get("task_id")),
+                                            only=only if isinstance(only, str) else None):
                 key = f"{req.dedup_key}:{person.name}"
-                if req.kind == TASK_NEW and person.task_notices == "digest":
+                if req.kind in DIGESTED and person.task_notices == "digest":
                     people.keep_for_digest(session, key, person.name, req.kind, req.case_id,
                                            data)
                     continue

@@ -86,13 +86,17 @@ def _plain(row: PersonPreference) -> dict[str, Any]:
 
 # --- who hears of a task -------------------------------------------------------------------------
 
-def recipients(session: Session, dev: bool, task_id: str) -> list[PersonPreference]:
-    """Who a task's notice is for, with an address and notices on: its assignee, else every
-    person of its role. Empty for a task no longer open."""
+def recipients(session: Session, dev: bool, task_id: str,
+               only: str | None = None) -> list[PersonPreference]:
+    """Who a task's notice is for, with an address and notices on: ``only`` (the person it was
+    just handed to), else its assignee, else every person of its role. Empty for a task no
+    longer open."""
     task = session.get(Task, task_id)
     if task is None or task.status not in ACTIVE_TASK_STATUSES:
         return []
-    if task.assignee:
+    if only:
+        names = [only]
+    elif task.assignee:
         names = [task.assignee]
     else:
         names = list(session.exec(select(ApiToken.name).where(

@@ -448,10 +448,17 @@ class CaseWorkflow:
 
     @workflow.update
     async def assign_task(self, inp: AssignTaskInput) -> str:
-        """Ops or admin hands an open task to a person: on the case's timeline."""
+        """Ops, admin or a role lead hands an open task to a person: on the case's timeline;
+        since STAFF_NOTICES the person is told (as their preferences say)."""
         task = self.tasks[inp.task_id]
         await self.record("task_assigned", f"{task.kind} assigned to {inp.to}",
                           actor=inp.actor.name, task_id=task.id, to=inp.to)
+        if inp.to != inp.actor.name and self.staff_notices():
+            # The person it was handed to hears of it (at once or in their digest).
+            await self.notify(f"task-assigned:{task.id}:{self._seq}", "task_assigned",
+                              to_customer=False, audience="task", task_id=task.id,
+                              task_kind=task.kind, to=inp.to, by=inp.actor.name,
+                              due_at=task.due_at.isoformat() if task.due_at else "")
         return task.id
 
     @assign_task.validator
