@@ -14,7 +14,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from shopflow.models import Notice
 from shopflow.settings import Settings
-from tests.helpers import auth, complete, eventually, make_product, open_task, wait_case
+from tests.helpers import (
+    auth,
+    complete,
+    eventually,
+    make_product,
+    open_task,
+    upload_document,
+    wait_case,
+)
 from tests.notices_support import SmtpServer
 
 pytestmark = pytest.mark.asyncio
@@ -55,6 +63,7 @@ async def test_sample_notices_arrive_once_with_the_right_subject_language_and_li
     smtp.start()
     await make_product(api, "TEA", stock=10, sample_limit=5)
     sid = await submit(api, "c-zh", "li@example.com")
+    assert (await upload_document(api, sid)).status_code == 201
     task = await open_task(api, sid, "sample.preliminary_review")
     assert (await complete(api, task, "approve")).status_code == 200
     task = await open_task(api, sid, "sample.review")

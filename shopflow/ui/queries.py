@@ -24,7 +24,7 @@ from shopflow.workflows.vocab import ACTIVE_TASK_STATUSES, SEES_ALL_TASKS
 
 SEES_ALL = SEES_ALL_TASKS  # as the API: ops and admin see every role's tasks
 ACTIVE = ACTIVE_TASK_STATUSES
-TEAM_ROLES = ("cs", "reviewer", "warehouse", "finance", "ops")  # whose people ops hands tasks to
+TEAM_ROLES = ("cs", "reviewer", "warehouse", "finance", "ops", "product")  # ops hands tasks to
 
 
 @dataclass
