@@ -6,6 +6,7 @@ differences refused for settling, the scheduled run's day, and the page's button
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -205,3 +206,21 @@ async def test_the_page_compares_on_demand(api: httpx.AsyncClient, providers: Pr
         assert 'data-testid="differences"' in shown.text
         assert f"SIM-EXTRA-{TODAY.isoformat()}" in shown.text
         assert "/ui/cases/reconciliation/recdiff-" in shown.text
+        # finance decides on the task page: a claim with the provider needs its note
+        case_id = re.search(r"/ui/cases/reconciliation/(recdiff-\d+)", shown.text)
+        assert case_id is not None
+        task = await open_task(api, case_id.group(1), KIND, role="finance")
+        path = f"/ui/tasks/{task['id']}"
+        form = await ui.get(path)
+        assert form.status_code == 200 and 'value="raise_with_provider"' in form.text
+        assert "missing_in_books" in form.text or "账面缺少" in form.text
+        refused = await ui.post(path, data={"csrf_token": csrf_of(form.text),
+                                            "decision": "raise_with_provider",
+                                            "raise_with_provider.note": " "})
+        assert refused.status_code == 422 and "note" in refused.text
+        done = await ui.post(path, data={"csrf_token": csrf_of(form.text),
+                                         "decision": "raise_with_provider",
+                                         "raise_with_provider.note": "not ours: claim #12"})
+        assert done.status_code == 200, done.text
+        day = await ui.get("/ui/reconciliation", params={"date": TODAY.isoformat()})
+        assert "not ours: claim #12" in day.text
