@@ -297,3 +297,19 @@ async def test_a_message_kept_while_temporal_was_away_is_delivered_by_the_next_p
     assert customer_texts(c) == ["Still waiting for the lid."]
     r = await api.get(f"/api/v1/inbound-mail/{row.id}", headers=auth("cs"))
     assert (r.json()["status"], r.json()["case_id"]) == ("attached", cid)
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+async def test_every_complaint_notice_subject_carries_the_number_a_reply_is_matched_by(
+        locale: str) -> None:
+    from shopflow.notifications.render import NoticeRenderer
+    from shopflow.services.inbound_mail import CASE_TOKEN
+    from tests.test_notices_templates import example
+
+    renderer = NoticeRenderer()
+    kinds = [k for k in renderer.kinds() if k.startswith("complaint_")]
+    assert len(kinds) >= 8
+    for kind in kinds:
+        data = {**example(kind), "complaint_no": "CP0123456789ABCDEF01234567"}
+        subject = renderer.render(kind, locale, data).subject
+        assert CASE_TOKEN.findall(subject) == ["CP0123456789ABCDEF01234567"], (kind, subject)
