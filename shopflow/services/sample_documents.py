@@ -15,6 +15,7 @@ import hashlib
 import re
 import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
@@ -166,6 +167,14 @@ def _forget_file(store: DocumentStore, key: str) -> None:
     # An orphan file under a key no row names is harmless: it is never served.
     with contextlib.suppress(StoreError):
         store.delete(key)
+
+
+def download_headers(doc: dict[str, Any]) -> dict[str, str]:
+    """A document's answer headers: a PDF opens in the browser, an image downloads; the
+    name as the uploader gave it (RFC 5987), never cached, never sniffed."""
+    disposition = "inline" if doc["content_type"] == "application/pdf" else "attachment"
+    return {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(doc['filename'])}",
+            "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def document_content(engine: Engine, store: DocumentStore, sample_id: str,

@@ -6,7 +6,6 @@ same service as ``POST /api/v1/samples/{id}/documents``."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -58,10 +57,8 @@ async def download(request: Request, sample_id: str, document_id: str) -> Respon
     svc = svc_of(request)
     doc, data = await svc.db(sample_documents.document_content, svc.engine,
                              build_store(svc.settings), sample_id, document_id)
-    disposition = "inline" if doc["content_type"] == "application/pdf" else "attachment"
-    return Response(data, media_type=doc["content_type"], headers={
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(doc['filename'])}",
-        "Cache-Control": "private, no-store"})
+    return Response(data, media_type=doc["content_type"],
+                    headers=sample_documents.download_headers(doc))
 
 
 async def add_uploads(request: Request, user: User, sample_id: str,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -95,10 +94,8 @@ async def download_document(sample_id: str, document_id: str, svc: ServicesDep,
                             _: Annotated[User, Depends(require(*READ_ROLES))]) -> Response:
     doc, data = await svc.db(sample_documents.document_content, svc.engine,
                              build_store(svc.settings), sample_id, document_id)
-    disposition = "inline" if doc["content_type"] == "application/pdf" else "attachment"
-    return Response(data, media_type=doc["content_type"], headers={
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(doc['filename'])}",
-        "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+    return Response(data, media_type=doc["content_type"],
+                    headers=sample_documents.download_headers(doc))
 
 
 @router.post("/{sample_id}/info")
