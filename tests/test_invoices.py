@@ -141,7 +141,7 @@ async def test_online_invoice_issued_at_payment_then_credited_on_refund(
 
 @pytest.mark.asyncio
 async def test_cod_invoice_issued_at_delivery_and_asking_after_payment_issues_at_once(
-        api: httpx.AsyncClient, catalogue: None) -> None:
+        api: httpx.AsyncClient, catalogue: None, engine: Engine) -> None:
     no = await place(api, order_no="INV-COD", method="cod")
     r = await api.post(f"/api/v1/orders/{no}/invoice", headers=auth("cs"), json=COMPANY)
     assert r.status_code == 201 and r.json()["status"] == "requested"
@@ -150,6 +150,13 @@ async def test_cod_invoice_issued_at_delivery_and_asking_after_payment_issues_at
     assert (await event(api, "T-INV-COD", "delivered")).status_code == 201
     done = await wait_order(api, no, "completed")
     assert done["tax_invoice"]["invoice_no"] == "FP00000001"
+    # the delivery names the same number (not the receipt INV-<no> of an order nobody asked
+    # an invoice for)
+    assert done["invoice"]["invoice_no"] == "FP00000001"
+    with session_scope(engine, write=False) as s:
+        delivered = s.exec(select(Notice).where(col(Notice.case_id) == no,
+                                                col(Notice.kind) == "order_delivered")).one()
+    assert "FP00000001" in delivered.body_text and "INV-INV-COD" not in delivered.body_text
 
     paid = await place(api, order_no="INV-LATE")
     assert (await pay(api, paid)).status_code == 201

@@ -286,6 +286,12 @@ def _issue(session: Session, row: Invoice, at: datetime) -> None:
     row.invoice_no = next_number(session)
     row.status, row.issued_at = "issued", at
     session.add(row)
+    # The order's invoice number is now this one: the delivery's notice and sale line name it
+    # (an order nobody asked an invoice for keeps its delivery receipt ``INV-<order_no>``).
+    order = session.get(Order, row.order_no)
+    if order is not None:
+        order.invoice_no, order.invoiced_at = row.invoice_no, at
+        session.add(order)
     session.flush()
     # Refunds completed before the invoice existed (asked for after a partial refund).
     for refund in session.exec(select(Refund).where(col(Refund.order_no) == row.order_no,
