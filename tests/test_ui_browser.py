@@ -83,8 +83,10 @@ async def live(settings: Settings, engine: Engine, client: Client,
         sock.close()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Any]:
+    """One chromium (and one Playwright driver) per pytest process: starting them costs more CPU
+    than most of these tests. Each test has its own contexts (cookies, pages): see browser."""
     need_chromium()
     from playwright.async_api import async_playwright
 
@@ -94,6 +96,17 @@ async def browser() -> AsyncIterator[Any]:
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture
+async def browser(chromium: Any) -> AsyncIterator[Any]:
+    """The browser for one test: every context it opened (its people) is closed after it."""
+    assert not chromium.contexts, "a test before left a browser context open"
+    try:
+        yield chromium
+    finally:
+        for ctx in list(chromium.contexts):
+            await ctx.close()
 
 
 @pytest.fixture
