@@ -191,6 +191,55 @@ async def test_a_repair_is_asked_for_repaired_and_sent_back_from_the_pages(
         assert text in page, text
 
 
+async def test_an_exchange_for_another_size_is_asked_for_and_its_difference_paid_from_the_pages(
+        api: httpx.AsyncClient, catalogue: None, engine: Engine) -> None:
+    """Issue 18: cs asks for an exchange of the cup for a larger one on the return form (an
+    unknown SKU is said at the items), and the difference is recorded from the case page."""
+    await make_product(api, "CUP-L", stock=2)
+    no = await delivered_order(api)
+    await switch(api, "dev-cs")
+    form = await api.get("/ui/returns/new", params={"order_no": no})
+    assert 'name="items.1.exchange_sku"' in form.text
+    action = f"/ui/returns/new?order_no={no}"
+    base = {"csrf_token": csrf_of(form.text), "request_key": uuid.uuid4().hex,
+            "kind": "exchange", "category": "no_reason", "reason": "too small",
+            "items.0.quantity": "", "items.1.quantity": "1", "items.1.exchange_sku": "CUP-XL",
+            "items.1.exchange_unit_price": "30"}
+    r = await api.post(action, data=base)
+    assert r.status_code == 422 and "no product CUP-XL" in r.text
+    r = await api.post(action, data={**base, "items.1.exchange_sku": "CUP-L"})
+    assert r.status_code == 303, r.text
+    rid = r.headers["location"].split("/")[-1].split("?")[0]
+    wf, case_path = f"return-{rid}", f"/ui/cases/return/{rid}"
+    review = await inbox_task(api, wf, "return.review")
+    assert (await post_form(api, review, review, {"decision": "approve"})).status_code == 200
+    await switch(api, "dev-warehouse")
+    await page_shows(api, case_path, "/actions/received")
+    r = await post_form(api, case_path, f"{case_path}/actions/received", {"received.note": ""})
+    assert r.status_code == 303, r.text
+    inspection = await inbox_task(api, wf, "return.inspection")
+    r = await post_form(api, inspection, inspection, {"decision": "pass"})
+    assert r.status_code == 200, r.text
+    await wait_case(api, f"/api/v1/returns/{rid}",
+                    lambda x: (x.get("difference") or {}).get("status") == "due")
+
+    await switch(api, "dev-finance")
+    page = await page_shows(api, case_path, "/actions/difference")
+    assert 'value="4.50"' in page
+    pay = f"{case_path}/actions/difference"
+    r = await post_form(api, case_path, pay, {"difference.transaction_id": "TXD-1",
+                                              "difference.amount": "4"})
+    assert r.status_code == 422 and "the difference to pay is 4.50" in r.text
+    r = await post_form(api, case_path, pay, {"difference.transaction_id": "TXD-1",
+                                              "difference.amount": "4.50"})
+    assert r.status_code == 303 and r.headers["location"].endswith("note=payment_recorded")
+    ret = await wait_case(api, f"/api/v1/returns/{rid}",
+                          lambda x: x["difference"]["status"] == "paid")
+    assert ret["difference"]["transaction_id"] == "TXD-1"
+    page = (await api.get(case_path)).text
+    assert "/actions/difference" not in page  # paid: nothing more to record
+
+
 async def test_a_return_is_cancelled_from_the_case_page_until_the_parcel_arrives(
         api: httpx.AsyncClient, catalogue: None, engine: Engine) -> None:
     no = await delivered_order(api)

@@ -199,10 +199,36 @@ async def _return_cancel(svc: Services, user: User, case_id: str, values: dict[s
     return "cancelled"
 
 
+async def _return_difference(svc: Services, user: User, case_id: str,
+                             values: dict[str, str]) -> str:
+    from shopflow.models.return_schemas import ReturnDifferencePaid
+
+    body = ReturnDifferencePaid(transaction_id=values.get("transaction_id", ""),
+                                amount=values.get("amount", "") or "0")  # type: ignore[arg-type]
+    # As POST /api/v1/returns/{id}/payments, with the form's one-time key.
+    await keyed.return_difference(svc, user, case_id, body, values.get("_key") or None)
+    return "payment_recorded"
+
+
+def _difference_due(case: dict[str, Any]) -> bool:
+    difference = case.get("difference")
+    return isinstance(difference, dict) and difference.get("status") == "due"
+
+
+def _difference_fields(case: dict[str, Any]) -> tuple[FormField, ...]:
+    due = str((case.get("difference") or {}).get("amount", ""))
+    return (FormField("transaction_id", "交易号 Transaction id", required=True),
+            FormField("amount", f"金额 Amount (差价 the difference: {due})", "number", True,
+                      default=due))
+
+
 def _return_parcels(case: dict[str, Any]) -> list[dict[str, Any]]:
-    """The customer's parcel and the replacement of an exchange, while still on their way."""
-    return [p for p in (case.get("parcel"), case.get("exchange")) if isinstance(p, dict)
-            and p.get("tracking_no") and p.get("status") not in ("delivered", "lost")]
+    """The customer's parcel, the replacement of an exchange and a repaired item on its way
+    back, while still on their way."""
+    repair = case.get("repair") if isinstance(case.get("repair"), dict) else {}
+    return [p for p in (case.get("parcel"), case.get("exchange"), (repair or {}).get("parcel"))
+            if isinstance(p, dict) and p.get("tracking_no")
+            and p.get("status") not in ("delivered", "lost")]
 
 
 def _return_shipment_fields(case: dict[str, Any]) -> tuple[FormField, ...]:
@@ -225,6 +251,10 @@ register(CaseAction(
     "return", "shipment", "物流事件 Parcel event", ("warehouse", "channel"), (), _shipment_event,
     shown=lambda case: bool(_return_parcels(case)) and not case.get("closed_at"),
     fields_for=_return_shipment_fields))
+register(CaseAction(
+    "return", "difference", "登记差价付款 Record the payment of the difference",
+    ("channel", "cs", "finance"), (), _return_difference, shown=_difference_due,
+    fields_for=_difference_fields))
 register(CaseAction(
     "return", "cancel", "取消退换货 Cancel the return", ("channel", "cs", "ops"),
     (FormField("reason", "原因 Reason", "textarea"),), _return_cancel,

@@ -150,6 +150,12 @@ async def create_return(request: Request,
         qty = form.get(f"items.{i}.quantity", "").strip()
         if qty and qty != "0":
             items.append({"sku": line["sku"], "quantity": ascii_int(qty, qty)})
+            other = form.get(f"items.{i}.exchange_sku", "").strip()
+            price = form.get(f"items.{i}.exchange_unit_price", "").strip()
+            if other:  # an exchange for another SKU or size (its price: given, or catalogue)
+                items[-1]["exchange_sku"] = other
+                if price:
+                    items[-1]["exchange_unit_price"] = price
     try:
         body = ReturnCreate.model_validate({
             "order_no": order_no, "items": items, "kind": form.get("kind", ""),
@@ -165,7 +171,8 @@ async def create_return(request: Request,
     except Refused as err:
         if err.status not in (409, 422, 503):
             raise
-        key = "items" if "quantity" in err.code or "returnable" in err.code else ""
+        key = ("items" if "quantity" in err.code or "returnable" in err.code
+               or "exchange_sku" in str((err.details or {}).get("loc", "")) else "")
         if (err.details or {}).get("loc") == ["body", "kind"]:
             key = "kind"  # a repair of a missing item
         return _return_form(request, order_no, lines, err.status, values=form,
