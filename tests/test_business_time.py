@@ -20,8 +20,10 @@ from shopflow.services.timers import clock_of, timers_for
 from shopflow.settings import Settings
 from shopflow.workflows import business_time as bt
 from shopflow.workflows.business_time import BusinessCalendar, TaskClock, clock_from
+from shopflow.workflows.care import WeeklyStocktake
 from shopflow.workflows.order_fulfilment import OrderTimers
 from tests.helpers import auth, case, make_product, open_task, record_history
+from tests.test_care import run as care_run
 from tests.test_history_weight import ORDER
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -225,3 +227,13 @@ async def test_due_times_and_slas_count_business_hours(
     assert due == bt.add(opened, 10 * H, cal) and in_office_hours(due)
     assert due - opened > 10 * H
     await record_history(tenv, f"complaint-{cid}", "complaint_business_hours")
+
+    # A scheduled run's case (the week's stocktake) gets the calendar too (care.start_case).
+    started = await care_run(tenv, settings, WeeklyStocktake.run, "2025-03-10")
+    assert started.started == ["stocktake-20250310"]
+    stocktake = await open_task(api, "stocktake-20250310", "inventory.stocktake")
+    with Session(engine) as s:
+        row = s.get(Task, stocktake["id"])
+        assert row is not None
+        assert row.due_at == bt.add(row.created_at, settings.task_due, cal)
+        assert row.due_at - row.created_at > settings.task_due

@@ -4,6 +4,7 @@ adjustment a count makes, and starting a revisit or stocktake case (the one star
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from shopflow.models import (
     StockMovement,
 )
 from shopflow.models.types import utcnow
-from shopflow.services import cases
+from shopflow.services import cases, timers
 from shopflow.services.errors import business_error
 from shopflow.services.followups import NO_CONTACT_TAG
 from shopflow.services.inventory import lock_items
@@ -113,12 +114,15 @@ def recent_activity(session: Session, customer_id: str) -> dict[str, Any]:
 
 
 async def start_case(client: Client, settings: Settings, req: CaseStart) -> bool:
-    """Start a revisit or stocktake case by its business key; False if it exists."""
+    """Start a revisit or stocktake case by its business key; False if it exists. The case
+    gets the business calendar here (its input's ``clock``), as the others' from timers_for."""
     arg: Any
     if req.revisit is not None:
-        workflow, arg = "CustomerRevisit", req.revisit
+        workflow, arg = "CustomerRevisit", dataclasses.replace(req.revisit,
+                                                               clock=timers.clock_of(settings))
     elif req.stocktake is not None:
-        workflow, arg = "Stocktake", req.stocktake
+        workflow, arg = "Stocktake", dataclasses.replace(req.stocktake,
+                                                         clock=timers.clock_of(settings))
     else:
         raise ValueError("nothing to start")
     return await cases.start_once(client, settings, workflow, arg, req.workflow_id)

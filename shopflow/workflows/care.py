@@ -164,7 +164,7 @@ class CustomerRevisit(CaseWorkflow):
 
     @workflow.run
     async def run(self, inp: RevisitInput) -> dict[str, Any]:
-        self.start_case(inp.revisit_id, inp.customer_id, inp.task_due)
+        self.start_case(inp.revisit_id, inp.customer_id, inp.task_due, clock=inp.clock)
         context: RevisitContext = await self.activity(
             Act.CARE_REVISIT_OPEN, RevisitOpen(inp.revisit_id, inp.customer_id, workflow.now()),
             result_type=RevisitContext)
@@ -214,7 +214,7 @@ class Stocktake(CaseWorkflow):
 
     @workflow.run
     async def run(self, inp: StocktakeInput) -> dict[str, Any]:
-        self.start_case(inp.stocktake_id, None, inp.task_due)
+        self.start_case(inp.stocktake_id, None, inp.task_due, clock=inp.clock)
         sheet: StocktakeSheet = await self.activity(
             Act.CARE_STOCKTAKE_SHEET, DayQuery(workflow.now()), result_type=StocktakeSheet)
         self.data = {"id": inp.stocktake_id, "lines": sheet.lines, "adjustments": None}

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shopflow.workflows.business_time import TaskClock
+
 
 @dataclass
 class CareRun:
@@ -38,6 +40,8 @@ class RevisitInput:
     revisit_id: str
     customer_id: str
     task_due: float
+    # business hours (issue 17.5): filled by the care.start_case activity (older cases: none)
+    clock: TaskClock | None = None
 
 
 @dataclass
@@ -60,6 +64,7 @@ class RevisitClose:
 class StocktakeInput:
     stocktake_id: str
     task_due: float
+    clock: TaskClock | None = None  # as RevisitInput's
 
 
 @dataclass
