@@ -133,7 +133,7 @@ async def test_the_api_answers_ops_and_admin_with_json_or_csv(http: httpx.AsyncC
     r = await http.get(path, params=params, headers=auth("ops"))
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["period_start"].startswith("2025-02-01") and body["channel"] == "web"
+    assert body["period_start"].startswith("2025-02-01T00:00:00") and body["channel"] == "web"
     [sample] = body["processes"]
     assert step(sample, "created", "reviewed")["p90_hours"] == 10.0
     assert (await http.get(path, params=params, headers=auth("admin"))).status_code == 200

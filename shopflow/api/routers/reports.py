@@ -74,7 +74,9 @@ async def step_map(
     if format == "csv":
         return Response(steps.render_csv(found), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="steps.csv"'})
-    return JSONResponse({"period_start": begin.isoformat(), "period_end": finish.isoformat(),
+    local = reports.zone(svc.settings)  # the period's bounds as days in the business zone
+    return JSONResponse({"period_start": begin.astimezone(local).isoformat(),
+                         "period_end": finish.astimezone(local).isoformat(),
                          "channel": channel or None, "processes": found})
 
 
