@@ -44,6 +44,8 @@ BEHIND: dict[str, str] = {
     "nexus-rpc": "temporalio pins nexus-rpc==1.4.0; it moves when temporalio does",
     "jsonschema-rs": "schemathesis (dev only, the schema fuzzing) pins jsonschema-rs<0.61; it "
                      "moves when schemathesis does",
+    "python-dateutil": "botocore (boto3, the S3 document store) pins python-dateutil<3.0.0; "
+                       "it moves when botocore does",
 }
 
 
