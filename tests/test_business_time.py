@@ -165,6 +165,7 @@ def test_settings_calendar_and_kind_dues(tmp_path: Path, monkeypatch: pytest.Mon
 @pytest.mark.parametrize(("env", "value", "says"), [
     ("SHOPFLOW_TASK_DUE_ORDER_FULFILL", "PT1H", "no task kind ORDER_FULFILL"),
     ("SHOPFLOW_TASK_DUE_ORDER_FULFIL", "soon", "not a duration"),
+    ("SHOPFLOW_TASK_DUE_BY_KIND", '{"order.fulfill": "PT4H"}', "unknown task kinds"),
     ("SHOPFLOW_BUSINESS_HOURS", "nine to five", "business hours"),
     ("SHOPFLOW_TIMEZONE", "Mars/Olympus", "unknown time zone"),
     ("SHOPFLOW_HOLIDAYS", "/nonexistent/holidays.txt", "cannot read"),
