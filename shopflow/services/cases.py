@@ -85,8 +85,13 @@ def case_detail(engine: Engine, settings: Settings, kind: str, case_id: str, *,
 
 
 def case_workflow_id(engine: Engine, kind: str, case_id: str) -> str:
+    """The case's workflow id (404 if there is no such case), read alone: a case's data can be
+    large (a long complaint's messages), and every message and decision starts here."""
     with session_scope(engine, write=False) as session:
-        return _case_of(session, kind, case_id).workflow_id
+        row = session.exec(select(Case.kind, Case.workflow_id).where(Case.id == case_id)).first()
+    if row is None or row[0] != kind:
+        raise Refused(404, "not_found", f"no {kind} {case_id}")
+    return row[1]
 
 
 def page_of(engine: Engine, conds: list[Any], page: int, page_size: int
