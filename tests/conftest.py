@@ -7,6 +7,7 @@ Everything a test binds is its own (free ports, tmp_path), so tests run in paral
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -162,8 +163,8 @@ def pg_engine() -> Iterator[Engine]:
 
 @pytest.fixture
 def engine(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """An empty database with every table: a new SQLite file, or this worker's PostgreSQL
-    database with every table truncated."""
+    """An empty database with every table: a new SQLite file (a copy of sqlite_template), or
+    this worker's PostgreSQL database with every table emptied."""
     if db_backend == "postgres":
         pg: Engine = request.getfixturevalue("pg_engine")
         # DELETE, children first, and sequences back to 1: what TRUNCATE ... RESTART IDENTITY
@@ -174,11 +175,23 @@ def engine(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
             conn.execute(text("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'"))
         yield pg
         return
-    eng = make_engine(f"sqlite:///{tmp_path / 'shopflow.db'}")
+    path = tmp_path / "shopflow.db"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    eng = make_engine(f"sqlite:///{path}")
     event.listen(eng, "connect", _sqlite_fast_commits)
-    SQLModel.metadata.create_all(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with every table, made once per pytest process: each test's SQLite
+    database is a copy of it (~2 ms instead of create_all's ~30 ms)."""
+    path = tmp_path_factory.mktemp("template") / "shopflow.db"
+    eng = make_engine(f"sqlite:///{path}")
+    SQLModel.metadata.create_all(eng)
+    eng.dispose()
+    return path
 
 
 @pytest.fixture
