@@ -24,7 +24,7 @@ records the outcome:
     unconfirmed row stays visible to ops (``confirmed: false`` in GET /notices), who can check
     the mail server's log by its stable Message-ID. Outside that window neither a duplicate nor
     a loss happens.
-* A definite failure is retried by the activity's retry policy (NOTICE_RETRY: backoff, 6
+* A definite failure is retried by the activity's retry policy (NOTICE_RETRY: backoff, 12
   attempts); a permanent one (recipient refused, bad credentials, template error) or the last
   attempt marks the row ``failed``, tells ops with a staff notice (once per failure) and fails
   the activity non-retryably; ``CaseWorkflow.notify`` swallows that and the case goes on.
