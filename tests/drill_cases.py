@@ -8,6 +8,7 @@ and a decision whose answer was lost counts as taken when its retry finds the ta
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 import uuid
 from collections import Counter
@@ -22,7 +23,7 @@ from sqlmodel import col, select
 from shopflow.db import make_engine, session_scope
 from shopflow.models import InventoryItem, Notice, Payment, Refund, Reservation, StockMovement
 from tests.helpers import PDF
-from tests.stack import Stack
+from tests.stack import BIN, Stack
 
 T = TypeVar("T")
 SKU = "DRILL"
@@ -60,11 +61,11 @@ def call(send: Callable[[], httpx.Response], *ok: int, timeout: float = 120.0) -
     return eventually(once, timeout)
 
 
-def order_body(no: str, method: str = "cod") -> dict[str, Any]:
+def order_body(no: str, method: str = "cod", sku: str = SKU) -> dict[str, Any]:
     return {"order_no": no, "channel": "web",
             "customer": {"id": f"c-{no}", "name": "Drill", "phone": "13800000000",
                          "email": f"{no.lower()}@drill.test"},
-            "items": [{"sku": SKU, "quantity": 2, "unit_price": "10.00"}],
+            "items": [{"sku": sku, "quantity": 2, "unit_price": "10.00"}],
             "shipping_address": "1 Drill Road, Hangzhou", "payment_method": method}
 
 
@@ -83,18 +84,21 @@ class Cases:
     returns: list[str] = field(default_factory=list)
     complaints: list[str] = field(default_factory=list)
     enquiries: list[str] = field(default_factory=list)
+    # scheduled runs (their workflow ids) and the cases they opened (revisits, stocktakes)
+    scheduled: list[str] = field(default_factory=list)
 
     def workflow_ids(self) -> list[str]:
         return ([f"sample-{s}" for s in self.samples] + [f"order-{o}" for o in self.orders]
                 + [f"followup-{o}" for o in self.orders] + [f"return-{r}" for r in self.returns]
                 + [f"complaint-{c}" for c in self.complaints]
-                + [f"enquiry-{e}" for e in self.enquiries])
+                + [f"enquiry-{e}" for e in self.enquiries] + self.scheduled)
 
 
 # --- starting ------------------------------------------------------------------------------
 
-def start_order(http: httpx.Client, cases: Cases, no: str, method: str = "cod") -> dict[str, Any]:
-    r = call(lambda: http.post("/api/v1/orders", json=order_body(no, method),
+def start_order(http: httpx.Client, cases: Cases, no: str, method: str = "cod",
+                sku: str = SKU) -> dict[str, Any]:
+    r = call(lambda: http.post("/api/v1/orders", json=order_body(no, method, sku),
                                headers={**auth("channel"), "Idempotency-Key": no}), 200, 201)
     assert r.json()["order_no"] == no
     cases.orders.append(no)
@@ -224,9 +228,10 @@ def finish_enquiry(http: httpx.Client, eid: str) -> None:
 def return_of(http: httpx.Client, cases: Cases, no: str) -> str:
     """The customer sends one item of a delivered order back for a refund."""
     key = f"R-{no}"
+    sku = view(http, f"/api/v1/orders/{no}")["items"][0]["sku"]
     r = call(lambda: http.post("/api/v1/returns", headers={**auth("channel"),
                                                            "Idempotency-Key": key},
-                               json={"order_no": no, "items": [{"sku": SKU, "quantity": 1}],
+                               json={"order_no": no, "items": [{"sku": sku, "quantity": 1}],
                                      "kind": "refund", "reason": "drill: changed my mind",
                                      "quality_issue": False}), 200, 201)
     cases.returns.append(r.json()["id"])
@@ -269,6 +274,50 @@ def finish_everything(http: httpx.Client, cases: Cases) -> None:
         finish_return(http, return_of(http, cases, no))
 
 
+# --- scheduled processes (Temporal Schedules, shopflow/schedules.py) -------------------------
+
+def sync_schedules(stack: Stack) -> None:
+    """``shopflow schedules sync`` against the stack's Temporal, as ops run it (``shopflow dev``
+    does it at start-up; the stack starts the worker and API alone)."""
+    done = subprocess.run([str(BIN / "shopflow"), "schedules", "sync"], env=stack.env,
+                          capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+
+
+async def _trigger(address: str, schedule_id: str, timeout: float) -> str:
+    from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
+
+    client = await Client.connect(address)
+    handle = client.get_schedule_handle(schedule_id)
+    seen = {a.action.workflow_id for a in (await handle.describe()).info.recent_actions
+            if isinstance(a.action, ScheduleActionExecutionStartWorkflow)}
+    await handle.trigger()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for a in reversed((await handle.describe()).info.recent_actions):
+            if (isinstance(a.action, ScheduleActionExecutionStartWorkflow)
+                    and a.action.workflow_id not in seen):
+                return a.action.workflow_id
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{schedule_id}: triggered, no run started in {timeout} s")
+
+
+def trigger(stack: Stack, cases: Cases, schedule_id: str, timeout: float = 60.0) -> str:
+    """Run a schedule now (as ops do from the Web UI) and note its run's workflow id, which
+    ``check_everything`` then expects completed, once."""
+    wid = asyncio.run(_trigger(stack.env["SHOPFLOW_TEMPORAL_ADDRESS"], schedule_id, timeout))
+    cases.scheduled.append(wid)
+    return wid
+
+
+def put_customer(http: httpx.Client, customer_id: str, **fields: Any) -> str:
+    """A customer profile (birthday, tags ...) as cs keep it; their email address."""
+    email = f"{customer_id.lower()}@drill.test"
+    call(lambda: http.put(f"/api/v1/customers/{customer_id}", headers=auth("cs"),
+                          json={"name": f"Drill {customer_id}", "email": email, **fields}), 200)
+    return email
+
+
 # --- the books -----------------------------------------------------------------------------
 
 async def _statuses(address: str, workflow_ids: list[str]) -> dict[str, tuple[str, int]]:
@@ -302,21 +351,24 @@ def check_everything(stack: Stack, cases: Cases) -> None:
             refunds = session.exec(select(Refund).where(Refund.status != "refused")).all()
             per_return = Counter(r.case_id for r in refunds if r.case_kind == "return")
             assert all(per_return[rid] == 1 for rid in cases.returns), per_return
-            item = session.get(InventoryItem, SKU)
-            assert item is not None
-            moves = session.exec(select(StockMovement).where(StockMovement.sku == SKU)).all()
-            received = sum(m.on_hand_delta for m in moves if m.reason == "receipt")
-            shipped = -sum(m.on_hand_delta for m in moves if m.reason == "consumed")
-            back = sum(m.on_hand_delta for m in moves if m.reason not in ("receipt", "consumed"))
-            # on hand = received - shipped (+ returned goods put back); every count is its
-            # movements' sum, each movement booked once
-            assert item.on_hand == received - shipped + back, Counter(m.reason for m in moves)
-            assert item.damaged == sum(m.damaged_delta for m in moves)
-            assert item.reserved == sum(m.reserved_delta for m in moves)
-            held = session.exec(select(func.coalesce(func.sum(Reservation.quantity), 0)).where(
-                Reservation.sku == SKU, Reservation.status == "held")).one()
-            assert item.reserved == held
-            assert min(item.on_hand, item.reserved, item.damaged) >= 0
+            for item in session.exec(select(InventoryItem)).all():  # every SKU the drills use
+                sku = item.sku
+                moves = session.exec(select(StockMovement).where(StockMovement.sku == sku)).all()
+                received = sum(m.on_hand_delta for m in moves if m.reason == "receipt")
+                shipped = -sum(m.on_hand_delta for m in moves if m.reason == "consumed")
+                back = sum(m.on_hand_delta for m in moves
+                           if m.reason not in ("receipt", "consumed"))
+                # on hand = received - shipped (+ returned goods put back, +/- stocktakes);
+                # every count is its movements' sum, each movement booked once
+                assert item.on_hand == received - shipped + back, (
+                    sku, Counter(m.reason for m in moves))
+                assert item.damaged == sum(m.damaged_delta for m in moves), sku
+                assert item.reserved == sum(m.reserved_delta for m in moves), sku
+                held = session.exec(select(func.coalesce(func.sum(Reservation.quantity), 0))
+                                    .where(Reservation.sku == sku,
+                                           Reservation.status == "held")).one()
+                assert item.reserved == held, sku
+                assert min(item.on_hand, item.reserved, item.damaged) >= 0, sku
             settled = session.exec(select(StockMovement.dedup_key)).all()
             assert len(settled) == len(set(settled))  # each reserve/consume/release once
             notices = session.exec(select(Notice).where(col(Notice.case_id).is_not(None))).all()

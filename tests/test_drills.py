@@ -14,21 +14,24 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from shopflow.db import make_engine, session_scope
-from shopflow.models import Notice, Refund
+from shopflow.models import BirthdayGreeting, Notice, Refund, StockMovement
 from shopflow.providers.journal import read
+from shopflow.services import inventory
 from tests.drill_cases import (
     SKU,
     Cases,
     auth,
     call,
     check_everything,
+    decide,
     deliver_order,
     eventually,
     finish_complaint,
@@ -36,6 +39,7 @@ from tests.drill_cases import (
     finish_everything,
     finish_sample,
     order_body,
+    put_customer,
     refund_return,
     return_of,
     return_to_refund,
@@ -44,12 +48,18 @@ from tests.drill_cases import (
     start_every_process,
     start_order,
     start_sample,
+    sync_schedules,
+    task,
+    trigger,
     until,
 )
 from tests.notices_support import SmtpServer
 from tests.stack import Stack
 
 pytestmark = pytest.mark.slow
+OPS = "ops@drill.test"  # where KPI reports and staff notices go
+# How long the SMTP drill holds the mail server down (wall time; the test mostly sleeps).
+SMTP_OUTAGE = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +81,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterato
         "SHOPFLOW_SMTP_HOST": "127.0.0.1",
         "SHOPFLOW_SMTP_PORT": str(smtp.port),
         "SHOPFLOW_SMTP_TIMEOUT": "5",  # one SMTP step, < the send timeout
+        "SHOPFLOW_OPS_EMAIL": OPS,
         "SHOPFLOW_FEEDBACK_DELAY": "PT1S",  # samples and follow-ups ask at once
     })
     try:
@@ -90,11 +101,15 @@ def delivered_once(smtp: SmtpServer, stack: Stack, cases: Cases) -> None:
     """Every notice of the drill's cases that was sent reached the SMTP server exactly once."""
     engine = make_engine(stack.database_url)
     case_ids = [*cases.samples, *cases.orders, *cases.returns, *cases.complaints,
-                *cases.enquiries, *(f"followup-{no}" for no in cases.orders)]
+                *cases.enquiries, *(f"followup-{no}" for no in cases.orders), *cases.scheduled]
     try:
         with session_scope(engine, write=False) as session:
-            sent = session.exec(select(Notice).where(col(Notice.case_id).in_(case_ids),
-                                                     Notice.status == "sent")).all()
+            # the cases' notices, and the scheduled runs' (birthday greetings, KPI reports)
+            sent = session.exec(select(Notice).where(
+                or_(col(Notice.case_id).in_(case_ids),
+                    col(Notice.dedup_key).startswith("birthday:"),
+                    col(Notice.dedup_key).startswith("report:")),
+                Notice.status == "sent")).all()
     finally:
         engine.dispose()
     with smtp.inbox.lock:
@@ -215,12 +230,100 @@ def test_drill_worker_killed_inside_side_effects(stack: Stack, smtp: SmtpServer)
         k: ("succeeded", m["amount_cents"], m["refund_id"]) for k, m in moved.items()}
 
 
+def kpi_reports(smtp: SmtpServer) -> int:
+    return sum("KPI" in m.subject for m in smtp.inbox.to(OPS))
+
+
+def test_drill_scheduled_runs_survive_a_killed_worker(stack: Stack, smtp: SmtpServer) -> None:
+    """The scheduled processes (Temporal Schedules, `shopflow schedules sync`), each run by its
+    schedule's trigger: the worker is SIGKILLed inside a birthday greeting's send and inside a
+    KPI report's send (the SMTP server has the message and holds its 250), and again the moment
+    the stocktake's count is booked; a new worker takes each over. Every scheduled run and the
+    revisit and stocktake cases it opened complete, once; the greeting and the report reach the
+    SMTP server once; the stocktake moves each SKU once; the backorder sweep wakes an order
+    whose receipt lost its wake-up, and that order, its follow-up and its return reach their
+    ends with the books balanced."""
+    cases = Cases()
+    day = datetime.now(UTC).date()  # the schedules' time zone (SHOPFLOW_SCHEDULE_TIMEZONE)
+    short = f"BO{cases.run}".upper()
+    with stack.client(timeout=60) as http:
+        birthday = put_customer(http, f"bd-{cases.run}", birthday=f"1990-{day:%m-%d}")
+        put_customer(http, f"ka-{cases.run}", tags=["key_account"])
+        call(lambda: http.post("/api/v1/products", headers=auth("admin"),
+                               json={"sku": short, "name": "Drill tea, sold out"}), 201)
+        start_order(http, cases, f"BO-{cases.run}", sku=short)  # waits for stock
+        until(http, f"/api/v1/orders/BO-{cases.run}", lambda o: o["status"] == "backordered")
+    engine = make_engine(stack.database_url)
+    try:
+        # The goods arrive, and the receipt's request dies before it starts the wake-up: only
+        # the backorder sweep (a schedule) can wake the order now.
+        inventory.book_receipt(engine, short, 10, "drill", "dev-warehouse",
+                               f"receipt:drill-{cases.run}")
+        sync_schedules(stack)
+        reports = kpi_reports(smtp)
+        smtp.inbox.hold = 3.0
+        try:  # a greeting, then a report: the server has it, the worker dies
+            trigger(stack, cases, "shopflow-birthday-care")
+            kill_worker_when(stack, lambda: smtp.inbox.to(birthday))
+            trigger(stack, cases, "shopflow-monthly-kpi-report")
+            kill_worker_when(stack, lambda: kpi_reports(smtp) > reports)
+        finally:
+            smtp.inbox.hold = 0.0
+        for schedule in ("shopflow-key-account-revisits", "shopflow-weekly-stocktake",
+                         "shopflow-backorder-sweep", "shopflow-due-followups"):
+            trigger(stack, cases, schedule)
+        revisit, stocktake = f"revisit-ka-{cases.run}-{day:%Y%m%d}", f"stocktake-{day:%Y%m%d}"
+        cases.scheduled += [revisit, stocktake]
+        with stack.client(timeout=60) as http:
+            decide(http, revisit, "customer.revisit", "done", notes="drill: called, all well")
+            lines = task(http, stocktake, "inventory.stocktake")["context"]["lines"]
+            # one tin of the drill's tea is missing at the count
+            counts = [{"sku": line["sku"],
+                       "counted": line["on_hand"] - (1 if line["sku"] == SKU else 0)}
+                      for line in lines]
+
+            def count() -> None:
+                with stack.client(timeout=60) as counter:
+                    decide(counter, stocktake, "inventory.stocktake", "counted", counts=counts)
+
+            def booked() -> list[StockMovement]:
+                with session_scope(engine, write=False) as session:
+                    return list(session.exec(select(StockMovement).where(
+                        StockMovement.ref == stocktake)))
+
+            counter = in_threads(lambda _: count(), ["count"])
+            kill_worker_when(stack, booked)  # the count is booked, its answer not yet back
+            joined(counter)
+            # the sweep found the receipt whose wake-up was lost: the order goes on
+            until(http, f"/api/v1/orders/BO-{cases.run}", lambda o: o["status"] == "fulfilling")
+            finish_everything(http, cases)
+        check_everything(stack, cases)
+        delivered_once(smtp, stack, cases)
+        assert len(smtp.inbox.to(birthday)) == 1 and kpi_reports(smtp) == reports + 1
+        moves = booked()
+        assert sorted(m.sku for m in moves) == sorted(line["sku"] for line in lines)  # once each
+        assert {m.sku: m.on_hand_delta for m in moves}[SKU] == -1
+        with session_scope(engine, write=False) as session:
+            greeted = session.exec(select(BirthdayGreeting).where(
+                BirthdayGreeting.customer_id == f"bd-{cases.run}")).all()
+        assert len(greeted) == 1  # one greeting (and coupon) this year
+    finally:
+        engine.dispose()
+
+
 def test_drill_temporal_down_then_up(stack: Stack, smtp: SmtpServer) -> None:
-    """Temporal stops mid-case: creates answer 503 and leave nothing; once it is back the
-    retries start their cases and every case goes on where it was."""
+    """Temporal stops mid-case (and mid-run of a birthday care and a KPI report its schedules
+    just started): creates answer 503 and leave nothing; once it is back the retries start
+    their cases and every case and scheduled run goes on where it was."""
     cases = Cases()
     with stack.client() as http:
         start_every_process(http, cases)
+        birthday = put_customer(http, f"bt-{cases.run}",
+                                birthday=f"1990-{datetime.now(UTC):%m-%d}")
+        sync_schedules(stack)
+        reports = kpi_reports(smtp)
+        trigger(stack, cases, "shopflow-birthday-care")
+        trigger(stack, cases, "shopflow-monthly-kpi-report")
         stack.stop("temporal")
         down = http.post("/api/v1/orders", json=order_body(f"DT-{cases.run}"),
                          headers=auth("channel"))
@@ -233,6 +336,7 @@ def test_drill_temporal_down_then_up(stack: Stack, smtp: SmtpServer) -> None:
         finish_everything(http, cases)
     check_everything(stack, cases)
     delivered_once(smtp, stack, cases)
+    assert len(smtp.inbox.to(birthday)) == 1 and kpi_reports(smtp) == reports + 1
 
 
 def test_drill_api_killed_mid_request_the_retry_gets_one_resource(
@@ -315,23 +419,36 @@ def test_drill_database_unreachable_for_10_seconds(stack: Stack, smtp: SmtpServe
 
 def test_drill_smtp_down_then_up_each_notice_delivered_once(
         stack: Stack, smtp: SmtpServer) -> None:
-    """The mail server is down while cases of every process send their first notices; once a
-    send has failed it comes back: every notice is delivered, each once, the cases went on."""
+    """The mail server is down for a minute (SMTP_OUTAGE) while cases of every process and a
+    birthday care run send their notices: every mail fails and is retried, none is given up
+    (the notice retry policy outlasts the minute, its waits capped at a minute) and none goes
+    out; once the server is back every notice is delivered, each once, and every case and the
+    run go on to their ends."""
     cases = Cases()
+    sync_schedules(stack)
     smtp.stop()
+    down_until = time.monotonic() + SMTP_OUTAGE
     engine = make_engine(stack.database_url)
+
+    def notices(*statuses: str) -> list[Notice]:
+        with session_scope(engine, write=False) as session:
+            return list(session.exec(select(Notice).where(
+                or_(col(Notice.case_id).in_([*cases.samples, *cases.orders, *cases.complaints,
+                                             *cases.enquiries]),
+                    col(Notice.dedup_key).startswith(f"birthday:bs-{cases.run}:")),
+                col(Notice.status).in_(statuses))))
+
     try:
-        with stack.client() as http:
+        with stack.client(timeout=60) as http:
             start_every_process(http, cases)
-
-            def failed_attempts() -> list[Notice]:
-                with session_scope(engine, write=False) as session:
-                    return list(session.exec(select(Notice).where(
-                        col(Notice.case_id).in_([*cases.samples, *cases.orders,
-                                                 *cases.complaints, *cases.enquiries]),
-                        Notice.status == "pending", col(Notice.last_error).is_not(None))))
-
-            assert eventually(failed_attempts, timeout=60)  # the outage was felt
+            birthday = put_customer(http, f"bs-{cases.run}",
+                                    birthday=f"1990-{datetime.now(UTC):%m-%d}")
+            trigger(stack, cases, "shopflow-birthday-care")
+            # the outage is felt: sends failed and wait for their retry
+            assert eventually(lambda: [n for n in notices("pending") if n.last_error],
+                              timeout=SMTP_OUTAGE / 2)
+            time.sleep(max(0.0, down_until - time.monotonic()))
+            assert not notices("sent", "failed")  # none went out, none was given up
             smtp.start()
             finish_everything(http, cases)
     finally:
@@ -340,3 +457,5 @@ def test_drill_smtp_down_then_up_each_notice_delivered_once(
             smtp.start()
     check_everything(stack, cases)
     delivered_once(smtp, stack, cases)
+    assert len(smtp.inbox.to(birthday)) == 1
+    assert not notices("failed", "pending", "sending")

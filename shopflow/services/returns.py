@@ -372,7 +372,7 @@ def apply_update(engine: Engine, req: ReturnUpdate) -> None:
             if name in RETURN_FIELDS and (newer or getattr(ret, name) in (None, [], 0)):
                 setattr(ret, name, value)
         keep_current(ret, version=req.version, status=req.status, stage=req.stage,
-                     times=req.times, time_names=RETURN_TIMES)
+                     times=req.times, time_names=RETURN_TIMES, fields=bool(fields))
         session.add(ret)
 
 
