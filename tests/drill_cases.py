@@ -18,11 +18,12 @@ from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from shopflow.db import make_engine, session_scope
 from shopflow.models import InventoryItem, Notice, Payment, Refund, Reservation, StockMovement
 from tests.helpers import PDF
+from tests.notices_support import SmtpServer
 from tests.stack import BIN, Stack
 
 T = TypeVar("T")
@@ -376,3 +377,26 @@ def check_everything(stack: Stack, cases: Cases) -> None:
             assert len(keys) == len(set(keys))  # each notice once
     finally:
         engine.dispose()
+
+
+def delivered_once(smtp: SmtpServer, stack: Stack, cases: Cases) -> None:
+    """Every notice of the drill's cases that was sent reached the SMTP server exactly once."""
+    engine = make_engine(stack.database_url)
+    case_ids = [*cases.samples, *cases.orders, *cases.returns, *cases.complaints,
+                *cases.enquiries, *(f"followup-{no}" for no in cases.orders), *cases.scheduled]
+    try:
+        with session_scope(engine, write=False) as session:
+            # the cases' notices, and the scheduled runs' (birthday greetings, KPI reports)
+            sent = session.exec(select(Notice).where(
+                or_(col(Notice.case_id).in_(case_ids),
+                    col(Notice.dedup_key).startswith("birthday:"),
+                    col(Notice.dedup_key).startswith("report:")),
+                Notice.status == "sent")).all()
+    finally:
+        engine.dispose()
+    with smtp.inbox.lock:
+        arrived = Counter(str(m.message["Message-ID"]) for m in smtp.inbox.messages)
+    assert sent
+    assert {n.message_id: arrived[n.message_id] for n in sent} == {
+        n.message_id: 1 for n in sent}
+    assert max(arrived.values()) == 1  # no notice twice, whichever drill sent it

@@ -1,15 +1,19 @@
 """The real stack as separate processes, for drills, the schema fuzzing and the load check: a
 Temporal dev server (`temporal server start-dev`, SQLite file), `shopflow worker` and
 `shopflow api` subprocesses on free ports, sharing one Shopflow database. Each part can be
-stopped, killed (SIGKILL) and started again; everything stops at the end."""
+stopped, killed (SIGKILL) and started again; everything stops at the end. `TcpProxy` puts a
+cuttable link between the stack and its PostgreSQL server (the database outage drill)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -135,3 +139,68 @@ class Stack:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 30), **kwargs)
+
+
+class TcpProxy:
+    """A TCP proxy from a free port on 127.0.0.1 to ``host:port``, on its own thread and event
+    loop. ``cut()`` is an outage: every live connection is reset and new ones are refused (no
+    one listens); ``restore()`` listens again on the same port. The server behind it is never
+    touched (the machine's shared PostgreSQL keeps running for everyone else)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.server: asyncio.Server | None = None
+        self.links: set[asyncio.StreamWriter] = set()
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def start(self) -> TcpProxy:
+        self.thread.start()
+        self._run(self._listen())
+        return self
+
+    async def _listen(self) -> None:
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self.links |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        try:
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        finally:
+            self.links -= {writer, up_writer}
+
+    async def _cut(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for link in list(self.links):
+            link.transport.abort()  # a reset, as when the server or the network goes away
+        self.links.clear()
+
+    def cut(self) -> None:
+        self._run(self._cut())
+
+    def restore(self) -> None:
+        self._run(self._listen())
+
+    def stop(self) -> None:
+        self.cut()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)

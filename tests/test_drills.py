@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 from sqlmodel import col, or_, select
 
 from shopflow.db import make_engine, session_scope
@@ -33,6 +34,7 @@ from tests.drill_cases import (
     check_everything,
     decide,
     deliver_order,
+    delivered_once,
     eventually,
     finish_complaint,
     finish_enquiry,
@@ -54,7 +56,7 @@ from tests.drill_cases import (
     until,
 )
 from tests.notices_support import SmtpServer
-from tests.stack import Stack
+from tests.stack import Stack, TcpProxy
 
 pytestmark = pytest.mark.slow
 OPS = "ops@drill.test"  # where KPI reports and staff notices go
@@ -95,29 +97,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterato
         yield s
     finally:
         s.stop_all()
-
-
-def delivered_once(smtp: SmtpServer, stack: Stack, cases: Cases) -> None:
-    """Every notice of the drill's cases that was sent reached the SMTP server exactly once."""
-    engine = make_engine(stack.database_url)
-    case_ids = [*cases.samples, *cases.orders, *cases.returns, *cases.complaints,
-                *cases.enquiries, *(f"followup-{no}" for no in cases.orders), *cases.scheduled]
-    try:
-        with session_scope(engine, write=False) as session:
-            # the cases' notices, and the scheduled runs' (birthday greetings, KPI reports)
-            sent = session.exec(select(Notice).where(
-                or_(col(Notice.case_id).in_(case_ids),
-                    col(Notice.dedup_key).startswith("birthday:"),
-                    col(Notice.dedup_key).startswith("report:")),
-                Notice.status == "sent")).all()
-    finally:
-        engine.dispose()
-    with smtp.inbox.lock:
-        arrived = Counter(str(m.message["Message-ID"]) for m in smtp.inbox.messages)
-    assert sent
-    assert {n.message_id: arrived[n.message_id] for n in sent} == {
-        n.message_id: 1 for n in sent}
-    assert max(arrived.values()) == 1  # no notice twice, whichever drill sent it
 
 
 def kill_worker_when(stack: Stack, inside: Callable[[], object], **env: str) -> None:
@@ -412,6 +391,74 @@ def test_drill_database_unreachable_for_10_seconds(stack: Stack, smtp: SmtpServe
             holder.close()
         assert codes and set(codes) == {503}, codes
         start_order(http, cases, f"DB-{cases.run}")  # the client's retry
+        finish_everything(http, cases)
+    check_everything(stack, cases)
+    delivered_once(smtp, stack, cases)
+
+
+@pytest.fixture
+def pg_stack(request: pytest.FixtureRequest, tmp_path: Path,
+             smtp: SmtpServer) -> Iterator[tuple[Stack, TcpProxy]]:
+    """A stack on a PostgreSQL database of its own (dropped after) reached through a TCP proxy
+    the drill can cut; PostgreSQL itself is the machine's, never stopped. Only in the
+    PostgreSQL half of the suite (--db postgres|both, as `make test` runs it)."""
+    if request.config.getoption("--db") == "sqlite":
+        pytest.skip("the PostgreSQL outage drill runs with --db postgres or both")
+    url = make_url(request.getfixturevalue("pg_database"))
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    s = Stack(tmp_path, database_url=through, env={
+        "SHOPFLOW_SMTP_HOST": "127.0.0.1",
+        "SHOPFLOW_SMTP_PORT": str(smtp.port),
+        "SHOPFLOW_SMTP_TIMEOUT": "5",
+        "SHOPFLOW_NOTICE_SEND_TIMEOUT": "10",
+        "SHOPFLOW_OPS_EMAIL": OPS,
+        "SHOPFLOW_FEEDBACK_DELAY": "PT1S",
+    })
+    try:
+        s.start()
+        with s.client() as http:
+            call(lambda: http.post("/api/v1/products", headers=auth("admin"),
+                                   json={"sku": SKU, "name": "Drill tea", "sample_limit": 5}),
+                 201)
+            call(lambda: http.post("/api/v1/inventory/receipts", headers=auth("warehouse"),
+                                   json={"sku": SKU, "quantity": 500, "note": "drill"}), 201)
+        yield s, proxy
+    finally:
+        s.stop_all()
+        proxy.stop()
+
+
+def test_drill_postgres_unreachable_for_10_seconds(
+        pg_stack: tuple[Stack, TcpProxy], smtp: SmtpServer) -> None:
+    """The link to PostgreSQL is cut for 10 s (every open connection reset, new ones refused)
+    right after cases of every process started: the API answers 503 + Retry-After to creates
+    and reads (never a 500) and starts nothing; once the link is back every case resumes by
+    itself (the worker's activities retry) and reaches its end, the client's retry of the
+    create included; nothing twice, stock balanced, each notice once."""
+    stack, proxy = pg_stack
+    cases = Cases()
+    with stack.client() as http:
+        start_every_process(http, cases)  # their first steps are in flight
+        proxy.cut()
+        try:
+            cut_until = time.monotonic() + 10
+            codes = []
+            while time.monotonic() < cut_until - 1:
+                for r in (http.post("/api/v1/orders", json=order_body(f"DP-{cases.run}"),
+                                    headers={**auth("channel"),
+                                             "Idempotency-Key": f"DP-{cases.run}"}),
+                          http.get(f"/api/v1/orders/{cases.orders[0]}", headers=auth("ops")),
+                          http.get("/api/v1/tasks", headers=auth("cs"))):
+                    codes.append(r.status_code)
+                    if r.status_code == 503:
+                        assert r.headers["Retry-After"], r.text
+                time.sleep(0.5)
+            time.sleep(max(0.0, cut_until - time.monotonic()))
+        finally:
+            proxy.restore()
+        assert codes and set(codes) == {503}, codes
+        start_order(http, cases, f"DP-{cases.run}")  # the client's retry
         finish_everything(http, cases)
     check_everything(stack, cases)
     delivered_once(smtp, stack, cases)
