@@ -16,6 +16,7 @@ import typer
 from shopflow.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from temporalio.client import Client
 
 app = typer.Typer(help="Shopflow: e-commerce process automation on Temporal.",
@@ -344,7 +345,6 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
     from shopflow.api.app import create_app
     from shopflow.db import make_engine
     from shopflow.ui.live import close_streams
-    from shopflow.worker import build_worker
 
     engine = make_engine(settings.database_url, busy_timeout=settings.database_busy_timeout)
     client = await _connect_with_retry(settings)
@@ -361,10 +361,9 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
     server: uvicorn.Server | None = None
     app = None
     extra_servers: list[uvicorn.Server] = []
-    w = None
+    halt = asyncio.Event()  # set once this process stops, whatever stopped it
     if run_worker:
-        w = build_worker(client, settings, engine)
-        jobs.append(asyncio.create_task(w.run()))
+        jobs.append(asyncio.create_task(_keep_worker(client, settings, engine, halt)))
     if run_api:
         app = create_app(settings, engine=engine, client=client)
         config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port,
@@ -390,13 +389,12 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
     if died and not stop.is_set():
         log.error("a child process exited; stopping", pid=died[0].pid, code=died[0].returncode)
     log.info("stopping")
+    halt.set()
     if app is not None:
         close_streams(app)  # open live pages would hold the server until their lifetime ends
     for srv in [server, *extra_servers]:
         if srv is not None:
             srv.should_exit = True
-    if w is not None:
-        await w.shutdown()
     for job in jobs:
         with suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(job, timeout=20)
@@ -407,6 +405,37 @@ async def _serve(settings: Settings, *, run_api: bool, run_worker: bool,
         watcher.cancel()
     if died and not stop.is_set():
         raise RuntimeError(f"process {died[0].pid} exited with code {died[0].returncode}")
+
+
+async def _keep_worker(client: Client, settings: Settings, engine: Engine,
+                       halt: asyncio.Event, pause: float = 2.0) -> None:
+    """Run the Temporal worker until ``halt``. The SDK fails a worker whose server stays
+    unreachable past its own retries (~20 s: a Temporal restart under load, a network cut);
+    the worker is then built again and run once more, so the process goes on serving when
+    Temporal is back instead of ending (quietly, with code 0, before) or idling with nothing
+    polling. A worker that cannot even be built (a programming or settings error) still ends
+    the process."""
+    from shopflow.worker import build_worker
+
+    while not halt.is_set():
+        worker = build_worker(client, settings, engine)
+        running = asyncio.create_task(worker.run())
+        halted = asyncio.create_task(halt.wait())
+        await asyncio.wait([running, halted], return_when=asyncio.FIRST_COMPLETED)
+        halted.cancel()
+        if halt.is_set():
+            await worker.shutdown()
+            with suppress(asyncio.CancelledError, Exception):
+                await running
+            return
+        error = None if running.cancelled() else running.exception()
+        log.error("the Temporal worker stopped; starting it again", error=repr(error),
+                  temporal=settings.temporal_address)
+        executor = worker.config().get("activity_executor")
+        if executor is not None:
+            executor.shutdown(wait=False)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(halt.wait(), timeout=pause)
 
 
 async def _announce(settings: Settings) -> None:

@@ -62,6 +62,9 @@ pytestmark = pytest.mark.slow
 OPS = "ops@drill.test"  # where KPI reports and staff notices go
 # How long the SMTP drill holds the mail server down (wall time; the test mostly sleeps).
 SMTP_OUTAGE = 60.0
+# How long the Temporal drill holds Temporal down: past the ~20 s after which the SDK fails a
+# worker whose server is unreachable (the worker process builds it again: cli._keep_worker).
+TEMPORAL_OUTAGE = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -292,8 +295,9 @@ def test_drill_scheduled_runs_survive_a_killed_worker(stack: Stack, smtp: SmtpSe
 
 def test_drill_temporal_down_then_up(stack: Stack, smtp: SmtpServer) -> None:
     """Temporal stops mid-case (and mid-run of a birthday care and a KPI report its schedules
-    just started): creates answer 503 and leave nothing; once it is back the retries start
-    their cases and every case and scheduled run goes on where it was."""
+    just started) for TEMPORAL_OUTAGE: creates answer 503 and leave nothing; the worker
+    process outlives the outage; once Temporal is back the retries start their cases and
+    every case and scheduled run goes on where it was."""
     cases = Cases()
     with stack.client() as http:
         start_every_process(http, cases)
@@ -304,11 +308,14 @@ def test_drill_temporal_down_then_up(stack: Stack, smtp: SmtpServer) -> None:
         trigger(stack, cases, "shopflow-birthday-care")
         trigger(stack, cases, "shopflow-monthly-kpi-report")
         stack.stop("temporal")
+        down_until = time.monotonic() + TEMPORAL_OUTAGE
         down = http.post("/api/v1/orders", json=order_body(f"DT-{cases.run}"),
                          headers=auth("channel"))
         assert down.status_code == 503 and down.headers["Retry-After"], down.text
         assert http.get(f"/api/v1/orders/DT-{cases.run}", headers=auth("ops")).status_code == 404
+        time.sleep(max(0.0, down_until - time.monotonic()))
         stack.start_temporal()
+        assert stack.procs["worker"].poll() is None  # the worker process outlived the outage
         start_order(http, cases, f"DT-{cases.run}")  # the retry, Temporal back
         start_sample(http, cases)
         start_complaint(http, cases)
