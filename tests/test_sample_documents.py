@@ -276,3 +276,20 @@ def test_folder_and_s3_stores_keep_put_get_delete(tmp_path: Path, settings: Sett
         listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(
             Bucket="shopflow-docs")
         assert listed.get("KeyCount", 0) == 0
+
+
+def test_a_document_that_comes_before_the_case_has_started_is_not_refused() -> None:
+    """An Update can reach a case in its first activation, before run() has set it up (seen in
+    the PostgreSQL outage drill: the case's first workflow task was lost to the outage, and the
+    upload that came next was refused as "filed before documents were kept as files"). The
+    validator lets it through and the handler waits for run(); a case set up without documents
+    (an older one) is still refused."""
+    from shopflow.workflows.sample_approval import SampleApproval
+    from shopflow.workflows.shared import DocumentAdded
+
+    doc = DocumentAdded("d1", "licence.pdf", "application/pdf", 10)
+    case = SampleApproval()
+    case._validate_document(doc)  # run() has not started: nothing to refuse yet
+    case.case_id = "S-1"  # run() started, and set no documents list: an older case
+    with pytest.raises(Exception, match="filed before documents"):
+        case._validate_document(doc)

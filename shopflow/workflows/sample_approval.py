@@ -444,7 +444,12 @@ class SampleApproval(FeedbackMixin):
     async def add_document(self, doc: DocumentAdded) -> dict[str, Any]:
         """A qualification document was stored (services.sample_documents). While the request
         waits for information, a document is the customer's answer."""
-        assert self.documents is not None
+        # An Update can come in the case's first activation, before run() has started: it
+        # waits for run() to set the case up (an older case has no documents list).
+        await workflow.wait_condition(lambda: bool(self.case_id))
+        if self.documents is None:
+            raise rejection(ErrorType.CONFLICT, "documents_not_supported",
+                            "this request was filed before documents were kept as files")
         if any(d["id"] == doc.id for d in self.documents):
             return {"documents": len(self.documents), "duplicate": True}
         at = workflow.now().isoformat()
@@ -460,7 +465,10 @@ class SampleApproval(FeedbackMixin):
 
     @add_document.validator
     def _validate_document(self, doc: DocumentAdded) -> None:
-        if self.documents is None:
+        # Before run() has started (the Update arrived with the case's first workflow task,
+        # e.g. when that task was lost to a database or Temporal outage) nothing is known
+        # yet: the handler waits for it. After, None means an older case.
+        if self.documents is None and self.case_id:
             raise rejection(ErrorType.CONFLICT, "documents_not_supported",
                             "this request was filed before documents were kept as files")
         if self.status in CASE_END_STATUSES:
