@@ -14,7 +14,9 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import func
@@ -309,6 +311,16 @@ def trigger(stack: Stack, cases: Cases, schedule_id: str, timeout: float = 60.0)
     wid = asyncio.run(_trigger(stack.env["SHOPFLOW_TEMPORAL_ADDRESS"], schedule_id, timeout))
     cases.scheduled.append(wid)
     return wid
+
+
+def schedule_day(stack: Stack) -> date:
+    """Today where the schedules run (SHOPFLOW_SCHEDULE_TIMEZONE, else SHOPFLOW_TIMEZONE): the
+    day a triggered run acts for (birthdays, revisit and stocktake ids)."""
+    from shopflow.settings import Settings
+
+    zone = (stack.env.get("SHOPFLOW_SCHEDULE_TIMEZONE") or stack.env.get("SHOPFLOW_TIMEZONE")
+            or Settings.model_fields["timezone"].default)
+    return datetime.now(ZoneInfo(zone)).date()
 
 
 def put_customer(http: httpx.Client, customer_id: str, **fields: Any) -> str:

@@ -14,7 +14,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -45,6 +44,7 @@ from tests.drill_cases import (
     refund_return,
     return_of,
     return_to_refund,
+    schedule_day,
     ship_order,
     start_complaint,
     start_every_process,
@@ -226,7 +226,7 @@ def test_drill_scheduled_runs_survive_a_killed_worker(stack: Stack, smtp: SmtpSe
     whose receipt lost its wake-up, and that order, its follow-up and its return reach their
     ends with the books balanced."""
     cases = Cases()
-    day = datetime.now(UTC).date()  # the schedules' time zone (SHOPFLOW_SCHEDULE_TIMEZONE)
+    day = schedule_day(stack)
     short = f"BO{cases.run}".upper()
     with stack.client(timeout=60) as http:
         birthday = put_customer(http, f"bd-{cases.run}", birthday=f"1990-{day:%m-%d}")
@@ -302,7 +302,7 @@ def test_drill_temporal_down_then_up(stack: Stack, smtp: SmtpServer) -> None:
     with stack.client() as http:
         start_every_process(http, cases)
         birthday = put_customer(http, f"bt-{cases.run}",
-                                birthday=f"1990-{datetime.now(UTC):%m-%d}")
+                                birthday=f"1990-{schedule_day(stack):%m-%d}")
         sync_schedules(stack)
         reports = kpi_reports(smtp)
         trigger(stack, cases, "shopflow-birthday-care")
@@ -496,7 +496,7 @@ def test_drill_smtp_down_then_up_each_notice_delivered_once(
         with stack.client(timeout=60) as http:
             start_every_process(http, cases)
             birthday = put_customer(http, f"bs-{cases.run}",
-                                    birthday=f"1990-{datetime.now(UTC):%m-%d}")
+                                    birthday=f"1990-{schedule_day(stack):%m-%d}")
             trigger(stack, cases, "shopflow-birthday-care")
             # the outage is felt: sends failed and wait for their retry
             assert eventually(lambda: [n for n in notices("pending") if n.last_error],
