@@ -121,14 +121,15 @@ async def shot(page: Any, name: str) -> None:
 
 
 async def person(browser: Any, live: str, token: str, **context: Any) -> Any:
-    """A browser of its own (its own cookies), signed in through the sign-in page."""
-    ctx = await browser.new_context(locale="zh-CN", **context)
+    """A browser of its own (its own cookies), signed in through the sign-in page; its
+    language English unless ``locale`` says otherwise (the pages follow the browser's)."""
+    ctx = await browser.new_context(**{"locale": "en-US", **context})
     ctx.set_default_timeout(15_000)
     page = await ctx.new_page()
     await page.goto(f"{live}/ui/")
     assert "/ui/login" in page.url
     await page.fill("input[name=token]", token)
-    await page.click("button[type=submit]")
+    await page.click("main button[type=submit]")
     await page.wait_for_url(f"{live}/ui/inbox")
     return page
 
@@ -175,8 +176,13 @@ async def test_a_sample_travels_through_the_pages(live: str, browser: Any,
     await login.goto(f"{live}/ui/")
     await shot(login, "01-sign-in")
     await login.fill("input[name=token]", "dev-nobody")
-    await login.click("button[type=submit]")
-    assert "This token is not valid" in await login.text_content("[data-testid=login-error]")
+    await login.click("main button[type=submit]")
+    # a browser that asks for Chinese gets Chinese only; the header's switch turns it English
+    assert (await login.text_content("[data-testid=login-error]")).strip() == "令牌无效或已吊销"
+    assert await login.get_attribute("html", "lang") == "zh-CN"
+    await login.click("[data-testid=language-switch] button")
+    await login.wait_for_selector("html[lang=en]")
+    assert (await login.text_content("main h1")).strip() == "Sign in"
     await login_ctx.close()
 
     row = cs.locator(f"tr[data-task^='sample-{sid}:'] a[href^='/ui/tasks/']").first
@@ -199,8 +205,8 @@ async def test_a_sample_travels_through_the_pages(live: str, browser: Any,
     await shot(reviewer, "03-inbox-reviewer-claimed")
     await reviewer.click(f"{row_sel} a:has-text('Open')")
     await reviewer.wait_for_selector("[data-testid=credit-rating]")
-    assert (await reviewer.text_content("[data-testid=credit-rating]")).strip() == "未评级 Unrated"
-    assert "0 单 orders" in await reviewer.text_content("[data-testid=purchase-history]")
+    assert (await reviewer.text_content("[data-testid=credit-rating]")).strip() == "Unrated"
+    assert "0 orders" in await reviewer.text_content("[data-testid=purchase-history]")
     stock = await reviewer.text_content("[data-testid=stock-available]")
     assert "TEA" in stock and "10" in stock and "CUP" in stock
     review_url = reviewer.url
@@ -226,14 +232,14 @@ async def test_a_sample_travels_through_the_pages(live: str, browser: Any,
     await reviewer.wait_for_selector("[data-testid=task-result]")
     result = await reviewer.text_content("[data-testid=result-data]")
     assert "TEA" in result and "2" in result and "CUP" not in result  # only TEA, 2 of it
-    assert "批准 Approve" in await reviewer.text_content("[data-testid=result-decision]")
+    assert "Approve" in await reviewer.text_content("[data-testid=result-decision]")
     await shot(reviewer, "06-task-review-result")
 
     # The warehouse: may not open the review (403 page), prints the slip, ships.
     warehouse = await person(browser, live, "dev-warehouse")
     response = await warehouse.goto(review_url)
     assert response is not None and response.status == 403
-    assert "无权访问 Forbidden" in await warehouse.text_content("h1")
+    assert "Forbidden" in await warehouse.text_content("h1")
     await shot(warehouse, "07-forbidden-403")
     await warehouse.goto(f"{live}/ui/inbox")
     row = await reload_until(warehouse, "tr[data-task$=':sample.dispatch'] a[href^='/ui/tasks/']")
@@ -263,7 +269,7 @@ async def test_a_sample_travels_through_the_pages(live: str, browser: Any,
     ops = await person(browser, live, "dev-ops")
     await ops.goto(f"{live}/ui/dashboard")
     table = await ops.text_content("[data-testid=open-by-stage]")
-    assert "样品 Sample" in table and "等待反馈 Awaiting feedback 1" in " ".join(table.split())
+    assert "Sample" in table and "Awaiting feedback 1" in " ".join(table.split())
     assert await ops.locator("[data-testid=kpi-chart] svg rect").count() > 0
     assert await ops.locator("[data-testid=throughput-chart] svg").count() == 1
     await shot(ops, "12-dashboard")
@@ -271,7 +277,7 @@ async def test_a_sample_travels_through_the_pages(live: str, browser: Any,
     await ops.click(f"a[href='/ui/cases/sample/{sid}']")
     await ops.wait_for_selector("[data-testid=timeline]")
     timeline = " ".join((await ops.text_content("[data-testid=timeline]")).split())
-    for expected in ("已提交 Submitted", "任务完成 Task completed", "sample.review: approve",
+    for expected in ("Submitted", "Task completed", "sample.review: approve",
                      "SF1234567890", "dev-warehouse"):
         assert expected in timeline, expected
     assert "SF1234567890" in await ops.text_content("[data-testid=shipment]")
@@ -321,7 +327,7 @@ async def test_an_online_order_travels_through_the_pages(live: str, browser: Any
     await channel.wait_for_url("**/ui/cases/order/*")
     order_no = channel.url.split("/ui/cases/order/")[1].split("?")[0]
     assert order_no.startswith("SO-")  # numbered for us
-    assert "已创建 Created." in await channel.text_content("p.note")
+    assert "Created." in await channel.text_content("p.note")
     await shot(channel, "21-order-created")
 
     # The payment (the shop's payment provider told the channel): 161.50 in all.
@@ -368,7 +374,7 @@ async def test_an_online_order_travels_through_the_pages(live: str, browser: Any
     # The channel prints the invoice of the completed order.
     await channel.goto(f"{live}/ui/cases/order/{order_no}")
     await reload_until(channel, "[data-testid=doc-invoice]")
-    assert "已完成 Completed" in await channel.text_content(".head")
+    assert "Completed" in await channel.text_content(".head")
     timeline = " ".join((await channel.text_content("[data-testid=timeline]")).split())
     for expected in ("order.fulfil: shipped", "dev-warehouse", "dev-channel"):
         assert expected in timeline, expected

@@ -71,7 +71,7 @@ async def test_a_return_is_reviewed_received_inspected_refunded_and_sent_back_fr
     assert r.status_code == 200 and 'data-testid="task-result"' in r.text
 
     # The customer's parcel, recorded by customer service from the case page.
-    page = await page_shows(api, case_path, "登记客户寄回的包裹 Record the customer")
+    page = await page_shows(api, case_path, "Record the customer")
     assert "/actions/received" not in page  # booking in is the warehouse's
     parcel = f"{case_path}/actions/parcel"
     r = await post_form(api, case_path, parcel, {"parcel.courier": "SF Express",
@@ -138,7 +138,7 @@ async def test_a_return_is_reviewed_received_inspected_refunded_and_sent_back_fr
     assert {i["sku"]: i["result"] for i in ret["items"]} == {"TEA": "pass", "CUP": "fail"}
     assert (await stock(api, "TEA"))["on_hand"] == 9  # 10 - 2 shipped + 1 back on the shelf
     page = (await api.get(case_path)).text
-    for text in ("已退款 Refunded", "RET1", "box intact", "chipped rim"):
+    for text in ("Refunded", "RET1", "box intact", "chipped rim"):
         assert text in page, text
 
 
@@ -252,13 +252,13 @@ async def test_a_return_is_cancelled_from_the_case_page_until_the_parcel_arrives
     page = await page_shows(api, case_path, "wrong flavour")
     assert "/actions/" not in page
     await switch(api, "dev-channel")
-    page = await page_shows(api, case_path, "取消退换货 Cancel the return")
+    page = await page_shows(api, case_path, "Cancel the return")
     r = await post_form(api, case_path, f"{case_path}/actions/cancel",
                         {"cancel.reason": "found the right one"})
     assert r.status_code == 303 and r.headers["location"].endswith("note=cancelled")
     await wait_case(api, f"/api/v1/returns/{rid}", lambda x: x["status"] == "cancelled")
     page = (await api.get(case_path)).text
-    assert "已取消 Cancelled" in page and "/actions/cancel" not in page
+    assert ">Cancelled<" in page and "/actions/cancel" not in page
     with Session(engine) as s:
         assert s.get(Return, rid) is not None
     assert wf == f"return-{rid}"
@@ -283,7 +283,7 @@ async def test_an_exchange_arrives_by_courier_and_its_replacement_ships_from_the
     # The courier reports the customer's parcel delivered: the inspection opens by itself.
     await switch(api, "dev-warehouse")
     page = await page_shows(api, case_path, 'value="YT55"')
-    assert "物流事件 Parcel event" in page
+    assert "Parcel event" in page
     r = await post_form(api, case_path, f"{case_path}/actions/shipment",
                         {"shipment.tracking_no": "YT55", "shipment.type": "delivered"})
     assert r.status_code == 303 and r.headers["location"].endswith("note=shipment_event")
@@ -368,7 +368,7 @@ async def test_a_complaint_is_answered_resolved_with_a_return_and_escalated_from
     # Not happy: the customer escalates through the shop (the channel), the case reopens for
     # ops, who escalate further.
     await switch(api, "dev-channel")
-    await page_shows(api, case_path, "客户申请升级 The customer escalates")
+    await page_shows(api, case_path, "The customer escalates")
     r = await post_form(api, case_path, f"{case_path}/actions/escalate",
                         {"escalate.reason": "still tastes of smoke"})
     assert r.status_code == 303 and r.headers["location"].endswith("note=escalated")

@@ -119,7 +119,7 @@ async def test_pages_need_a_sign_in_and_root_leads_there(ui: httpx.AsyncClient) 
     assert r.headers["location"] == "/ui/login?next=%2Fui%2Finbox%3Fkind%3Dsample.review"
     page = await ui.get("/ui/login")
     assert page.status_code == 200 and '<meta charset="utf-8">' in page.text
-    assert "登录 Sign in" in page.text
+    assert "Sign in" in page.text
 
 
 async def test_static_files_come_from_the_package_and_nothing_else(ui: httpx.AsyncClient) -> None:
@@ -249,7 +249,7 @@ async def test_a_role_without_the_task_gets_the_403_page(ui: httpx.AsyncClient,
     r = await ui.get("/ui/tasks/t-1")
     assert r.status_code == 403
     assert r.headers["content-type"].startswith("text/html")
-    assert "无权访问 Forbidden" in r.text and "this task is for role reviewer" in r.text
+    assert "Forbidden" in r.text and "this task is for role reviewer" in r.text
     assert 'data-testid="field-error"' not in r.text and "Li Wei" not in r.text
     r = await post_form(ui, "/ui/inbox", "/ui/tasks/t-1",
                         {"decision": "approve", "approve.items.0": "1"})
@@ -301,7 +301,7 @@ async def test_inbox_lists_my_roles_open_tasks_by_due_time_and_pages(ui: httpx.A
     ids = re.findall(r'data-task="([^"]+)"', page1.text)
     assert ids == [f"rev-{n:02d}" for n in range(20)]
     assert len(re.findall(r'<tr class="overdue"', page1.text)) == 10
-    assert "10 项逾期 overdue" in page1.text
+    assert "10 overdue" in " ".join(page1.text.split())
     assert "wh-1" not in page1.text and "cs-1" not in page1.text and "done-1" not in page1.text
     assert "Page 1 of 3" in page1.text and 'rel="next" href="/ui/inbox?page=2"' in page1.text
 
@@ -320,7 +320,7 @@ async def test_inbox_lists_my_roles_open_tasks_by_due_time_and_pages(ui: httpx.A
     assert re.findall(r'data-task="([^"]+)"', only_cs.text) == ["cs-1"]
     dispatch = await ui.get("/ui/inbox?kind=sample.dispatch")
     assert re.findall(r'data-task="([^"]+)"', dispatch.text) == ["wh-1"]
-    assert "样品发货 Sample dispatch (1)" in dispatch.text
+    assert "Sample dispatch (1)" in dispatch.text
 
 
 async def test_claim_and_release_from_the_inbox(ui: httpx.AsyncClient, engine: Engine,
@@ -331,7 +331,7 @@ async def test_claim_and_release_from_the_inbox(ui: httpx.AsyncClient, engine: E
     r = await post_form(ui, "/ui/inbox", "/ui/tasks/t-1/claim", {"next": "/ui/inbox?page=1"})
     assert r.status_code == 303 and r.headers["location"] == "/ui/inbox?page=1&note=claimed"
     inbox = await ui.get(r.headers["location"])
-    assert "Task claimed" in inbox.text and "释放 Release" in inbox.text
+    assert "Task claimed" in inbox.text and ">Release<" in inbox.text
     with Session(engine) as s:
         task = s.get(Task, "t-1")
         assert task is not None and (task.status, task.assignee) == ("claimed", "dev-reviewer")
@@ -375,7 +375,7 @@ async def test_sample_review_page_shows_what_the_reviewer_needs(ui: httpx.AsyncC
     await sign_in(ui, "dev-reviewer")
     page = (await ui.get("/ui/tasks/t-1")).text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page
-    assert "信用等级 Credit rating" in page and ">A<" in page
+    assert "Credit rating" in page and ">A<" in page
     assert "Purchase history" in page and "120.5" in page and "tea house trial" in page
     # One input per requested line, prefilled with what was asked and what stock allows
     # (when the task opened, and now).
@@ -500,7 +500,7 @@ async def test_case_page_shows_items_shipment_tasks_notices_timeline_and_tempora
     assert "SF777" in page and "您的样品已发货" in page and "sample request via web" in page
     assert page.index("sample request via web") < page.index("SF Express SF777</span>")
     assert "http://localhost:8233/namespaces/default/workflows/sample-s-9" in page
-    assert "等待反馈 Awaiting feedback" in page and "trial" in page
+    assert "Awaiting feedback" in page and "trial" in page
     assert 'data-testid="doc-slip"' in page  # approved: the slip is printable
     assert (await ui.get("/ui/cases/sample/nope")).status_code == 404
     assert (await ui.get("/ui/cases/order/s-9")).status_code == 404
@@ -521,7 +521,7 @@ async def test_case_pages_are_generic_over_processes(ui: httpx.AsyncClient,
     page = await ui.get("/ui/cases/order/SO-1")
     assert page.status_code == 200
     assert "ZT1" in page.text and "9.5" in page.text and "cod" in page.text
-    assert "订单 Order" in page.text
+    assert "Order SO-1" in " ".join(page.text.split()) or ">Order<" in page.text
 
 
 async def test_dashboard_counts_open_cases_overdue_tasks_and_draws_charts(
@@ -547,7 +547,7 @@ async def test_dashboard_counts_open_cases_overdue_tasks_and_draws_charts(
     page = r.text
     assert re.search(r'data-testid="open-total">4<', page)
     assert re.search(r'data-testid="overdue-total">2<', page)
-    assert "审核 Review <strong>2</strong>" in page and "付款 Payment <strong>1</strong>" in page
+    assert "Review <strong>2</strong>" in page and "Payment <strong>1</strong>" in page
     assert page.count("<svg") == 2 and "Cases opened and closed per day" in page
     assert "On-time shipment rate" in page and "Sample conversion" in page  # the report's KPIs
     assert re.search(r'data-testid="staff">.*dev-reviewer', page, re.S)
@@ -610,7 +610,7 @@ async def test_the_task_form_completes_through_the_workflow_update(
     assert "missing_field" in r.text
     r = await post_form(api, path, path, {"decision": "approve"})
     assert r.status_code == 200 and 'data-testid="task-result"' in r.text
-    assert re.search(r'data-testid="result-decision">批准 Approve<', r.text)
+    assert re.search(r'data-testid="result-decision">Approve<', r.text)
     again = await post_form(api, "/ui/inbox", path, {"decision": "approve"})
     assert again.status_code == 409 and "task_not_open" in again.text
     with Session(engine) as s:
@@ -667,7 +667,7 @@ async def test_customer_service_answers_for_the_customer_and_cancels_from_the_ca
     case_path = f"/ui/cases/sample/{sid}"
 
     async def waiting() -> bool:
-        return "提交客户补充信息" in (await api.get(case_path)).text
+        return "Answer for the customer" in (await api.get(case_path)).text
 
     await eventually(waiting)
     r = await post_form(api, case_path, f"{case_path}/actions/info", {"info.text": " "})
@@ -681,8 +681,8 @@ async def test_customer_service_answers_for_the_customer_and_cancels_from_the_ca
                         {"cancel.reason": "customer withdrew"})
     assert r.status_code == 303
     page = await api.get(case_path)
-    assert "已取消 Cancelled" in page.text and "customer withdrew" in page.text
-    assert "取消样品申请" not in page.text  # nothing left to cancel
+    assert ">Cancelled<" in page.text and "customer withdrew" in page.text
+    assert "Cancel the sample request" not in page.text  # nothing left to cancel
 
 
 ORDER_FORM = {
@@ -781,7 +781,7 @@ async def test_an_order_is_worked_through_the_pages(api: httpx.AsyncClient) -> N
 
     # Finance books the payment: a wrong amount is the API's 422, shown on the form.
     await sign_in(api, "dev-finance")
-    await page_shows(api, case_path, "登记付款 Record the payment")
+    await page_shows(api, case_path, "Record the payment")
     pay = f"{case_path}/actions/payment"
     r = await post_form(api, case_path, pay, {"payment.transaction_id": "PAY-1",
                                               "payment.amount": "100"})
@@ -818,6 +818,6 @@ async def test_an_order_is_worked_through_the_pages(api: httpx.AsyncClient) -> N
     await api.post("/ui/logout", data={"csrf_token": csrf_of(page.text)})
     await sign_in(api, "dev-finance")
     page_text = await page_shows(api, case_path, 'data-testid="doc-invoice"')
-    assert "SF7007" in page_text and "已完成 Completed" in page_text
+    assert "SF7007" in page_text and "Completed" in page_text
     invoice = await api.get(f"{case_path}/docs/invoice")
     assert invoice.status_code == 200 and "WEB-7" in invoice.text

@@ -26,7 +26,12 @@ from shopflow.models.orders import (
 )
 from shopflow.models.people import PersonPreference, StaffDigestItem
 from shopflow.models.returns import Return
-from shopflow.models.security import AuditEvent, CaseChannel, CustomerProposal, WebSession
+from shopflow.models.security import (
+    AuditEvent,
+    CaseChannel,
+    CustomerProposal,
+    WebSession,
+)
 from shopflow.models.tasks import Task
 
 __all__ = [

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
+from shopflow.ui.i18n import t, tr
 from shopflow.ui.kpis import Kpi
 from shopflow.ui.labels import label
 
@@ -30,14 +31,14 @@ def kpi_bars(figures: Sequence[Kpi], title: str) -> Markup:
     row_h, bar_w, width = 40, 520, 640
     height = 30 + row_h * max(len(rows), 1)
     parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
-             f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">'
-             f"<title>{escape(title)}</title>"
-             f'<text x="0" y="16" class="chart-title">{escape(title)}</text>']
+             f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(tr(title))}">'
+             f"<title>{escape(tr(title))}</title>"
+             f'<text x="0" y="16" class="chart-title">{escape(tr(title))}</text>']
     for i, k in enumerate(rows):
         y = 28 + i * row_h
         scale = k.scale or 1.0
         share = 0.0 if k.value is None else max(0.0, min(1.0, k.value / scale))
-        parts.append(f'<text x="0" y="{y + 12}" class="chart-label">{escape(k.label)}</text>'
+        parts.append(f'<text x="0" y="{y + 12}" class="chart-label">{escape(tr(k.label))}</text>'
                      f'<rect x="0" y="{y + 18}" width="{bar_w}" height="14" class="chart-track"/>'
                      f'<rect x="0" y="{y + 18}" width="{share * bar_w:.1f}" height="14" '
                      f'fill="{PALETTE[i % len(PALETTE)]}"><title>{escape(k.text())}</title></rect>'
@@ -65,9 +66,9 @@ def throughput(days: Sequence[str], created: dict[str, list[int]],
         return top + plot_h - plot_h * v / top_value
 
     parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
-             f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">'
-             f"<title>{escape(title)}</title>"
-             f'<text x="0" y="14" class="chart-title">{escape(title)}</text>']
+             f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(tr(title))}">'
+             f"<title>{escape(tr(title))}</title>"
+             f'<text x="0" y="14" class="chart-title">{escape(tr(title))}</text>']
     for frac in (0, 0.5, 1):
         v = top_value * frac
         y = y_of(v)
@@ -107,5 +108,5 @@ def throughput(days: Sequence[str], created: dict[str, list[int]],
         legend_x += 24 + 7 * len(label(kind))
     parts.append(f'<line x1="{legend_x}" x2="{legend_x + 14}" y1="27" y2="27" '
                  f'stroke="{CLOSED_COLOR}" stroke-width="2"/><text x="{legend_x + 18}" y="31" '
-                 f'class="chart-axis">关闭 Closed</text></svg>')
+                 f'class="chart-axis">{t("关闭", "Closed")}</text></svg>')
     return Markup("".join(parts))  # noqa: S704 (every text in it went through escape())

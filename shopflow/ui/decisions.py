@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from shopflow.ui.i18n import tr
 from shopflow.ui.labels import label
 
 FieldType = Literal["text", "textarea", "int", "number", "select", "checkbox", "yesno", "json",
@@ -66,7 +67,7 @@ class Decision:
 
     @property
     def caption(self) -> str:
-        return self.title or label(self.value)
+        return tr(self.title) if self.title else label(self.value)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ add yours here (one line each)."""
 
 from __future__ import annotations
 
+from shopflow.ui.i18n import is_en
+
 LABELS: dict[str, tuple[str, str]] = {
     # processes (case kinds)
     "sample": ("样品", "Sample"),
@@ -220,11 +222,12 @@ LABELS: dict[str, tuple[str, str]] = {
 
 
 def label(code: object) -> str:
-    """``"初审 Preliminary review"`` for a known code, the code itself otherwise."""
+    """``"初审"`` or ``"Preliminary review"`` (the reader's language, ``i18n``) for a known code,
+    the code itself otherwise."""
     key = str(code) if code is not None else ""
     if key in LABELS:
         zh, en = LABELS[key]
-        return f"{zh} {en}"
+        return en if is_en() else zh
     return key
 
 

@@ -33,6 +33,7 @@ from shopflow.api.errors import from_temporal
 from shopflow.models.types import utcnow
 from shopflow.services import customers
 from shopflow.services.errors import Refused
+from shopflow.ui import i18n
 from shopflow.ui.kpis import KpiBoard
 from shopflow.ui.labels import label
 from shopflow.ui.session import COOKIE, CSRF_FIELD, Signer, UiSession, csrf_ok, still_valid
@@ -99,11 +100,13 @@ class UiState:
         self.closing = asyncio.Event()  # set on shutdown: the live pages' streams end at once
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"),
                                autoescape=select_autoescape(default=True, default_for_string=True),
-                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-        self.env.globals.update(label=label, static=_static, qs=_qs, is_url=_is_url, is_iso=_is_iso)
+                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                               extensions=[i18n.Bilingual])
+        self.env.globals.update(label=label, static=_static, qs=_qs, is_url=_is_url, is_iso=_is_iso,
+                                ui_en=i18n.is_en, ui_t=i18n.t, languages=i18n.LANGUAGES)
         zone = ZoneInfo(timezone)  # SHOPFLOW_TIMEZONE: every time a page shows is local to it
         self.env.filters.update(dt=partial(_dt, zone=zone), due=_due, pretty=_pretty,
-                                humankey=_humankey)
+                                humankey=_humankey, tr=i18n.tr)
 
 
 def ui(request: Request) -> UiState:
@@ -140,7 +143,9 @@ async def current(request: Request) -> User | None:
     svc = svc_of(request)
     user = await svc.db(still_valid, svc.engine, s, svc.settings.is_dev, ui(request).signer.idle)
     if user is None:
-        replace_session(request, ui(request).signer.new())
+        replace_session(request, ui(request).signer.new(language=s.language))
+    elif s.language:
+        i18n.use(s.language)  # the person's own choice (read with the session's row)
     return user
 
 
@@ -162,8 +167,8 @@ async def checked_form(request: Request) -> dict[str, str]:
 
 def form_errors(fields: dict[str, str]) -> dict[str, str]:
     """A form's errors by field, and the line above the form that names them all."""
-    return {**fields, "": "请修改以下内容 Please correct: " + "; ".join(
-        f"{k}: {m}" for k, m in fields.items())}
+    return {**fields, "": i18n.Chosen(i18n.t("请修改以下内容:", "Please correct:") + " " + "; ".join(
+        f"{k}: {m}" for k, m in fields.items()))}
 
 
 def invalid_fields(err: ValidationError, depth: int | None = None) -> dict[str, str]:
@@ -183,13 +188,21 @@ def safe_next(target: str | None, default: str = "/ui/") -> str:
 
 # --- rendering --------------------------------------------------------------------------------
 
+def page_language(request: Request) -> str:
+    """Before the sign-in is checked: this browser's choice (the switch, in the cookie), else
+    its Accept-Language; ``current`` then puts the signed-in person's own choice in force."""
+    s = session_of(request)
+    return s.language or i18n.from_header(request.headers.get("accept-language"))
+
+
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     s = session_of(request)
     note = NOTES.get(request.query_params.get("note", ""))
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     html = ui(request).env.get_template(template).render({
         "request": request, "user": s.user, "csrf": s.csrf, "csrf_field": CSRF_FIELD,
         "note": note, "now": utcnow(), "status": status, "section": None, "live": None,
-        **context})
+        "lang": i18n.language(), "page_url": here, **context})
     response = HTMLResponse(html, status_code=status)
     response.headers["Content-Security-Policy"] = CSP
     return response
@@ -276,6 +289,10 @@ class PageRoute(APIRoute):
         original = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            with i18n.speaking(page_language(request)):
+                return await answer(request)
+
+        async def answer(request: Request) -> Response:
             try:
                 response = await original(request)
             except SignInRequired:
@@ -284,7 +301,7 @@ class PageRoute(APIRoute):
                     {"next": target if request.method == "GET" else "/ui/"}))
             except CsrfFailed:
                 response = error_page(request, 403, "csrf_failed",
-                                      "表单已过期或来源不明,请刷新页面后重试。The form has expired "
+                                      "表单已过期或来源不明,请刷新页面后重试。 The form has expired "
                                       "or did not come from this site: reload the page and try again.")
             except Refused as err:
                 response = error_page(request, err.status, err.code, err.message)
@@ -378,7 +395,9 @@ def _due(value: Any) -> str:
     if at is None:
         return ""
     left = (at - utcnow()).total_seconds()
-    return f"逾期 overdue {_span(left)}" if left < 0 else f"剩余 due in {_span(left)}"
+    span = i18n.tr(_span(left))
+    return i18n.t(f"逾期 {span}", f"overdue {span}") if left < 0 else i18n.t(
+        f"剩余 {span}", f"due in {span}")
 
 
 def _pretty(value: Any) -> str:
@@ -404,4 +423,4 @@ def _humankey(key: object) -> str:
              "satisfaction": "满意度 Satisfaction", "usage": "使用情况 Usage",
              "suggestions": "建议 Suggestions", "problem": "问题 Problem", "status": "状态 Status"}
     k = str(key)
-    return known.get(k, k.replace("_", " "))
+    return i18n.tr(known[k]) if k in known else k.replace("_", " ")

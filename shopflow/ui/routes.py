@@ -28,7 +28,7 @@ from shopflow.services.customers import customer_view
 from shopflow.services.errors import Refused
 from shopflow.services.proposals import PROPOSAL_ROLES, open_proposals
 from shopflow.services.scoping import case_filter, visible
-from shopflow.ui import actions, decisions, documents, live, queries, sample_docs
+from shopflow.ui import actions, decisions, documents, i18n, live, queries, sample_docs
 from shopflow.ui.charts import kpi_bars, throughput
 from shopflow.ui.pages import (
     STATIC_DIR,
@@ -48,7 +48,7 @@ from shopflow.ui.pages import (
     ui,
     with_note,
 )
-from shopflow.ui.session import close_session, open_session, token_user
+from shopflow.ui.session import close_session, open_session, remember_language, token_user
 from shopflow.workflows.shared import Actor
 from shopflow.workflows.vocab import READ_ROLES, CaseKind
 
@@ -110,7 +110,8 @@ async def login(request: Request) -> Response:
         return render(request, "login.html", 401, next=target,
                       error="令牌无效或已吊销 This token is not valid (or was revoked).")
     user, token_hash = found
-    fresh = ui(request).signer.new(user, token_hash)  # new session, new CSRF
+    # new session, new CSRF; the language chosen before signing in goes along
+    fresh = ui(request).signer.new(user, token_hash, session_of(request).language)
     await svc.db(open_session, svc.engine, fresh)
     replace_session(request, fresh)
     return redirect(target)
@@ -123,13 +124,32 @@ async def logout(request: Request) -> Response:
     await checked_form(request)
     svc = svc_of(request)
     await svc.db(close_session, svc.engine, session_of(request))
-    replace_session(request, ui(request).signer.new())
+    replace_session(request, ui(request).signer.new(language=i18n.language()))
     return redirect("/ui/login?note=signed_out")
+
+
+@router.post("/language")
+async def choose_language(request: Request) -> Response:
+    """The switch on every page: zh-CN or en from now on, for the signed-in person (their
+    preferences' locale, whatever browser they use next; /ui/me sets the same) or this browser
+    (the cookie)."""
+    form = await checked_form(request)
+    language = form.get("language", "")
+    if language not in i18n.LANGUAGES:
+        raise Refused(422, "invalid_input", f"language: one of {', '.join(i18n.LANGUAGES)}",
+                      {"loc": ["body", "language"]})
+    user = await current(request)
+    if user is not None:
+        svc = svc_of(request)
+        await svc.db(remember_language, svc.engine, user.name, language)
+    s = session_of(request)
+    s.language, s.fresh = language, True
+    return redirect(safe_next(form.get("next")))
 
 
 def _no_secret(request: Request) -> Response:
     return error_page(request, 503, "ui_disabled",
-                      "网页界面未启用:请设置 SHOPFLOW_UI_SECRET。The web pages need a signing key: "
+                      "网页界面未启用:请设置 SHOPFLOW_UI_SECRET。 The web pages need a signing key: "
                       "set SHOPFLOW_UI_SECRET (any long random string) and restart.")
 
 

@@ -28,9 +28,10 @@ from sqlmodel import col, select
 
 from shopflow.api.auth import ROLES, User, hash_token, is_live
 from shopflow.db import session_scope
-from shopflow.models import ApiToken, WebSession
+from shopflow.models import ApiToken, PersonPreference, WebSession
 from shopflow.models.types import utcnow
 from shopflow.settings import Settings
+from shopflow.ui.i18n import LANGUAGES
 
 COOKIE = "shopflow_ui"
 CSRF_FIELD = "csrf_token"
@@ -46,6 +47,9 @@ class UiSession:
     token_hash: str | None = None
     sid: str | None = None  # the server-side session's id (signed-in sessions only)
     fresh: bool = field(default=False, compare=False)  # not from the request: set the cookie
+    # zh-CN or en: the switch's choice (also kept in the cookie, for the sign-in page); for a
+    # signed-in person their preferences' locale, read with the session's row
+    language: str | None = None
 
 
 class Signer:
@@ -77,6 +81,8 @@ class Signer:
 
     def dump(self, s: UiSession) -> str:
         body: dict[str, Any] = {"c": s.csrf, "e": s.exp}
+        if s.language:
+            body["l"] = s.language
         if s.user is not None:
             body |= {"u": s.user.name, "r": s.user.role, "h": s.token_hash, "s": s.sid}
         payload = _b64(json.dumps(body, separators=(",", ":")).encode())
@@ -99,12 +105,14 @@ class Signer:
         user = None
         if "u" in body:
             user = User(name=str(body["u"]), role=str(body["r"]))
+        language = body.get("l")
         return UiSession(csrf=csrf, exp=exp, user=user, token_hash=body.get("h"),
-                         sid=body.get("s"))
+                         sid=body.get("s"), language=language if language in LANGUAGES else None)
 
-    def new(self, user: User | None = None, token_hash: str | None = None) -> UiSession:
+    def new(self, user: User | None = None, token_hash: str | None = None,
+            language: str | None = None) -> UiSession:
         return UiSession(csrf=secrets.token_urlsafe(24), exp=int(time.time()) + self.ttl,
-                         user=user, token_hash=token_hash, fresh=True,
+                         user=user, token_hash=token_hash, fresh=True, language=language,
                          sid=secrets.token_urlsafe(32) if user is not None else None)
 
 
@@ -145,6 +153,9 @@ def still_valid(engine: Engine, s: UiSession, dev: bool,
         token = None
         if row is not None and not _dev_token(s):
             token = session.exec(select(ApiToken).where(ApiToken.token_hash == s.token_hash)).first()
+        chosen = session.get(PersonPreference, s.user.name) if row is not None else None
+    if chosen is not None and chosen.locale in LANGUAGES:
+        s.language = chosen.locale
     if (row is None or row.token_hash != s.token_hash or row.user_name != s.user.name
             or row.role != s.user.role or row.expires_at <= now
             or (idle is not None and now - row.last_seen_at > idle)):
@@ -172,6 +183,18 @@ def _dev_token(s: UiSession) -> bool:
     assert s.user is not None and s.token_hash is not None
     return s.user.role in ROLES and hmac.compare_digest(
         s.token_hash, hash_token(f"dev-{s.user.role}"))
+
+
+def remember_language(engine: Engine, person: str, language: str) -> None:
+    """The person's language from now on, whatever browser they sign in from: their
+    preferences' ``locale`` (the language of their notices too; ``/ui/me`` sets the same)."""
+    with session_scope(engine) as session:
+        row = session.get(PersonPreference, person, with_for_update=True)
+        if row is None:
+            session.add(PersonPreference(name=person, locale=language, updated_at=utcnow()))
+        elif row.locale != language:
+            row.locale, row.updated_at = language, utcnow()
+            session.add(row)
 
 
 def csrf_ok(s: UiSession, submitted: object) -> bool:
