@@ -340,7 +340,7 @@ async def test_customer_service_escalates_for_the_customer_from_the_complaint_pa
     await open_task(api, cid, "complaint.handle")
     await sign_in(api, "dev-cs")
     page = f"/ui/cases/complaint/{cid}"
-    assert "客户申请升级" in (await api.get(page)).text
+    assert "The customer escalates" in (await api.get(page)).text
     r = await post_form(api, page, f"{page}/actions/escalate", {"escalate.reason": "too slow"})
     assert r.status_code == 409 and 'data-testid="action-error"' in r.text
     assert "first-response time" in r.text

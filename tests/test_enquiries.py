@@ -128,7 +128,7 @@ async def test_an_enquiry_is_handed_over_to_the_customers_order_only(
     api.cookies.clear()  # sign out
     await sign_in(api, "dev-ops")
     dash = await api.get("/ui/dashboard")
-    assert dash.status_code == 200 and "咨询" in dash.text
+    assert dash.status_code == 200 and "Enquiry" in dash.text
 
 
 async def test_enquiry_api_auth_validation_lookup_and_idempotency(api: httpx.AsyncClient) -> None:

@@ -143,7 +143,7 @@ async def test_unmatched_mail_is_listed_never_lost_and_cs_attaches_or_dismisses(
     # The page: the one left, with its forms; attaching it through the page.
     await sign_in(api, "dev-cs")
     inbox = await api.get("/ui/inbox")
-    assert 'data-testid="unmatched-mail"' in inbox.text and "1 封客户邮件" in inbox.text
+    assert 'data-testid="unmatched-mail"' in inbox.text and "1 customer e-mail" in inbox.text
     page = await api.get("/ui/inbound-mail")
     assert page.status_code == 200
     assert f'data-testid="mail-{ghost.json()["id"]}"' in page.text

@@ -282,12 +282,12 @@ async def test_pages_draft_a_plan_review_it_in_the_inbox_and_cancel_it(
     await sign_in(api, "dev-finance")
     task = await open_task(api, pid, "promotion.review", role="finance")
     task_page = await api.get(f"/ui/tasks/{task['id']}")
-    assert task_page.status_code == 200 and "审核通过 Pass to approval" in task_page.text
+    assert task_page.status_code == 200 and "Pass to approval" in task_page.text
 
     api.cookies.clear()
     await sign_in(api, "dev-cs")
     shown = await api.get(case_page)
-    assert shown.status_code == 200 and "取消促销方案" in shown.text
+    assert shown.status_code == 200 and "Cancel the plan" in shown.text
     r = await post_form(api, case_page, f"{case_page}/actions/cancel",
                         {"cancel.reason": "wrong dates"})
     assert r.status_code == 303, r.text

@@ -26,6 +26,7 @@ PAGES = ("/ui/inbox", "/ui/cases", "/ui/cases/order/SO-1", "/ui/cases/complaint/
          "/ui/customers/c-wang", "/ui/dashboard", "/ui/search?q=Wang", "/ui/orders/new",
          "/ui/samples/new", "/ui/complaints/new", "/ui/enquiries/new", "/ui/ship",
          "/ui/reconciliation", "/ui/reports/steps", "/ui/returns/new?order_no=SO-1",
+         "/ui/me", "/ui/invoices", "/ui/inbound-mail", "/ui/promotions", "/ui/promotions/new",
          "/ui/no-such-page")
 DATA = ("王芳", "西湖茶社", "中文")  # the customers' own names (data), the language's own name
 CJK = re.compile("[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
