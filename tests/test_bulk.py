@@ -173,7 +173,11 @@ async def test_the_inbox_acts_on_selected_tasks_and_shows_each_result(
     assert r.status_code == 200, r.text
     assert 'data-result="t-1" class="ok"' in r.text
     assert 'data-result="t-2" class="failed"' in r.text and 'data-code="claimed_by_other"' in r.text
-    assert 'href="/ui/inbox?view=mine"' in r.text
+    # the results show where the action was taken: on the inbox (its view as it was), which
+    # goes on updating itself from its own address, the results kept as it does
+    assert 'data-testid="bulk-done" id="bulk-done" data-keep' in r.text
+    assert 'data-testid="inbox-views"' in r.text and 'data-here="/ui/inbox?view=mine"' in r.text
+    assert 'data-live="/ui/inbox/events?since=' in r.text
     for data, message in (({"action": "claim"}, "Tick the tasks"),
                           ({"action": "complete", "task": ["t-1"]}, "complete needs a decision"),
                           ({"action": "complete", "task": ["t-1"], "decision": "approve",

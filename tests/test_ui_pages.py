@@ -552,7 +552,7 @@ async def test_dashboard_counts_open_cases_overdue_tasks_and_draws_charts(
     assert "On-time shipment rate" in page and "Sample conversion" in page  # the report's KPIs
     assert re.search(r'data-testid="staff">.*dev-reviewer', page, re.S)
     # resolution times per category and level (the report's figures)
-    assert re.search(r'data-testid="resolution">.*投诉 Complaint.*Delivery.*30\.0 h.*level 1',
+    assert re.search(r'data-testid="resolution">.*Complaint.*Delivery.*30\.0 h.*level 1',
                      page, re.S)
     assert "Complaint resolution, median" in page
     assert "/ui/tasks/late" in page and "/ui/tasks/esc" in page
@@ -611,6 +611,9 @@ async def test_the_task_form_completes_through_the_workflow_update(
     r = await post_form(api, path, path, {"decision": "approve"})
     assert r.status_code == 200 and 'data-testid="task-result"' in r.text
     assert re.search(r'data-testid="result-decision">Approve<', r.text)
+    # where it was made: the task page itself, its result kept as the page follows its case live
+    assert f'data-here="{path}"' in r.text and 'id="decided" data-keep' in r.text
+    assert f'data-live="/ui/cases/sample/{sid}/events?since=' in r.text
     again = await post_form(api, "/ui/inbox", path, {"decision": "approve"})
     assert again.status_code == 409 and "task_not_open" in again.text
     with Session(engine) as s:

@@ -162,6 +162,15 @@ async def inbox(request: Request, kind: Filter = None, role: Filter = None,
                 page: PageNo = 1) -> Response:
     """The inbox: the filters (kind, role, view) live in the URL, so a view is a bookmark."""
     user = await signed_in(request)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return await render_inbox(request, user, here, kind=kind, role=role, view=view,
+                              assignee=assignee, page=page)
+
+
+async def render_inbox(request: Request, user: User, here: str, status: int = 200, *,
+                       kind: str | None = None, role: str | None = None, view: str = "all",
+                       assignee: str | None = None, page: int = 1, **extra: Any) -> Response:
+    """The inbox at ``here`` (its filters); ``extra``: a bulk action's results, shown on it."""
     svc = svc_of(request)
     role = role if user.role in queries.SEES_ALL else None
     mark = await svc.db(live.inbox_mark, svc.engine, _actor(user))  # before the rows: none missed
@@ -169,7 +178,6 @@ async def inbox(request: Request, kind: Filter = None, role: Filter = None,
                         assignee=assignee, page=page, page_size=PAGE_SIZE)
     filters = {"kind": kind, "role": role, "view": None if view == "all" else view,
                "assignee": assignee}
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     leads = svc.settings.role_leads
     assigns = user.role in queries.SEES_ALL or tasks.is_lead(leads, _actor(user))
     team = (await svc.db(tasks.people, svc.engine, svc.settings.is_dev,
@@ -181,11 +189,11 @@ async def inbox(request: Request, kind: Filter = None, role: Filter = None,
     # Customers' e-mails that matched no complaint wait for cs beside the tasks (issue 18).
     unmatched_mail = (await svc.db(inbound_mail.count_unmatched, svc.engine)
                       if user.has("cs", "ops") else 0)
-    return render(request, "inbox.html", section="inbox", filters=filters, here=here,
+    return render(request, "inbox.html", status, section="inbox", filters=filters, here=here,
                   unmatched_mail=unmatched_mail,
                   sees_all=user.role in queries.SEES_ALL, view=view, views=tasks.VIEWS,
                   assigns=assigns, team=team, bulk_decisions=bulk_decisions,
-                  live=f"/ui/inbox/events?since={mark}", **data)
+                  live=f"/ui/inbox/events?since={mark}", **{"bulk": None, **extra}, **data)
 
 
 @router.post("/tasks/{task_id}/claim")
@@ -249,19 +257,22 @@ async def complete(request: Request, task_id: str) -> Response:
             errors[""] = "请修改标出的内容 Please correct the field marked below."
         return await _task(request, user, task_id, err.status, values=form, errors=errors,
                            error_code=err.code)
-    case_path = f"/ui/cases/{task.case_kind}/{outcome.case_id}"
-    return render(request, "task_done.html", section="inbox", outcome=outcome, task=task,
-                  case_path=case_path, data=body.data, comment=body.comment)
+    # The result shows where the decision was made: the task page, live from here on.
+    return await _task(request, user, task_id, outcome=outcome, submitted=body.data,
+                       comment=body.comment)
 
 
 async def _task(request: Request, user: User, task_id: str, status: int = 200, *,
                 values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                error_code: str | None = None) -> Response:
+                error_code: str | None = None, outcome: Any = None,
+                submitted: dict[str, Any] | None = None, comment: str = "") -> Response:
     svc = svc_of(request)
     task = await svc.db(tasks.load_task, svc.engine, task_id, _actor(user),
                         acting=False)  # 403 / 404 pages
     if not await svc.db(visible, svc.engine, user, "task", task_id):  # another channel's case
         raise ApiError(404, "not_found", f"no task {task_id}")
+    # before the page: a move of the case from here on is news to it (its case's stream)
+    mark = await svc.db(live.case_mark, svc.engine, task.case_kind, task.case_id)
     data = await svc.db(queries.task_page, svc.engine, task)
     if task.case_kind == CaseKind.SAMPLE:
         data.update(await sample_docs.documents_of(request, user, task.case_id),
@@ -288,6 +299,9 @@ async def _task(request: Request, user: User, task_id: str, status: int = 200, *
         lines_of=decisions.lines_of, prefill=decisions.prefill, shown=decisions.shown,
         line_input=decisions.line_input, form_ctx=form_ctx,
         case_path=f"/ui/cases/{task.case_kind}/{task.case_id}",
+        outcome=outcome, submitted=submitted, comment=comment, here=f"/ui/tasks/{task_id}",
+        live=(f"/ui/cases/{task.case_kind}/{task.case_id}/events?since={mark}"
+              if status == 200 and mark else None),
         **data)
 
 

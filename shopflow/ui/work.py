@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -120,9 +120,19 @@ async def bulk(request: Request) -> Response:
             if err.status != 422:
                 raise
             error = err.message
-    return render(request, "bulk_done.html", 422 if error else 200, section="inbox",
-                  action=action, results=results, error=error, back=back,
-                  done=sum(1 for r in results if r["ok"]))
+    # Each task's own result shows where the action was taken: on the inbox (its filters as
+    # they were), which goes on updating itself.
+    from shopflow.ui.routes import render_inbox
+
+    query = dict(parse_qsl(urlsplit(back).query))
+    view = query.get("view", "all")
+    page = query.get("page", "1")
+    return await render_inbox(
+        request, user, back, 422 if error else 200, kind=query.get("kind") or None,
+        role=query.get("role") or None, view=view if view in tasks.VIEWS else "all",
+        assignee=query.get("assignee") or None, page=int(page) if page.isdigit() else 1,
+        bulk={"action": action, "results": results, "error": error,
+              "done": sum(1 for r in results if r["ok"])})
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

@@ -3,7 +3,9 @@
 //    neither shown nor sent), 2. (times are shown in the business's time zone, SHOPFLOW_TIMEZONE,
 //    by the server), 3. a "select all" box ticks the inbox's rows, 4. a live page (<main
 //    data-live="<event stream>">: the inbox, a case) fetches itself again and swaps its <main> when the stream says it changed; never
-//    while the reader is typing in it or has ticked rows (it waits until they are done).
+//    while the reader is typing in it or has ticked rows (it waits until they are done);
+//    a decision's result (<section data-keep id=…>) stays where it was made, and a page shown
+//    after a form (<main data-here="url">) is fetched again from its own address.
 (function () {
   "use strict";
 
@@ -48,18 +50,27 @@
       if (busy(main)) { pending = true; setTimeout(retry, 2000); return; }
       pending = false;
       fetching = true;
-      fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      fetch(here, { credentials: "same-origin", headers: { Accept: "text/html" } })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) {
           if (html === null || busy(main)) { pending = true; return; }
           var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("main");
           if (!fresh) { return; }
+          var kept = Array.prototype.slice.call(main.querySelectorAll("[data-keep][id]"));
           main.innerHTML = fresh.innerHTML;
+          kept.reverse().forEach(function (el) {
+            var twin = main.querySelector("#" + CSS.escape(el.id));
+            if (twin) { twin.replaceWith(el); } else { main.insertBefore(el, main.firstChild); }
+          });
           main.setAttribute("data-refreshed", String(Date.now()));
           enhance(main);
         })
         .catch(function () { pending = true; })
         .then(function () { fetching = false; if (pending) { setTimeout(retry, 2000); } });
+    }
+    var here = main.getAttribute("data-here") || window.location.href;
+    if (main.getAttribute("data-here") && window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", here);  // a reload shows the page, not the form
     }
     function retry() { if (pending) { refresh(); } }
     var source = new EventSource(main.getAttribute("data-live"));
