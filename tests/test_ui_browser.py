@@ -401,7 +401,8 @@ async def test_a_lead_assigns_the_warehouse_ships_a_batch_and_search_finds_it(
     """Issue 17: the warehouse lead hands one order to Wang from the inbox, prints one pick list
     for the other two, ships them from a pasted CSV (Wang's order and an unknown one are named,
     not shipped), and finds a parcel with the header's search box; customer service finds a
-    customer, and files a complaint from the customer's page."""
+    customer, files a complaint and a phone order (catalogue price) from the customer's page;
+    ops reads the step map from the dashboard (each also at phone width)."""
     settings.role_leads = {"warehouse": ["dev-warehouse"]}  # the live app reads it per request
     wang = create_token(engine, "warehouse", "wang")
     await make_product(http, "TEA", stock=10, sample_limit=5)  # type: ignore[arg-type]
@@ -488,6 +489,41 @@ async def test_a_lead_assigns_the_warehouse_ships_a_batch_and_search_finds_it(
     await cs.set_viewport_size(PHONE)
     await no_sideways_scroll(cs)
     await shot(cs, "36-phone-customer-page")
+
+    # ... and files a phone order from it: the customer filled in, the catalogue's price.
+    r = await http.patch("/api/v1/products/CUP", headers=auth("admin"), json={
+        "price": "45.00", "specification": "120 ml", "origin": "龙泉 Longquan"})
+    assert r.status_code == 200, r.text
+    await cs.click("[data-testid=new-order]")
+    await cs.wait_for_selector("[data-testid=order-form]")
+    assert await cs.input_value("input[name='customer.name']") == "客户 2"
+    assert await cs.input_value("select[name=channel]") == "phone"
+    await no_sideways_scroll(cs)
+    await shot(cs, "39-phone-order-from-customer")
+    await cs.set_viewport_size({"width": 1280, "height": 720})
+    await cs.select_option("select[name='items.0.sku']", "CUP")
+    await cs.fill("input[name='items.0.quantity']", "2")
+    await cs.fill("input[name='address.line1']", "文三路 2 号")
+    await cs.fill("input[name='address.city']", "杭州")
+    await cs.check("input[name=payment_method][value=cod]")
+    await cs.click("[data-testid=order-form] button[type=submit]")
+    await cs.wait_for_url("**/ui/cases/order/*")
+    no = cs.url.split("/")[-1].split("?")[0]
+    order = (await http.get(f"/api/v1/orders/{no}", headers=auth("cs"))).json()
+    assert (order["channel"], order["customer_id"], order["total"]) == ("phone", "c-b2", 90.0)
+
+    # Ops reads where cases wait: the dashboard's link, the step map, at phone width too.
+    ops = await person(browser, live, "dev-ops")
+    await ops.click("header a:has-text('Dashboard')")
+    await ops.click("[data-testid=steps-link]")
+    await ops.wait_for_url("**/ui/reports/steps")
+    orders = ops.locator("section[data-process=order]")
+    assert "Order fulfilment" in await orders.text_content()  # the fulfil tasks, done and open
+    assert await ops.locator("[data-testid=steps-csv]").count() == 1
+    await shot(ops, "40-step-map")
+    await ops.set_viewport_size(PHONE)
+    await no_sideways_scroll(ops)
+    await shot(ops, "41-phone-step-map")
 
 
 async def test_signing_out_in_the_browser_ends_the_session(live: str, browser: Any) -> None:
