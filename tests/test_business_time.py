@@ -12,10 +12,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
-from shopflow.models import Task
+from shopflow.models import Notice, Task
 from shopflow.services.timers import clock_of, timers_for
 from shopflow.settings import Settings
 from shopflow.workflows import business_time as bt
@@ -25,6 +25,7 @@ from shopflow.workflows.order_fulfilment import OrderTimers
 from tests.helpers import auth, case, make_product, open_task, record_history
 from tests.test_care import run as care_run
 from tests.test_history_weight import ORDER
+from tests.test_sample_process import approve_review, pass_preliminary, submit
 
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
@@ -185,7 +186,7 @@ def settings(settings: Settings) -> Settings:
     more than one working day holds (9 h), so each crosses a closed stretch whenever it starts."""
     return settings.model_copy(update={
         "business_hours": "09:00-18:00 Mon-Fri",
-        "task_due_by_kind": {"order.fulfil": 10 * H},
+        "task_due_by_kind": {"order.fulfil": 10 * H, "sample.dispatch": 4 * H},
         "enquiry_response_sla": 10 * H, "complaint_response_sla": 10 * H})
 
 
@@ -238,3 +239,22 @@ async def test_due_times_and_slas_count_business_hours(
         assert row is not None
         assert row.due_at == bt.add(row.created_at, settings.task_due, cal)
         assert row.due_at - row.created_at > settings.task_due
+
+
+async def test_a_sample_promises_its_dispatch_tasks_own_due_time(
+        api: httpx.AsyncClient, engine: Engine, settings: Settings) -> None:
+    """The approval notice tells the customer the dispatch task's own due time
+    (SHOPFLOW_TASK_DUE_SAMPLE_DISPATCH), which the warehouse's task is due by."""
+    await make_product(api, "TEA", stock=10, sample_limit=5)
+    await make_product(api, "CUP", stock=4, sample_limit=3)
+    sid = await submit(api)
+    await pass_preliminary(api, sid)
+    await approve_review(api, sid, TEA=3, CUP=2)
+    task = await open_task(api, sid, "sample.dispatch", role="warehouse")
+    with Session(engine) as s:
+        row = s.get(Task, task["id"])
+        assert row is not None and row.due_at == bt.add(row.created_at, 4 * H,
+                                                        settings.business_calendar())
+        approved = s.exec(select(Notice).where(Notice.case_id == sid,
+                                               Notice.kind == "sample_approved")).one()
+    assert approved.data["dispatch_within_hours"] == 4.0

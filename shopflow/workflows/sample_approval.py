@@ -219,7 +219,9 @@ class SampleApproval(FeedbackMixin):
             await self.notify("rejected_review", "sample_rejected", reason=task.data["reason"])
             raise _Rejected(task.data["reason"])
         await self.notify("approved", "sample_approved", items=self.data["items"],
-                          dispatch_within_hours=round(inp.timers.task_due / 3600, 1))
+                          # the dispatch task's own due time (SHOPFLOW_TASK_DUE_SAMPLE_DISPATCH)
+                          dispatch_within_hours=round(
+                              self.due_of(DISPATCH).total_seconds() / 3600, 1))
 
     def _documents_context(self) -> dict[str, Any]:
         return {} if self.documents is None else {
