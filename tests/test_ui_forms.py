@@ -142,6 +142,23 @@ async def test_a_return_is_reviewed_received_inspected_refunded_and_sent_back_fr
         assert text in page, text
 
 
+async def filed_approved_booked_in(api: httpx.AsyncClient, action: str,
+                                   form: dict[str, str]) -> tuple[str, str, str]:
+    """cs files the return form, approves the review; the warehouse books the parcel in from
+    the case page. (return id, workflow id, case page)."""
+    r = await api.post(action, data=form)
+    assert r.status_code == 303, r.text
+    rid = r.headers["location"].split("/")[-1].split("?")[0]
+    wf, case_path = f"return-{rid}", f"/ui/cases/return/{rid}"
+    review = await inbox_task(api, wf, "return.review")
+    assert (await post_form(api, review, review, {"decision": "approve"})).status_code == 200
+    await switch(api, "dev-warehouse")
+    await page_shows(api, case_path, "/actions/received")
+    r = await post_form(api, case_path, f"{case_path}/actions/received", {"received.note": ""})
+    assert r.status_code == 303, r.text
+    return rid, wf, case_path
+
+
 async def test_a_repair_is_asked_for_repaired_and_sent_back_from_the_pages(
         api: httpx.AsyncClient, catalogue: None, engine: Engine) -> None:
     """Issue 18, repair (维修): customer service files it on the return form (a missing item
@@ -159,17 +176,8 @@ async def test_a_repair_is_asked_for_repaired_and_sent_back_from_the_pages(
     assert r.status_code == 422
     kind_box = r.text.split('name="kind"', 1)[1].split("</fieldset>", 1)[0]
     assert 'data-testid="field-error">a missing item cannot be repaired' in kind_box
-    r = await api.post(action, data={**base, "category": "quality"})
-    assert r.status_code == 303, r.text
-    rid = r.headers["location"].split("/")[-1].split("?")[0]
-    wf, case_path = f"return-{rid}", f"/ui/cases/return/{rid}"
-    review = await inbox_task(api, wf, "return.review")
-    assert (await post_form(api, review, review, {"decision": "approve"})).status_code == 200
-
-    await switch(api, "dev-warehouse")
-    await page_shows(api, case_path, "/actions/received")
-    r = await post_form(api, case_path, f"{case_path}/actions/received", {"received.note": ""})
-    assert r.status_code == 303, r.text
+    rid, wf, case_path = await filed_approved_booked_in(api, action,
+                                                        {**base, "category": "quality"})
     repair = await inbox_task(api, wf, "return.repair")
     page = (await api.get(repair)).text
     assert 'name="unrepairable.remedy"' in page and 'value="repaired"' in page
@@ -207,16 +215,8 @@ async def test_an_exchange_for_another_size_is_asked_for_and_its_difference_paid
             "items.1.exchange_unit_price": "30"}
     r = await api.post(action, data=base)
     assert r.status_code == 422 and "no product CUP-XL" in r.text
-    r = await api.post(action, data={**base, "items.1.exchange_sku": "CUP-L"})
-    assert r.status_code == 303, r.text
-    rid = r.headers["location"].split("/")[-1].split("?")[0]
-    wf, case_path = f"return-{rid}", f"/ui/cases/return/{rid}"
-    review = await inbox_task(api, wf, "return.review")
-    assert (await post_form(api, review, review, {"decision": "approve"})).status_code == 200
-    await switch(api, "dev-warehouse")
-    await page_shows(api, case_path, "/actions/received")
-    r = await post_form(api, case_path, f"{case_path}/actions/received", {"received.note": ""})
-    assert r.status_code == 303, r.text
+    rid, wf, case_path = await filed_approved_booked_in(
+        api, action, {**base, "items.1.exchange_sku": "CUP-L"})
     inspection = await inbox_task(api, wf, "return.inspection")
     r = await post_form(api, inspection, inspection, {"decision": "pass"})
     assert r.status_code == 200, r.text

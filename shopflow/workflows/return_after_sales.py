@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from shopflow.workflows.base import CommerceCase, business_rejections, rejection
+from shopflow.workflows.base import CommerceCase, HumanTask, business_rejections, rejection
 from shopflow.workflows.money import amount
 from shopflow.workflows.return_rules import (
     ReturnDecision,
@@ -141,16 +141,7 @@ class AfterSales(CommerceCase):
         await self._transition(None, None, "repaired", notes or "repaired: ships back",
                                actor=actor, times={"inspected_at": workflow.now()},
                                row={"items": self._items()})
-        back = await self.human_task(FULFIL, "warehouse", {
-            "return_id": self.return_id, "order_no": self.order_no, "repair": True,
-            "customer": self.data["customer"], "shipping_address": inp.shipping_address,
-            "pick_list": [{"sku": line["sku"], "name": line["name"],
-                           "quantity": line["quantity"]} for line in self.lines],
-            "payment_method": "repair", "collect_on_delivery": None,
-            "packing_slip_url": f"/api/v1/returns/{self.return_id}/packing-slip",
-        })
-        parcel = self.exchange_parcel
-        assert parcel is not None
+        back, parcel = await self._ship_to_customer(inp, self.lines, "repair")
         now = workflow.now()
         self.data["outcome"] = "repaired"
         await self._transition("repaired", "closed", "repair_shipped",
@@ -164,6 +155,24 @@ class AfterSales(CommerceCase):
                           tracking_no=parcel["tracking_no"],
                           tracking_url=parcel.get("tracking_url") or "", notes=notes)
         return "repaired"
+
+    async def _ship_to_customer(self, inp: ReturnInput, goods: list[dict[str, Any]],
+                                why: str) -> tuple[HumanTask, dict[str, Any]]:
+        """The warehouse's ``order.fulfil`` task for goods going to the customer (``why``:
+        exchange, a replacement; repair, the repaired item): the task and the parcel its
+        decision booked with the courier."""
+        slip = f"/api/v1/returns/{self.return_id}/packing-slip"
+        task = await self.human_task(FULFIL, "warehouse", {
+            "return_id": self.return_id, "order_no": self.order_no, why: True,
+            "customer": self.data["customer"], "shipping_address": inp.shipping_address,
+            "pick_list": [{"sku": line["sku"], "name": line["name"],
+                           "quantity": line["quantity"]} for line in goods],
+            "payment_method": why, "collect_on_delivery": None,
+            "pick_list_url": slip, "packing_slip_url": slip,
+        })
+        parcel = self.exchange_parcel
+        assert parcel is not None
+        return task, parcel
 
     # --- the price difference of an exchange for another SKU ----------------------------
 

@@ -31,7 +31,7 @@ from shopflow.workflows.base import (
 from shopflow.workflows.business_time import TaskClock
 from shopflow.workflows.money import amount, parse_cents
 from shopflow.workflows.order_rules import EVENT_TYPES, check_tracking_no
-from shopflow.workflows.return_after_sales import AfterSales, DifferencePayment
+from shopflow.workflows.return_after_sales import MONEY_RETRY, AfterSales, DifferencePayment
 from shopflow.workflows.return_rules import (
     CANCELLABLE_STAGES,
     DECISIONS,
@@ -81,10 +81,6 @@ FULFIL = ReturnTask.FULFIL
 __all__ = ["DECISIONS", "DifferencePayment", "END_STATUSES", "EVENT_TYPES", "ParcelInput", "ReceivedInput",
            "ReturnHandling", "ReturnInput", "ReturnLineData", "ReturnPolicy", "ReturnTimers",
            "amount"]
-
-MONEY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2),
-                          maximum_interval=timedelta(minutes=5))
-
 
 @dataclass
 class ReturnPolicy:
@@ -631,17 +627,7 @@ class ReturnHandling(AfterSales):
                 return "refund"
             if difference < 0:
                 await self._refund_difference(inp, -difference, sent)
-        task = await self.human_task(FULFIL, "warehouse", {
-            "return_id": self.return_id, "order_no": self.order_no, "exchange": True,
-            "customer": self.data["customer"], "shipping_address": inp.shipping_address,
-            "pick_list": [{"sku": line["sku"], "name": line["name"],
-                           "quantity": line["quantity"]} for line in sent],
-            "payment_method": "exchange", "collect_on_delivery": None,
-            "pick_list_url": f"/api/v1/returns/{self.return_id}/packing-slip",
-            "packing_slip_url": f"/api/v1/returns/{self.return_id}/packing-slip",
-        })
-        parcel = self.exchange_parcel
-        assert parcel is not None
+        task, parcel = await self._ship_to_customer(inp, sent, "exchange")
         now = workflow.now()
         self.data["outcome"] = "exchanged"
         await self._transition("exchanged", "closed", "exchange_shipped",
