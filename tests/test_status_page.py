@@ -127,6 +127,28 @@ async def test_each_process_in_the_customer_language(
     assert (await page_client.get("/api/v1" + _path(settings, case_id))).text == html
 
 
+def test_a_return_waiting_for_its_price_difference_says_so(engine: Engine) -> None:
+    from shopflow.services.status import customer_status
+
+    _seed(engine, "return", "RT-2", "exchange_pending", "exchange", "en")
+    with Session(engine) as s:
+        case = s.get(Case, "RT-2")
+        assert case is not None
+        case.data = {**case.data, "difference": {"status": "due", "amount": "4.50"}}
+        s.add(case)
+        s.commit()
+    view = customer_status(engine, "RT-2")
+    assert view is not None and view["stage"] == "Waiting for the price difference"
+    assert "4.50" not in str(view)  # no amount on the page
+    with Session(engine) as s:
+        case = s.get(Case, "RT-2")
+        assert case is not None
+        case.data = {**case.data, "difference": {"status": "paid"}}
+        s.add(case)
+        s.commit()
+    assert customer_status(engine, "RT-2")["stage"] == "Exchange being prepared"  # type: ignore[index]
+
+
 async def test_unknown_expired_and_tampered_links_are_a_plain_404(
         page_client: httpx.AsyncClient, settings: Settings, engine: Engine) -> None:
     _seed(engine, "order", "WEB-9", "shipped", "delivery", "en")

@@ -77,6 +77,11 @@ STEPS: dict[tuple[str, str], tuple[Text, Text]] = {
                                 ("到货后立即为您发货", "We send it as soon as stock arrives")),
     ("return", "exchanged"): (("已换货", "Exchanged"), ("无需操作", "Nothing to do")),
     ("return", "cancelled"): (("已取消", "Cancelled"), ("无需操作", "Nothing to do")),
+    # an exchange for a dearer SKU, its price difference not paid yet (no amount shown here)
+    ("return", "difference_due"): (("等待补付差价", "Waiting for the price difference"),
+                                   ("请按通知补付差价，付款后立即发货",
+                                    "Please pay the difference as our message says; we send "
+                                    "it once paid")),
     ("return", "repairing"): (("维修中", "Being repaired"),
                               ("修好后寄回给您，届时会通知您快递单号",
                                "We send it back repaired and tell you the tracking number")),
@@ -138,8 +143,10 @@ def customer_status(engine: Engine, case_id: str) -> dict[str, Any] | None:
             .order_by(col(Shipment.shipped_at).desc())).first()
     locale = pick_locale(customer.locale if customer else None)
     lang = 0 if locale == "zh-CN" else 1
-    stage, step = STEPS.get((case.kind, case.status)) or STEPS.get(
-        (case.kind, case.stage), UNKNOWN_STEP)
+    difference = case.data.get("difference")
+    due = isinstance(difference, dict) and difference.get("status") == "due"
+    stage, step = (due and STEPS.get((case.kind, "difference_due"))) or STEPS.get(
+        (case.kind, case.status)) or STEPS.get((case.kind, case.stage), UNKNOWN_STEP)
     return {
         "locale": locale, "kind": KINDS[case.kind][lang], "ref": case.id,
         "stage": stage[lang], "next_step": step[lang],
