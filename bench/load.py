@@ -46,6 +46,7 @@ class LoadResult:
     server_errors: list[str] = field(default_factory=list)
     order_nos: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
+    transport_retries: int = 0
 
     def percentile(self, q: float) -> float:
         data = sorted(self.create_seconds)
@@ -64,7 +65,8 @@ class LoadResult:
             if self.create_seconds else "",
             f"retries answered like the first: {self.retries - len(self.retry_mismatches)}"
             f"/{self.retries}; conflicting duplicates: {dict(self.conflict_answers)}",
-            f"5xx: {len(self.server_errors)}",
+            f"5xx: {len(self.server_errors)}; dropped connections sent again (same key): "
+            f"{self.transport_retries}",
         ]
         if rows is not None:
             lines.append(f"order rows: {rows}/{self.orders} (lost: {self.orders - rows})")
@@ -110,7 +112,16 @@ async def run_load(url: str, orders: int = 1000, concurrency: int = 64, retry_sh
             headers = {**CHANNEL, **({"Idempotency-Key": key} if key else {})}
             async with gate:
                 start = time.perf_counter()
-                r = await http.post("/api/v1/orders", json=body, headers=headers)
+                for attempt in range(5):
+                    try:
+                        r = await http.post("/api/v1/orders", json=body, headers=headers)
+                        break
+                    except httpx.TransportError:
+                        # a dropped connection (e.g. a keep-alive connection the server closed
+                        # as the client reused it): the client sends it again, same key
+                        result.transport_retries += 1
+                        if attempt == 4:
+                            raise
                 result.create_seconds.append(time.perf_counter() - start)
             result.statuses[r.status_code] += 1
             if r.status_code >= 500:
