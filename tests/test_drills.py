@@ -74,20 +74,18 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[Stack]:
-    workdir = Path(tmp_path_factory.mktemp("drills"))
-    s = Stack(workdir, env={
-        "SHOPFLOW_DATABASE_BUSY_TIMEOUT": "4",  # < the 10 s outage of the database drill
-        "SHOPFLOW_PAYMENT_SIM_LATENCY": "2",  # a payment's or refund's call takes ~2 s
-        "SHOPFLOW_PROVIDER_SIM_JOURNAL": str(workdir / "providers.jsonl"),  # what moved
-        "SHOPFLOW_PROVIDER_CALL_TIMEOUT": "6",  # a killed call is retried after 6 s, not 60
+def drill_stack(workdir: Path, smtp: SmtpServer, database_url: str | None = None,
+                **env: str) -> Stack:
+    """A stack for the drills, started, with the drill's tea in stock (the caller stops it):
+    mail to the test's SMTP server, quick notice timeouts, surveys at once; ``env`` on top."""
+    s = Stack(workdir, database_url=database_url, env={
         "SHOPFLOW_NOTICE_SEND_TIMEOUT": "10",
         "SHOPFLOW_SMTP_HOST": "127.0.0.1",
         "SHOPFLOW_SMTP_PORT": str(smtp.port),
         "SHOPFLOW_SMTP_TIMEOUT": "5",  # one SMTP step, < the send timeout
         "SHOPFLOW_OPS_EMAIL": OPS,
         "SHOPFLOW_FEEDBACK_DELAY": "PT1S",  # samples and follow-ups ask at once
+        **env,
     })
     try:
         s.start()
@@ -97,6 +95,23 @@ def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterato
                  201)
             call(lambda: http.post("/api/v1/inventory/receipts", headers=auth("warehouse"),
                                    json={"sku": SKU, "quantity": 500, "note": "drill"}), 201)
+    except BaseException:
+        s.stop_all()
+        raise
+    return s
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[Stack]:
+    workdir = Path(tmp_path_factory.mktemp("drills"))
+    s = drill_stack(
+        workdir, smtp,
+        SHOPFLOW_DATABASE_BUSY_TIMEOUT="4",  # < the 10 s outage of the database drill
+        SHOPFLOW_PAYMENT_SIM_LATENCY="2",  # a payment's or refund's call takes ~2 s
+        SHOPFLOW_PROVIDER_SIM_JOURNAL=str(workdir / "providers.jsonl"),  # what moved
+        SHOPFLOW_PROVIDER_CALL_TIMEOUT="6",  # a killed call is retried after 6 s, not 60
+    )
+    try:
         yield s
     finally:
         s.stop_all()
@@ -375,6 +390,28 @@ def test_drill_api_killed_mid_request_the_retry_gets_one_resource(
     delivered_once(smtp, stack, cases)
 
 
+def create_order(http: httpx.Client, no: str) -> httpx.Response:
+    return http.post("/api/v1/orders", json=order_body(no),
+                     headers={**auth("channel"), "Idempotency-Key": no})
+
+
+def answers_during(seconds: float, margin: float, *probes: Callable[[], httpx.Response],
+                   every: float = 0.0) -> list[int]:
+    """What the API answers to ``probes`` through an outage of ``seconds`` (sending them until
+    ``margin`` before its end, then waiting it out); each 503 carries Retry-After."""
+    until = time.monotonic() + seconds
+    codes = []
+    while time.monotonic() < until - margin:
+        for probe in probes:
+            r = probe()
+            codes.append(r.status_code)
+            if r.status_code == 503:
+                assert r.headers["Retry-After"], r.text
+        time.sleep(every)
+    time.sleep(max(0.0, until - time.monotonic()))
+    return codes
+
+
 def test_drill_database_unreachable_for_10_seconds(stack: Stack, smtp: SmtpServer) -> None:
     """Another writer holds SQLite's write lock for 10 s: creates answer 503 + Retry-After and
     start nothing; then everything resumes by itself, the cases started before included."""
@@ -384,15 +421,7 @@ def test_drill_database_unreachable_for_10_seconds(stack: Stack, smtp: SmtpServe
         holder = sqlite3.connect(stack.database_url.split("///", 1)[1], isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         try:
-            locked_until = time.monotonic() + 10
-            codes = []
-            while time.monotonic() < locked_until - 2:
-                r = http.post("/api/v1/orders", json=order_body(f"DB-{cases.run}"),
-                              headers={**auth("channel"), "Idempotency-Key": f"DB-{cases.run}"})
-                codes.append(r.status_code)
-                if r.status_code == 503:
-                    assert r.headers["Retry-After"]
-            time.sleep(max(0.0, locked_until - time.monotonic()))
+            codes = answers_during(10, 2, lambda: create_order(http, f"DB-{cases.run}"))
         finally:
             holder.execute("ROLLBACK")
             holder.close()
@@ -414,22 +443,12 @@ def pg_stack(request: pytest.FixtureRequest, tmp_path: Path,
     url = make_url(request.getfixturevalue("pg_database"))
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
     through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    s = Stack(tmp_path, database_url=through, env={
-        "SHOPFLOW_SMTP_HOST": "127.0.0.1",
-        "SHOPFLOW_SMTP_PORT": str(smtp.port),
-        "SHOPFLOW_SMTP_TIMEOUT": "5",
-        "SHOPFLOW_NOTICE_SEND_TIMEOUT": "10",
-        "SHOPFLOW_OPS_EMAIL": OPS,
-        "SHOPFLOW_FEEDBACK_DELAY": "PT1S",
-    })
     try:
-        s.start()
-        with s.client() as http:
-            call(lambda: http.post("/api/v1/products", headers=auth("admin"),
-                                   json={"sku": SKU, "name": "Drill tea", "sample_limit": 5}),
-                 201)
-            call(lambda: http.post("/api/v1/inventory/receipts", headers=auth("warehouse"),
-                                   json={"sku": SKU, "quantity": 500, "note": "drill"}), 201)
+        s = drill_stack(tmp_path, smtp, through)
+    except BaseException:
+        proxy.stop()
+        raise
+    try:
         yield s, proxy
     finally:
         s.stop_all()
@@ -449,19 +468,10 @@ def test_drill_postgres_unreachable_for_10_seconds(
         start_every_process(http, cases)  # their first steps are in flight
         proxy.cut()
         try:
-            cut_until = time.monotonic() + 10
-            codes = []
-            while time.monotonic() < cut_until - 1:
-                for r in (http.post("/api/v1/orders", json=order_body(f"DP-{cases.run}"),
-                                    headers={**auth("channel"),
-                                             "Idempotency-Key": f"DP-{cases.run}"}),
-                          http.get(f"/api/v1/orders/{cases.orders[0]}", headers=auth("ops")),
-                          http.get("/api/v1/tasks", headers=auth("cs"))):
-                    codes.append(r.status_code)
-                    if r.status_code == 503:
-                        assert r.headers["Retry-After"], r.text
-                time.sleep(0.5)
-            time.sleep(max(0.0, cut_until - time.monotonic()))
+            codes = answers_during(
+                10, 1, lambda: create_order(http, f"DP-{cases.run}"),
+                lambda: http.get(f"/api/v1/orders/{cases.orders[0]}", headers=auth("ops")),
+                lambda: http.get("/api/v1/tasks", headers=auth("cs")), every=0.5)
         finally:
             proxy.restore()
         assert codes and set(codes) == {503}, codes
