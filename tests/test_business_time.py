@@ -226,8 +226,10 @@ async def test_due_times_and_slas_count_business_hours(
     due = datetime.fromisoformat(complaint["sla"]["response_due_at"])
     with Session(engine) as s:
         opened = s.get(Task, handle["id"]).created_at  # type: ignore[union-attr]
-    assert due == bt.add(opened, 10 * H, cal) and in_office_hours(due)
-    assert due - opened > 10 * H
+    # The clock starts with the round, the task opens a step later (the same instant unless a
+    # loaded machine split the workflow task): within a minute of it.
+    assert abs(due - bt.add(opened, 10 * H, cal)) < timedelta(minutes=1)
+    assert in_office_hours(due) and due - opened > 10 * H
     await record_history(tenv, f"complaint-{cid}", "complaint_business_hours")
 
     # A scheduled run's case (the week's stocktake) gets the calendar too (care.start_case).
