@@ -32,6 +32,13 @@ except ImportError:  # pragma: no cover
     Return = None  # type: ignore[assignment,misc]
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The figures below are for periods of whole UTC days (the schedules' zone is
+    Asia/Shanghai by default since SHOPFLOW_TIMEZONE)."""
+    return settings.model_copy(update={"schedule_timezone": "UTC"})
+
+
 def t(day: str, hour: int = 0, minute: int = 0) -> datetime:
     month, d = (int(x) for x in day.split("-"))
     return datetime(2025, month, d, hour, minute, tzinfo=UTC)
