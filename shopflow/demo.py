@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -69,8 +70,10 @@ def run_sample_demo(base_url: str, echo: Callable[[str], None], timeout: float =
         r.raise_for_status()
         echo(f"  {t['kind']} → {decision} by dev-{t['role']}")
 
+    run = uuid.uuid4().hex[:8]  # each run its own customer and parcel: the limit per
+    # customer (SHOPFLOW_SAMPLE_LIMIT_PER_CUSTOMER) and the courier's tracking numbers hold
     r = httpx.post(f"{api}/samples", headers=h("channel"), json={
-        "customer": {"id": "demo-customer", "name": "李伟 Li Wei", "company": "West Lake Teahouse",
+        "customer": {"id": f"demo-customer-{run}", "name": "李伟 Li Wei", "company": "West Lake Teahouse",
                      "email": "li.wei@example.com", "address": "杭州市西湖区 1 号"},
         "channel": "web", "items": [{"sku": "TEA-001", "quantity": 3}],
         "purpose": "evaluate for our tea house",
@@ -82,6 +85,7 @@ def run_sample_demo(base_url: str, echo: Callable[[str], None], timeout: float =
     # The qualification document as a file (seed 000 1.2): the review approves only with one.
     httpx.post(f"{api}/samples/{sid}/documents", headers=h("channel"), files={"file": (
         "business-licence.pdf", b"%PDF-1.4\n%demo licence\n%%EOF\n", "application/pdf")},
+        timeout=60,  # the case takes it once its first step ran (a cold worker: seconds)
     ).raise_for_status()
     echo("  qualification document uploaded: business-licence.pdf")
     decide(task(sid, "sample.preliminary_review"), "approve")
@@ -91,9 +95,13 @@ def run_sample_demo(base_url: str, echo: Callable[[str], None], timeout: float =
          f"stock {review['context']['stock_available']}")
     decide(review, "approve", items=[{"sku": "TEA-001", "approved_quantity": 2}])
     echo(f"  approved 2 of 3; {stock()}")
-    decide(task(sid, "sample.dispatch"), "shipped", courier="SF Express", tracking_no="SF0001")
-    echo(f"  shipped; {stock()}")
-    echo("  waiting for the feedback request (SHOPFLOW_FEEDBACK_DELAY) …")
+    decide(task(sid, "sample.dispatch"), "shipped", courier="SF Express",
+           tracking_no=f"SF{run}")
+    echo(f"  shipped (registered with the courier); {stock()}")
+    httpx.post(f"{api}/shipments/SF{run}/events", headers=h("warehouse"),
+               json={"type": "delivered", "note": "signed by Li Wei"}).raise_for_status()
+    echo("  the courier reports it delivered")
+    echo("  waiting for the feedback request (SHOPFLOW_FEEDBACK_DELAY after delivery) …")
 
     def feedback_url() -> str | None:
         c = httpx.get(f"{api}/samples/{sid}", headers=h("ops")).raise_for_status().json()

@@ -10,9 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col, select
+from temporalio.client import Client
 
-from shopflow.models import Case, Order
+from shopflow.models import Case, Order, TimelineEvent
 from shopflow.providers.storage import DocumentMissing, FolderStore, S3Store, build_store
 from shopflow.settings import Settings
 from tests.helpers import (
@@ -293,3 +294,32 @@ def test_a_document_that_comes_before_the_case_has_started_is_not_refused() -> N
     case.case_id = "S-1"  # run() started, and set no documents list: an older case
     with pytest.raises(Exception, match="filed before documents"):
         case._validate_document(doc)
+
+
+async def test_a_document_sent_with_the_start_waits_for_the_case(
+        api: httpx.AsyncClient, client: Client, settings: Settings, engine: Any) -> None:
+    """An upload racing the start (the workflow's first task holds the start and the Update,
+    as when a worker is slow to pick the new case up) is kept, not refused as if the request
+    were older than documents."""
+    from temporalio.client import WithStartWorkflowOperation
+    from temporalio.common import WorkflowIDConflictPolicy
+
+    from shopflow.models.schemas import SampleCreate
+    from shopflow.services import samples
+    from shopflow.workflows.sample_approval import SampleApproval
+    from shopflow.workflows.shared import DocumentAdded
+
+    body = SampleCreate.model_validate(application())
+    inp = samples.sample_input(settings, "race1", body, "dev-channel")
+    samples.register_sample(engine, inp)
+    start = WithStartWorkflowOperation(
+        SampleApproval.run, inp, id="sample-race1", task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    answer = await client.execute_update_with_start_workflow(
+        "add_document", DocumentAdded("d1", "licence.pdf", "application/pdf", 10, "dev-cs"),
+        start_workflow_operation=start, result_type=dict)
+    assert answer == {"documents": 1, "duplicate": False}
+    with Session(engine) as s:
+        events = [e.type for e in s.exec(select(TimelineEvent).where(
+            TimelineEvent.case_id == "race1").order_by(col(TimelineEvent.seq)))]
+    assert "submitted" in events and "document_added" in events
