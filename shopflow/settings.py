@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     feedback_link_ttl: Duration = timedelta(days=30)
     # The customer's status page (/status/<token>): how long the link in a notice works.
     status_link_ttl: Duration = timedelta(days=90)
+    # How long finance's "send us your bank details" link works (issue 17.6).
+    bank_link_ttl: Duration = timedelta(days=14)
     link_secret: str | None = None
 
     # /metrics: with a token, scrapes need "Authorization: Bearer <token>"; with a port, the

@@ -38,6 +38,7 @@ LANDED = {
     "0010_sample_documents.py": "3756e88e8244af902acef102afe226b4c653cc491c953a60eb51c71e348d8029",
     "0011_person_preferences.py": "334ff1778e01180ab5c25edaa5687093f7cd7df89f989519fb851e5b8712d5e4",
     "0012_product_price_details.py": "023d679587b402e1fb98c46b7d6138d3645540b902417b2283c0866397f79ac4",
+    "0013_bank_detail_requests.py": "61873ed17b70b16b044acdfac16de9226ec741fdfc6a7a7535511f515f6351bc",
 }
 # 0001's git blob as it was frozen (`git hash-object`): the same check in git's own terms.
 FROZEN_0001_BLOB = "3ceffe5e62081a0b3a5e0eedf4cbb4ccb81eb3a3"

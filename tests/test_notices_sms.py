@@ -30,7 +30,7 @@ STAFF_KINDS = frozenset({
     "overdue_summary", "promotion_report", "return_repair_reminder", "staff_digest",
     "task_due_soon", "task_escalated", "task_new"})
 # Customer notices without a case (no status page link is added to them).
-NO_CASE = frozenset({"birthday_greeting", "promotion_announced"})
+NO_CASE = frozenset({"bank_details_request", "birthday_greeting", "promotion_announced"})
 CUSTOMER_KINDS = sorted(set(renderer.kinds()) - STAFF_KINDS)
 # A real status link as notices carry it: a case id, an expiry and a signature.
 STATUS_URL = "https://shop.example.com/status/UlQtM0YyQTlDMUI3RC4xNzY0NDk2MDAw.q2v3Xm9P0aLk"

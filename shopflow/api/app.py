@@ -20,6 +20,7 @@ from shopflow.api.deps import Services
 from shopflow.api.errors import error_response, install_error_handlers
 from shopflow.api.metrics import LATENCY, REQUESTS, TASKS
 from shopflow.api.routers import (
+    bank_details,
     catalogue,
     complaints,
     customers,
@@ -95,9 +96,11 @@ def build_app(settings: Settings) -> FastAPI:
                    followups):
         v1.include_router(module.router, dependencies=scoped)
     v1.include_router(feedback.api_router)
+    v1.include_router(bank_details.router)
     v1.include_router(status.router)
     app.include_router(v1)
     app.include_router(feedback.page_router)
+    app.include_router(bank_details.page_router)  # the link in the notice
     app.include_router(status.router, include_in_schema=False)  # the link in notices
     app.include_router(health.router)
     install_ui(app)  # /ui/ pages, their static files, and / → /ui/

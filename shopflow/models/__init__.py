@@ -8,7 +8,12 @@ from shopflow.models.care import BirthdayGreeting, Complaint, CustomerRevisit, R
 from shopflow.models.cases import Case, Dossier, FeedbackRequest, SampleDocument, TimelineEvent
 from shopflow.models.catalogue import InventoryItem, Product, Reservation, StockMovement
 from shopflow.models.customers import Customer
-from shopflow.models.finance import Invoice, NumberCounter, ReconciliationDifference
+from shopflow.models.finance import (
+    BankDetailsRequest,
+    Invoice,
+    NumberCounter,
+    ReconciliationDifference,
+)
 from shopflow.models.mail import InboundMail
 from shopflow.models.notices import Notice
 from shopflow.models.orders import (
@@ -68,6 +73,7 @@ __all__ = [
     "Return",
     "SampleDocument",
     "Settlement",
+    "BankDetailsRequest",
     "Shipment",
     "ShipmentEvent",
     "StaffDigestItem",

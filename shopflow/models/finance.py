@@ -106,3 +106,24 @@ class ReconciliationDifference(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=100)
     resolved_at: datetime | None = time_field(nullable=True)
     created_at: datetime = time_field()
+
+
+class BankDetailsRequest(SQLModel, table=True):
+    """Finance asking a COD customer for the account a transfer refund goes to (issue 17.6).
+    The link's secret is never stored: ``token`` is its SHA-256 (security/links.py,
+    ``bank_token``); the link works once until ``expires_at``. The account number is kept
+    whole for the transfer and shown masked (its last 4 digits)."""
+
+    __tablename__ = "bank_detail_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    refund_id: int = Field(index=True)
+    token: str = Field(unique=True, max_length=64)
+    status: str = Field(default="open", max_length=20)  # open | received
+    requested_by: str = Field(max_length=100)
+    requested_at: datetime = time_field()
+    expires_at: datetime = time_field()
+    account_holder: str | None = Field(default=None, max_length=100)
+    bank_name: str | None = Field(default=None, max_length=100)
+    account_number: str | None = Field(default=None, max_length=34)
+    received_at: datetime | None = time_field(nullable=True)

@@ -15,6 +15,12 @@ and the mac ``HMAC-SHA256(key, "status:" + payload)`` (256 bits) under the same 
 to a customer gets one when it is rendered (``status_url``, valid SHOPFLOW_STATUS_LINK_TTL);
 neither the workflow, the read-model nor the outbox's data keeps it. A tampered, foreign or
 expired token reads as no case at all.
+
+Bank-details links (``/bank-details/<token>``, issue 17.6: finance asks a cash-on-delivery
+customer for the account a transfer refund goes to) are made like feedback links: the secret is
+``HMAC-SHA256(key, "bank:" + ref)`` with a random ref that only the notice's data keeps;
+``bank_detail_requests`` keeps its SHA-256 and an expiry (SHOPFLOW_BANK_LINK_TTL), and the link
+works once.
 """
 
 from __future__ import annotations
@@ -44,6 +50,12 @@ def link_key(settings: Settings) -> bytes:
 
 def link_token(key: bytes, ref: str) -> str:
     digest = hmac.new(key, b"feedback:" + ref.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def bank_token(key: bytes, ref: str) -> str:
+    """A bank-details link's secret (the ``bank:`` domain: never equal to a feedback link's)."""
+    digest = hmac.new(key, b"bank:" + ref.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
@@ -85,11 +97,15 @@ def status_url(settings: Settings, case_id: str, now: datetime) -> str:
 
 
 def with_link(settings: Settings, data: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Notice data for rendering: ``feedback_ref`` becomes the link's ``token``; a case's
-    notice gets its ``status_url``."""
+    """Notice data for rendering: ``feedback_ref`` becomes the link's ``token``, ``bank_ref``
+    the bank-details form's ``bank_url``; a case's notice gets its ``status_url``."""
     case_id = data.get("case_id")
     if isinstance(case_id, str) and case_id:
         data = {**data, "status_url": status_url(settings, case_id, now)}
+    bank_ref = data.get("bank_ref")
+    if isinstance(bank_ref, str) and bank_ref:
+        data = {**data, "bank_url": f"{settings.public_url}/bank-details/"
+                                    f"{bank_token(link_key(settings), bank_ref)}"}
     ref = data.get("feedback_ref")
     if not isinstance(ref, str) or not ref:
         return data

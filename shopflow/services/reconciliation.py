@@ -7,6 +7,8 @@ Definitions (a day is midnight to midnight in the schedule's time zone, ``report
   collections received that day; its transfers the refunds finance pays back by bank transfer
   (``bank_transfer``: ``transfer_due`` or done) booked that day.
 - refused and pending refunds move no money and are not listed.
+- each transfer line carries ``bank_details``: finance's latest request for the customer's
+  account (services/bank_details.py: who asked, its status, the account masked), or null.
 - net = payments - refunds - transfers. Amounts are decimals (cents inside).
 - settling a (day, provider) records who, when, a note and the totals as they stood, audited;
   it happens once: a second settle is a 409 ``already_settled`` naming who settled it. A
@@ -41,6 +43,7 @@ from shopflow.models.orders import decimal
 from shopflow.models.types import utcnow
 from shopflow.providers.payments import PaymentProvider
 from shopflow.security.csvsafe import safe_rows
+from shopflow.services import bank_details
 from shopflow.services.audit import audit
 from shopflow.services.care import local_day
 from shopflow.services.cases import start_once
@@ -87,7 +90,8 @@ def _refunds(session: Session, provider: str, start: datetime,
         col(Refund.status).in_(REFUND_STATUSES[provider]),
         col(Refund.completed_at) >= start, col(Refund.completed_at) < end)
         .order_by(col(Refund.completed_at), col(Refund.id)))
-    return [{"order_no": r.order_no, "reference": r.provider_ref or r.key, "status": r.status,
+    return [{"refund_id": r.id, "order_no": r.order_no, "reference": r.provider_ref or r.key,
+             "status": r.status,
              "at": r.completed_at.isoformat() if r.completed_at else None,
              "case": f"{r.case_kind}:{r.case_id}" if r.case_id else r.case_kind,
              "amount_cents": r.amount_cents} for r in rows]
@@ -116,13 +120,17 @@ def _provider_day(session: Session, provider: str, day: date, start: datetime,
     as_settled = (settled.payments_cents, settled.refunds_cents,
                   settled.transfers_cents) if settled else None
     differences = [difference_view(d) for d in _differences(session, day, provider)]
+    transfers = _shown(refunds) if provider == "cod" else []
+    asked = bank_details.latest(session, [t["refund_id"] for t in transfers])
+    for line in transfers:  # the customer's account for each, masked (services/bank_details)
+        line["bank_details"] = asked.get(line["refund_id"])
     return {
         "provider": provider,
         "differences": differences,
         "open_differences": sum(1 for d in differences if d["status"] == "open"),
         "payments": _shown(payments),
         "refunds": _shown(refunds) if provider == "online" else [],
-        "transfers": _shown(refunds) if provider == "cod" else [],
+        "transfers": transfers,
         "totals": {**{k: decimal(v) for k, v in cents.items()},
                    "net": decimal(cents["payments"] - cents["refunds"] - cents["transfers"]),
                    "lines": len(payments) + len(refunds)},

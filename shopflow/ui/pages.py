@@ -65,6 +65,13 @@ NOTES = {  # ?note=… after a redirect: fixed texts only, never echoed input
     "open_differences": "有未处理的差异 Differences with the provider are still open: decide each first.",
     "already_settled": "该日已结算 This day was settled already.",
     "invalid_date": "日期无效 This day cannot be settled (it has not begun).",
+    "bank_details_asked": "已向客户索取银行信息 The customer is asked for bank details: the "
+                          "notice with the form's link is on its way.",
+    "bank_details_requested": "已在等待客户的银行信息 The customer was asked already: the link "
+                              "still works.",
+    "bank_details_received": "客户已提交银行信息 The customer has sent the bank details already.",
+    "no_transfer_due": "该退款无需转账 This refund is not a transfer still due.",
+    "unavailable": "服务暂不可用,请稍后再试 The service is unavailable: try again shortly.",
     "shipment_event": "已登记物流事件 The parcel event is recorded.",
     "created": "已创建 Created.",
     "parcel_recorded": "已登记客户寄回的包裹 The customer's parcel is recorded.",

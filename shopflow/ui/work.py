@@ -10,7 +10,7 @@ from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -19,8 +19,16 @@ from shopflow.api.auth import User
 from shopflow.api.errors import ApiError
 from shopflow.api.pages import render_page
 from shopflow.models.order_schemas import CheckIn, Provider, SettleIn
+from shopflow.services import (
+    bank_details,
+    invoices,
+    people,
+    reconciliation,
+    reports,
+    steps,
+    tasks,
+)
 from shopflow.services import bulk as bulk_work
-from shopflow.services import invoices, people, reconciliation, reports, steps, tasks
 from shopflow.services import search as finder
 from shopflow.services.errors import Refused
 from shopflow.ui.pages import (
@@ -313,6 +321,29 @@ async def check(request: Request) -> Response:
             raise
         return redirect(with_note(back, err.code))
     return redirect(with_note(back, "checked" if done else "check_running"))
+
+
+ASK_REFUSALS = ("bank_details_requested", "bank_details_received", "no_transfer_due")
+
+
+@router.post("/refunds/{refund_id}/bank-details-request")
+async def ask_bank_details(request: Request,
+                           refund_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+    """The page's "ask for bank details" on a transfer due (as POST
+    /api/v1/refunds/{id}/bank-details-request): back to the day with a note."""
+    user, back = await _finance_form(request, lambda form: str(form.get("back", "")))
+    svc = svc_of(request)
+    back = back if back.startswith("/ui/reconciliation") else "/ui/reconciliation"
+    try:
+        await bank_details.ask(svc.client(), svc.engine, svc.settings, refund_id,
+                               Actor(user.name, user.role))
+    except Refused as err:
+        if err.status not in (404, 409, 503):
+            raise
+        note = (err.code if err.code in ASK_REFUSALS else
+                "no_transfer_due" if err.status == 404 else "unavailable")
+        return redirect(with_note(back, note))
+    return redirect(with_note(back, "bank_details_asked"))
 
 
 # --- my preferences (issue 17.4) ---------------------------------------------------------------

@@ -9,7 +9,12 @@ the same day opens nothing twice.
 
 ``ReconciliationDifference``: one ``finance.reconciliation_difference`` task for finance with
 the difference; ``accept_provider`` (an adjustment line in the books), ``fix_books`` or
-``raise_with_provider`` (each with a note) closes it."""
+``raise_with_provider`` (each with a note) closes it.
+
+``BankDetailsNotice`` (``bank-details-<request id>``, issue 17.6): the one notice asking a cash-on
+-delivery customer for the account a transfer refund goes to, started by ``POST
+/api/v1/refunds/{id}/bank-details-request``; sent through the outbox (its dedup key is the
+request's) and, like a scheduled run's notice, given up (failed, ops told) when it cannot go."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from shopflow.workflows.base import CaseWorkflow, HumanTask
+from shopflow.workflows.care import _send_notice
 from shopflow.workflows.finance_rules import (
     DIFFERENCE,
     DIFFERENCE_OPTIONS,
@@ -28,7 +34,7 @@ from shopflow.workflows.finance_rules import (
     check_difference_decision,
     difference_case_id,
 )
-from shopflow.workflows.shared import CompleteTaskInput
+from shopflow.workflows.shared import CompleteTaskInput, NoticeRequest
 
 RECONCILE = "reconciliation.check"
 RESOLVE = "reconciliation.resolve"
@@ -112,4 +118,17 @@ class ReconciliationDifference(CaseWorkflow):
         return resolved
 
 
-FINANCE_WORKFLOWS = [ProviderReconciliation, ReconciliationDifference]
+@workflow.defn(name="BankDetailsNotice")
+class BankDetailsNotice:
+    """Send finance's request for bank details once; True when it went (or was logged)."""
+
+    @workflow.run
+    async def run(self, request: NoticeRequest) -> bool:
+        return await _send_notice(request)
+
+
+def bank_details_workflow_id(request_id: int) -> str:
+    return f"bank-details-{request_id}"
+
+
+FINANCE_WORKFLOWS = [ProviderReconciliation, ReconciliationDifference, BankDetailsNotice]
