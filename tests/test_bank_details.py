@@ -114,6 +114,8 @@ async def test_finance_asks_once_audited_and_the_notice_carries_a_hashed_one_tim
     assert online.status_code == 409 and online.json()["error"]["code"] == "no_transfer_due"
     assert (await http.post(ask_path(99999), headers=auth("finance"))).status_code == 404
     assert (await http.post(ask_path(0), headers=auth("finance"))).status_code == 422
+    paths = (await http.get("/openapi.json")).json()["paths"]
+    assert "/api/v1/refunds/{refund_id}/bank-details-request" in paths
 
     [(notice_req, workflow_id)] = fake.started  # one notice, whatever was asked after
     assert workflow_id == f"bank-details-{body['id']}"

@@ -28,7 +28,7 @@ renderer = NoticeRenderer()
 STAFF_KINDS = frozenset({
     "complaint_escalated", "kpi_report", "notice_failed", "order_refund_failed",
     "overdue_summary", "promotion_report", "return_repair_reminder", "staff_digest",
-    "task_due_soon", "task_escalated", "task_new"})
+    "task_assigned", "task_due_soon", "task_escalated", "task_new"})
 # Customer notices without a case (no status page link is added to them).
 NO_CASE = frozenset({"bank_details_request", "birthday_greeting", "promotion_announced"})
 CUSTOMER_KINDS = sorted(set(renderer.kinds()) - STAFF_KINDS)

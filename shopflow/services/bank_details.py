@@ -40,6 +40,7 @@ from shopflow.models.orders import decimal
 from shopflow.models.types import utcnow
 from shopflow.security.links import bank_token, link_key, token_hash
 from shopflow.services.audit import audit
+from shopflow.services.bulk import invalid
 from shopflow.services.errors import Refused, temporal_errors
 from shopflow.services.people import local_text
 from shopflow.settings import Settings
@@ -49,11 +50,6 @@ from shopflow.workflows.shared import Actor, NoticeRequest
 NOTICE_KIND = "bank_details_request"
 ACCOUNT_DIGITS = re.compile(r"[0-9]{8,30}")
 TEXT_MAX = 100
-
-
-def invalid(field: str, message: str) -> Refused:
-    return Refused(422, "invalid_input", message, [{"loc": ["body", field], "msg": message,
-                                                    "type": "value_error"}])
 
 
 def mask(number: str | None) -> str | None:
