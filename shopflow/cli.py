@@ -415,6 +415,7 @@ async def _keep_worker(client: Client, settings: Settings, engine: Engine,
     Temporal is back instead of ending (quietly, with code 0, before) or idling with nothing
     polling. A worker that cannot even be built (a programming or settings error) still ends
     the process."""
+    from shopflow import temporal
     from shopflow.worker import build_worker
 
     while not halt.is_set():
@@ -431,11 +432,24 @@ async def _keep_worker(client: Client, settings: Settings, engine: Engine,
         error = None if running.cancelled() else running.exception()
         log.error("the Temporal worker stopped; starting it again", error=repr(error),
                   temporal=settings.temporal_address)
+        with suppress(Exception):
+            await worker.shutdown()
         executor = worker.config().get("activity_executor")
         if executor is not None:
             executor.shutdown(wait=False)
-        with suppress(TimeoutError):
-            await asyncio.wait_for(halt.wait(), timeout=pause)
+        # The SDK keeps a failed worker registered on its client (a second one on the same
+        # client and task queue is refused): the new worker gets a new connection, made once
+        # Temporal answers again.
+        while not halt.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(halt.wait(), timeout=pause)
+            if halt.is_set():
+                return
+            try:
+                client = await temporal.connect(settings)
+                break
+            except Exception as err:
+                log.warning("Temporal still unreachable", error=repr(err))
 
 
 async def _announce(settings: Settings) -> None:

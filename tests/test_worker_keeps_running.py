@@ -47,7 +47,14 @@ async def test_a_failed_temporal_worker_is_built_again_and_stopped_on_halt(
         built.append(FakeWorker(fails=len(built) < 2))  # fails twice, then runs
         return built[-1]
 
+    clients: list[object] = []
+
+    async def connect(*_: Any, **__: Any) -> object:
+        clients.append(object())
+        return clients[-1]
+
     monkeypatch.setattr("shopflow.worker.build_worker", build)
+    monkeypatch.setattr("shopflow.temporal.connect", connect)
     halt = asyncio.Event()
     settings: Any = SimpleNamespace(temporal_address="127.0.0.1:1")
     keeper = asyncio.create_task(cli._keep_worker(None, settings, None, halt,  # type: ignore[arg-type]
@@ -58,6 +65,9 @@ async def test_a_failed_temporal_worker_is_built_again_and_stopped_on_halt(
         await asyncio.sleep(0.01)
     assert len(built) == 3 and not keeper.done()  # the process goes on with a new worker
     assert all(w.executor._shutdown for w in built[:2])  # the failed ones' threads let go
+    # and each new worker a new connection (the SDK refuses a second worker on a client that
+    # still holds a failed one)
+    assert len(clients) == 2
     halt.set()
     await asyncio.wait_for(keeper, timeout=5)
     assert built[2].stopped.is_set() and len(built) == 3
