@@ -2,7 +2,8 @@
 or through ``POST /api/v1/refunds/{id}/bank-details-request`` (finance/ops/admin, audited, one
 open request at a time), the customer gets one notice with a one-time link (only its hash is
 stored), answers on a public form (each bad field named), the link then refuses a second answer
-(410), and finance sees the account masked to its last 4 digits."""
+(410), finance sees the account masked to its last 4 digits and records the transfer made
+(``POST /api/v1/refunds/{id}/transfer-paid``, once, only after the details came)."""
 
 from __future__ import annotations
 
@@ -117,6 +118,9 @@ async def test_finance_asks_once_audited_and_the_notice_carries_a_hashed_one_tim
     paths = (await http.get("/openapi.json")).json()["paths"]
     assert "/api/v1/refunds/{refund_id}/bank-details-request" in paths
 
+    early = await http.post(f"/api/v1/refunds/{rid}/transfer-paid", headers=auth("finance"),
+                            json={"reference": "BANK-1"})
+    assert early.status_code == 409 and early.json()["error"]["code"] == "bank_details_missing"
     [(notice_req, workflow_id)] = fake.started  # one notice, whatever was asked after
     assert workflow_id == f"bank-details-{body['id']}"
     assert notice_req.customer_id == "C-1" and notice_req.kind == "bank_details_request"
@@ -181,6 +185,24 @@ async def test_the_customer_answers_once_each_bad_field_named_and_finance_sees_i
     assert f'data-testid="account-{rid}">****7890<' in page.text
     assert "6222021234567890" not in page.text and "ICBC Shanghai" in page.text
     assert f'data-testid="ask-bank-{rid}"' not in page.text
+    # finance makes the transfer and records it (422 naming the reference; once)
+    paid_path = f"/api/v1/refunds/{rid}/transfer-paid"
+    blank = await http.post(paid_path, headers=auth("finance"), json={"reference": " "})
+    assert blank.status_code == 422 and blank.json()["error"]["details"][0]["loc"][-1] == "reference"
+    assert (await http.post(paid_path, headers=auth("cs"), json={"reference": "x"})).status_code == 403
+    assert f'data-testid="transfer-paid-{rid}"' in page.text
+    marked = await http.post(f"/ui/refunds/{rid}/transfer-paid", data={
+        "csrf_token": csrf_of(page.text), "back": f"/ui/reconciliation?date={DAY}",
+        "reference": "ICBC-20250211-7"})
+    assert marked.headers["location"].endswith("note=transfer_marked_paid")
+    twice = await http.post(paid_path, headers=auth("finance"), json={"reference": "again"})
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "transfer_paid"
+    after = await http.get("/ui/reconciliation", params={"date": DAY})
+    assert f'data-testid="transfer-paid-{rid}"' not in after.text and "ICBC-20250211-7" in after.text
+    with session_scope(engine, write=False) as s:
+        assert [(e.action, e.after) for e in s.exec(select(AuditEvent).where(
+            AuditEvent.action == "transfer_paid"))] == [
+            ("transfer_paid", {"status": "succeeded", "reference": "ICBC-20250211-7"})]
     # the day settles with the transfer in it
     settled = await http.post("/api/v1/reconciliation/settle", headers=auth("finance"),
                               json={"date": DAY, "provider": "cod", "note": "paid by transfer"})

@@ -195,6 +195,13 @@ class SettleIn(Strict):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
 
 
+class TransferPaidIn(Strict):
+    """Finance paid a COD refund by bank transfer (``POST /refunds/{id}/transfer-paid``)."""
+
+    reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                max_length=100)]
+
+
 def _tax_id(value: Any) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None  # a person's invoice (个人) has a title only

@@ -18,7 +18,11 @@ reconciliation page's button):
   422 naming it; the link works once (410 ``link_used``) until it expires (410
   ``link_expired``); the answer is audited (actor ``customer``);
 - finance sees the details on the reconciliation page with the account number masked (its
-  last 4 digits); the whole number is only in the table, for the transfer itself.
+  last 4 digits); the whole number is only in the table, for the transfer itself;
+- once the details came, finance records the transfer as made (``POST
+  /api/v1/refunds/{id}/transfer-paid {reference}``): the refund becomes ``succeeded`` with the
+  bank's reference, audited (it stays on the day it was booked); 409 ``bank_details_missing``
+  before the details came, ``transfer_paid`` the second time.
 """
 
 from __future__ import annotations
@@ -212,3 +216,28 @@ def submit(engine: Engine, token: str, account_holder: str, bank_name: str,
         audit(session, "customer", "refund", str(row.refund_id), "bank_details_received", None,
               view)
     return view
+
+
+def mark_paid(engine: Engine, refund_id: int, reference: str, actor: Actor) -> dict[str, Any]:
+    """The transfer made: the refund ``succeeded`` with the bank's reference, once, audited."""
+    with session_scope(engine) as session:
+        refund = session.get(Refund, refund_id, with_for_update=True)
+        if refund is None:
+            raise Refused(404, "not_found", f"no refund {refund_id}")
+        if refund.method == "bank_transfer" and refund.status == "succeeded":
+            raise Refused(409, "transfer_paid", "this transfer was recorded as made already",
+                          {"reference": refund.provider_ref})
+        if refund.method != "bank_transfer" or refund.status != "transfer_due":
+            raise Refused(409, "no_transfer_due", "only a refund paid back by bank transfer, "
+                          "still due, can be marked transferred",
+                          {"method": refund.method, "status": refund.status})
+        asked = latest(session, [refund_id]).get(refund_id)
+        if asked is None or asked["status"] != "received":
+            raise Refused(409, "bank_details_missing",
+                          "the customer's bank details have not come yet: ask for them first")
+        before = {"status": refund.status, "reference": refund.provider_ref}
+        refund.status, refund.provider_ref = "succeeded", reference
+        session.add(refund)
+        after = {"status": refund.status, "reference": reference}
+        audit(session, actor.name, "refund", str(refund_id), "transfer_paid", before, after)
+    return {"refund_id": refund_id, **after, "paid_by": actor.name}

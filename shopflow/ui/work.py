@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 from shopflow.api.auth import User
 from shopflow.api.errors import ApiError
 from shopflow.api.pages import render_page
-from shopflow.models.order_schemas import CheckIn, Provider, SettleIn
+from shopflow.models.order_schemas import CheckIn, Provider, SettleIn, TransferPaidIn
 from shopflow.services import (
     bank_details,
     invoices,
@@ -323,7 +323,8 @@ async def check(request: Request) -> Response:
     return redirect(with_note(back, "checked" if done else "check_running"))
 
 
-ASK_REFUSALS = ("bank_details_requested", "bank_details_received", "no_transfer_due")
+ASK_REFUSALS = ("bank_details_requested", "bank_details_received", "no_transfer_due",
+                "bank_details_missing", "transfer_paid")
 
 
 @router.post("/refunds/{refund_id}/bank-details-request")
@@ -344,6 +345,26 @@ async def ask_bank_details(request: Request,
                 "no_transfer_due" if err.status == 404 else "unavailable")
         return redirect(with_note(back, note))
     return redirect(with_note(back, "bank_details_asked"))
+
+
+@router.post("/refunds/{refund_id}/transfer-paid")
+async def transfer_paid(request: Request,
+                        refund_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+    """The page's "Mark transferred" (as POST /api/v1/refunds/{id}/transfer-paid): back to the
+    day with a note."""
+    user, (back, body) = await _finance_form(request, lambda form: (
+        str(form.get("back", "")), TransferPaidIn(reference=form.get("reference", ""))))
+    svc = svc_of(request)
+    back = back if back.startswith("/ui/reconciliation") else "/ui/reconciliation"
+    try:
+        await svc.db(bank_details.mark_paid, svc.engine, refund_id, body.reference,
+                     Actor(user.name, user.role))
+    except Refused as err:
+        if err.status not in (404, 409):
+            raise
+        return redirect(with_note(back, err.code if err.code in ASK_REFUSALS
+                                  else "no_transfer_due"))
+    return redirect(with_note(back, "transfer_marked_paid"))
 
 
 # --- my preferences (issue 17.4) ---------------------------------------------------------------

@@ -14,6 +14,7 @@ from shopflow.api.auth import User
 from shopflow.api.deps import ServicesDep, require
 from shopflow.api.errors import ApiError
 from shopflow.api.pages import render_page
+from shopflow.models.order_schemas import TransferPaidIn
 from shopflow.services import bank_details
 from shopflow.workflows.shared import Actor
 
@@ -33,6 +34,16 @@ async def request_bank_details(refund_id: RefundId, svc: ServicesDep,
     ``bank_details_received``."""
     return await bank_details.ask(svc.client(), svc.engine, svc.settings, refund_id,
                                   Actor(user.name, user.role))
+
+
+@router.post("/{refund_id}/transfer-paid", responses={404: {}, 409: {}, 422: {}})
+async def transfer_paid(refund_id: RefundId, body: TransferPaidIn, svc: ServicesDep,
+                        user: FinanceUser) -> dict[str, Any]:
+    """Record a COD transfer refund as made, with the bank's reference (the refund becomes
+    ``succeeded``, audited). 409 ``bank_details_missing`` before the customer sent the account,
+    ``transfer_paid`` the second time, ``no_transfer_due``."""
+    return await svc.db(bank_details.mark_paid, svc.engine, refund_id, body.reference,
+                        Actor(user.name, user.role))
 
 
 @page_router.get("/{token}", response_class=HTMLResponse)
