@@ -288,13 +288,18 @@ def sync_schedules(stack: Stack) -> None:
 
 
 async def _trigger(address: str, schedule_id: str, timeout: float) -> str:
-    from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
+    from temporalio.client import (
+        Client,
+        ScheduleActionExecutionStartWorkflow,
+        ScheduleOverlapPolicy,
+    )
 
     client = await Client.connect(address)
     handle = client.get_schedule_handle(schedule_id)
     seen = {a.action.workflow_id for a in (await handle.describe()).info.recent_actions
             if isinstance(a.action, ScheduleActionExecutionStartWorkflow)}
-    await handle.trigger()
+    # a run now even if an earlier one still runs (the schedule itself skips overlaps)
+    await handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for a in reversed((await handle.describe()).info.recent_actions):

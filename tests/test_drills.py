@@ -213,7 +213,8 @@ def test_drill_worker_killed_inside_side_effects(stack: Stack, smtp: SmtpServer)
     # the provider's side: each capture, booking and refund once
     assert Counter(c["reference"] for c in new("capture")) == Counter(cases.orders)
     assert Counter(b["tracking_no"] for b in new("booking")) == Counter(
-        [*(f"T{no}" for no in cases.orders), *(f"R{rid}" for rid in rids)])
+        [*(f"T{no}" for no in cases.orders), *(f"R{rid}" for rid in rids),
+         *(f"S{sid}" for sid in cases.samples)])  # a sample's parcel is booked too
     engine = make_engine(stack.database_url)
     try:
         with session_scope(engine, write=False) as session:
