@@ -312,7 +312,8 @@ async def test_the_overstock_task_page_takes_a_proposal(
     await switch(api, "dev-warehouse")
     task = await inbox_task(api, f"{case_id}", "inventory.overstock")
     page = (await api.get(task)).text
-    assert "做促销 Propose a promotion" in page and "退回供应商" in page
+    assert "Propose a promotion" in page and "Return to the supplier" in page
+    assert "做促销" not in page  # one language per reader (English: no Accept-Language)
     assert 'name="return_to_supplier.quantity" value="4"' in page  # what is available
     r = await post_form(api, task, task, {"decision": "return_to_supplier",
                                           "return_to_supplier.quantity": "9"})
