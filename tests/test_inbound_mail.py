@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
+from shopflow.db import session_scope
 from shopflow.models import Notice
 from shopflow.models.mail import InboundMail
 from shopflow.notifications.channels import SmtpEmail
@@ -282,12 +283,13 @@ async def test_a_message_kept_while_temporal_was_away_is_delivered_by_the_next_p
     row, added = keep(engine, InboundMessage("<late@mail.example>", CUSTOMER, "", f"Re: {cid}",
                                              "Still waiting for the lid."), "webhook")
     assert added and row.status == "received"
-    with Session(engine) as s:
+    # A write transaction (SQLite's write lock taken at its start): the new complaint's worker
+    # writes meanwhile, and a read upgraded to a write would be refused "database is locked".
+    with session_scope(engine) as s:
         kept = s.get(InboundMail, row.id)
         assert kept is not None
         kept.updated_at = utcnow() - timedelta(minutes=5)
         s.add(kept)
-        s.commit()
     with tenv.auto_time_skipping_disabled():
         polled = await tenv.client.execute_workflow(
             InboundMailPoll.run, MailPoll(), id="inbound-mail-retry",
