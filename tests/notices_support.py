@@ -18,6 +18,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from shopflow.settings import Settings
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -100,6 +102,16 @@ class SmtpServer:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+
+OPS = "ops@shop.test"
+
+
+def mail_settings(settings: Settings, server: SmtpServer, **extra: Any) -> Settings:
+    """The settings that send notices to ``server`` (plain SMTP, ops at OPS)."""
+    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": server.port,
+                                       "smtp_starttls": False, "ops_email": OPS,
+                                       "smtp_from": "Shopflow <noreply@shop.test>", **extra})
 
 
 def self_signed_cert(directory: Path) -> tuple[Path, Path]:

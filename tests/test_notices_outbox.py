@@ -26,14 +26,15 @@ from shopflow.settings import Settings
 from shopflow.workflows.notice_resend import NoticeResendInput
 from shopflow.workflows.shared import NoticeRequest
 from tests.notices_support import (
+    OPS,
     Inbox,
     SmtpServer,
+    mail_settings,
     password_checker,
     self_signed_cert,
     tls_server_context,
 )
 
-OPS = "ops@shop.test"
 LI = "li@example.com"
 
 
@@ -42,12 +43,6 @@ def smtp() -> Iterator[SmtpServer]:
     server = SmtpServer().start()
     yield server
     server.stop()
-
-
-def mail_settings(settings: Settings, server: SmtpServer, **extra: Any) -> Settings:
-    return settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": server.port,
-                                       "smtp_starttls": False, "ops_email": OPS,
-                                       "smtp_from": "Shopflow <noreply@shop.test>", **extra})
 
 
 def activities(engine: Engine, settings: Settings) -> NoticeActivities:

@@ -24,10 +24,9 @@ from tests.helpers import (
     upload_document,
     wait_case,
 )
-from tests.notices_support import SmtpServer
+from tests.notices_support import OPS, SmtpServer, mail_settings
 
 pytestmark = pytest.mark.asyncio
-OPS = "ops@shop.test"
 
 
 @pytest.fixture
@@ -39,9 +38,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    return settings.model_copy(update={
-        "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_starttls": False,
-        "smtp_from": "Shopflow <noreply@shop.test>", "ops_email": OPS})
+    return mail_settings(settings, smtp)
 
 
 async def submit(api: httpx.AsyncClient, cid: str, email: str, locale: str = "zh-CN") -> str:

@@ -18,10 +18,9 @@ from shopflow.settings import Settings
 from shopflow.workflows.care import BirthdayCare
 from shopflow.workflows.care_payloads import CareResult, CareRun
 from tests.helpers import auth
-from tests.notices_support import SmtpServer
+from tests.notices_support import OPS, SmtpServer, mail_settings
 
 pytestmark = pytest.mark.asyncio
-OPS = "ops@shop.test"
 
 
 @pytest.fixture
@@ -33,9 +32,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    return settings.model_copy(update={
-        "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_starttls": False,
-        "smtp_from": "Shopflow <noreply@shop.test>", "ops_email": OPS})
+    return mail_settings(settings, smtp)
 
 
 def notices(engine: Engine, kind: str) -> dict[str, Notice]:

@@ -24,11 +24,10 @@ from shopflow.services import people
 from shopflow.settings import Settings
 from shopflow.workflows.staff_notices import OverdueSummary, StaffDigest, StaffRun, StaffRunResult
 from tests.helpers import auth, eventually, make_product, open_task, record_history
-from tests.notices_support import SmtpServer
+from tests.notices_support import OPS, SmtpServer, mail_settings
 from tests.test_ui_pages import BASE, csrf_of, sign_in
 
 pytestmark = pytest.mark.asyncio
-OPS = "ops@shop.test"
 
 
 @pytest.fixture
@@ -40,9 +39,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def settings(settings: Settings, smtp: SmtpServer) -> Settings:
-    return settings.model_copy(update={
-        "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_starttls": False,
-        "smtp_from": "Shopflow <noreply@shop.test>", "ops_email": OPS})
+    return mail_settings(settings, smtp)
 
 
 def order(no: str) -> dict[str, Any]:
