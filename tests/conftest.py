@@ -32,6 +32,7 @@ from shopflow.settings import Settings
 from shopflow.temporal import ensure_search_attributes
 from shopflow.worker import build_worker
 from tests.helpers import SERVER_STARTUP, app_for, make_product, release_apps
+from tests.notices_support import SmtpServer
 
 BIN = Path(sys.executable).parent
 # Every test's worker runs the SDK's strict sandbox (each case re-imports its workflow module and
@@ -271,3 +272,11 @@ async def catalogue(api: httpx.AsyncClient) -> None:
     and CUP (5), sample limit 5 each."""
     await make_product(api, "TEA", stock=10)
     await make_product(api, "CUP", stock=5)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server, started (tests/notices_support.py); a module may define its own."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()

@@ -43,13 +43,6 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 async def devenv() -> AsyncIterator[WorkflowEnvironment]:
     """The Temporal dev server (real time): unlike the time-skipping test server, it hands a
     dead worker's cached workflow on to another worker after the sticky-queue timeout."""

@@ -5,7 +5,6 @@ told), the run goes on with the next customer, and POST /reports answers 201, ne
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -21,13 +20,6 @@ from tests.helpers import auth
 from tests.notices_support import OPS, SmtpServer, mail_settings
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ notice."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,13 +27,6 @@ from tests.notices_support import OPS, SmtpServer, mail_settings
 from tests.test_ui_pages import BASE, csrf_of, sign_in
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
